@@ -1,0 +1,163 @@
+"""Shared pieces of large-sample inference: p-values, intervals and hypothesis wording.
+
+Every fixed-horizon test reduces to an estimate, its standard error and a reference
+distribution (normal, or Student t with some degrees of freedom); this module turns those into
+p-values and intervals the same way for all of them, one- and two-sided.
+
+Examples
+--------
+>>> round(pvalue_from_statistic(1.96, "two-sided"), 4)
+0.05
+>>> interval(1.0, 0.5, "two-sided", 0.95).low < 0.05
+True
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+from scipy import special, stats
+
+from abkit._results import ConfidenceInterval
+from abkit.errors import DegenerateDataWarning
+
+NAN_INTERVAL = ConfidenceInterval(math.nan, math.nan)
+
+
+def pvalue_from_statistic(statistic: float, alternative: str, df: float | None = None) -> float:
+    """P-value of a z statistic (``df=None``) or a t statistic with ``df`` degrees of freedom."""
+    if math.isnan(statistic):
+        return math.nan
+    if df is None:
+        upper = float(special.ndtr(-statistic))
+        lower = float(special.ndtr(statistic))
+        two_sided = float(2.0 * special.ndtr(-abs(statistic)))
+    else:
+        upper = float(stats.t.sf(statistic, df))
+        lower = float(stats.t.cdf(statistic, df))
+        two_sided = float(2.0 * stats.t.sf(abs(statistic), df))
+    if alternative == "greater":
+        return upper
+    if alternative == "less":
+        return lower
+    return min(two_sided, 1.0)
+
+
+def critical_value(confidence_level: float, alternative: str, df: float | None = None) -> float:
+    """The quantile that sets an interval's half-width (one- or two-sided)."""
+    tail = 1.0 - confidence_level
+    q = 1.0 - tail / 2.0 if alternative == "two-sided" else 1.0 - tail
+    return float(special.ndtri(q)) if df is None else float(stats.t.ppf(q, df))
+
+
+def interval(
+    estimate: float,
+    se: float,
+    alternative: str,
+    confidence_level: float,
+    df: float | None = None,
+) -> ConfidenceInterval:
+    """``estimate ± crit * se``; one-sided alternatives get an infinite end (as scipy)."""
+    if math.isnan(estimate) or math.isnan(se):
+        return NAN_INTERVAL
+    half = critical_value(confidence_level, alternative, df) * se
+    low = -math.inf if alternative == "less" else estimate - half
+    high = math.inf if alternative == "greater" else estimate + half
+    return ConfidenceInterval(low, high)
+
+
+def welch_df(var_mean_a: float, var_mean_b: float, n_a: int, n_b: int) -> float:
+    """Welch-Satterthwaite degrees of freedom from the two variances of the means."""
+    denominator = var_mean_a**2 / (n_a - 1) + var_mean_b**2 / (n_b - 1)
+    if denominator == 0.0:
+        return math.nan
+    return (var_mean_a + var_mean_b) ** 2 / denominator
+
+
+def relative_interval_log(
+    mean_control: float,
+    var_mean_control: float,
+    mean_treatment: float,
+    var_mean_treatment: float,
+    alternative: str,
+    confidence_level: float,
+    df: float | None = None,
+) -> ConfidenceInterval:
+    """Interval for ``treatment / control - 1`` by the delta method on ``log(ratio)``.
+
+    Needs both means positive; otherwise NaN with a ``DegenerateDataWarning``.
+    """
+    if not (mean_control > 0.0 and mean_treatment > 0.0):
+        warnings.warn(
+            "The delta-log relative interval needs positive means in both arms; got "
+            f"{mean_control} and {mean_treatment}. Use relative_method='fieller'.",
+            DegenerateDataWarning,
+            stacklevel=3,
+        )
+        return NAN_INTERVAL
+    log_ratio = math.log(mean_treatment / mean_control)
+    se = math.sqrt(
+        var_mean_treatment / mean_treatment**2 + var_mean_control / mean_control**2
+    )
+    log_ci = interval(log_ratio, se, alternative, confidence_level, df)
+    return ConfidenceInterval(math.expm1(log_ci.low), math.expm1(log_ci.high))
+
+
+def relative_interval_fieller(
+    mean_control: float,
+    var_mean_control: float,
+    mean_treatment: float,
+    var_mean_treatment: float,
+    alternative: str,
+    confidence_level: float,
+    df: float | None = None,
+) -> ConfidenceInterval:
+    """Fieller's interval for ``treatment / control - 1`` (independent arms).
+
+    The set of ratios R with ``(t - R c)^2 <= q^2 (v_t + R^2 v_c)``. When the control mean is
+    not significantly different from 0 the set is unbounded; then NaN with a
+    ``DegenerateDataWarning``.
+    """
+    q = critical_value(confidence_level, alternative, df)
+    a = mean_control**2 - q * q * var_mean_control
+    b = -2.0 * mean_treatment * mean_control
+    c = mean_treatment**2 - q * q * var_mean_treatment
+    discriminant = b * b - 4.0 * a * c
+    if a <= 0.0 or discriminant < 0.0:
+        warnings.warn(
+            "Fieller's interval is unbounded: the control mean is not distinguishable from 0.",
+            DegenerateDataWarning,
+            stacklevel=3,
+        )
+        return NAN_INTERVAL
+    root = math.sqrt(discriminant)
+    low, high = (-b - root) / (2.0 * a) - 1.0, (-b + root) / (2.0 * a) - 1.0
+    if alternative == "greater":
+        high = math.inf
+    elif alternative == "less":
+        low = -math.inf
+    return ConfidenceInterval(low, high)
+
+
+def describe_hypothesis(alternative: str, margin: float, parameter: str = "effect") -> str:
+    """Plain words for the null and alternative, naming the margin's role.
+
+    >>> describe_hypothesis("greater", -0.01)
+    'H0: effect <= -0.01 vs H1: effect > -0.01 (non-inferiority, higher is better)'
+    """
+    m = f"{margin:g}"
+    if alternative == "two-sided":
+        return f"H0: {parameter} = {m} vs H1: {parameter} != {m}"
+    if alternative == "greater":
+        text = f"H0: {parameter} <= {m} vs H1: {parameter} > {m}"
+        kind = "non-inferiority" if margin < 0 else "superiority" if margin > 0 else "one-sided"
+        return f"{text} ({kind}, higher is better)"
+    text = f"H0: {parameter} >= {m} vs H1: {parameter} < {m}"
+    kind = "non-inferiority" if margin > 0 else "superiority" if margin < 0 else "one-sided"
+    return f"{text} ({kind}, lower is better)"
+
+
+def warn_degenerate(message: str) -> None:
+    """Emit a ``DegenerateDataWarning`` pointing at the caller of the public function."""
+    warnings.warn(message, DegenerateDataWarning, stacklevel=4)

@@ -1,0 +1,116 @@
+"""Result containers shared by every primitive.
+
+Results are frozen, slotted, keyword-only dataclasses whose fields are plain Python numbers,
+strings, tuples, or :class:`ConfidenceInterval`. They print as a two-column table, render as
+HTML in Jupyter, and convert to JSON-safe dictionaries with ``to_dict()``.
+
+Examples
+--------
+>>> ci = ConfidenceInterval(-0.5, 1.5)
+>>> ci.contains(0.0), ci.width
+(True, 2.0)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import math
+from collections.abc import Iterator
+from typing import Any
+
+__all__ = ["ConfidenceInterval", "Result"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ConfidenceInterval:
+    """A confidence (or credible) interval ``[low, high]``; one-sided ones have an infinite end.
+
+    Examples
+    --------
+    >>> ConfidenceInterval(0.1, 0.3)
+    ConfidenceInterval(low=0.1, high=0.3)
+    """
+
+    low: float
+    high: float
+
+    def contains(self, value: float) -> bool:
+        """Whether ``value`` lies in the closed interval."""
+        return bool(self.low <= value <= self.high)
+
+    @property
+    def width(self) -> float:
+        """``high - low`` (infinite for a one-sided interval)."""
+        return self.high - self.low
+
+    def __iter__(self) -> Iterator[float]:
+        return iter((self.low, self.high))
+
+    def to_dict(self) -> dict[str, float | None]:
+        """JSON-safe form: ``{"low": ..., "high": ...}`` with non-finite values kept as floats."""
+        return {"low": _json_number(self.low), "high": _json_number(self.high)}
+
+
+def _json_number(value: float) -> Any:
+    # json.dumps writes NaN/Infinity, which strict parsers reject; keep them as strings.
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+def _to_json_safe(value: Any) -> Any:
+    if isinstance(value, ConfidenceInterval | Result):
+        return value.to_dict()
+    if isinstance(value, float):
+        return _json_number(value)
+    if isinstance(value, tuple | list):
+        return [_to_json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _to_json_safe(v) for k, v in value.items()}
+    return value
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, ConfidenceInterval):
+        return f"[{_format_value(value.low)}, {_format_value(value.high)}]"
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return f"{value:.6g}"
+    if isinstance(value, tuple | list):
+        return "(" + ", ".join(_format_value(v) for v in value) + ")"
+    return str(value)
+
+
+class Result:
+    """Mixin for frozen result dataclasses: ``to_dict``, a table ``repr`` and ``_repr_html_``."""
+
+    __slots__ = ()
+
+    def _items(self) -> list[tuple[str, Any]]:
+        return [(f.name, getattr(self, f.name)) for f in dataclasses.fields(self)]  # type: ignore[arg-type]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe ``dict`` of the fields (intervals become ``{"low", "high"}``)."""
+        return {name: _to_json_safe(value) for name, value in self._items()}
+
+    def __repr__(self) -> str:
+        rows = [(name, _format_value(value)) for name, value in self._items()]
+        width = max((len(name) for name, _ in rows), default=0)
+        lines = [type(self).__name__]
+        lines += [f"  {name.ljust(width)}  {value}" for name, value in rows]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        cells = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(name)}</th>"
+            f"<td style='text-align:left'>{html.escape(_format_value(value))}</td></tr>"
+            for name, value in self._items()
+        )
+        title = html.escape(type(self).__name__)
+        return f"<table><caption style='text-align:left'><b>{title}</b></caption>{cells}</table>"

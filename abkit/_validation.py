@@ -1,0 +1,202 @@
+"""Every input check of abkit, and the one place their messages are worded.
+
+Messages follow one form: the argument's name in backticks, the rule, and the value received,
+e.g. ```alpha` must be in (0, 1); got 1.5.``. ``TypeError`` is for the wrong kind of input,
+``ValueError`` for the wrong value.
+
+Examples
+--------
+>>> check_open_unit("alpha", 0.05)
+0.05
+>>> check_open_unit("alpha", 1.5)
+Traceback (most recent call last):
+...
+ValueError: `alpha` must be in (0, 1); got 1.5.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+ALTERNATIVES = ("two-sided", "less", "greater")
+NAN_POLICIES = ("raise", "omit")
+
+RngLike = int | np.random.Generator | None
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, np.ndarray):
+        return np.array2string(value, threshold=6)
+    return repr(value) if not isinstance(value, numbers.Number) else str(value)
+
+
+def check_real(name: str, value: Any) -> float:
+    """``value`` as a finite float, or a ``TypeError``/``ValueError`` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"`{name}` must be a real number; got {_show(value)}.")
+    result = float(value)
+    if not math.isfinite(result):
+        raise ValueError(f"`{name}` must be finite; got {result}.")
+    return result
+
+
+def check_open_unit(name: str, value: Any) -> float:
+    """A real number strictly between 0 and 1 (alpha, power, confidence level, a rate)."""
+    result = check_real(name, value)
+    if not 0.0 < result < 1.0:
+        raise ValueError(f"`{name}` must be in (0, 1); got {result}.")
+    return result
+
+
+def check_positive(name: str, value: Any) -> float:
+    """A finite real number greater than 0."""
+    result = check_real(name, value)
+    if result <= 0.0:
+        raise ValueError(f"`{name}` must be greater than 0; got {result}.")
+    return result
+
+
+def check_nonnegative(name: str, value: Any) -> float:
+    """A finite real number at least 0."""
+    result = check_real(name, value)
+    if result < 0.0:
+        raise ValueError(f"`{name}` must be at least 0; got {result}.")
+    return result
+
+
+def check_int(name: str, value: Any, *, minimum: int = 0) -> int:
+    """An integer (Python or NumPy, or an integral float) at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"`{name}` must be an integer; got {_show(value)}.")
+    if isinstance(value, numbers.Integral):
+        result = int(value)
+    else:
+        as_float = float(value)
+        if not math.isfinite(as_float) or as_float != math.floor(as_float):
+            raise ValueError(f"`{name}` must be a whole number; got {as_float}.")
+        result = int(as_float)
+    if result < minimum:
+        raise ValueError(f"`{name}` must be at least {minimum}; got {result}.")
+    return result
+
+
+def check_choice(name: str, value: Any, choices: Sequence[str]) -> str:
+    """One of ``choices`` (strings)."""
+    if not isinstance(value, str):
+        raise TypeError(f"`{name}` must be a string; got {_show(value)}.")
+    if value not in choices:
+        options = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"`{name}` must be one of {options}; got {value!r}.")
+    return value
+
+
+def check_alternative(alternative: Any) -> str:
+    """``"two-sided"``, ``"less"`` or ``"greater"``."""
+    return check_choice("alternative", alternative, ALTERNATIVES)
+
+
+def check_confidence_level(value: Any) -> float:
+    """A confidence level in (0, 1)."""
+    return check_open_unit("confidence_level", value)
+
+
+def _to_float_array(name: str, values: Any) -> npt.NDArray[np.float64]:
+    if isinstance(values, str | bytes) or not isinstance(values, Iterable | np.ndarray):
+        raise TypeError(f"`{name}` must be a 1-D array of numbers; got {_show(values)}.")
+    try:
+        array = np.asarray(values)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"`{name}` must be a 1-D array of numbers; got {_show(values)}.") from exc
+    if array.dtype == bool:
+        array = array.astype(np.float64)
+    if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
+        raise TypeError(f"`{name}` must be a 1-D array of real numbers; got dtype {array.dtype}.")
+    if array.ndim != 1:
+        raise ValueError(f"`{name}` must be 1-D; got an array of shape {array.shape}.")
+    return np.ascontiguousarray(array, dtype=np.float64)
+
+
+def _check_nan_inf(name: str, array: npt.NDArray[np.float64], nan_policy: str) -> None:
+    if nan_policy == "raise" and np.isnan(array).any():
+        count = int(np.isnan(array).sum())
+        raise ValueError(
+            f"`{name}` must not contain NaN; got {count} NaN value(s) "
+            "(pass nan_policy='omit' to drop them)."
+        )
+    if np.isinf(array).any():
+        count = int(np.isinf(array).sum())
+        raise ValueError(f"`{name}` must be finite; got {count} infinite value(s).")
+
+
+def _check_size(name: str, array: npt.NDArray[np.float64], min_size: int) -> None:
+    if array.size < min_size:
+        raise ValueError(f"`{name}` must have at least {min_size} value(s); got {array.size}.")
+
+
+def as_float_array(
+    name: str,
+    values: Any,
+    *,
+    nan_policy: str = "raise",
+    min_size: int = 1,
+) -> npt.NDArray[np.float64]:
+    """A C-contiguous 1-D float64 copy of ``values``, checked for NaN, inf and size.
+
+    With ``nan_policy="omit"`` NaN entries are dropped (infinities still raise).
+    """
+    check_choice("nan_policy", nan_policy, NAN_POLICIES)
+    array = _to_float_array(name, values)
+    _check_nan_inf(name, array, nan_policy)
+    array = array[~np.isnan(array)] if nan_policy == "omit" else array
+    _check_size(name, array, min_size)
+    return array
+
+
+def as_paired_float_arrays(
+    name_a: str,
+    a: Any,
+    name_b: str,
+    b: Any,
+    *,
+    nan_policy: str = "raise",
+    min_size: int = 1,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Two equal-length float arrays; ``nan_policy="omit"`` drops pairs with a NaN on either side."""
+    check_choice("nan_policy", nan_policy, NAN_POLICIES)
+    array_a = _to_float_array(name_a, a)
+    array_b = _to_float_array(name_b, b)
+    check_same_length(name_a, array_a, name_b, array_b)
+    _check_nan_inf(name_a, array_a, nan_policy)
+    _check_nan_inf(name_b, array_b, nan_policy)
+    if nan_policy == "omit":
+        keep = ~(np.isnan(array_a) | np.isnan(array_b))
+        array_a, array_b = array_a[keep], array_b[keep]
+    _check_size(name_a, array_a, min_size)
+    return array_a, array_b
+
+
+def check_same_length(name_a: str, a: Any, name_b: str, b: Any) -> None:
+    """Two sequences of equal length."""
+    if len(a) != len(b):
+        raise ValueError(
+            f"`{name_a}` and `{name_b}` must have the same length; got {len(a)} and {len(b)}."
+        )
+
+
+def check_rng(rng: Any) -> np.random.Generator:
+    """Normalise ``rng`` (int seed, Generator or None) once with ``numpy.random.default_rng``."""
+    if rng is None or isinstance(rng, np.random.Generator):
+        return np.random.default_rng(rng)
+    if isinstance(rng, bool) or not isinstance(rng, numbers.Integral):
+        raise TypeError(f"`rng` must be an int seed, a numpy.random.Generator or None; got {_show(rng)}.")
+    if int(rng) < 0:
+        raise ValueError(f"`rng` must be a non-negative seed; got {int(rng)}.")
+    return np.random.default_rng(int(rng))

@@ -1,0 +1,90 @@
+"""Seeded synthetic data for the demo, the notebooks and the tests.
+
+Examples
+--------
+>>> df = make_experiment(1000, rng=1)
+>>> sorted(df.columns)
+['clicks', 'converted', 'revenue', 'revenue_pre', 'sessions', 'user_id', 'variant']
+>>> sorted(df["variant"].unique())
+['control', 'treatment']
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from abkit._validation import RngLike, check_int, check_open_unit, check_real, check_rng
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["make_experiment"]
+
+
+def make_experiment(
+    n_users: int = 20_000,
+    *,
+    conversion_rate: float = 0.10,
+    conversion_lift: float = 0.08,
+    revenue_lift: float = 0.03,
+    ctr_lift: float = 0.05,
+    treatment_share: float = 0.5,
+    rng: RngLike = 0,
+) -> pd.DataFrame:
+    """A user-level A/B experiment: one row per user, randomised by user.
+
+    Columns: ``user_id``; ``variant`` (``"control"`` or ``"treatment"``); ``sessions`` and
+    ``clicks`` (for the ratio metric clicks per session); ``converted`` (0/1);
+    ``revenue`` and ``revenue_pre`` (the same user's revenue before the experiment, correlated
+    with ``revenue``: the CUPED covariate).
+
+    Parameters
+    ----------
+    n_users
+        Number of users (rows).
+    conversion_rate
+        Control conversion rate.
+    conversion_lift, revenue_lift, ctr_lift
+        Relative effects of the treatment on conversion, revenue per user and clicks per session.
+    treatment_share
+        Probability that a user is assigned to treatment.
+    rng
+        Seed or ``numpy.random.Generator``.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    import pandas as pd
+
+    n_users = check_int("n_users", n_users, minimum=2)
+    conversion_rate = check_open_unit("conversion_rate", conversion_rate)
+    lifts = [check_real(name, value) for name, value in
+             (("conversion_lift", conversion_lift), ("revenue_lift", revenue_lift),
+              ("ctr_lift", ctr_lift))]
+    treatment_share = check_open_unit("treatment_share", treatment_share)
+    generator = check_rng(rng)
+
+    treated = generator.random(n_users) < treatment_share
+    activity = generator.gamma(shape=2.0, scale=1.0, size=n_users)  # user's propensity to engage
+    sessions = 1 + generator.poisson(2.0 * activity)
+    ctr = np.clip(0.08 * (1.0 + lifts[2] * treated), 0.0, 1.0)
+    clicks = generator.binomial(sessions, ctr)
+    p_convert = np.clip(conversion_rate * (1.0 + lifts[0] * treated), 0.0, 1.0)
+    converted = (generator.random(n_users) < p_convert).astype(np.int64)
+    revenue_pre = generator.lognormal(mean=np.log(20.0 * activity), sigma=0.5)
+    noise = generator.lognormal(mean=0.0, sigma=0.4, size=n_users)
+    revenue = revenue_pre * noise * (1.0 + lifts[1] * treated)
+    return pd.DataFrame(
+        {
+            "user_id": np.arange(n_users, dtype=np.int64),
+            "variant": np.where(treated, "treatment", "control"),
+            "sessions": sessions.astype(np.int64),
+            "clicks": clicks.astype(np.int64),
+            "converted": converted,
+            "revenue": revenue,
+            "revenue_pre": revenue_pre,
+        }
+    )

@@ -1,0 +1,215 @@
+"""Two-proportion z-tests with absolute and relative intervals.
+
+The p-value comes from a z statistic whose variance is either *pooled* (estimated under the
+null: the classic pooled proportion at ``margin=0``, and the Farrington-Manning restricted
+maximum-likelihood rates for a non-zero margin) or *unpooled* (Wald). The interval for the
+difference is always the Wald interval.
+
+With ``method="unpooled"`` the p-value and the interval are dual: ``pvalue < 1 - confidence``
+exactly when the interval excludes the margin. With ``method="pooled"`` (the default, as R's
+``prop.test`` and statsmodels' ``proportions_ztest``) the two use different variances and can
+disagree near the boundary; the p-value is the test's decision and the interval describes the
+estimate.
+
+Examples
+--------
+>>> from abkit import ProportionStats, proportions_test
+>>> r = proportions_test(ProportionStats(1000, 10000), ProportionStats(1100, 10000))
+>>> round(r.pvalue, 6), round(r.effect, 4)
+(0.021075, 0.01)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+from abkit._inference import (
+    NAN_INTERVAL,
+    describe_hypothesis,
+    interval,
+    pvalue_from_statistic,
+    relative_interval_fieller,
+    relative_interval_log,
+    warn_degenerate,
+)
+from abkit._results import ConfidenceInterval, Result
+from abkit._validation import (
+    check_alternative,
+    check_choice,
+    check_confidence_level,
+    check_real,
+)
+from abkit.stats import ProportionStats
+
+__all__ = ["ProportionsTestResult", "proportions_test"]
+
+PROPORTION_METHODS = ("pooled", "unpooled")
+RELATIVE_METHODS = ("delta-log", "fieller")
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class ProportionsTestResult(Result):
+    """Result of :func:`proportions_test`; ``effect`` is treatment rate minus control rate."""
+
+    statistic: float
+    pvalue: float
+    effect: float
+    ci: ConfidenceInterval
+    relative_effect: float
+    relative_ci: ConfidenceInterval
+    control_rate: float
+    treatment_rate: float
+    n_control: int
+    n_treatment: int
+    margin: float
+    hypothesis: str
+    alternative: str
+    confidence_level: float
+    method: str
+    relative_method: str
+
+
+def as_proportion_stats(name: str, value: Any) -> ProportionStats:
+    """``value`` if it is ``ProportionStats``, else ``ProportionStats.from_samples(value)``."""
+    stats = value if isinstance(value, ProportionStats) else ProportionStats.from_samples(value)
+    if stats.n < 1:
+        raise ValueError(f"`{name}.n` must be at least 1; got {stats.n}.")
+    return stats
+
+
+def restricted_rates(
+    control: ProportionStats, treatment: ProportionStats, margin: float
+) -> tuple[float, float]:
+    """Maximum-likelihood rates under ``treatment - control = margin`` (Farrington-Manning).
+
+    At ``margin=0`` both equal the pooled rate.
+    """
+    if margin == 0.0:
+        pooled = (control.successes + treatment.successes) / (control.n + treatment.n)
+        return pooled, pooled
+    # Closed-form root of the likelihood cubic in the control rate (Miettinen and Nurminen
+    # 1985, eq. 27-28; the same root as Farrington and Manning 1990).
+    n_t, n_c = treatment.n, control.n
+    n, x_c = n_t + n_c, control.successes
+    x = x_c + treatment.successes
+    c3 = float(n)
+    c2 = (n_t + 2 * n_c) * margin - n - x
+    c1 = (x_c * margin - n - 2 * x_c) * margin + x
+    c0 = x_c * margin * (1.0 - margin)
+    q = (c2 / (3 * c3)) ** 3 - c1 * c2 / (6 * c3 * c3) + c0 / (2 * c3)
+    p = math.copysign(math.sqrt(max((c2 / (3 * c3)) ** 2 - c1 / (3 * c3), 0.0)), q)
+    cos_arg = 1.0 if p == 0.0 else min(max(q / p**3, -1.0), 1.0)
+    angle = (math.pi + math.acos(cos_arg)) / 3.0
+    control_rate = min(max(2.0 * p * math.cos(angle) - c2 / (3 * c3), 0.0), 1.0)
+    treatment_rate = min(max(control_rate + margin, 0.0), 1.0)
+    return control_rate, treatment_rate
+
+
+def proportions_test(
+    control: ProportionStats | Any,
+    treatment: ProportionStats | Any,
+    *,
+    alternative: str = "two-sided",
+    confidence_level: float = 0.95,
+    method: str = "pooled",
+    relative_method: str = "delta-log",
+    margin: float = 0.0,
+) -> ProportionsTestResult:
+    """Two-sample z-test for a difference in proportions (conversion rates).
+
+    Parameters
+    ----------
+    control, treatment
+        ``ProportionStats`` or arrays of 0/1 outcomes, one per unit.
+    alternative
+        ``"two-sided"``, ``"greater"`` (treatment rate above control rate plus ``margin``) or
+        ``"less"``.
+    confidence_level
+        Of the intervals; one-sided alternatives give one-sided intervals.
+    method
+        ``"pooled"`` (variance under the null) or ``"unpooled"`` (Wald variance).
+    relative_method
+        Interval for ``treatment / control - 1``: ``"delta-log"`` (Katz log interval, as scipy's
+        ``relative_risk``) or ``"fieller"``.
+    margin
+        Null value of ``effect`` (absolute difference). For "not worse by more than 0.5 points"
+        with higher-is-better use ``margin=-0.005, alternative="greater"``.
+
+    Returns
+    -------
+    ProportionsTestResult
+
+    Examples
+    --------
+    >>> from abkit import ProportionStats, proportions_test
+    >>> r = proportions_test(ProportionStats(30, 420), ProportionStats(48, 400),
+    ...                      alternative="greater")
+    >>> round(r.statistic**2, 6), round(r.pvalue, 6)
+    (5.615473, 0.008901)
+    """
+    control = as_proportion_stats("control", control)
+    treatment = as_proportion_stats("treatment", treatment)
+    alternative = check_alternative(alternative)
+    confidence_level = check_confidence_level(confidence_level)
+    method = check_choice("method", method, PROPORTION_METHODS)
+    relative_method = check_choice("relative_method", relative_method, RELATIVE_METHODS)
+    margin = check_real("margin", margin)
+    if not -1.0 < margin < 1.0:
+        raise ValueError(f"`margin` must be in (-1, 1) for a difference of rates; got {margin}.")
+
+    p_c, p_t = control.rate, treatment.rate
+    effect = p_t - p_c
+    var_c, var_t = p_c * (1.0 - p_c) / control.n, p_t * (1.0 - p_t) / treatment.n
+    wald_se = math.sqrt(var_c + var_t)
+
+    if method == "pooled":
+        null_c, null_t = restricted_rates(control, treatment, margin)
+        se = math.sqrt(null_c * (1 - null_c) / control.n + null_t * (1 - null_t) / treatment.n)
+    else:
+        se = wald_se
+    if se > 0.0:
+        statistic = (effect - margin) / se
+    else:
+        warn_degenerate(
+            "Both arms have the same all-or-nothing rate, so the test statistic's variance is 0; "
+            "statistic and pvalue are NaN."
+        )
+        statistic = math.nan
+    pvalue = pvalue_from_statistic(statistic, alternative)
+    ci = interval(effect, wald_se, alternative, confidence_level) if wald_se > 0 else NAN_INTERVAL
+
+    if control.successes == 0:
+        warn_degenerate("The control arm has no successes; the relative effect is NaN.")
+        relative_effect, relative_ci = math.nan, NAN_INTERVAL
+    else:
+        relative_effect = p_t / p_c - 1.0
+        if relative_method == "fieller":
+            relative_ci = relative_interval_fieller(p_c, var_c, p_t, var_t, alternative,
+                                                    confidence_level)
+        elif treatment.successes == 0:
+            warn_degenerate("The treatment arm has no successes; the delta-log interval is NaN.")
+            relative_ci = NAN_INTERVAL
+        else:
+            relative_ci = relative_interval_log(p_c, var_c, p_t, var_t, alternative,
+                                                confidence_level)
+
+    return ProportionsTestResult(
+        statistic=statistic,
+        pvalue=pvalue,
+        effect=effect,
+        ci=ci,
+        relative_effect=relative_effect,
+        relative_ci=relative_ci,
+        control_rate=p_c,
+        treatment_rate=p_t,
+        n_control=control.n,
+        n_treatment=treatment.n,
+        margin=margin,
+        hypothesis=describe_hypothesis(alternative, margin),
+        alternative=alternative,
+        confidence_level=confidence_level,
+        method=method,
+        relative_method=relative_method,
+    )
