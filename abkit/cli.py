@@ -20,9 +20,9 @@ import numpy as np
 from abkit._results import ConfidenceInterval
 from abkit.checks import srm_test
 from abkit.datasets import make_experiment
-from abkit.means import cuped_test, means_test, ratio_test
+from abkit.means import MeansTestResult, cuped_test, means_test, ratio_test
 from abkit.multiple import adjust_pvalues
-from abkit.proportions import proportions_test
+from abkit.proportions import ProportionsTestResult, proportions_test
 from abkit.stats import BivariateStats, MeanStats, ProportionStats
 
 
@@ -53,7 +53,7 @@ def run_demo(n_users: int, seed: int) -> str:
         BivariateStats.from_samples(c["clicks"].to_numpy(), c["sessions"].to_numpy()),
         BivariateStats.from_samples(t["clicks"].to_numpy(), t["sessions"].to_numpy()),
     )
-    rows = [
+    rows: list[tuple[str, float, float, ProportionsTestResult | MeansTestResult]] = [
         ("conversion", conversion.control_rate, conversion.treatment_rate, conversion),
         ("revenue (Welch)", revenue.control_mean, revenue.treatment_mean, revenue),
         ("revenue (CUPED)", revenue_cuped.control_mean, revenue_cuped.treatment_mean,

@@ -1,0 +1,55 @@
+"""Shared test fixtures: the reference cases and hypothesis settings."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "abkit",
+    deadline=None,
+    max_examples=100,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile("abkit")
+
+# The reference cases live in the team's shared folder beside the repository (CI puts a copy
+# there too); ABKIT_REFERENCE_DIR overrides the location.
+REFERENCE_DIR = Path(
+    os.environ.get(
+        "ABKIT_REFERENCE_DIR",
+        Path(__file__).resolve().parents[2].parent / "shared" / "reference",
+    )
+)
+
+
+def load_reference(name: str) -> list[dict[str, Any]]:
+    """The cases of ``shared/reference/<name>.json``."""
+    path = REFERENCE_DIR / f"{name}.json"
+    if not path.exists():
+        raise FileNotFoundError(
+            f"Reference file {path} is missing; set ABKIT_REFERENCE_DIR to the shared/reference "
+            "folder."
+        )
+    with path.open() as handle:
+        cases: list[dict[str, Any]] = json.load(handle)
+    return cases
+
+
+def reference_cases(name: str, **match: str) -> list[Any]:
+    """``pytest.param`` objects for the cases whose fields equal ``match``, ids from the file."""
+    cases = [
+        c for c in load_reference(name) if all(c.get(k) == v for k, v in match.items())
+    ]
+    return [pytest.param(c, id=c["id"]) for c in cases]
+
+
+@pytest.fixture(scope="session")
+def reference_dir() -> Path:
+    """The folder holding the reference JSON files and their data/ CSVs."""
+    return REFERENCE_DIR
