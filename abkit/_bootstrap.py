@@ -12,7 +12,7 @@ Examples
 >>> reps = np.random.default_rng(0).normal(1.0, 0.1, 20_000)
 >>> ci = percentile_interval(reps, 0.95, "two-sided")
 >>> round(ci.low, 2), round(ci.high, 2)
-(0.8, 1.2)
+(0.81, 1.2)
 """
 
 from __future__ import annotations
