@@ -89,21 +89,20 @@ def restricted_rates(
     if margin == 0.0:
         pooled = (control.successes + treatment.successes) / (control.n + treatment.n)
         return pooled, pooled
-    # Closed-form root of the likelihood cubic in the control rate (Miettinen and Nurminen
-    # 1985, eq. 27-28; the same root as Farrington and Manning 1990).
-    n_t, n_c = treatment.n, control.n
-    n, x_c = n_t + n_c, control.successes
-    x = x_c + treatment.successes
-    c3 = float(n)
-    c2 = (n_t + 2 * n_c) * margin - n - x
-    c1 = (x_c * margin - n - 2 * x_c) * margin + x
-    c0 = x_c * margin * (1.0 - margin)
-    q = (c2 / (3 * c3)) ** 3 - c1 * c2 / (6 * c3 * c3) + c0 / (2 * c3)
-    p = math.copysign(math.sqrt(max((c2 / (3 * c3)) ** 2 - c1 / (3 * c3), 0.0)), q)
-    cos_arg = 1.0 if p == 0.0 else min(max(q / p**3, -1.0), 1.0)
-    angle = (math.pi + math.acos(cos_arg)) / 3.0
-    control_rate = min(max(2.0 * p * math.cos(angle) - c2 / (3 * c3), 0.0), 1.0)
-    treatment_rate = min(max(control_rate + margin, 0.0), 1.0)
+    # Closed-form root of the likelihood cubic (Farrington and Manning 1990, appendix), with
+    # group 1 the treatment and theta = n_control / n_treatment.
+    p_t, p_c = treatment.rate, control.rate
+    theta = control.n / treatment.n
+    a = 1.0 + theta
+    b = -(1.0 + theta + p_t + theta * p_c + margin * (theta + 2.0))
+    c = margin * margin + margin * (2.0 * p_t + theta + 1.0) + p_t + theta * p_c
+    d = -p_t * margin * (1.0 + margin)
+    v = b**3 / (27.0 * a**3) - b * c / (6.0 * a * a) + d / (2.0 * a)
+    u = math.copysign(math.sqrt(max(b * b / (9.0 * a * a) - c / (3.0 * a), 0.0)), v)
+    cos_arg = 1.0 if u == 0.0 else min(max(v / u**3, -1.0), 1.0)
+    w = (math.pi + math.acos(cos_arg)) / 3.0
+    treatment_rate = min(max(2.0 * u * math.cos(w) - b / (3.0 * a), 0.0), 1.0)
+    control_rate = min(max(treatment_rate - margin, 0.0), 1.0)
     return control_rate, treatment_rate
 
 

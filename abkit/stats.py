@@ -155,7 +155,9 @@ class MeanStats:
         n = int(array.size)
         if n == 0:
             return cls.empty()
-        return cls(n, float(array.mean()), float(array.var(ddof=1)) if n > 1 else 0.0)
+        if array.min() == array.max():  # exact constants get exactly zero variance
+            return cls(n, float(array[0]), 0.0)
+        return cls(n, float(array.mean()), float(array.var(ddof=1)))
 
     @classmethod
     def from_aggregates(cls, *, n: int, total: float, total_sq: float) -> MeanStats:
@@ -269,16 +271,12 @@ class BivariateStats:
             return cls.empty()
         if n == 1:
             return cls(1, float(x_arr[0]), float(y_arr[0]), 0.0, 0.0, 0.0)
-        dx = x_arr - x_arr.mean()
-        dy = y_arr - y_arr.mean()
-        return cls(
-            n,
-            float(x_arr.mean()),
-            float(y_arr.mean()),
-            float(dx @ dx / (n - 1)),
-            float(dy @ dy / (n - 1)),
-            float(dx @ dy / (n - 1)),
-        )
+        # exact constants get exactly zero (co)variance, not rounding noise
+        dx = np.zeros(n) if x_arr.min() == x_arr.max() else x_arr - x_arr.mean()
+        dy = np.zeros(n) if y_arr.min() == y_arr.max() else y_arr - y_arr.mean()
+        var_x, var_y = float(dx @ dx / (n - 1)), float(dy @ dy / (n - 1))
+        cov = _clip_cov(float(dx @ dy / (n - 1)), var_x, var_y)
+        return cls(n, float(x_arr.mean()), float(y_arr.mean()), var_x, var_y, cov)
 
     @classmethod
     def from_aggregates(
@@ -302,9 +300,7 @@ class BivariateStats:
             return cls(1, sums["sum_x"], sums["sum_y"], 0.0, 0.0, 0.0)
         var_x = _m2_from_sums(n, sums["sum_x"], sums["sum_xx"]) / (n - 1)
         var_y = _m2_from_sums(n, sums["sum_y"], sums["sum_yy"]) / (n - 1)
-        cov = (sums["sum_xy"] - sums["sum_x"] * sums["sum_y"] / n) / (n - 1)
-        bound = math.sqrt(var_x * var_y)
-        cov = min(max(cov, -bound), bound)
+        cov = _clip_cov((sums["sum_xy"] - sums["sum_x"] * sums["sum_y"] / n) / (n - 1), var_x, var_y)
         return cls(n, sums["sum_x"] / n, sums["sum_y"] / n, var_x, var_y, cov)
 
     def merge(self, other: BivariateStats) -> BivariateStats:
@@ -319,13 +315,16 @@ class BivariateStats:
         dx = other.mean_x - self.mean_x
         dy = other.mean_y - self.mean_y
         m = n - 1
+        var_x = (self.var_x * (self.n - 1) + other.var_x * (other.n - 1) + dx * dx * weight) / m
+        var_y = (self.var_y * (self.n - 1) + other.var_y * (other.n - 1) + dy * dy * weight) / m
+        cov = (self.cov * (self.n - 1) + other.cov * (other.n - 1) + dx * dy * weight) / m
         return BivariateStats(
             n,
             self.mean_x + dx * other.n / n,
             self.mean_y + dy * other.n / n,
-            (self.var_x * (self.n - 1) + other.var_x * (other.n - 1) + dx * dx * weight) / m,
-            (self.var_y * (self.n - 1) + other.var_y * (other.n - 1) + dy * dy * weight) / m,
-            (self.cov * (self.n - 1) + other.cov * (other.n - 1) + dx * dy * weight) / m,
+            var_x,
+            var_y,
+            _clip_cov(cov, var_x, var_y),
         )
 
     def update(self, x: Any, y: Any) -> BivariateStats:
@@ -335,6 +334,12 @@ class BivariateStats:
     def to_dict(self) -> dict[str, float]:
         """JSON-safe form; ``BivariateStats(**d)`` restores it."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+def _clip_cov(cov: float, var_x: float, var_y: float) -> float:
+    # |cov| <= sqrt(var_x var_y) holds exactly; clipping removes only rounding (and underflow).
+    bound = math.sqrt(var_x * var_y)
+    return min(max(cov, -bound), bound)
 
 
 def _check_same_type(a: object, b: object) -> None:
