@@ -250,7 +250,7 @@ class FixedSplitRouter(_JsonStateRouter):
     >>> for i, value in enumerate([3.0, 5.0, 4.0, 6.0, 2.0, 7.0]):
     ...     router.record(f"u{i}", value)
     >>> {name: s.n for name, s in router.summary().items()}
-    {'control': 4, 'treatment': 2}
+    {'control': 3, 'treatment': 3}
     """
 
     _kind = "FixedSplitRouter"
@@ -305,15 +305,15 @@ class FixedSplitRouter(_JsonStateRouter):
         """The unit's variant index, or -1 outside the experiment (no validation; hot path)."""
         if self.hashing == "optimizely":
             bucket = mmh3.hash(unit_id + self.experiment, 1, signed=False) * OPTIMIZELY_BUCKETS >> 32
-            for i, end in enumerate(self._ends):
-                if bucket < end:
+            for i, last in enumerate(self._ends):
+                if bucket < last:
                     return i
             return -1
         if self.namespace is not None and not in_namespace(unit_id, self.namespace):
             return -1
-        n = _gb_hash(self._hash_seed, unit_id, self.hash_version)
+        position = _gb_hash(self._hash_seed, unit_id, self.hash_version)
         for i, (start, end) in enumerate(self._ranges):
-            if start <= n < end:
+            if start <= position < end:
                 return i
         return -1
 
@@ -402,7 +402,7 @@ class FixedSplitRouter(_JsonStateRouter):
         return means_test(stats[control], stats[treatment], **options)
 
     def _state(self) -> dict[str, Any]:
-        stats = {}
+        stats: dict[str, dict[str, float]] = {}
         for i, name in enumerate(self.variants):
             n = self._n[i]
             if self.metric == "proportion":
@@ -452,6 +452,8 @@ def _check_value(name: str, value: Any, *, optional: bool) -> Any:
         return None
     if isinstance(value, str | bool):
         return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
     return check_real(name, value)
 
 

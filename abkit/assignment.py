@@ -310,7 +310,7 @@ def assign(
     coverage: float = 1.0,
     namespace: Sequence[Any] | None = None,
     seed: str | None = None,
-    hash_version: int = 1,
+    hash_version: int = 2,
     hashing: str = "growthbook",
     ranges: Sequence[Sequence[float]] | None = None,
     filters: Sequence[Mapping[str, Any]] | None = None,
@@ -339,7 +339,9 @@ def assign(
     seed
         Hash seed instead of the experiment key (GrowthBook only).
     hash_version
-        GrowthBook hash version, 1 (the SDK default) or 2.
+        GrowthBook hash version: 2 (GrowthBook's choice for new experiments) or 1 (the SDK's
+        default when an experiment does not say; it correlates experiments whose keys differ
+        only at the end, so prefer 2).
     hashing
         ``"growthbook"`` or ``"optimizely"`` (MurmurHash3 buckets; ``namespace``, ``seed``,
         ``ranges`` and ``filters`` are GrowthBook features and must be left unset).
@@ -353,9 +355,11 @@ def assign(
 
     Examples
     --------
-    >>> assign("5", "my-test", [0.5, 0.5])
+    >>> assign("3", "my-test", [0.5, 0.5])
     1
-    >>> assign("1", "my-test", [0.5, 0.5], coverage=0.4)
+    >>> assign("5", "my-test", [0.5, 0.5], hash_version=1)  # GrowthBook SDK case "default weights - 5"
+    1
+    >>> assign("1", "my-test", [0.5, 0.5], coverage=0.4, hash_version=1)  # "coverage - 1"
     -1
     >>> assign("ppid1", "1886780721", [0.5, 0.5], hashing="optimizely")
     1

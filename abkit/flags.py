@@ -17,7 +17,8 @@ A condition is a mapping; every entry must hold (an implicit AND):
   against numbers, strings against strings; anything else is false), ``$exists`` (bool),
   ``$regex`` (Python ``re.search`` on a string attribute).
 - ``{"$and": [...]}``, ``{"$or": [...]}``, ``{"$nor": [...]}``, ``{"$not": {...}}`` combine
-  conditions; an empty ``$or`` is true, as in GrowthBook.
+  conditions; ``$nor`` is the negation of ``$or``, and an empty ``$or`` is true (so an empty
+  ``$nor`` is false), as in GrowthBook.
 
 A missing attribute is ``None``: it equals nothing but ``None``, is ``$ne`` every value, and is in
 no list. Unknown operators raise ``ValueError`` when the flag is built, not per request.
@@ -147,7 +148,7 @@ def eval_condition(attributes: Mapping[str, Any], condition: Mapping[str, Any]) 
         elif key == "$or":
             ok = not value or any(eval_condition(attributes, c) for c in value)
         elif key == "$nor":
-            ok = not any(eval_condition(attributes, c) for c in value)
+            ok = bool(value) and not any(eval_condition(attributes, c) for c in value)
         elif key == "$not":
             ok = not eval_condition(attributes, value)
         elif _is_operator_object(value):

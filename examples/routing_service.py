@@ -47,7 +47,7 @@ def _handler_for(router: FixedSplitRouter) -> type[BaseHTTPRequestHandler]:
             if payload:
                 self.wfile.write(payload)
 
-        def do_GET(self) -> None:  # noqa: N802 - the name http.server dispatches to
+        def do_GET(self) -> None:
             parts = urlsplit(self.path)
             try:
                 if parts.path == "/route":
@@ -62,7 +62,7 @@ def _handler_for(router: FixedSplitRouter) -> type[BaseHTTPRequestHandler]:
             except (TypeError, ValueError) as exc:
                 self._send(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
 
-        def do_POST(self) -> None:  # noqa: N802 - the name http.server dispatches to
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", 0))
             raw = self.rfile.read(length)
             if urlsplit(self.path).path != "/record":
@@ -78,7 +78,7 @@ def _handler_for(router: FixedSplitRouter) -> type[BaseHTTPRequestHandler]:
                 return
             self._send(HTTPStatus.NO_CONTENT)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
+        def log_message(self, format: str, *args: Any) -> None:
             """Quiet: a router's access log belongs to its gateway."""
 
     return Handler

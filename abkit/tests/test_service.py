@@ -67,7 +67,8 @@ def test_concurrent_requests_are_recorded_once_sticky_and_split_by_weight(servic
     seen: list[tuple[str, str, int]] = []  # list.append is atomic under the GIL
     errors: list[object] = []
     threads = [
-        threading.Thread(target=_client, args=(port, units[k::n_threads], outcomes[k::n_threads], seen, errors))
+        threading.Thread(target=_client,
+                         args=(port, units[k::n_threads], outcomes[k::n_threads], seen, errors))
         for k in range(n_threads)
     ]
     for t in threads:
