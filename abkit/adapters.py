@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 import mmh3
+import numpy as np
 
 from abkit._results import Result
 from abkit._validation import check_choice, check_nonnegative, check_real
@@ -137,13 +138,16 @@ class _JsonStateRouter:
     def _set_state(self, state: Any) -> None:
         raise NotImplementedError
 
-    def _merged_state(self, other: Any) -> dict[str, Any]:
+    def _merge_states(self, mine: dict[str, Any], theirs: dict[str, Any]) -> dict[str, Any]:
         raise NotImplementedError
+
+    def _snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return self._state()
 
     def to_json(self) -> str:
         """The configuration and everything recorded, as a JSON document."""
-        with self._lock:
-            state = self._state()
+        state = self._snapshot()
         return json.dumps({"kind": self._kind, "format": _STATE_FORMAT, "config": self._config(),
                            "state": state})
 
@@ -169,8 +173,7 @@ class _JsonStateRouter:
         """Replace what was recorded by a saved state of the same configuration (or change nothing)."""
         loaded = type(self).from_json(text)
         self._check_same_config(loaded, "state")
-        with loaded._lock:
-            state = loaded._state()
+        state = loaded._snapshot()
         with self._lock:
             self._set_state(state)
 
@@ -206,9 +209,8 @@ class _JsonStateRouter:
         """A new router holding what both recorded (same configuration required)."""
         self._check_same_config(other, "other")
         merged = type(self)(**self._config())
-        with self._lock, other._lock:
-            state = self._merged_state(other)
-        merged._set_state(state)
+        # One lock at a time: two routers merging each other concurrently cannot deadlock.
+        merged._set_state(self._merge_states(self._snapshot(), other._snapshot()))
         return merged
 
 
@@ -358,7 +360,7 @@ class FixedSplitRouter(_JsonStateRouter):
 
     def _check_outcome(self, outcome: Any) -> float:
         if self.metric == "proportion":
-            if outcome is True or outcome is False:
+            if isinstance(outcome, bool | np.bool_):
                 return float(outcome)
             if isinstance(outcome, numbers.Real) and (outcome == 0 or outcome == 1):
                 return float(outcome)
@@ -376,8 +378,7 @@ class FixedSplitRouter(_JsonStateRouter):
 
     def summary(self) -> dict[str, ProportionStats | MeanStats]:
         """Per-variant sufficient statistics recorded so far (a consistent snapshot)."""
-        with self._lock:
-            state = self._state()
+        state = self._snapshot()
         return {name: _stats_from_dict(self.metric, d) for name, d in state["stats"].items()}
 
     def test(
@@ -431,8 +432,7 @@ class FixedSplitRouter(_JsonStateRouter):
                 self._total[i], self._m2[i] = s.mean, s.var * (s.n - 1) if s.n > 1 else 0.0
         self._excluded = excluded
 
-    def _merged_state(self, other: FixedSplitRouter) -> dict[str, Any]:
-        mine, theirs = self._state(), other._state()
+    def _merge_states(self, mine: dict[str, Any], theirs: dict[str, Any]) -> dict[str, Any]:
         stats = {name: _stats_from_dict(self.metric, mine["stats"][name])
                  .merge(_stats_from_dict(self.metric, theirs["stats"][name]))  # type: ignore[arg-type]
                  .to_dict() for name in self.variants}
@@ -600,6 +600,8 @@ class ShadowRouter(_JsonStateRouter):
         columns = [log[c] for c in SHADOW_LOG_COLUMNS]
         if not all(isinstance(c, list) and len(c) == len(columns[0]) for c in columns):
             raise StateError(f"Corrupt {self._kind} state: log columns must be lists of one length.")
+        if any(stamp is None for stamp in log["timestamp"]):
+            raise StateError(f"Corrupt {self._kind} state: every row needs a timestamp.")
         rows: list[list[Any]] = []
         try:
             for request_id, model, prediction, label, latency, stamp in zip(*columns, strict=True):
@@ -613,6 +615,5 @@ class ShadowRouter(_JsonStateRouter):
         for i, row in enumerate(rows):
             self._rows_of.setdefault(row[0], []).append(i)
 
-    def _merged_state(self, other: ShadowRouter) -> dict[str, Any]:
-        mine, theirs = self._state()["log"], other._state()["log"]
-        return {"log": {c: mine[c] + theirs[c] for c in SHADOW_LOG_COLUMNS}}
+    def _merge_states(self, mine: dict[str, Any], theirs: dict[str, Any]) -> dict[str, Any]:
+        return {"log": {c: mine["log"][c] + theirs["log"][c] for c in SHADOW_LOG_COLUMNS}}

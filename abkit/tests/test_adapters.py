@@ -167,6 +167,27 @@ def test_merge_is_commutative_and_json_stable(left, right):
     assert FixedSplitRouter.from_json(a.merge(b).to_json()).summary() == a.merge(b).summary()
 
 
+def test_merging_with_itself_and_crosswise_under_threads_does_not_deadlock():
+    a, b = _filled()[0], _filled(seed=2)[0]
+    assert a.merge(a).summary()["control"].n == 2 * a.summary()["control"].n
+    results = []
+    threads = [threading.Thread(target=lambda x=x, y=y: results.append(x.merge(y)))
+               for x, y in [(a, b), (b, a)] * 20]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=10)
+    assert len(results) == 40
+    assert all(r.summary() == results[0].summary() for r in results)
+
+
+def test_record_accepts_numpy_booleans_and_integers():
+    router = FixedSplitRouter("e", ["a", "b"])
+    router.record("u", np.True_, variant="a")
+    router.record("u", np.int64(0), variant="a")
+    assert router.summary()["a"] == ProportionStats(1, 2)
+
+
 def test_merge_refuses_other_configurations():
     with pytest.raises(StateError, match="another configuration"):
         FixedSplitRouter("e").merge(FixedSplitRouter("e", weights=[0.3, 0.7]))
@@ -374,6 +395,7 @@ def test_shadow_bad_configuration_and_labels():
 @pytest.mark.parametrize(("column", "value", "match"), [
     ("model", ["champion", "x", "champion", "champion", "challenger"], "unknown model 'x'"),
     ("label", [None], "log columns must be lists of one length"),
+    ("timestamp", [None, 1.0, 1.0, 1.0, 1.0], "every row needs a timestamp"),
     ("request_id", ["", "r1", "r1", "r2", "r2"], "`unit_id` must be a non-empty string|`request_id`"),
 ])
 def test_shadow_corrupt_state(column, value, match):
