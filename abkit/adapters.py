@@ -44,7 +44,7 @@ import mmh3
 import numpy as np
 
 from abkit._results import Result
-from abkit._validation import check_choice, check_nonnegative, check_real
+from abkit._validation import check_choice, check_id, check_nonnegative, check_real, check_share
 from abkit.assignment import (
     HASH_VERSIONS,
     HASHINGS,
@@ -52,8 +52,6 @@ from abkit.assignment import (
     _gb_hash,
     bucket_ranges,
     check_namespace,
-    check_share,
-    check_unit_id,
     check_weights,
     in_namespace,
     optimizely_ranges,
@@ -113,7 +111,7 @@ class Router(Protocol):
 def _check_names(name: str, values: Any, minimum: int) -> tuple[str, ...]:
     if isinstance(values, str) or not isinstance(values, Sequence):
         raise TypeError(f"`{name}` must be a sequence of strings; got {values!r}.")
-    names = tuple(check_unit_id(v, name) for v in values)
+    names = tuple(check_id(name, v) for v in values)
     if len(names) < minimum:
         raise ValueError(f"`{name}` must have at least {minimum} entries; got {len(names)}.")
     if len(set(names)) != len(names):
@@ -271,7 +269,7 @@ class FixedSplitRouter(_JsonStateRouter):
         namespace: Sequence[Any] | None = None,
     ) -> None:
         super().__init__()
-        self.experiment = check_unit_id(experiment, "experiment")
+        self.experiment = check_id("experiment", experiment)
         self.variants = _check_names("variants", variants, 2)
         self.weights = check_weights(weights, len(self.variants))
         self.coverage = check_share("coverage", coverage)
@@ -280,7 +278,7 @@ class FixedSplitRouter(_JsonStateRouter):
         if hash_version not in HASH_VERSIONS:
             raise ValueError(f"`hash_version` must be 1 or 2; got {hash_version!r}.")
         self.hash_version = hash_version
-        self.seed = None if seed is None else check_unit_id(seed, "seed")
+        self.seed = None if seed is None else check_id("seed", seed)
         self.namespace = check_namespace(namespace)
         if self.hashing == "optimizely" and (seed is not None or namespace is not None):
             raise ValueError("`seed` and `namespace` are GrowthBook options; got one with "
@@ -322,7 +320,7 @@ class FixedSplitRouter(_JsonStateRouter):
     def route(self, unit_id: str, context: dict[str, Any] | None = None) -> Route:
         """The variant serving ``unit_id`` (``context`` is accepted for the protocol and unused)."""
         if type(unit_id) is not str or not unit_id:
-            check_unit_id(unit_id)
+            check_id("unit_id", unit_id)
         i = self.index(unit_id)
         if i < 0:
             return Route(unit_id=unit_id, experiment=self.experiment, variant=self.variants[0],
@@ -337,7 +335,7 @@ class FixedSplitRouter(_JsonStateRouter):
         one of ``variants``); otherwise the unit is re-hashed.
         """
         if type(unit_id) is not str or not unit_id:
-            check_unit_id(unit_id)
+            check_id("unit_id", unit_id)
         if variant is None:
             i = self.index(unit_id)
         else:
@@ -500,11 +498,11 @@ class ShadowRouter(_JsonStateRouter):
 
     def __init__(self, live: str, shadows: Sequence[str], *, experiment: str = "shadow") -> None:
         super().__init__()
-        self.live = check_unit_id(live, "live")
+        self.live = check_id("live", live)
         self.shadows = _check_names("shadows", shadows, 1)
         if self.live in self.shadows:
             raise ValueError(f"`shadows` must not include the live model; got {self.live!r}.")
-        self.experiment = check_unit_id(experiment, "experiment")
+        self.experiment = check_id("experiment", experiment)
         self.models = (self.live, *self.shadows)
         self._rows: list[list[Any]] = []
         self._rows_of: dict[str, list[int]] = {}
@@ -514,7 +512,7 @@ class ShadowRouter(_JsonStateRouter):
 
     def route(self, unit_id: str, context: dict[str, Any] | None = None) -> Route:
         """Serve the live model and name the shadows to call (``context`` is unused)."""
-        check_unit_id(unit_id, "unit_id")
+        check_id("unit_id", unit_id)
         return Route(unit_id=unit_id, experiment=self.experiment, variant=self.live, variant_index=0,
                      propensity=1.0, shadows=self.shadows)
 
@@ -525,7 +523,7 @@ class ShadowRouter(_JsonStateRouter):
         the models, at least one) and optionally ``"latencies"`` (model name to seconds),
         ``"label"`` and ``"timestamp"`` (default: now).
         """
-        rows = self._rows_for(check_unit_id(unit_id), outcome)
+        rows = self._rows_for(check_id("unit_id", unit_id), outcome)
         with self._lock:
             for row in rows:
                 self._rows_of.setdefault(row[0], []).append(len(self._rows))
@@ -607,7 +605,7 @@ class ShadowRouter(_JsonStateRouter):
             for request_id, model, prediction, label, latency, stamp in zip(*columns, strict=True):
                 outcome = {"predictions": {model: prediction}, "latencies": {model: latency},
                            "label": label, "timestamp": stamp}
-                rows.extend(self._rows_for(check_unit_id(request_id, "request_id"), outcome))
+                rows.extend(self._rows_for(check_id("request_id", request_id), outcome))
         except (TypeError, ValueError) as exc:
             raise StateError(f"Corrupt {self._kind} state: {exc}") from exc
         self._rows = rows

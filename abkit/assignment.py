@@ -48,7 +48,7 @@ from typing import Any
 import mmh3
 from fnv_hash_fast import fnv1a_32 as _fnv1a32_bytes
 
-from abkit._validation import check_choice, check_int, check_real
+from abkit._validation import check_choice, check_id, check_int, check_real, check_share, check_string
 
 __all__ = [
     "HASHINGS",
@@ -97,20 +97,6 @@ def _gb_hash(seed: str, value: str, version: int) -> float:
     return (_fnv(value + seed) % 1000) / 1000
 
 
-def _check_text(name: str, value: Any) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"`{name}` must be a string; got {type(value).__name__} {value!r}.")
-    return value
-
-
-def check_unit_id(unit_id: Any, name: str = "unit_id") -> str:
-    """A non-empty string id (the thing hashed)."""
-    text = _check_text(name, unit_id)
-    if not text:
-        raise ValueError(f"`{name}` must be a non-empty string; got ''.")
-    return text
-
-
 def fnv1a32(text: str) -> int:
     """FNV-1a 32-bit hash of ``text`` over its UTF-16 code units (as GrowthBook's SDKs).
 
@@ -119,7 +105,7 @@ def fnv1a32(text: str) -> int:
     >>> fnv1a32(""), fnv1a32("foobar")
     (2166136261, 3214735720)
     """
-    return _fnv(_check_text("text", text))
+    return _fnv(check_string("text", text))
 
 
 def gb_hash(seed: str, value: str, version: int) -> float | None:
@@ -132,8 +118,8 @@ def gb_hash(seed: str, value: str, version: int) -> float | None:
     >>> gb_hash("abc", "def", 99) is None
     True
     """
-    seed = _check_text("seed", seed)
-    value = _check_text("value", value)
+    seed = check_string("seed", seed)
+    value = check_string("value", value)
     if version not in HASH_VERSIONS:
         return None
     return _gb_hash(seed, value, version)
@@ -207,7 +193,7 @@ def in_namespace(user_id: str, namespace: Sequence[Any]) -> bool:
     True
     """
     name, start, end = namespace
-    n = gb_hash("__" + _check_text("namespace name", name), user_id, 1)
+    n = gb_hash("__" + check_string("namespace name", name), user_id, 1)
     return n is not None and start <= n < end
 
 
@@ -242,21 +228,13 @@ def check_weights(weights: Sequence[float] | None, n: int | None = None) -> tupl
     return values
 
 
-def check_share(name: str, value: Any) -> float:
-    """A share of units (coverage, rollout) in ``[0, 1]``."""
-    result = check_real(name, value)
-    if not 0.0 <= result <= 1.0:
-        raise ValueError(f"`{name}` must be in [0, 1]; got {result}.")
-    return result
-
-
 def check_namespace(namespace: Any) -> Namespace | None:
     """``None`` or ``(name, start, end)`` with ``0 <= start <= end <= 1``."""
     if namespace is None:
         return None
     if isinstance(namespace, str) or not isinstance(namespace, Sequence) or len(namespace) != 3:
         raise TypeError(f"`namespace` must be a (name, start, end) tuple; got {namespace!r}.")
-    name = _check_text("namespace name", namespace[0])
+    name = check_string("namespace name", namespace[0])
     start, end = check_real("namespace start", namespace[1]), check_real("namespace end", namespace[2])
     if not 0.0 <= start <= end <= 1.0:
         raise ValueError(f"`namespace` must satisfy 0 <= start <= end <= 1; got {namespace!r}.")
@@ -271,7 +249,7 @@ def optimizely_bucket(unit_id: str, experiment: str) -> int:
     >>> optimizely_bucket("ppid2", "1886780722")
     2434
     """
-    key = _check_text("unit_id", unit_id) + _check_text("experiment", experiment)
+    key = check_string("unit_id", unit_id) + check_string("experiment", experiment)
     return mmh3.hash(key, 1, signed=False) * OPTIMIZELY_BUCKETS >> 32
 
 
@@ -364,8 +342,8 @@ def assign(
     >>> assign("ppid1", "1886780721", [0.5, 0.5], hashing="optimizely")
     1
     """
-    unit_id = check_unit_id(unit_id)
-    experiment = _check_text("experiment", experiment)
+    unit_id = check_id("unit_id", unit_id)
+    experiment = check_string("experiment", experiment)
     check_choice("hashing", hashing, HASHINGS)
     if weights is None:
         count = 2 if n_variants is None else check_int("n_variants", n_variants, minimum=1)
@@ -391,7 +369,7 @@ def assign(
     space = check_namespace(namespace)
     if space is not None and not in_namespace(unit_id, space):
         return -1
-    n = gb_hash(experiment if seed is None else _check_text("seed", seed), unit_id, hash_version)
+    n = gb_hash(experiment if seed is None else check_string("seed", seed), unit_id, hash_version)
     assert n is not None  # the version was checked above
     if ranges is None:
         ranges = bucket_ranges(len(shares), coverage, shares)

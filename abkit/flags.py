@@ -40,7 +40,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from abkit.assignment import check_share, check_unit_id, gb_hash
+from abkit._validation import check_id, check_share
+from abkit.assignment import gb_hash
 
 __all__ = ["FeatureFlag", "check_condition", "eval_condition"]
 
@@ -192,16 +193,16 @@ class FeatureFlag:
     seed: str | None = None
 
     def __post_init__(self) -> None:
-        check_unit_id(self.key, "key")
+        check_id("key", self.key)
         object.__setattr__(self, "rollout", check_share("rollout", self.rollout))
         if self.condition is not None:
             object.__setattr__(self, "condition", check_condition(self.condition))
         if self.seed is not None:
-            check_unit_id(self.seed, "seed")
+            check_id("seed", self.seed)
 
     def position(self, unit_id: str) -> float:
         """The unit's rollout position in ``[0, 1)``: the flag is on when it is below ``rollout``."""
-        n = gb_hash(self.key if self.seed is None else self.seed, check_unit_id(unit_id), 2)
+        n = gb_hash(self.key if self.seed is None else self.seed, check_id("unit_id", unit_id), 2)
         assert n is not None  # version 2 is known
         return n
 
