@@ -19,6 +19,13 @@ published test cases):
 - :func:`in_namespace` puts a unit in a namespace ``(name, start, end)`` when
   ``gb_hash("__" + name, unit, 1)`` lies in ``[start, end)``; experiments given disjoint slices of
   one namespace are mutually exclusive.
+- :func:`assign` and the routers default to hash version 2. GrowthBook's SDK falls back to version
+  1 when an experiment does not name one; pass ``hash_version=1`` to match such experiments, but
+  note that version 1 hashes ``value + seed``, which correlates the assignments of experiments
+  whose keys differ only in their last characters.
+
+ASCII text is hashed by the C implementation in the ``fnv-hash-fast`` package; other text by a
+Python loop over its UTF-16 code units.
 
 **Optimizely mode** (``hashing="optimizely"``) reproduces Optimizely's bucketer: MurmurHash3
 x86 32-bit (the ``mmh3`` package) of ``unit_id + experiment`` with seed 1, scaled to 10,000
