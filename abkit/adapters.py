@@ -190,11 +190,7 @@ class _JsonStateRouter:
     @classmethod
     def load(cls: type[R], path: str | os.PathLike[str]) -> R:
         """A router read from a file written by :meth:`save` (``StateError`` when corrupt)."""
-        try:
-            text = Path(path).read_bytes()
-        except UnicodeDecodeError as exc:  # pragma: no cover - read_bytes does not decode
-            raise StateError(f"Corrupt {cls._kind} state file {path}: {exc}.") from exc
-        return cls.from_json(text)
+        return cls.from_json(Path(path).read_bytes())
 
     def _check_same_config(self, other: Any, what: str) -> None:
         if type(other) is not type(self):
