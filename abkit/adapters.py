@@ -28,6 +28,7 @@ ProportionStats(successes=1, n=1)
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import json
 import math
@@ -119,7 +120,7 @@ def _check_names(name: str, values: Any, minimum: int) -> tuple[str, ...]:
     return names
 
 
-class _JsonStateRouter:
+class _JsonStateRouter(abc.ABC):
     """JSON state, file persistence and merging shared by the adapters (under one lock)."""
 
     _kind: ClassVar[str]
@@ -127,17 +128,21 @@ class _JsonStateRouter:
     def __init__(self) -> None:
         self._lock = threading.Lock()
 
+    @abc.abstractmethod
     def _config(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """The constructor's keyword arguments, JSON-safe."""
 
+    @abc.abstractmethod
     def _state(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """Everything recorded, JSON-safe (called under the lock)."""
 
+    @abc.abstractmethod
     def _set_state(self, state: Any) -> None:
-        raise NotImplementedError
+        """Replace what was recorded by ``state``, validated first (``StateError``, nothing changed)."""
 
+    @abc.abstractmethod
     def _merge_states(self, mine: dict[str, Any], theirs: dict[str, Any]) -> dict[str, Any]:
-        raise NotImplementedError
+        """The state holding both ``mine`` and ``theirs``."""
 
     def _snapshot(self) -> dict[str, Any]:
         with self._lock:
