@@ -9,8 +9,11 @@ True
 """
 
 from abkit._results import ConfidenceInterval
+from abkit.adapters import FixedSplitRouter, Route, Router, ShadowRouter
+from abkit.assignment import assign
 from abkit.checks import srm_test
 from abkit.errors import ConvergenceError, DegenerateDataWarning, StateError
+from abkit.flags import FeatureFlag
 from abkit.means import cuped_test, means_test, ratio_test
 from abkit.multiple import adjust_pvalues
 from abkit.proportions import proportions_test
@@ -23,10 +26,16 @@ __all__ = [
     "ConfidenceInterval",
     "ConvergenceError",
     "DegenerateDataWarning",
+    "FeatureFlag",
+    "FixedSplitRouter",
     "MeanStats",
     "ProportionStats",
+    "Route",
+    "Router",
+    "ShadowRouter",
     "StateError",
     "adjust_pvalues",
+    "assign",
     "cuped_test",
     "means_test",
     "proportions_test",

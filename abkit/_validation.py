@@ -88,6 +88,28 @@ def check_int(name: str, value: Any, *, minimum: int = 0) -> int:
     return result
 
 
+def check_share(name: str, value: Any) -> float:
+    """A share (coverage, rollout, allocation) in the closed interval ``[0, 1]``."""
+    result = check_real(name, value)
+    if not 0.0 <= result <= 1.0:
+        raise ValueError(f"`{name}` must be in [0, 1]; got {result}.")
+    return result
+
+
+def check_string(name: str, value: Any) -> str:
+    """A ``str`` (possibly empty)."""
+    if not isinstance(value, str):
+        raise TypeError(f"`{name}` must be a string; got {type(value).__name__} {_show(value)}.")
+    return value
+
+
+def check_id(name: str, value: Any) -> str:
+    """A non-empty string: a unit, request, experiment or model id."""
+    if not check_string(name, value):
+        raise ValueError(f"`{name}` must be a non-empty string; got ''.")
+    return value
+
+
 def check_choice(name: str, value: Any, choices: Sequence[str]) -> str:
     """One of ``choices`` (strings)."""
     if not isinstance(value, str):

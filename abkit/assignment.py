@@ -1,0 +1,383 @@
+"""Deterministic assignment of units to variants: GrowthBook-compatible and Optimizely-compatible.
+
+Assignment is a pure function of the unit id and the experiment's configuration, so every
+router instance agrees without talking to the others.
+
+**GrowthBook mode** (the default) reproduces GrowthBook's SDKs exactly (checked against their
+published test cases):
+
+- :func:`fnv1a32` is FNV-1a 32-bit over UTF-16 code units, as the JavaScript SDK and current
+  Python SDK walk strings (older Python SDKs walked code points; the two differ only for
+  characters outside the Basic Multilingual Plane). For ASCII text it equals byte-wise FNV-1a.
+- :func:`gb_hash` maps ``(seed, value)`` to ``[0, 1)``: version 1 is
+  ``(fnv1a32(value + seed) % 1000) / 1000``; version 2 is
+  ``(fnv1a32(str(fnv1a32(seed + value))) % 10000) / 10000``.
+- :func:`bucket_ranges` lays variant ``i`` on ``[c_i, c_i + coverage * w_i)`` where ``c_i`` is
+  the cumulative weight before it; :func:`choose_variation` finds the range holding the hash.
+  Both mirror the SDK's leniency (coverage clipped to [0, 1], invalid weights replaced by equal
+  weights); :func:`assign` is the strict entry point that refuses such input.
+- :func:`in_namespace` puts a unit in a namespace ``(name, start, end)`` when
+  ``gb_hash("__" + name, unit, 1)`` lies in ``[start, end)``; experiments given disjoint slices of
+  one namespace are mutually exclusive.
+- :func:`assign` and the routers default to hash version 2. GrowthBook's SDK falls back to version
+  1 when an experiment does not name one; pass ``hash_version=1`` to match such experiments, but
+  note that version 1 hashes ``value + seed``, which correlates the assignments of experiments
+  whose keys differ only in their last characters.
+
+ASCII text is hashed by the C implementation in the ``fnv-hash-fast`` package; other text by a
+Python loop over its UTF-16 code units.
+
+**Optimizely mode** (``hashing="optimizely"``) reproduces Optimizely's bucketer: MurmurHash3
+x86 32-bit (the ``mmh3`` package) of ``unit_id + experiment`` with seed 1, scaled to 10,000
+buckets; variants take consecutive ranges ending at ``round(10000 * coverage * cumulative
+weight)`` (:func:`optimizely_bucket`).
+
+Examples
+--------
+>>> fnv1a32("a")
+3826002220
+>>> gb_hash("", "a", 1)
+0.22
+>>> bucket_ranges(2, 0.5)
+[(0.0, 0.25), (0.5, 0.75)]
+>>> assign("user-1", "checkout-button", [0.5, 0.5])
+1
+>>> optimizely_bucket("ppid1", "1886780721")
+5254
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import mmh3
+from fnv_hash_fast import fnv1a_32 as _fnv1a32_bytes
+
+from abkit._validation import check_choice, check_id, check_int, check_real, check_share, check_string
+
+__all__ = [
+    "HASHINGS",
+    "HASH_VERSIONS",
+    "OPTIMIZELY_BUCKETS",
+    "assign",
+    "bucket_ranges",
+    "choose_variation",
+    "equal_weights",
+    "fnv1a32",
+    "gb_hash",
+    "in_namespace",
+    "optimizely_bucket",
+    "optimizely_ranges",
+]
+
+HASH_VERSIONS = (1, 2)
+HASHINGS = ("growthbook", "optimizely")
+OPTIMIZELY_BUCKETS = 10_000
+_WEIGHT_TOLERANCE = 1e-6
+
+Range = tuple[float, float]
+Namespace = tuple[str, float, float]
+
+
+_FNV_OFFSET = 0x811C9DC5
+_FNV_PRIME = 0x01000193
+
+
+def _fnv(text: str) -> int:
+    # ASCII text: its bytes are its UTF-16 code units, hashed by the C implementation of
+    # fnv-hash-fast. Other text: FNV-1a over the UTF-16 code units, in Python.
+    if text.isascii():
+        return _fnv1a32_bytes(text.encode())
+    data = text.encode("utf-16-le", "surrogatepass")
+    h = _FNV_OFFSET
+    for i in range(0, len(data), 2):
+        h = ((h ^ (data[i] | data[i + 1] << 8)) * _FNV_PRIME) & 0xFFFFFFFF
+    return h
+
+
+def _gb_hash(seed: str, value: str, version: int) -> float:
+    # GrowthBook's hash for a known version, without argument checks (the routers' hot path).
+    if version == 2:
+        return (_fnv(str(_fnv(seed + value))) % 10000) / 10000
+    return (_fnv(value + seed) % 1000) / 1000
+
+
+def fnv1a32(text: str) -> int:
+    """FNV-1a 32-bit hash of ``text`` over its UTF-16 code units (as GrowthBook's SDKs).
+
+    Examples
+    --------
+    >>> fnv1a32(""), fnv1a32("foobar")
+    (2166136261, 3214735720)
+    """
+    return _fnv(check_string("text", text))
+
+
+def gb_hash(seed: str, value: str, version: int) -> float | None:
+    """GrowthBook's ``hash(seed, value, version)``: a number in ``[0, 1)``, ``None`` for an unknown version.
+
+    Examples
+    --------
+    >>> gb_hash("seed", "b", 2)
+    0.2696
+    >>> gb_hash("abc", "def", 99) is None
+    True
+    """
+    seed = check_string("seed", seed)
+    value = check_string("value", value)
+    if version not in HASH_VERSIONS:
+        return None
+    return _gb_hash(seed, value, version)
+
+
+def equal_weights(n: int) -> list[float]:
+    """``n`` equal weights summing to 1 (GrowthBook's ``getEqualWeights``; empty for ``n < 1``).
+
+    Examples
+    --------
+    >>> equal_weights(4)
+    [0.25, 0.25, 0.25, 0.25]
+    """
+    return [1.0 / n] * n if n >= 1 else []
+
+
+def _lenient_weights(n: int, weights: Sequence[float] | None) -> list[float]:
+    # GrowthBook replaces any weight vector of the wrong length, with a negative or non-finite
+    # entry, or whose sum is outside [0.99, 1.01] by equal weights.
+    if weights is None or len(weights) != n:
+        return equal_weights(n)
+    values = [float(w) for w in weights]
+    if not all(math.isfinite(w) and w >= 0 for w in values) or not 0.99 <= sum(values) <= 1.01:
+        return equal_weights(n)
+    return values
+
+
+def bucket_ranges(n: int, coverage: float = 1.0, weights: Sequence[float] | None = None) -> list[Range]:
+    """Hash ranges of ``n`` variants, as GrowthBook's ``getBucketRanges`` (lenient on bad input).
+
+    Variant ``i`` gets ``[c_i, c_i + coverage * w_i)`` with ``c_i`` the sum of the weights before
+    it, so lowering coverage removes units from every variant without moving the others.
+
+    Examples
+    --------
+    >>> bucket_ranges(3, 0.5, [0.5, 0.25, 0.25])
+    [(0.0, 0.25), (0.5, 0.625), (0.75, 0.875)]
+    """
+    coverage = min(max(float(coverage), 0.0), 1.0)
+    ranges: list[Range] = []
+    cumulative = 0.0
+    for w in _lenient_weights(n, weights):
+        start = cumulative
+        cumulative += w
+        ranges.append((start, start + coverage * w))
+    return ranges
+
+
+def choose_variation(n: float, ranges: Sequence[Sequence[float]]) -> int:
+    """Index of the first range ``[start, end)`` holding ``n``, or -1 (GrowthBook's ``chooseVariation``).
+
+    Examples
+    --------
+    >>> choose_variation(0.5, [(0.0, 0.5), (0.5, 1.0)])
+    1
+    >>> choose_variation(0.4, [(0.0, 0.25), (0.5, 0.75)])
+    -1
+    """
+    for i, (start, end) in enumerate(ranges):
+        if start <= n < end:
+            return i
+    return -1
+
+
+def in_namespace(user_id: str, namespace: Sequence[Any]) -> bool:
+    """Whether ``user_id`` falls in the namespace slice ``(name, start, end)``.
+
+    Examples
+    --------
+    >>> in_namespace("1", ("namespace2", 0.4, 1.0))
+    True
+    """
+    name, start, end = namespace
+    n = gb_hash("__" + check_string("namespace name", name), user_id, 1)
+    return n is not None and start <= n < end
+
+
+def check_weights(weights: Sequence[float] | None, n: int | None = None) -> tuple[float, ...]:
+    """Strict weights: at least two finite non-negative numbers summing to 1 (within 1e-6).
+
+    ``None`` means equal weights over ``n`` variants.
+
+    Examples
+    --------
+    >>> check_weights([0.7, 0.4])
+    Traceback (most recent call last):
+    ...
+    ValueError: `weights` must sum to 1; got 1.1 (from [0.7, 0.4]).
+    """
+    if weights is None:
+        if n is None:
+            raise TypeError("`weights` must be a sequence of numbers; got None.")
+        return tuple(equal_weights(n))
+    if isinstance(weights, str | bytes | Mapping) or not isinstance(weights, Sequence):
+        raise TypeError(f"`weights` must be a sequence of numbers; got {weights!r}.")
+    values = tuple(check_real("weights", w) for w in weights)
+    if n is not None and len(values) != n:
+        raise ValueError(f"`weights` must have one entry per variant ({n}); got {len(values)}.")
+    if len(values) < 2:
+        raise ValueError(f"`weights` must have at least 2 entries; got {len(values)}.")
+    if any(w < 0 for w in values):
+        raise ValueError(f"`weights` must be non-negative; got {list(values)}.")
+    total = math.fsum(values)
+    if abs(total - 1.0) > _WEIGHT_TOLERANCE:
+        raise ValueError(f"`weights` must sum to 1; got {total:.6g} (from {list(values)}).")
+    return values
+
+
+def check_namespace(namespace: Any) -> Namespace | None:
+    """``None`` or ``(name, start, end)`` with ``0 <= start <= end <= 1``."""
+    if namespace is None:
+        return None
+    if isinstance(namespace, str) or not isinstance(namespace, Sequence) or len(namespace) != 3:
+        raise TypeError(f"`namespace` must be a (name, start, end) tuple; got {namespace!r}.")
+    name = check_string("namespace name", namespace[0])
+    start, end = check_real("namespace start", namespace[1]), check_real("namespace end", namespace[2])
+    if not 0.0 <= start <= end <= 1.0:
+        raise ValueError(f"`namespace` must satisfy 0 <= start <= end <= 1; got {namespace!r}.")
+    return (name, start, end)
+
+
+def optimizely_bucket(unit_id: str, experiment: str) -> int:
+    """Optimizely's bucket of a unit in ``[0, 10000)``: MurmurHash3 (seed 1) of ``unit_id + experiment``.
+
+    Examples
+    --------
+    >>> optimizely_bucket("ppid2", "1886780722")
+    2434
+    """
+    key = check_string("unit_id", unit_id) + check_string("experiment", experiment)
+    return mmh3.hash(key, 1, signed=False) * OPTIMIZELY_BUCKETS >> 32
+
+
+def optimizely_ranges(weights: Sequence[float], coverage: float = 1.0) -> list[int]:
+    """End of each variant's bucket range (Optimizely's ``endOfRange``), consecutive from 0.
+
+    Examples
+    --------
+    >>> optimizely_ranges([0.5, 0.5], 0.5)
+    [2500, 5000]
+    """
+    ends, cumulative = [], 0.0
+    for w in weights:
+        cumulative += w
+        ends.append(round(OPTIMIZELY_BUCKETS * coverage * cumulative))
+    return ends
+
+
+def _filtered_out(unit_id: str, filters: Sequence[Mapping[str, Any]], attributes: Mapping[str, Any]) -> bool:
+    # GrowthBook's filters: the unit must hash (per filter seed, version 2 by default) into one of
+    # the filter's ranges; ``attribute`` names another attribute to hash instead of the unit id.
+    for f in filters:
+        value = attributes.get(f["attribute"], "") if f.get("attribute") else unit_id
+        n = gb_hash(f["seed"], str(value), f.get("hash_version", 2)) if value else None
+        if n is None or choose_variation(n, f["ranges"]) < 0:
+            return True
+    return False
+
+
+def assign(
+    unit_id: str,
+    experiment: str,
+    weights: Sequence[float] | None = None,
+    *,
+    n_variants: int | None = None,
+    coverage: float = 1.0,
+    namespace: Sequence[Any] | None = None,
+    seed: str | None = None,
+    hash_version: int = 2,
+    hashing: str = "growthbook",
+    ranges: Sequence[Sequence[float]] | None = None,
+    filters: Sequence[Mapping[str, Any]] | None = None,
+    attributes: Mapping[str, Any] | None = None,
+) -> int:
+    """The variant index of ``unit_id`` in ``experiment``, or -1 when the unit is not in it.
+
+    GrowthBook's ``run`` (hashing side): units outside ``coverage``, outside ``namespace``, or
+    removed by ``filters`` get -1 (serve the control, and do not count them). The experiment key is
+    the hash seed unless ``seed`` is given, so experiments are independent of each other.
+
+    Parameters
+    ----------
+    unit_id
+        The id hashed (user id, session id, company id...); a non-empty string.
+    experiment
+        The experiment key; the default seed (GrowthBook) or the experiment id (Optimizely).
+    weights
+        Design shares of the variants, summing to 1; ``None`` with ``n_variants`` for equal shares.
+    n_variants
+        Number of variants when ``weights`` is ``None`` (default 2).
+    coverage
+        Share of units included, in [0, 1].
+    namespace
+        ``(name, start, end)``: only units whose namespace hash is in ``[start, end)`` take part.
+    seed
+        Hash seed instead of the experiment key (GrowthBook only).
+    hash_version
+        GrowthBook hash version: 2 (GrowthBook's choice for new experiments) or 1 (the SDK's
+        default when an experiment does not say; it correlates experiments whose keys differ
+        only at the end, so prefer 2).
+    hashing
+        ``"growthbook"`` or ``"optimizely"`` (MurmurHash3 buckets; ``namespace``, ``seed``,
+        ``ranges`` and ``filters`` are GrowthBook features and must be left unset).
+    ranges
+        Explicit GrowthBook bucket ranges, overriding ``weights`` and ``coverage``.
+    filters
+        GrowthBook filters: mappings with ``seed``, ``ranges`` and optional ``hash_version``
+        (default 2) and ``attribute`` (looked up in ``attributes``).
+    attributes
+        Other attributes of the unit, for filters that name one.
+
+    Examples
+    --------
+    >>> assign("3", "my-test", [0.5, 0.5])
+    1
+    >>> assign("5", "my-test", [0.5, 0.5], hash_version=1)  # GrowthBook SDK case "default weights - 5"
+    1
+    >>> assign("1", "my-test", [0.5, 0.5], coverage=0.4, hash_version=1)  # "coverage - 1"
+    -1
+    >>> assign("ppid1", "1886780721", [0.5, 0.5], hashing="optimizely")
+    1
+    """
+    unit_id = check_id("unit_id", unit_id)
+    experiment = check_string("experiment", experiment)
+    check_choice("hashing", hashing, HASHINGS)
+    if weights is None:
+        count = 2 if n_variants is None else check_int("n_variants", n_variants, minimum=1)
+        if count < 2:
+            return -1  # a single variation is not an experiment (GrowthBook)
+        shares = check_weights(None, count)
+    else:
+        shares = check_weights(weights, n_variants)
+    coverage = check_share("coverage", coverage)
+    if hashing == "optimizely":
+        if namespace is not None or seed is not None or ranges is not None or filters is not None:
+            raise ValueError("`namespace`, `seed`, `ranges` and `filters` are GrowthBook options; "
+                             "got one with hashing='optimizely'.")
+        bucket = optimizely_bucket(unit_id, experiment)
+        for i, end in enumerate(optimizely_ranges(shares, coverage)):
+            if bucket < end:
+                return i
+        return -1
+    if hash_version not in HASH_VERSIONS:
+        raise ValueError(f"`hash_version` must be 1 or 2; got {hash_version!r}.")
+    if filters and _filtered_out(unit_id, filters, attributes or {}):
+        return -1
+    space = check_namespace(namespace)
+    if space is not None and not in_namespace(unit_id, space):
+        return -1
+    n = gb_hash(experiment if seed is None else check_string("seed", seed), unit_id, hash_version)
+    assert n is not None  # the version was checked above
+    if ranges is None:
+        ranges = bucket_ranges(len(shares), coverage, shares)
+    return choose_variation(n, ranges)
