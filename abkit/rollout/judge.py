@@ -129,6 +129,7 @@ class MetricVerdict(Result):
     effect: float
     ci: ConfidenceInterval
     margin: float
+    worse: str
     pvalue_harm: float
     pvalue_harm_adjusted: float
     pvalue_noninferiority: float
@@ -254,7 +255,8 @@ def _test_latency(check: MetricCheck, base: npt.NDArray[np.float64], canary: npt
                  base.size, canary.size)
 
 
-def _placements(reference: npt.NDArray[np.float64], values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+def _placements(reference: npt.NDArray[np.float64],
+                values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """For each value, the share of ``reference`` below it plus half the share equal to it."""
     below = np.searchsorted(reference, values, side="left")
     equal = np.searchsorted(reference, values, side="right") - below
@@ -398,7 +400,8 @@ class CanaryJudge:
             return _test_latency(check, base, canary, tail)
         return _test_rank(check, base, canary, tail)
 
-    def judge(self, baseline: Mapping[str, Any], canary: Mapping[str, Any], *, look: int = 1) -> CanaryVerdict:
+    def judge(self, baseline: Mapping[str, Any], canary: Mapping[str, Any], *,
+              look: int = 1) -> CanaryVerdict:
         """The verdict at ``look``: ``"rollback"``, ``"pass"`` or ``"inconclusive"``.
 
         Parameters
@@ -416,7 +419,8 @@ class CanaryJudge:
         alpha_look = self.look_alpha(look)
         for arm, data in (("baseline", baseline), ("canary", canary)):
             if not isinstance(data, Mapping):
-                raise TypeError(f"`{arm}` must be a mapping of metric name to data; got {type(data).__name__}.")
+                raise TypeError(
+                    f"`{arm}` must be a mapping of metric name to data; got {type(data).__name__}.")
         tests = [self._run(c, self._arm_data(c, "baseline", baseline), self._arm_data(c, "canary", canary),
                            alpha_look) for c in self.checks]
         tested = [i for i, t in enumerate(tests) if not t.problem]
@@ -461,7 +465,7 @@ class CanaryJudge:
             reason = (f"cannot yet rule out a worsening of {check.margin:g} {scale} "
                       f"(effect {test.effect:+.4g}, p = {test.pvalue_ni:.3g} > {alpha_look:.3g})")
         return MetricVerdict(name=check.name, kind=check.kind, decision=decision, reason=reason,
-                             effect=test.effect, ci=test.ci, margin=check.margin,
+                             effect=test.effect, ci=test.ci, margin=check.margin, worse=check.worse,
                              pvalue_harm=test.pvalue_harm, pvalue_harm_adjusted=p_adj,
                              pvalue_noninferiority=test.pvalue_ni, n_baseline=test.n_baseline,
                              n_canary=test.n_canary)

@@ -297,7 +297,7 @@ def kayenta_classify(
     critical_low, critical_high = _check_pair("critical_thresholds", critical_thresholds)
     c = _prepare("control", control, nan_strategy)
     e = _prepare("experiment", experiment, nan_strategy)
-    options = {"direction": direction, "nan_strategy": nan_strategy, "tolerance": tolerance,
+    options: dict[str, Any] = {"direction": direction, "nan_strategy": nan_strategy, "tolerance": tolerance,
                "confidence_level": confidence_level, "effect_size_measure": effect_size_measure}
     nan_ci = ConfidenceInterval(math.nan, math.nan)
 
@@ -439,7 +439,8 @@ def kayenta_score_classification(
     marginal_threshold = check_real("marginal_threshold", marginal_threshold)
     if marginal_threshold > pass_threshold:
         raise ValueError(
-            f"`marginal_threshold` must be at most `pass_threshold` ({pass_threshold}); got {marginal_threshold}."
+            f"`marginal_threshold` must be at most `pass_threshold` ({pass_threshold}); "
+            f"got {marginal_threshold}."
         )
     if score >= pass_threshold:
         return "Pass"
