@@ -9,8 +9,8 @@ look (``look`` counts across the whole rollout), so the chance of a false rollba
 rollout is at most the judge's ``alpha``.
 
 - :class:`CanaryRollout`: a ramp of traffic percentages, each held until the judge says
-  ``"pass"``; ``"rollback"`` sends all traffic back at once. A canary still inconclusive at the
-  last planned look is rolled back (it could not be shown safe).
+  ``"pass"``; ``"rollback"`` sends all traffic back at once. A canary not yet promoted after the
+  last planned look is rolled back (it could not be shown safe at every step).
 - :class:`BlueGreen`: validate green before the switch, watch it after; a failure after the
   switch switches back at once.
 - :class:`RollingUpdate`: replace instances in batches, a health gate per batch, and roll back
@@ -256,16 +256,17 @@ class CanaryRollout(_Controller):
             self._require("running")
             verdict, last = self._judge(baseline, canary)
             share = self.traffic_share
-            if verdict.decision == "rollback" or (verdict.decision == "inconclusive" and last):
+            note = ""
+            if verdict.decision == "pass" and self.step_index + 2 >= len(self.steps):
+                self.step_index = len(self.steps) - 1
+                self.phase = "promoted"
+            elif verdict.decision == "rollback":
                 self.phase = "rolled_back"
+            elif last:
+                self.phase = "rolled_back"
+                note = "planned looks used up before the canary was shown safe at every step"
             elif verdict.decision == "pass":
-                if self.step_index + 1 == len(self.steps) - 1 or len(self.steps) == 1:
-                    self.step_index = len(self.steps) - 1
-                    self.phase = "promoted"
-                else:
-                    self.step_index += 1
-            note = "planned looks used up without showing the canary safe" \
-                if verdict.decision == "inconclusive" and last else ""
+                self.step_index += 1
             self._log("look", at, share=share, new_share=self.traffic_share, note=note,
                       **_verdict_event(verdict))
             return verdict
@@ -334,11 +335,13 @@ class BlueGreen(_Controller):
         with self._lock:
             self._require("validating")
             verdict, last = self._judge(blue, green)
+            note = ""
             if verdict.decision == "pass":
-                self.phase = "watching"
+                self.phase = "done" if last else "watching"
+                note = "switched with no planned look left to watch" if last else ""
             elif verdict.decision == "rollback" or last:
                 self.phase = "aborted"
-            self._log("validate", at, live=self.live, **_verdict_event(verdict))
+            self._log("validate", at, live=self.live, note=note, **_verdict_event(verdict))
             return verdict
 
     def watch(self, blue: Mapping[str, Any], green: Mapping[str, Any], *,
@@ -417,17 +420,17 @@ class RollingUpdate(_Controller):
 
     def observe(self, old: Mapping[str, Any], new: Mapping[str, Any], *,
                 at: float | None = None) -> CanaryVerdict:
-        """The health gate of the newest batch (new instances judged against old ones)."""
+        """The health gate of the newest batch (new instances judged against old ones); at the
+        last planned look anything short of finishing starts the rollback."""
         with self._lock:
             self._require("updating")
             verdict, last = self._judge(old, new)
-            if verdict.decision == "rollback" or (verdict.decision == "inconclusive" and last):
+            if verdict.decision == "pass" and self.updated == self.n_instances:
+                self.phase = "done"
+            elif verdict.decision == "rollback" or last:
                 self.phase = "rolling_back"
             elif verdict.decision == "pass":
-                if self.updated == self.n_instances:
-                    self.phase = "done"
-                else:
-                    self.updated = min(self.updated + self.batch_size, self.n_instances)
+                self.updated = min(self.updated + self.batch_size, self.n_instances)
             self._log("gate", at, updated=self.updated, **_verdict_event(verdict))
             return verdict
 

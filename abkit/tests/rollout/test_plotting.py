@@ -1,0 +1,39 @@
+"""The rollout plot."""
+
+from __future__ import annotations
+
+import matplotlib
+import numpy as np
+import pytest
+
+from abkit.plotting.rollout import plot_rollout
+from abkit.rollout import CanaryJudge, CanaryRollout
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def test_plot_rollout_has_a_panel_per_metric_and_marks_the_rollback() -> None:
+    rng = np.random.default_rng(2)
+    judge = CanaryJudge([CanaryJudge.error_rate("errors", margin=0.01),
+                         CanaryJudge.latency("latency", quantile=0.99, margin=0.05)], planned_looks=4)
+    rollout = CanaryRollout(judge, steps=(5, 25, 100))
+    n = 3000
+    while rollout.status == "running":
+        rollout.observe({"errors": rng.random(n) < 0.01, "latency": rng.lognormal(4.6, 0.5, n)},
+                        {"errors": rng.random(n) < 0.01, "latency": rng.lognormal(4.6, 0.5, n) * 1.3})
+        n *= 2
+    assert rollout.status == "rolled_back"
+    fig = plot_rollout(rollout)
+    try:
+        assert len(fig.axes) == 3
+        assert fig.axes[2].get_ylabel().startswith("latency")
+        red = [line for line in fig.axes[0].get_lines() if line.get_linestyle() == "--"]
+        assert len(red) == 1  # the rollback look
+    finally:
+        plt.close(fig)
+
+
+def test_plot_rollout_rejects_other_objects() -> None:
+    with pytest.raises(TypeError, match="`controller` must be an abkit.rollout controller"):
+        plot_rollout(object())
