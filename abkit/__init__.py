@@ -14,20 +14,36 @@ from abkit.errors import ConvergenceError, DegenerateDataWarning, StateError
 from abkit.means import cuped_test, means_test, ratio_test
 from abkit.multiple import adjust_pvalues
 from abkit.proportions import proportions_test
+from abkit.rollout import (
+    BlueGreen,
+    CanaryJudge,
+    CanaryRollout,
+    Recreate,
+    RollingUpdate,
+    kayenta_classify,
+    kayenta_score,
+)
 from abkit.stats import BivariateStats, MeanStats, ProportionStats
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BivariateStats",
+    "BlueGreen",
+    "CanaryJudge",
+    "CanaryRollout",
     "ConfidenceInterval",
     "ConvergenceError",
     "DegenerateDataWarning",
     "MeanStats",
     "ProportionStats",
+    "Recreate",
+    "RollingUpdate",
     "StateError",
     "adjust_pvalues",
     "cuped_test",
+    "kayenta_classify",
+    "kayenta_score",
     "means_test",
     "proportions_test",
     "ratio_test",

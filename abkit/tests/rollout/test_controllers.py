@@ -60,7 +60,8 @@ def test_canary_not_shown_safe_by_the_last_look_is_rolled_back() -> None:
 
 
 def test_steps_must_increase_and_end_at_100() -> None:
-    with pytest.raises(ValueError, match=r"`steps` must be strictly increasing; got \[1.0, 25.0, 5.0, 100.0\]"):
+    with pytest.raises(ValueError,
+                       match=r"`steps` must be strictly increasing; got \[1.0, 25.0, 5.0, 100.0\]"):
         CanaryRollout(_judge(), steps=(1, 25, 5, 100))
     with pytest.raises(ValueError, match="`steps` must be strictly increasing"):
         CanaryRollout(_judge(), steps=(5, 5, 100))

@@ -36,7 +36,8 @@ def test_mean_check_against_means_test_and_delta_method() -> None:
     assert m.pvalue_harm == means_test(base, canary, alternative="greater").pvalue
     # Delta method on log(mean ratio), written out independently.
     lr = math.log(canary.mean() / base.mean())
-    se = math.sqrt(base.var(ddof=1) / (500 * base.mean() ** 2) + canary.var(ddof=1) / (500 * canary.mean() ** 2))
+    se = math.sqrt(base.var(ddof=1) / (500 * base.mean() ** 2)
+                   + canary.var(ddof=1) / (500 * canary.mean() ** 2))
     assert m.pvalue_noninferiority == pytest.approx(stats.norm.cdf((lr - math.log(1.05)) / se), rel=1e-12)
 
 
@@ -55,7 +56,8 @@ def test_rank_check_probability_matches_scipy() -> None:
 def test_latency_interval_agrees_with_bootstrap() -> None:
     rng = np.random.default_rng(6)
     base, canary = rng.lognormal(4.6, 0.5, 5000), rng.lognormal(4.65, 0.5, 5000)
-    m = _judge(CanaryJudge.latency("l", quantile=0.99), alpha=0.1).judge({"l": base}, {"l": canary}).metric["l"]
+    judge = _judge(CanaryJudge.latency("l", quantile=0.99), alpha=0.1)
+    m = judge.judge({"l": base}, {"l": canary}).metric["l"]
     # Percentile bootstrap of the p99 ratio, the reference for the order-statistic interval.
     boot = np.empty(2000)
     for i in range(boot.size):
@@ -106,9 +108,9 @@ def test_worse_lower_flips_the_direction() -> None:
 
 
 def test_bad_input() -> None:
-    with pytest.raises(ValueError, match="`margin` must be greater than 0; got -0.01"):
+    with pytest.raises(ValueError, match=r"`margin` must be greater than 0; got -0\.01"):
         CanaryJudge.error_rate("e", margin=-0.01)
-    with pytest.raises(ValueError, match="`margin` must be greater than 0; got 0.0"):
+    with pytest.raises(ValueError, match=r"`margin` must be greater than 0; got 0\.0"):
         CanaryJudge.latency("l", margin=0.0)
     with pytest.raises(ValueError, match=r"`margin` must be in \(0, 1\) for an error rate"):
         CanaryJudge.error_rate("e", margin=5.0)

@@ -10,7 +10,7 @@ from abkit.plotting.rollout import plot_rollout
 from abkit.rollout import CanaryJudge, CanaryRollout
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 
 def test_plot_rollout_has_a_panel_per_metric_and_marks_the_rollback() -> None:
@@ -35,5 +35,5 @@ def test_plot_rollout_has_a_panel_per_metric_and_marks_the_rollback() -> None:
 
 
 def test_plot_rollout_rejects_other_objects() -> None:
-    with pytest.raises(TypeError, match="`controller` must be an abkit.rollout controller"):
+    with pytest.raises(TypeError, match=r"`controller` must be an abkit\.rollout controller"):
         plot_rollout(object())

@@ -18,7 +18,13 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from abkit.rollout import CanaryJudge, CanaryRollout, kayenta_classify, kayenta_score, kayenta_score_classification
+from abkit.rollout import (
+    CanaryJudge,
+    CanaryRollout,
+    kayenta_classify,
+    kayenta_score,
+    kayenta_score_classification,
+)
 
 SIZES = (2_000, 5_000, 10_000, 20_000)
 INTERVALS_PER_LOOK = 30
@@ -46,8 +52,9 @@ def _judge() -> CanaryJudge:
 
 
 def _kayenta_fails(base: dict[str, np.ndarray], canary: dict[str, np.ndarray], look: int) -> bool:
+    bounds = zip((0, *SIZES[:look - 1]), SIZES[:look], strict=True)
     starts = np.concatenate([np.linspace(lo, hi, INTERVALS_PER_LOOK, endpoint=False)
-                             for lo, hi in zip((0, *SIZES[:look - 1]), SIZES[:look], strict=True)]).astype(int)
+                             for lo, hi in bounds]).astype(int)
     lengths = np.diff(np.r_[starts, SIZES[look - 1]])
     rates = [np.add.reduceat(arm["errors"][:SIZES[look - 1]].astype(float), starts) / lengths
              for arm in (base, canary)]
@@ -72,7 +79,8 @@ def _simulate(scenario: str, n_canaries: int, seed: int, *, kayenta: bool) -> tu
         rollout = CanaryRollout(judge, steps=(1, 5, 25, 50, 100))
         while rollout.status == "running":
             m = SIZES[rollout.look]
-            verdict = rollout.observe({k: v[:m] for k, v in base.items()}, {k: v[:m] for k, v in canary.items()})
+            verdict = rollout.observe({k: v[:m] for k, v in base.items()},
+                                      {k: v[:m] for k, v in canary.items()})
         abkit_rollbacks += verdict.decision == "rollback"
         if kayenta:
             kayenta_rollbacks += any(_kayenta_fails(base, canary, look) for look in range(1, len(SIZES) + 1))
@@ -86,7 +94,8 @@ def test_good_canaries_are_falsely_rolled_back_at_most_alpha() -> None:
     assert share * n <= stats.binom.ppf(0.999, n, 0.05)
 
 
-@pytest.mark.parametrize(("scenario", "kayenta_at_most"), [("errors", 0.65), ("tail", 0.25), ("variance", 0.25)])
+@pytest.mark.parametrize(("scenario", "kayenta_at_most"),
+                         [("errors", 0.65), ("tail", 0.25), ("variance", 0.25)])
 def test_bad_canaries_caught_far_more_often_than_by_kayenta(scenario: str, kayenta_at_most: float) -> None:
     abkit_share, kayenta_share = _simulate(scenario, 50, seed=21, kayenta=True)
     # Observed (seed 21, 50 canaries): abkit rolls back 98%, 100%, 100%; Kayenta's rule 22%, 6%,
