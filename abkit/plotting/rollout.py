@@ -18,7 +18,6 @@ Examples
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from abkit.plotting import require_matplotlib
@@ -29,11 +28,34 @@ _COLOURS = {"pass": "tab:green", "rollback": "tab:red", "inconclusive": "tab:ora
 _UNITS = {"error_rate": "points", "latency": "relative", "mean": "relative", "rank": "P - 1/2"}
 
 
-def _look_events(controller: Any) -> list[dict[str, Any]]:
+def _new_share(event: dict[str, Any], share: float, n_instances: int) -> float:
+    """The new version's traffic share after ``event`` (``share`` before it)."""
+    if "new_share" in event:
+        return float(event["new_share"])
+    if "share" in event:
+        return float(event["share"])
+    if "live" in event:  # blue-green
+        return 1.0 if event["live"] == "green" else 0.0
+    if "updated" in event:  # rolling update
+        return event["updated"] / n_instances
+    if "downtime_seconds" in event:  # recreate: all or nothing
+        return 0.0 if event["phase"] in ("old_running", "rolled_back") else 1.0
+    return share
+
+
+def _look_shares(controller: Any) -> list[tuple[dict[str, Any], float, float]]:
+    """Each look event with the new version's share before and after it."""
     events = getattr(controller, "events", None)
     if not isinstance(events, list):
         raise TypeError(f"`controller` must be an abkit.rollout controller; got {type(controller).__name__}.")
-    return [e for e in events if "look" in e and "metrics" in e]
+    n_instances = getattr(controller, "n_instances", 1)
+    share, rows = 0.0, []
+    for event in events:
+        after = _new_share(event, share, n_instances)
+        if "look" in event and "metrics" in event:
+            rows.append((event, share, after))
+        share = after
+    return rows
 
 
 def plot_rollout(controller: Any, *, title: str | None = None) -> Any:
@@ -42,7 +64,9 @@ def plot_rollout(controller: Any, *, title: str | None = None) -> Any:
     Parameters
     ----------
     controller
-        A :class:`~abkit.rollout.CanaryRollout` (or another rollout controller) after some looks.
+        A rollout controller after some looks: :class:`~abkit.rollout.CanaryRollout` (canary
+        share), :class:`~abkit.rollout.BlueGreen` and :class:`~abkit.rollout.Recreate` (0 or
+        100%), or :class:`~abkit.rollout.RollingUpdate` (share of new instances).
     title
         Figure title; defaults to the controller's kind and final phase.
 
@@ -53,7 +77,8 @@ def plot_rollout(controller: Any, *, title: str | None = None) -> Any:
         the metric's decision at that look, and a red line marks a rollback.
     """
     plt = require_matplotlib()
-    looks = _look_events(controller)
+    rows = _look_shares(controller)
+    looks = [event for event, _, _ in rows]
     names: list[str] = []
     for event in looks:
         for metric in event["metrics"]:
@@ -63,14 +88,14 @@ def plot_rollout(controller: Any, *, title: str | None = None) -> Any:
                              squeeze=False)
     axes = axes[:, 0]
     x = [e["look"] for e in looks]
-    share_before = [100.0 * e.get("share", math.nan) for e in looks]
-    share_after = [100.0 * e.get("new_share", e.get("share", math.nan)) for e in looks]
+    share_before = [100.0 * before for _, before, _ in rows]
+    share_after = [100.0 * after for _, _, after in rows]
     top = axes[0]
-    top.step([0, *x], [share_before[0] if looks else 0.0, *share_after], where="post", color="tab:blue")
+    top.step([0, *x], [share_before[0] if rows else 0.0, *share_after], where="post", color="tab:blue")
     top.scatter(x, share_before, c=[_COLOURS[e["decision"]] for e in looks], zorder=3)
-    top.set_ylabel("canary traffic (%)")
-    for event in looks:
-        if event["decision"] == "rollback" or event.get("new_share", 1.0) == 0.0:
+    top.set_ylabel("new version's traffic (%)")
+    for event, before, after in rows:
+        if event["decision"] == "rollback" or (after == 0.0 and before > 0.0):
             for ax in axes:
                 ax.axvline(event["look"], color="tab:red", linestyle="--", linewidth=1)
     for ax, name in zip(axes[1:], names, strict=True):

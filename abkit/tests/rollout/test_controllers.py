@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from scipy import stats
 
 from abkit import ProportionStats
@@ -198,3 +200,20 @@ def test_router_follows_the_ramp() -> None:
     assert sum(r.variant == "canary" for r in again) > n_canary
     with pytest.raises(TypeError, match="`outcome` must be a mapping"):
         router.record("user-1", 1.0)
+
+
+@given(st.lists(st.sampled_from(["good", "bad", "unsure"]), min_size=1, max_size=6),
+       st.integers(0, 5))
+def test_json_round_trip_at_any_point_continues_identically(moves: list[str], cut: int) -> None:
+    data = {"good": GOOD, "bad": BAD, "unsure": UNSURE}
+    judge = _judge()
+    original = CanaryRollout(judge, steps=(1, 5, 25, 100))
+    copy: CanaryRollout | None = None
+    for i, move in enumerate(moves):
+        if i == cut:
+            copy = CanaryRollout.from_json(original.to_json(), judge)
+        for rollout in (original, copy):
+            if rollout is not None and rollout.status == "running":
+                rollout.observe(*data[move])
+    if copy is not None:
+        assert copy.to_dict() == original.to_dict()

@@ -37,3 +37,25 @@ def test_plot_rollout_has_a_panel_per_metric_and_marks_the_rollback() -> None:
 def test_plot_rollout_rejects_other_objects() -> None:
     with pytest.raises(TypeError, match=r"`controller` must be an abkit\.rollout controller"):
         plot_rollout(object())
+
+
+def test_plot_other_controllers() -> None:
+    from abkit import ProportionStats
+    from abkit.rollout import BlueGreen, RollingUpdate
+
+    judge = CanaryJudge([CanaryJudge.error_rate("e", margin=0.01)], planned_looks=4)
+    good = ({"e": ProportionStats(100, 10_000)}, {"e": ProportionStats(98, 10_000)})
+    bad = ({"e": ProportionStats(100, 10_000)}, {"e": ProportionStats(200, 10_000)})
+    bg = BlueGreen(judge)
+    bg.validate(*good)
+    bg.watch(*bad)
+    ru = RollingUpdate(judge, n_instances=4, batch_size=2)
+    ru.observe(*good)
+    for controller, expected in ((bg, [0.0, 100.0]), (ru, [50.0, 100.0])):
+        fig = plot_rollout(controller)
+        try:
+            # The share line: before the first look, then after each look.
+            share_line = fig.axes[0].get_lines()[0]
+            assert list(share_line.get_ydata())[:2] == expected
+        finally:
+            plt.close(fig)
