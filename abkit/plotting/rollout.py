@@ -85,7 +85,7 @@ def plot_rollout(controller: Any, *, title: str | None = None) -> Any:
             if metric["name"] not in names:
                 names.append(metric["name"])
     fig, axes = plt.subplots(len(names) + 1, 1, figsize=(7.0, 2.2 * (len(names) + 1)), sharex=True,
-                             squeeze=False)
+                             squeeze=False, layout="constrained")
     axes = axes[:, 0]
     x = [e["look"] for e in looks]
     share_before = [100.0 * before for _, before, _ in rows]
@@ -113,6 +113,7 @@ def plot_rollout(controller: Any, *, title: str | None = None) -> Any:
         ax.set_ylabel(f"{name}\n({_UNITS.get(kinds[0]['kind'], '')})")
         ax.legend(loc="upper left", fontsize="small")
     axes[-1].set_xlabel("look")
+    axes[-1].set_xticks(range(0, max(x, default=0) + 1))
+    fig.align_ylabels(axes)
     fig.suptitle(title or f"{type(controller).__name__}: {controller.phase}")
-    fig.tight_layout()
     return fig
