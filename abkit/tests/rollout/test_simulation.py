@@ -10,6 +10,10 @@ recorded to the millisecond, as services log them.
 
 Scenarios: a good canary; errors +50% (1% -> 1.5%); p99 latency +20% with the median unchanged;
 latency variance doubled with the median unchanged.
+
+Kayenta's result depends on the metric it is given: fed a per-minute p99 series instead of the
+request latencies, it catches the two latency regressions too (notebooks/07_rollouts.ipynb shows
+both); the error-rate gap remains.
 """
 
 from __future__ import annotations
