@@ -17,12 +17,24 @@ from abkit.flags import FeatureFlag
 from abkit.means import cuped_test, means_test, ratio_test
 from abkit.multiple import adjust_pvalues
 from abkit.proportions import proportions_test
+from abkit.rollout import (
+    BlueGreen,
+    CanaryJudge,
+    CanaryRollout,
+    Recreate,
+    RollingUpdate,
+    kayenta_classify,
+    kayenta_score,
+)
 from abkit.stats import BivariateStats, MeanStats, ProportionStats
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BivariateStats",
+    "BlueGreen",
+    "CanaryJudge",
+    "CanaryRollout",
     "ConfidenceInterval",
     "ConvergenceError",
     "DegenerateDataWarning",
@@ -30,6 +42,8 @@ __all__ = [
     "FixedSplitRouter",
     "MeanStats",
     "ProportionStats",
+    "Recreate",
+    "RollingUpdate",
     "Route",
     "Router",
     "ShadowRouter",
@@ -37,6 +51,8 @@ __all__ = [
     "adjust_pvalues",
     "assign",
     "cuped_test",
+    "kayenta_classify",
+    "kayenta_score",
     "means_test",
     "proportions_test",
     "ratio_test",

@@ -69,10 +69,12 @@ def interval(
 
 def welch_df(var_mean_a: float, var_mean_b: float, n_a: int, n_b: int) -> float:
     """Welch-Satterthwaite degrees of freedom from the two variances of the means."""
-    denominator = var_mean_a**2 / (n_a - 1) + var_mean_b**2 / (n_b - 1)
-    if denominator == 0.0:
+    total = var_mean_a + var_mean_b
+    if total == 0.0 or not math.isfinite(total):
         return math.nan
-    return (var_mean_a + var_mean_b) ** 2 / denominator
+    # in shares of the total, so that huge or tiny variances neither overflow nor underflow
+    share_a, share_b = var_mean_a / total, var_mean_b / total
+    return 1.0 / (share_a * share_a / (n_a - 1) + share_b * share_b / (n_b - 1))
 
 
 def relative_interval_log(
@@ -97,11 +99,22 @@ def relative_interval_log(
         )
         return NAN_INTERVAL
     log_ratio = math.log(mean_treatment / mean_control)
-    se = math.sqrt(
-        var_mean_treatment / mean_treatment**2 + var_mean_control / mean_control**2
-    )
-    log_ci = interval(log_ratio, se, alternative, confidence_level, df)
-    return ConfidenceInterval(math.expm1(log_ci.low), math.expm1(log_ci.high))
+    log_var = (var_mean_treatment / mean_treatment / mean_treatment
+               + var_mean_control / mean_control / mean_control)
+    if not math.isfinite(log_var) or (df is not None and math.isnan(df)):
+        warnings.warn(
+            "A mean is too close to 0 for the delta-log relative interval; it is NaN.",
+            DegenerateDataWarning,
+            stacklevel=3,
+        )
+        return NAN_INTERVAL
+    log_ci = interval(log_ratio, math.sqrt(log_var), alternative, confidence_level, df)
+    return ConfidenceInterval(_expm1(log_ci.low), _expm1(log_ci.high))
+
+
+def _expm1(x: float) -> float:
+    # exp overflows past ~709.78; the interval end is then +inf, not an error
+    return math.inf if x > 709.0 else math.expm1(x)
 
 
 def relative_interval_fieller(
@@ -120,9 +133,9 @@ def relative_interval_fieller(
     ``DegenerateDataWarning``.
     """
     q = critical_value(confidence_level, alternative, df)
-    a = mean_control**2 - q * q * var_mean_control
+    a = mean_control * mean_control - q * q * var_mean_control
     b = -2.0 * mean_treatment * mean_control
-    c = mean_treatment**2 - q * q * var_mean_treatment
+    c = mean_treatment * mean_treatment - q * q * var_mean_treatment
     discriminant = b * b - 4.0 * a * c
     if a <= 0.0 or discriminant < 0.0:
         warnings.warn(

@@ -122,8 +122,12 @@ def _compare(
     se = math.sqrt(var_mean_c + var_mean_t)
     effect = treatment.mean - control.mean
     df: float | None = None
-    if se == 0.0:
-        warn_degenerate("Both arms have zero variance; statistic, pvalue and ci are NaN.")
+    if se == 0.0 or not math.isfinite(se):
+        warn_degenerate(
+            "Both arms have zero variance; statistic, pvalue and ci are NaN." if se == 0.0 else
+            "The variance of the effect overflows (a mean too close to 0); statistic, pvalue and "
+            "ci are NaN."
+        )
         statistic, ci = math.nan, NAN_INTERVAL
         df_value = math.nan
     else:
@@ -139,7 +143,7 @@ def _compare(
         relative_effect, relative_ci = math.nan, NAN_INTERVAL
     else:
         relative_effect = treatment.mean / control.mean - 1.0
-        if se == 0.0:
+        if se == 0.0 or not math.isfinite(se):
             relative_ci = NAN_INTERVAL
         elif relative_method == "fieller":
             relative_ci = relative_interval_fieller(
@@ -149,7 +153,9 @@ def _compare(
         else:
             log_df = None
             if method == "welch" and control.mean > 0 and treatment.mean > 0:
-                log_df = welch_df(var_mean_c / control.mean**2, var_mean_t / treatment.mean**2,
+                # divide twice: a tiny mean overflows to inf instead of dividing by an underflowed 0
+                log_df = welch_df(var_mean_c / control.mean / control.mean,
+                                  var_mean_t / treatment.mean / treatment.mean,
                                   control.n, treatment.n)
             relative_ci = relative_interval_log(
                 control.mean, var_mean_c, treatment.mean, var_mean_t, alternative,
@@ -257,7 +263,7 @@ def _ratio_arm(name: str, stats: BivariateStats) -> _Arm:
     if stats.mean_y == 0.0:
         raise ValueError(f"`{name}.mean_y` (the denominator's mean) must not be 0; got 0.0.")
     ratio = stats.mean_x / stats.mean_y
-    var = (stats.var_x - 2.0 * ratio * stats.cov + ratio * ratio * stats.var_y) / stats.mean_y**2
+    var = (stats.var_x - 2.0 * ratio * stats.cov + ratio * ratio * stats.var_y) / stats.mean_y / stats.mean_y
     return _Arm(ratio, max(var, 0.0), stats.n)
 
 

@@ -1,0 +1,472 @@
+"""A canary judge: per-metric tests against margins, Holm across metrics, alpha spent over looks.
+
+Each metric gets the test suited to it, and two one-sided questions (as in Spotify's
+"risk-aware" decision rules, Schultzberg et al. 2024):
+
+- **harm**: is the canary worse than the baseline at all? (H0: no worse). Rejecting it rolls
+  back. The harm p-values of the metrics are Holm-adjusted together.
+- **non-inferiority**: is the canary worse by less than the margin? (H0: worse by at least the
+  margin). Rejecting it for *every* metric lets the rollout continue (an intersection-union
+  test, which needs no multiplicity adjustment).
+
+Otherwise the verdict is ``"inconclusive"``: hold the traffic step and look again. A metric
+with fewer than ``min_samples`` units in either arm is inconclusive and is left out of the
+Holm family.
+
+Tests per check: ``error_rate`` uses :func:`abkit.proportions_test` (pooled z for harm,
+Farrington-Manning restricted variance with ``margin=`` for non-inferiority; the margin is in
+absolute points); ``mean`` uses :func:`abkit.means_test` (Welch) for harm and the delta method on
+the log ratio of means for the relative margin; ``latency`` compares a quantile on the log scale,
+each arm's standard error taken from the width of its distribution-free order-statistic interval
+(binomial ranks; Price and Bonett 2002 do this for medians), with a relative margin; ``rank``
+uses the Mann-Whitney probability P(canary > baseline) with DeLong's placement variance and a
+margin on that probability.
+
+**Repeated looks.** A ramp looks at the data several times. The judge spends its ``alpha``
+over ``planned_looks`` looks: look ``k`` tests at ``alpha * weights[k]`` (equal weights by
+default: a Bonferroni split). By the union bound the chance of a false rollback over all looks
+is at most ``alpha`` whatever the dependence between looks. This is deliberately simple and
+lives in one method (:meth:`CanaryJudge.look_alpha`); always-valid intervals (mSPRT, confidence
+sequences) can replace it without changing the verdicts' shape.
+
+Examples
+--------
+>>> import numpy as np
+>>> rng = np.random.default_rng(1)
+>>> judge = CanaryJudge([CanaryJudge.error_rate("errors", margin=0.01),
+...                      CanaryJudge.latency("latency", quantile=0.5, margin=0.05)],
+...                     alpha=0.05, planned_looks=1)
+>>> base = {"errors": rng.random(4000) < 0.01, "latency": rng.lognormal(4.0, 0.3, 4000)}
+>>> good = {"errors": rng.random(4000) < 0.01, "latency": rng.lognormal(4.0, 0.3, 4000)}
+>>> judge.judge(base, good).decision
+'pass'
+>>> bad = {"errors": rng.random(4000) < 0.03, "latency": rng.lognormal(4.0, 0.3, 4000)}
+>>> judge.judge(base, bad).decision
+'rollback'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy import special
+
+from abkit._results import ConfidenceInterval, Result
+from abkit._validation import (
+    as_float_array,
+    check_choice,
+    check_int,
+    check_open_unit,
+    check_positive,
+)
+from abkit.errors import DegenerateDataWarning
+from abkit.means import means_test
+from abkit.multiple import adjust_pvalues
+from abkit.proportions import as_proportion_stats, proportions_test
+from abkit.stats import MeanStats, ProportionStats
+
+__all__ = ["CanaryJudge", "CanaryVerdict", "MetricCheck", "MetricVerdict"]
+
+CHECK_KINDS = ("error_rate", "mean", "latency", "rank")
+WORSE = ("higher", "lower")
+DECISIONS = ("pass", "rollback", "inconclusive")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MetricCheck:
+    """One metric's check; build it with ``CanaryJudge.error_rate``, ``.latency``, ``.mean`` or
+    ``.rank``.
+
+    ``margin`` is the tolerated worsening: absolute points for ``error_rate``, a fraction of
+    the baseline for ``latency`` and ``mean``, and a probability above 1/2 for ``rank``.
+    ``worse`` says which direction is bad.
+    """
+
+    name: str
+    kind: str
+    margin: float
+    worse: str = "higher"
+    quantile: float = 0.5
+    min_samples: int = 100
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise TypeError(f"`name` must be a non-empty string; got {self.name!r}.")
+        check_choice("kind", self.kind, CHECK_KINDS)
+        check_choice("worse", self.worse, WORSE)
+        margin = check_positive("margin", self.margin)
+        if self.kind == "error_rate" and margin >= 1.0:
+            raise ValueError(f"`margin` must be in (0, 1) for an error rate (absolute points); got {margin}.")
+        if self.kind == "rank" and margin >= 0.5:
+            raise ValueError(f"`margin` must be in (0, 0.5) for a rank check; got {margin}.")
+        if self.kind in ("latency", "mean") and self.worse == "lower" and margin >= 1.0:
+            raise ValueError(f"`margin` must be in (0, 1) for a relative drop; got {margin}.")
+        check_open_unit("quantile", self.quantile)
+        check_int("min_samples", self.min_samples, minimum=2)
+        object.__setattr__(self, "margin", margin)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class MetricVerdict(Result):
+    """One metric's verdict at one look.
+
+    ``effect`` is canary minus baseline on the check's scale (absolute for error rates, relative
+    for latency and means, ``P(canary > baseline) - 1/2`` for ranks); ``ci`` is the two-sided
+    interval at level ``1 - 2 * alpha_look``, whose ends are the one-sided bounds the two tests
+    use. ``pvalue_harm_adjusted`` is Holm-adjusted across the metrics tested at this look.
+    """
+
+    name: str
+    kind: str
+    decision: str
+    reason: str
+    effect: float
+    ci: ConfidenceInterval
+    margin: float
+    worse: str
+    pvalue_harm: float
+    pvalue_harm_adjusted: float
+    pvalue_noninferiority: float
+    n_baseline: int
+    n_canary: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class CanaryVerdict(Result):
+    """The judge's answer at one look: ``decision`` and the per-metric verdicts and reasons."""
+
+    decision: str
+    reasons: tuple[str, ...]
+    metrics: tuple[MetricVerdict, ...]
+    look: int
+    planned_looks: int
+    alpha_look: float
+    alpha_spent: float
+
+    @property
+    def metric(self) -> dict[str, MetricVerdict]:
+        """The per-metric verdicts by name."""
+        return {m.name: m for m in self.metrics}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Test:
+    """What every check returns: an estimate, harm and non-inferiority p-values and an interval."""
+
+    effect: float
+    pvalue_harm: float
+    pvalue_ni: float
+    ci: ConfidenceInterval
+    n_baseline: int
+    n_canary: int
+    problem: str = ""
+
+
+def _z_pvalues(estimate: float, se: float, margin: float, sign: float) -> tuple[float, float]:
+    """One-sided normal p-values of harm (H0: sign*estimate <= 0) and non-inferiority
+    (H0: sign*estimate >= margin)."""
+    harm = float(special.ndtr(-sign * estimate / se))
+    ni = float(special.ndtr((sign * estimate - margin) / se))
+    return harm, ni
+
+
+def _z_interval(estimate: float, se: float, level_tail: float) -> ConfidenceInterval:
+    half = float(special.ndtri(1.0 - level_tail)) * se
+    return ConfidenceInterval(estimate - half, estimate + half)
+
+
+def _test_error_rate(check: MetricCheck, base: ProportionStats, canary: ProportionStats,
+                     tail: float) -> _Test:
+    sign = 1.0 if check.worse == "higher" else -1.0
+    harm_alt, ni_alt = ("greater", "less") if sign > 0 else ("less", "greater")
+    with warnings.catch_warnings():
+        # A baseline without errors makes the *relative* fields NaN; only p-values are used here.
+        warnings.simplefilter("ignore", DegenerateDataWarning)
+        events = base.successes + canary.successes
+        if events in (0, base.n + canary.n):
+            harm = 1.0
+        else:
+            harm = proportions_test(base, canary, alternative=harm_alt).pvalue
+        ni_result = proportions_test(base, canary, alternative=ni_alt, margin=sign * check.margin,
+                                     method="pooled", confidence_level=1.0 - tail)
+    effect = canary.rate - base.rate
+    se = math.sqrt(base.rate * (1 - base.rate) / base.n + canary.rate * (1 - canary.rate) / canary.n)
+    ci = _z_interval(effect, se, tail) if se > 0 else ConfidenceInterval(effect, effect)
+    return _Test(effect, harm, ni_result.pvalue, ci, base.n, canary.n)
+
+
+def _test_mean(check: MetricCheck, base: MeanStats, canary: MeanStats, tail: float) -> _Test:
+    sign = 1.0 if check.worse == "higher" else -1.0
+    if base.mean <= 0.0 or canary.mean <= 0.0:
+        return _Test(math.nan, math.nan, math.nan, ConfidenceInterval(math.nan, math.nan), base.n,
+                     canary.n, "the relative margin needs positive means in both arms")
+    if base.var == 0.0 and canary.var == 0.0:
+        return _Test(canary.mean / base.mean - 1.0, math.nan, math.nan,
+                     ConfidenceInterval(math.nan, math.nan), base.n, canary.n, "both arms have zero variance")
+    harm = means_test(base, canary, alternative="greater" if sign > 0 else "less").pvalue
+    log_ratio = math.log(canary.mean / base.mean)
+    se = math.sqrt(base.var / (base.n * base.mean**2) + canary.var / (canary.n * canary.mean**2))
+    ni = float(special.ndtr((sign * log_ratio - sign * math.log1p(sign * check.margin)) / se))
+    low, high = _z_interval(log_ratio, se, tail)
+    return _Test(math.expm1(log_ratio), harm, ni, ConfidenceInterval(math.expm1(low), math.expm1(high)),
+                 base.n, canary.n)
+
+
+def _log_quantile_se(values: npt.NDArray[np.float64], q: float) -> tuple[float, float] | None:
+    """log of the q-quantile and its standard error from the 95% order-statistic interval."""
+    n = values.size
+    z = 1.959963984540054
+    spread = z * math.sqrt(n * q * (1.0 - q))
+    low_rank, high_rank = math.floor(n * q - spread), math.ceil(n * q + spread)
+    if low_rank < 1 or high_rank > n:
+        return None
+    ordered = np.partition(values, (low_rank - 1, high_rank - 1))
+    lo, hi = ordered[low_rank - 1], ordered[high_rank - 1]
+    estimate = float(np.quantile(values, q))
+    return math.log(estimate), (math.log(hi) - math.log(lo)) / (2.0 * z)
+
+
+def _test_latency(check: MetricCheck, base: npt.NDArray[np.float64], canary: npt.NDArray[np.float64],
+                  tail: float) -> _Test:
+    sign = 1.0 if check.worse == "higher" else -1.0
+    nan_ci = ConfidenceInterval(math.nan, math.nan)
+    if (base <= 0).any() or (canary <= 0).any():
+        return _Test(math.nan, math.nan, math.nan, nan_ci, base.size, canary.size,
+                     "latency values must be positive (the comparison is on the log scale)")
+    fb, fc = _log_quantile_se(base, check.quantile), _log_quantile_se(canary, check.quantile)
+    if fb is None or fc is None:
+        return _Test(math.nan, math.nan, math.nan, nan_ci, base.size, canary.size,
+                     f"too few values for an interval of the {check.quantile:g} quantile")
+    log_ratio = fc[0] - fb[0]
+    se = math.hypot(fb[1], fc[1])
+    if se == 0.0:
+        return _Test(math.expm1(log_ratio), math.nan, math.nan, nan_ci, base.size, canary.size,
+                     "the quantile's interval has zero width in both arms (heavily tied data)")
+    harm = float(special.ndtr(-sign * log_ratio / se))
+    ni = float(special.ndtr((sign * log_ratio - sign * math.log1p(sign * check.margin)) / se))
+    low, high = _z_interval(log_ratio, se, tail)
+    return _Test(math.expm1(log_ratio), harm, ni, ConfidenceInterval(math.expm1(low), math.expm1(high)),
+                 base.size, canary.size)
+
+
+def _placements(reference: npt.NDArray[np.float64],
+                values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """For each value, the share of ``reference`` below it plus half the share equal to it."""
+    below = np.searchsorted(reference, values, side="left")
+    equal = np.searchsorted(reference, values, side="right") - below
+    return (below + 0.5 * equal) / reference.size
+
+
+def _test_rank(check: MetricCheck, base: npt.NDArray[np.float64], canary: npt.NDArray[np.float64],
+               tail: float) -> _Test:
+    sign = 1.0 if check.worse == "higher" else -1.0
+    v_canary = _placements(np.sort(base), canary)
+    v_base = 1.0 - _placements(np.sort(canary), base)
+    auc = float(v_canary.mean())
+    se = math.sqrt(float(np.var(v_canary, ddof=1)) / canary.size + float(np.var(v_base, ddof=1)) / base.size)
+    if se == 0.0:
+        return _Test(auc - 0.5, math.nan, math.nan, ConfidenceInterval(math.nan, math.nan), base.size,
+                     canary.size, "the two samples do not overlap or are all tied")
+    harm, ni = _z_pvalues(auc - 0.5, se, check.margin, sign)
+    return _Test(auc - 0.5, harm, ni, _z_interval(auc - 0.5, se, tail), base.size, canary.size)
+
+
+class CanaryJudge:
+    """Compare a canary with its baseline, metric by metric, at one look of a rollout.
+
+    Parameters
+    ----------
+    checks
+        The metrics' checks (see :meth:`error_rate`, :meth:`latency`, :meth:`mean`,
+        :meth:`rank`); names must be unique.
+    alpha
+        The chance of a false rollback (or a false pass) over all looks together.
+    planned_looks
+        How many looks the rollout may take (ramp steps plus holds).
+    spending
+        Share of ``alpha`` spent at each look (positive, summing to 1); equal shares by default.
+    nan_policy
+        ``"raise"`` or ``"omit"`` for NaN values in raw samples.
+
+    Examples
+    --------
+    >>> judge = CanaryJudge([CanaryJudge.error_rate("errors", margin=0.01)], planned_looks=4)
+    >>> judge.look_alpha(1), judge.look_alpha(4)
+    (0.0125, 0.0125)
+    """
+
+    def __init__(
+        self,
+        checks: Sequence[MetricCheck],
+        *,
+        alpha: float = 0.05,
+        planned_looks: int = 5,
+        spending: Sequence[float] | None = None,
+        nan_policy: str = "raise",
+    ) -> None:
+        if isinstance(checks, MetricCheck) or not isinstance(checks, Sequence) or not checks:
+            raise TypeError("`checks` must be a non-empty list of MetricCheck; got "
+                            f"{type(checks).__name__}.")
+        for check in checks:
+            if not isinstance(check, MetricCheck):
+                raise TypeError(f"`checks` must contain MetricCheck objects; got {type(check).__name__}.")
+        names = [c.name for c in checks]
+        if len(set(names)) != len(names):
+            raise ValueError(f"`checks` must have unique names; got {names}.")
+        self.checks = tuple(checks)
+        self.alpha = check_open_unit("alpha", alpha)
+        self.planned_looks = check_int("planned_looks", planned_looks, minimum=1)
+        if spending is None:
+            weights = np.full(self.planned_looks, 1.0 / self.planned_looks)
+        else:
+            weights = as_float_array("spending", spending)
+            if weights.size != self.planned_looks:
+                raise ValueError(f"`spending` must have planned_looks ({self.planned_looks}) entries; "
+                                 f"got {weights.size}.")
+            if (weights <= 0).any() or not math.isclose(float(weights.sum()), 1.0, rel_tol=1e-9):
+                raise ValueError(f"`spending` must be positive and sum to 1; got {weights.tolist()}.")
+        self.spending = tuple(float(w) for w in weights)
+        self.nan_policy = check_choice("nan_policy", nan_policy, ("raise", "omit"))
+
+    @staticmethod
+    def error_rate(name: str, margin: float = 0.01, *, worse: str = "higher",
+                   min_samples: int = 200) -> MetricCheck:
+        """An error (or any 0/1) rate; ``margin`` in absolute points (0.01 = one point)."""
+        return MetricCheck(name, "error_rate", margin, worse, 0.5, min_samples)
+
+    @staticmethod
+    def latency(name: str, quantile: float = 0.99, margin: float = 0.05, *, worse: str = "higher",
+                min_samples: int | None = None) -> MetricCheck:
+        """A quantile of positive values (tail latency); ``margin`` relative (0.05 = 5%).
+
+        ``min_samples`` defaults to ``ceil(10 / min(q, 1 - q))`` per arm, enough for ten values
+        beyond the quantile.
+        """
+        q = check_open_unit("quantile", quantile)
+        default = math.ceil(10.0 / min(q, 1.0 - q) - 1e-9)
+        return MetricCheck(name, "latency", margin, worse, q, default if min_samples is None else min_samples)
+
+    @staticmethod
+    def mean(name: str, margin: float = 0.05, *, worse: str = "higher", min_samples: int = 30) -> MetricCheck:
+        """The mean of a positive metric; ``margin`` relative to the baseline mean."""
+        return MetricCheck(name, "mean", margin, worse, 0.5, min_samples)
+
+    @staticmethod
+    def rank(name: str, margin: float = 0.05, *, worse: str = "higher", min_samples: int = 30) -> MetricCheck:
+        """Mann-Whitney: ``P(canary > baseline) - 1/2`` (ties count half) against ``margin``."""
+        return MetricCheck(name, "rank", margin, worse, 0.5, min_samples)
+
+    def look_alpha(self, look: int) -> float:
+        """The alpha spent at ``look`` (1-based): ``alpha * spending[look - 1]``."""
+        look = check_int("look", look, minimum=1)
+        if look > self.planned_looks:
+            raise ValueError(f"`look` must be at most planned_looks ({self.planned_looks}); got {look}.")
+        return self.alpha * self.spending[look - 1]
+
+    def _arm_data(self, check: MetricCheck, arm: str, data: Mapping[str, Any]) -> Any:
+        if check.name not in data:
+            raise ValueError(f"`{arm}` must have data for metric {check.name!r}; got keys {sorted(data)}.")
+        value = data[check.name]
+        label = f"{arm}[{check.name!r}]"
+        if check.kind == "error_rate":
+            if isinstance(value, ProportionStats):
+                return value
+            return ProportionStats.from_samples(as_float_array(label, value, nan_policy=self.nan_policy,
+                                                               min_size=0))
+        if check.kind == "mean" and isinstance(value, MeanStats):
+            return value
+        array = as_float_array(label, value, nan_policy=self.nan_policy, min_size=0)
+        return MeanStats.from_samples(array) if check.kind == "mean" and array.size else array
+
+    def _run(self, check: MetricCheck, base: Any, canary: Any, tail: float) -> _Test:
+        n_base = base.n if isinstance(base, ProportionStats | MeanStats) else int(np.size(base))
+        n_canary = canary.n if isinstance(canary, ProportionStats | MeanStats) else int(np.size(canary))
+        if min(n_base, n_canary) < check.min_samples:
+            return _Test(math.nan, math.nan, math.nan, ConfidenceInterval(math.nan, math.nan), n_base,
+                         n_canary, f"needs at least {check.min_samples} units per arm; got {n_base} "
+                                   f"(baseline) and {n_canary} (canary)")
+        if check.kind == "error_rate":
+            return _test_error_rate(check, as_proportion_stats("baseline", base),
+                                    as_proportion_stats("canary", canary), tail)
+        if check.kind == "mean":
+            return _test_mean(check, base, canary, tail)
+        if check.kind == "latency":
+            return _test_latency(check, base, canary, tail)
+        return _test_rank(check, base, canary, tail)
+
+    def judge(self, baseline: Mapping[str, Any], canary: Mapping[str, Any], *,
+              look: int = 1) -> CanaryVerdict:
+        """The verdict at ``look``: ``"rollback"``, ``"pass"`` or ``"inconclusive"``.
+
+        Parameters
+        ----------
+        baseline, canary
+            Per metric name: raw values (0/1 outcomes for error rates, one value per request
+            otherwise), or ``ProportionStats`` (error rates) / ``MeanStats`` (means).
+        look
+            Which look of the rollout this is (1-based, at most ``planned_looks``).
+
+        Returns
+        -------
+        CanaryVerdict
+        """
+        alpha_look = self.look_alpha(look)
+        for arm, data in (("baseline", baseline), ("canary", canary)):
+            if not isinstance(data, Mapping):
+                raise TypeError(
+                    f"`{arm}` must be a mapping of metric name to data; got {type(data).__name__}.")
+        tests = [self._run(c, self._arm_data(c, "baseline", baseline), self._arm_data(c, "canary", canary),
+                           alpha_look) for c in self.checks]
+        tested = [i for i, t in enumerate(tests) if not t.problem]
+        adjusted = np.full(len(tests), math.nan)
+        if tested:
+            adjusted[tested] = adjust_pvalues([tests[i].pvalue_harm for i in tested], method="holm")
+        verdicts = []
+        for check, test, p_adj in zip(self.checks, tests, adjusted, strict=True):
+            verdicts.append(self._metric_verdict(check, test, float(p_adj), alpha_look))
+        decisions = [v.decision for v in verdicts]
+        if "rollback" in decisions:
+            decision = "rollback"
+        elif all(d == "pass" for d in decisions):
+            decision = "pass"
+        else:
+            decision = "inconclusive"
+        return CanaryVerdict(
+            decision=decision,
+            reasons=tuple(f"{v.name}: {v.reason}" for v in verdicts),
+            metrics=tuple(verdicts),
+            look=look,
+            planned_looks=self.planned_looks,
+            alpha_look=alpha_look,
+            alpha_spent=self.alpha * float(sum(self.spending[:look])),
+        )
+
+    @staticmethod
+    def _metric_verdict(check: MetricCheck, test: _Test, p_adj: float, alpha_look: float) -> MetricVerdict:
+        scale = "points" if check.kind == "error_rate" else "relative" if check.kind in ("latency", "mean") \
+            else "probability"
+        if test.problem:
+            decision, reason = "inconclusive", test.problem
+        elif p_adj <= alpha_look:
+            decision = "rollback"
+            reason = (f"canary is worse (effect {test.effect:+.4g} {scale}, Holm-adjusted p = {p_adj:.3g} "
+                      f"<= {alpha_look:.3g})")
+        elif test.pvalue_ni <= alpha_look:
+            decision = "pass"
+            reason = f"canary is not worse by {check.margin:g} {scale} or more (p = {test.pvalue_ni:.3g})"
+        else:
+            decision = "inconclusive"
+            reason = (f"cannot yet rule out a worsening of {check.margin:g} {scale} "
+                      f"(effect {test.effect:+.4g}, p = {test.pvalue_ni:.3g} > {alpha_look:.3g})")
+        return MetricVerdict(name=check.name, kind=check.kind, decision=decision, reason=reason,
+                             effect=test.effect, ci=test.ci, margin=check.margin, worse=check.worse,
+                             pvalue_harm=test.pvalue_harm, pvalue_harm_adjusted=p_adj,
+                             pvalue_noninferiority=test.pvalue_ni, n_baseline=test.n_baseline,
+                             n_canary=test.n_canary)
+

@@ -1,0 +1,219 @@
+"""Rollout controllers and the canary router: transitions, JSON state, bad input."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from scipy import stats
+
+from abkit import ProportionStats
+from abkit.adapters import Router
+from abkit.errors import StateError
+from abkit.rollout import BlueGreen, CanaryJudge, CanaryRollout, CanaryRouter, Recreate, RollingUpdate
+
+GOOD = ({"e": ProportionStats(100, 10_000)}, {"e": ProportionStats(98, 10_000)})   # pass
+BAD = ({"e": ProportionStats(100, 10_000)}, {"e": ProportionStats(200, 10_000)})   # rollback
+UNSURE = ({"e": ProportionStats(10, 300)}, {"e": ProportionStats(12, 300)})        # inconclusive
+
+
+def _judge(looks: int = 6) -> CanaryJudge:
+    return CanaryJudge([CanaryJudge.error_rate("e", margin=0.01)], planned_looks=looks)
+
+
+def test_the_fixtures_mean_what_they_say() -> None:
+    judge = _judge()
+    assert [judge.judge(*d).decision for d in (GOOD, BAD, UNSURE)] == ["pass", "rollback", "inconclusive"]
+
+
+def test_canary_ramp_holds_advances_and_promotes() -> None:
+    rollout = CanaryRollout(_judge(), steps=(1, 5, 25, 50, 100))
+    shares = [rollout.traffic_share]
+    for data in (GOOD, UNSURE, GOOD, GOOD, GOOD):
+        rollout.observe(*data)
+        shares.append(rollout.traffic_share)
+    assert shares == [0.01, 0.05, 0.05, 0.25, 0.5, 1.0]
+    assert rollout.status == "promoted" and rollout.finished
+    assert [e["decision"] for e in rollout.events if e["event"] == "look"] == \
+        ["pass", "inconclusive", "pass", "pass", "pass"]
+    with pytest.raises(ValueError, match="needs phase 'running'; the CanaryRollout is in phase 'promoted'"):
+        rollout.observe(*GOOD)
+
+
+def test_canary_rolls_back_automatically() -> None:
+    rollout = CanaryRollout(_judge(), steps=(5, 50, 100))
+    rollout.observe(*GOOD)
+    verdict = rollout.observe(*BAD)
+    assert verdict.decision == "rollback"
+    assert rollout.status == "rolled_back" and rollout.traffic_share == 0.0
+    assert rollout.events[-1]["new_share"] == 0.0 and rollout.events[-1]["share"] == 0.5
+
+
+def test_canary_not_shown_safe_by_the_last_look_is_rolled_back() -> None:
+    rollout = CanaryRollout(_judge(looks=2), steps=(5, 100))
+    rollout.observe(*UNSURE)
+    rollout.observe(*UNSURE)
+    assert rollout.status == "rolled_back"
+    assert "planned looks used up" in rollout.events[-1]["note"]
+
+
+def test_steps_must_increase_and_end_at_100() -> None:
+    with pytest.raises(ValueError,
+                       match=r"`steps` must be strictly increasing; got \[1.0, 25.0, 5.0, 100.0\]"):
+        CanaryRollout(_judge(), steps=(1, 25, 5, 100))
+    with pytest.raises(ValueError, match="`steps` must be strictly increasing"):
+        CanaryRollout(_judge(), steps=(5, 5, 100))
+    with pytest.raises(ValueError, match=r"`steps` must lie in \(0, 100\] and end at 100"):
+        CanaryRollout(_judge(), steps=(1, 50))
+    with pytest.raises(TypeError, match="`judge` must be a CanaryJudge"):
+        CanaryRollout("judge", steps=(1, 100))  # type: ignore[arg-type]
+
+
+def test_bad_data_changes_nothing() -> None:
+    rollout = CanaryRollout(_judge(), steps=(5, 50, 100))
+    rollout.observe(*GOOD)
+    before = rollout.to_json()
+    with pytest.raises(ValueError, match=r"`canary\['e'\]` must not contain NaN"):
+        rollout.observe({"e": [0.0, 1.0]}, {"e": [np.nan, 1.0]})
+    with pytest.raises(ValueError, match="must have data for metric 'e'"):
+        rollout.observe({"e": [0.0, 1.0]}, {"errors": [0.0]})
+    assert rollout.to_json() == before
+
+
+def test_json_round_trip_and_resume() -> None:
+    judge = _judge()
+    rollout = CanaryRollout(judge, steps=(1, 10, 100))
+    rollout.observe(*GOOD, at=60.0)
+    restored = CanaryRollout.from_json(rollout.to_json(), judge)
+    assert restored.to_dict() == rollout.to_dict()
+    restored.observe(*GOOD)
+    assert restored.status == "promoted" and restored.look == 2
+    assert rollout.events[-1]["at"] == 60.0
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda s: "{not json", "not valid JSON"),
+        (lambda s: json.dumps([1, 2]), "expected a JSON object"),
+        (lambda s: json.dumps({**json.loads(s), "kind": "BlueGreen"}), "expected kind 'CanaryRollout'"),
+        (lambda s: json.dumps({**json.loads(s), "phase": "flying"}), "phase must be one of"),
+        (lambda s: json.dumps({**json.loads(s), "step_index": 7}), "step_index 7 is beyond the 3 steps"),
+        (lambda s: json.dumps({**json.loads(s), "look": 99}), "exceeds the judge's planned_looks"),
+        (lambda s: json.dumps({**json.loads(s), "config": {"steps": [50, 10, 100]}}), "strictly increasing"),
+        (lambda s: json.dumps({k: v for k, v in json.loads(s).items() if k != "events"}), "'events'"),
+        (lambda s: json.dumps({**json.loads(s), "look": "two"}), "`look` must be an integer"),
+    ],
+)
+def test_corrupt_state_raises_state_error(mutate: Any, message: str) -> None:
+    judge = _judge()
+    rollout = CanaryRollout(judge, steps=(1, 10, 100))
+    rollout.observe(*GOOD)
+    with pytest.raises(StateError, match=message):
+        CanaryRollout.from_json(mutate(rollout.to_json()), judge)
+
+
+def test_blue_green_switches_and_switches_back() -> None:
+    bg = BlueGreen(_judge(), watch_looks=2)
+    bg.validate(*UNSURE)
+    assert bg.live == "blue" and bg.phase == "validating"
+    bg.validate(*GOOD)
+    assert bg.live == "green" and bg.phase == "watching"
+    bg.watch(*GOOD)
+    bg.watch(*BAD)
+    assert bg.phase == "switched_back" and bg.live == "blue"
+    done = BlueGreen(_judge(), watch_looks=1)
+    done.validate(*GOOD)
+    done.watch(*GOOD)
+    assert done.phase == "done" and done.live == "green"
+    aborted = BlueGreen(_judge())
+    aborted.validate(*BAD)
+    assert aborted.phase == "aborted" and aborted.live == "blue"
+    assert BlueGreen.from_json(bg.to_json(), _judge()).to_dict() == bg.to_dict()
+    with pytest.raises(ValueError, match="`watch_looks` must be at least 1"):
+        BlueGreen(_judge(), watch_looks=0)
+
+
+def test_rolling_update_batches_and_rolls_back_in_batches() -> None:
+    ru = RollingUpdate(_judge(), n_instances=10, batch_size=4, rollback_batch_size=3)
+    assert ru.updated == 4
+    ru.observe(*GOOD)
+    assert ru.updated == 8
+    ru.observe(*BAD)
+    assert ru.phase == "rolling_back"
+    assert [ru.rollback_step(), ru.rollback_step(), ru.rollback_step()] == [5, 2, 0]
+    assert ru.phase == "rolled_back" and ru.new_share == 0.0
+    full = RollingUpdate(_judge(), n_instances=5, batch_size=3)
+    full.observe(*GOOD)
+    assert full.updated == 5 and full.phase == "updating"  # the last batch still needs its gate
+    full.observe(*GOOD)
+    assert full.phase == "done"
+    with pytest.raises(ValueError, match=r"`batch_size` must be at most n_instances \(5\); got 6"):
+        RollingUpdate(_judge(), n_instances=5, batch_size=6)
+    state = json.loads(ru.to_json())
+    state["updated"] = 3  # rolled back but still running new instances: inconsistent
+    with pytest.raises(StateError, match="does not fit phase 'rolled_back'"):
+        RollingUpdate.from_json(json.dumps(state), _judge())
+
+
+def test_recreate_counts_downtime() -> None:
+    rc = Recreate(_judge(), stop_seconds=20, start_seconds=40)
+    with pytest.raises(ValueError, match="needs phase 'validating'"):
+        rc.validate(*GOOD)
+    rc.recreate()
+    rc.validate(*BAD)
+    assert rc.phase == "rolled_back" and rc.downtime_seconds == 120.0
+    ok = Recreate(_judge(), stop_seconds=20, start_seconds=40)
+    ok.recreate()
+    ok.validate(*GOOD)
+    assert ok.phase == "done" and ok.downtime_seconds == 60.0
+    assert Recreate.from_json(ok.to_json(), _judge()).downtime_seconds == 60.0
+    with pytest.raises(ValueError, match="`stop_seconds` must be at least 0"):
+        Recreate(_judge(), stop_seconds=-1)
+
+
+def test_router_follows_the_ramp() -> None:
+    judge = CanaryJudge([CanaryJudge.error_rate("e", margin=0.02)], planned_looks=6)
+    rollout = CanaryRollout(judge, steps=(5, 50, 100))
+    router = CanaryRouter(rollout, experiment="checkout", salt="v2")
+    assert isinstance(router, Router)
+    users = [f"user-{i}" for i in range(8000)]
+    first = [router.route(u) for u in users]
+    n_canary = sum(r.variant == "canary" for r in first)
+    # Hash split: the canary count within the 99.9% binomial band of 5%.
+    assert stats.binom.ppf(0.0005, 8000, 0.05) <= n_canary <= stats.binom.ppf(0.9995, 8000, 0.05)
+    assert all(r.propensity == (0.05 if r.variant == "canary" else 0.95) for r in first)
+    assert [router.route(u).variant for u in users[:50]] == [r.variant for r in first[:50]]
+    for u in users:
+        router.record(u, {"e": 0.0})  # a healthy service: no errors on either arm
+    assert router.counts()["canary"]["e"] == n_canary
+    verdict = router.evaluate()
+    assert verdict.look == 1 and verdict.decision == "pass"
+    assert rollout.traffic_share == 0.5
+    again = [router.route(u) for u in users]
+    # A growing share keeps every canary unit on the canary.
+    assert all(b.variant == "canary" for a, b in zip(first, again, strict=True) if a.variant == "canary")
+    assert sum(r.variant == "canary" for r in again) > n_canary
+    with pytest.raises(TypeError, match="`outcome` must be a mapping"):
+        router.record("user-1", 1.0)
+
+
+@given(st.lists(st.sampled_from(["good", "bad", "unsure"]), min_size=1, max_size=6),
+       st.integers(0, 5))
+def test_json_round_trip_at_any_point_continues_identically(moves: list[str], cut: int) -> None:
+    data = {"good": GOOD, "bad": BAD, "unsure": UNSURE}
+    judge = _judge()
+    original = CanaryRollout(judge, steps=(1, 5, 25, 100))
+    copy: CanaryRollout | None = None
+    for i, move in enumerate(moves):
+        if i == cut:
+            copy = CanaryRollout.from_json(original.to_json(), judge)
+        for rollout in (original, copy):
+            if rollout is not None and rollout.status == "running":
+                rollout.observe(*data[move])
+    if copy is not None:
+        assert copy.to_dict() == original.to_dict()
