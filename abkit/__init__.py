@@ -13,6 +13,15 @@ from abkit.checks import srm_test
 from abkit.errors import ConvergenceError, DegenerateDataWarning, StateError
 from abkit.means import cuped_test, means_test, ratio_test
 from abkit.multiple import adjust_pvalues
+from abkit.power import (
+    DurationResult,
+    MeansPowerResult,
+    ProportionsPowerResult,
+    duration,
+    power_means,
+    power_proportions,
+    power_ratio,
+)
 from abkit.proportions import proportions_test
 from abkit.stats import BivariateStats, MeanStats, ProportionStats
 
@@ -23,12 +32,19 @@ __all__ = [
     "ConfidenceInterval",
     "ConvergenceError",
     "DegenerateDataWarning",
+    "DurationResult",
     "MeanStats",
+    "MeansPowerResult",
     "ProportionStats",
+    "ProportionsPowerResult",
     "StateError",
     "adjust_pvalues",
     "cuped_test",
+    "duration",
     "means_test",
+    "power_means",
+    "power_proportions",
+    "power_ratio",
     "proportions_test",
     "ratio_test",
     "srm_test",

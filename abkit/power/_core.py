@@ -193,7 +193,8 @@ def check_margin_zero(margin: Any, method: str) -> None:
     """Methods without a margin (the arcsine transform) accept only ``margin=0``."""
     values = np.atleast_1d(np.asarray(margin, dtype=float))
     if np.any(values != 0.0):
-        raise ValueError(f"`margin` must be 0 with method {method!r}; got {check_real('margin', values[values != 0][0])}.")
+        got = check_real("margin", values[values != 0][0])
+        raise ValueError(f"`margin` must be 0 with method {method!r}; got {got}.")
 
 
 def dunnett_critical_value(alpha: float, ratio: float, n_treatments: int, tails: int) -> float:

@@ -114,7 +114,7 @@ def duration(
     >>> from abkit import duration
     >>> r = duration(n_control=10_000, daily_visitors=2_000, traffic_share=0.5, population=50_000)
     >>> round(r.days, 3)
-    26.78
+    40.236
     >>> round(duration(n_control=10_000, daily_visitors=2_000, control_share=0.25).days, 3)
     20.0
     """

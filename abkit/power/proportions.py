@@ -93,7 +93,7 @@ def _effect_and_sds(
     """Effect toward the alternative and the null/alternative SDs per ``sqrt(n_control)``."""
     r, shrink = options.ratio, np.sqrt(1.0 - options.rho**2)
     if method == "arcsine":
-        effect = 2.0 * np.arcsin(np.sqrt(p_t)) - 2.0 * np.arcsin(np.sqrt(p_c))
+        effect = cohens_h(p_c, p_t)
         s0 = s1 = np.sqrt(1.0 + 1.0 / r) * shrink
     else:
         effect = p_t - p_c - options.margin
@@ -236,10 +236,10 @@ def power_proportions(
     >>> from abkit import power_proportions
     >>> r = power_proportions(baseline=0.10, mde=0.10, relative=True, power=0.8)
     >>> r.n_control_rounded, r.n_total
-    (14745, 29490)
+    (14751, 29502)
     >>> r = power_proportions(baseline=0.1, mde=0.01, n_control=[5000, 10000, 20000])
     >>> r.power.round(3)
-    array([0.336, 0.586, 0.874])
+    array([0.371, 0.636, 0.904])
     """
     unknown = which_unknown(mde, n_control, power)
     method_checked = check_choice("method", method, PROPORTION_POWER_METHODS)
