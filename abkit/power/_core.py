@@ -264,10 +264,20 @@ def t_power(df: FloatArray, ncp: FloatArray, level: FloatArray, tails: int, both
     ``t_{1 - level/2}``, and ``both=False`` ignores the far tail (R's ``strict = FALSE``).
     """
     crit = special.stdtrit(df, 1.0 - level / tails)
-    power = 1.0 - special.nctdtr(df, ncp, crit)
+    power = 1.0 - nct_cdf(df, ncp, crit)
     if both:
-        power = power + special.nctdtr(df, ncp, -crit)
+        power = power + nct_cdf(df, ncp, -crit)
     return power
+
+
+def nct_cdf(df: FloatArray, ncp: FloatArray, t: FloatArray) -> FloatArray:
+    """CDF of the noncentral t (``scipy.special.nctdtr``), with its NaNs on underflow resolved.
+
+    ``nctdtr`` returns NaN where the probability underflows (below about 1e-24 when ``t`` is far
+    below ``ncp``, e.g. the far tail of a well-powered test); those are 0, or 1 mirrored.
+    """
+    cdf = special.nctdtr(df, ncp, t)
+    return np.where(np.isnan(cdf), np.where(t < ncp, 0.0, 1.0), cdf)
 
 
 def fail(mask: npt.NDArray[np.bool_], message: str, *, scalar: bool) -> None:

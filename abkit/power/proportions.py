@@ -10,6 +10,10 @@ Methods, named as users know them:
 - ``"arcsine"``: Cohen's ``h = 2 asin(sqrt(p_t)) - 2 asin(sqrt(p_c))`` with variance
   ``1/n_control + 1/n_treatment`` (pwr's ``pwr.2p.test``, statsmodels' ``NormalIndPower``).
 
+With unequal arms the pooled test is slightly biased: for effects near the margin its power can
+dip below its size before rising; a target power above the size is still crossed once, so the
+solved MDE is unique.
+
 Examples
 --------
 >>> from abkit import power_proportions
