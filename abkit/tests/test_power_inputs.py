@@ -16,8 +16,10 @@ def _msg(text: str) -> str:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        (dict(mde=0.01), "Exactly one of `mde`, `n_control`, `power` must be None; got 2 (`n_control`, `power`)."),
-        (dict(mde=0.01, n_control=10, power=0.8), "Exactly one of `mde`, `n_control`, `power` must be None; got 0 (none)."),
+        (dict(mde=0.01),
+         "Exactly one of `mde`, `n_control`, `power` must be None; got 2 (`n_control`, `power`)."),
+        (dict(mde=0.01, n_control=10, power=0.8),
+         "Exactly one of `mde`, `n_control`, `power` must be None; got 0 (none)."),
         (dict(mde=0.01, power=0.8, alpha=1.5), "`alpha` must be in (0, 1); got 1.5."),
         (dict(mde=0.01, power=[0.8, 1.0]), "`power` must be in (0, 1); got 1.0."),
         (dict(mde=0.01, n_control=-5), "`n_control` must be greater than 0; got -5.0."),
@@ -34,7 +36,8 @@ def _msg(text: str) -> str:
         (dict(mde=0.01, power=0.8, inflation_factor=0.9), "`inflation_factor` must be at least 1; got 0.9."),
         (dict(mde=0.01, power=0.8, n_treatments=1.5), "`n_treatments` must be a whole number; got 1.5."),
         (dict(mde=0.01, power=0.8, n_treatments=0), "`n_treatments` must be at least 1; got 0."),
-        (dict(mde=0.95, power=0.8), "`mde` must give a treatment rate in [0, 1]; got a treatment rate of 1.05."),
+        (dict(mde=0.95, power=0.8),
+         "`mde` must give a treatment rate in [0, 1]; got a treatment rate of 1.05."),
         (dict(mde=0.01, power=0.8, margin=0.01, method="arcsine"),
          "`margin` must be 0 with method 'arcsine'; got 0.01."),
         (dict(mde=[0.01, 0.02], power=[0.8, 0.9, 0.95]),
@@ -51,7 +54,8 @@ def test_bad_proportion_inputs(kwargs: dict[str, object], message: str) -> None:
     [
         (dict(baseline="0.1", mde=0.01, power=0.8), TypeError,
          "`baseline` must be a real number or an array of real numbers; got '0.1'."),
-        (dict(baseline=[0.1, 1.0], mde=0.01, power=0.8), ValueError, "`baseline` must be in (0, 1); got 1.0."),
+        (dict(baseline=[0.1, 1.0], mde=0.01, power=0.8), ValueError,
+         "`baseline` must be in (0, 1); got 1.0."),
         (dict(baseline=0.1, mde=float("nan"), power=0.8), ValueError, "`mde` must be finite; got nan."),
         (dict(baseline=0.1, mde=0.01, power=0.8, relative=1), TypeError,
          "`relative` must be True or False; got 1."),
