@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from scipy import optimize, special
-from scipy.optimize import elementwise
 
 from abkit._results import Result
 from abkit._validation import (
@@ -296,40 +295,69 @@ def solve_increasing(
     what: str,
     scalar: bool,
     expand: bool = False,
+    f_low: FloatArray | None = None,
 ) -> FloatArray:
-    """Root of ``func(x, *args)``, increasing in ``x`` with ``func(low) <= 0``, elementwise.
+    """Root of ``func(x, *args)``, increasing in ``x`` with ``func(low) < 0``, elementwise.
 
     With ``expand=True`` the upper end doubles its distance from ``low`` until ``func(high) >= 0``
-    (up to ``1e15``). Uses Chandrupatla's method (``scipy.optimize.elementwise.find_root``) and
-    raises ``ConvergenceError`` if any element's bracket is invalid or the solve fails.
+    (up to ``1e15``). The Illinois variant of regula falsi on the shrinking set of unsolved
+    elements; stops at ``|func| <= 1e-13`` or a bracket narrower than ``1e-14`` relative, and
+    raises ``ConvergenceError`` if a bracket is invalid or 200 steps do not converge.
     """
-    low, high = low.astype(np.float64), high.astype(np.float64)
-    f_high = func(high, *args)
+    x_lo, x_hi = low.astype(np.float64), high.astype(np.float64)
+    f_lo = func(x_lo, *args) if f_low is None else f_low
+    f_hi = func(x_hi, *args)
     if expand:
         for _ in range(64):
-            short = f_high < 0.0
+            short = (f_hi < 0.0) & (x_hi < _MAX_N)
             if not short.any():
                 break
-            high = np.where(short, np.minimum(low + 2.0 * (high - low), _MAX_N), high)
-            f_high[short] = func(high[short], *(a[short] for a in args))
-            if np.all(high[short] >= _MAX_N):
-                break
-    fail(~(f_high >= 0.0), f"Cannot bracket {what}: the target is not reached below {_MAX_N:g}.",
+            x_hi[short] = np.minimum(x_lo[short] + 2.0 * (x_hi[short] - x_lo[short]), _MAX_N)
+            f_hi[short] = func(x_hi[short], *(a[short] for a in args))
+    fail(~(f_hi >= 0.0), f"Cannot bracket {what}: the target is not reached below {_MAX_N:g}.",
          scalar=scalar)
-    result = elementwise.find_root(
-        func, (low, high), args=args,
-        tolerances={"xatol": 0.0, "xrtol": 4e-16, "fatol": 1e-15, "frtol": 0.0},
-    )
-    fail(~result.success, f"The solve for {what} did not converge.", scalar=scalar)
-    return np.asarray(result.x, dtype=np.float64)
+    fail(~(f_lo < 0.0), f"Cannot bracket {what}: the target is already passed at the lower end.",
+         scalar=scalar)
+    root = np.where(f_hi == 0.0, x_hi, np.nan)
+    index = np.flatnonzero(f_hi != 0.0)
+    x_lo, x_hi, f_lo, f_hi = x_lo[index], x_hi[index], f_lo[index], f_hi[index]
+    args = tuple(a[index] for a in args)
+    side = np.zeros(index.size)
+    for _ in range(200):
+        if index.size == 0:
+            return root
+        x = x_hi - f_hi * (x_hi - x_lo) / (f_hi - f_lo)
+        x = np.where((x > x_lo) & (x < x_hi), x, 0.5 * (x_lo + x_hi))
+        f_x = func(x, *args)
+        done = (np.abs(f_x) <= 1e-13) | (x_hi - x_lo <= 1e-14 * np.abs(x))
+        root[index[done]] = x[done]
+        below = f_x < 0.0
+        f_hi = np.where(below & (side < 0), 0.5 * f_hi, f_hi)
+        f_lo = np.where(~below & (side > 0), 0.5 * f_lo, f_lo)
+        x_lo, f_lo = np.where(below, x, x_lo), np.where(below, f_x, f_lo)
+        x_hi, f_hi = np.where(below, x_hi, x), np.where(below, f_hi, f_x)
+        side = np.where(below, -1.0, 1.0)
+        keep = ~done
+        index, x_lo, x_hi, f_lo, f_hi, side = (v[keep] for v in (index, x_lo, x_hi, f_lo, f_hi, side))
+        args = tuple(a[keep] for a in args)
+    fail(np.isnan(root), f"The solve for {what} did not converge in 200 steps.", scalar=scalar)
+    return root
 
 
-def _normal_minus_target(x: FloatArray, effect: FloatArray, s0: FloatArray, s1: FloatArray,
-                         crit: FloatArray, target: FloatArray, both: FloatArray) -> FloatArray:
-    # ``both`` rides along as an array so that find_root can subset it with the others.
-    return normal_power(x, effect, s0, s1, crit, False) + np.where(
-        both > 0, special.ndtr((-x * effect - crit * s0) / s1), 0.0
-    ) - target
+def _newton_both_tails(x: FloatArray, effect: FloatArray, s0: FloatArray, s1: FloatArray,
+                       crit: FloatArray, target: FloatArray, *, scalar: bool) -> FloatArray:
+    step = np.full_like(x, np.inf)
+    for _ in range(50):
+        upper = (x * effect - crit * s0) / s1
+        lower = (-x * effect - crit * s0) / s1
+        excess = special.ndtr(upper) + special.ndtr(lower) - target
+        slope = effect / s1 * (np.exp(-0.5 * upper**2) - np.exp(-0.5 * lower**2)) / np.sqrt(2 * np.pi)
+        step = excess / slope
+        x = x - step
+        if np.all(np.abs(step) <= 1e-14 * x):
+            return x
+    fail(~(np.abs(step) <= 1e-14 * x), "The solve for n_control did not converge.", scalar=scalar)
+    return x
 
 
 def solve_sqrt_n_normal(
@@ -349,15 +377,13 @@ def solve_sqrt_n_normal(
          "`power` must exceed the power as n_control -> 0 (the chance of rejecting by the critical "
          "value alone); raise `power` or lower `alpha`.", scalar=options.scalar)
     if options.both_tails:
-        refine = special.ndtr((-sqrt_n * effect - crit * s0) / s1) > 1e-16 * target
+        # The far tail only adds power, so the root lies below the near-tail one; where it adds
+        # more than 1e-15, Newton steps (analytic derivative) from above converge monotonically.
+        refine = special.ndtr((-sqrt_n * effect - crit * s0) / s1) > 1e-15
         if refine.any():
-            both = np.ones(int(refine.sum()))
-            args = (effect[refine], s0[refine], s1[refine], crit[refine], target[refine], both)
+            args = tuple(v[refine] for v in (effect, s0, s1, crit, target))
             sqrt_n = sqrt_n.copy()
-            sqrt_n[refine] = solve_increasing(
-                _normal_minus_target, np.zeros(both.size), sqrt_n[refine], args,
-                what="n_control", scalar=options.scalar,
-            )
+            sqrt_n[refine] = _newton_both_tails(sqrt_n[refine], *args, scalar=options.scalar)
     return sqrt_n
 
 

@@ -157,7 +157,8 @@ def _solve_rate(n_control: FloatArray, p_c: FloatArray, crit: FloatArray, target
     at_zero = excess(np.zeros_like(x_max), *args)
     fail(at_zero >= 0.0, "`power` must exceed the rejection rate at an effect equal to the margin; "
          "raise `power` or lower `alpha`.", scalar=options.scalar)
-    x = solve_increasing(excess, np.zeros_like(x_max), x_max, args, what="mde", scalar=options.scalar)
+    x = solve_increasing(excess, np.zeros_like(x_max), x_max, args, what="mde", scalar=options.scalar,
+                         f_low=at_zero)
     return start + direction * x
 
 
