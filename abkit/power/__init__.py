@@ -4,7 +4,7 @@ Each of :func:`power_proportions`, :func:`power_means` and :func:`power_ratio` s
 of ``mde``, ``n_control`` and ``power`` left ``None``. Every numeric argument broadcasts as a
 NumPy array, so a grid of designs or a whole power curve is one call: closed forms where they
 exist (the near-tail normal sample size and MDE), and otherwise vectorised bracketed solves
-(Chandrupatla's method) that raise :class:`abkit.ConvergenceError` with the reason when a target
+(regula falsi, Illinois variant) that raise :class:`abkit.ConvergenceError` with the reason when a target
 cannot be reached. :func:`duration` turns sample sizes into days.
 
 Two-sided power counts both rejection regions by default (``two_sided_power="both"``: the exact

@@ -42,8 +42,21 @@ _MAX_N = 1e15  # a design needing more units than this is reported as unreachabl
 _DUNNETT_GRID = np.linspace(-9.0, 9.0, 4001)
 
 
+class ArrayResult(Result):
+    """A result whose numeric fields may be NumPy arrays: ``to_dict`` turns them into lists."""
+
+    __slots__ = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe ``dict``; array fields become (nested) lists."""
+        return {
+            name: value.tolist() if isinstance(value, np.ndarray) else value
+            for name, value in Result.to_dict(self).items()
+        }
+
+
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
-class PowerResult(Result):
+class PowerResult(ArrayResult):
     """Fields shared by every power result.
 
     Numeric fields are Python numbers when every numeric input was a scalar, and NumPy arrays of
@@ -72,13 +85,6 @@ class PowerResult(Result):
     adjustment: str
     method: str
     solved_for: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-safe ``dict``; array fields become (nested) lists."""
-        return {
-            name: value.tolist() if isinstance(value, np.ndarray) else value
-            for name, value in Result.to_dict(self).items()
-        }
 
     def __repr__(self) -> str:
         items = self._items()
@@ -137,6 +143,44 @@ def which_unknown(mde: Any, n_control: Any, power: Any) -> str:
             f"Exactly one of `mde`, `n_control`, `power` must be None; got {len(missing)} ({listed})."
         )
     return missing[0]
+
+
+def check_relative(relative: Any) -> bool:
+    """``relative`` must be a bool."""
+    if not isinstance(relative, bool):
+        raise TypeError(f"`relative` must be True or False; got {relative!r}.")
+    return relative
+
+
+def design_arguments(
+    *, mde: Any, n_control: Any, power: Any, alpha: Any, ratio: Any, margin: Any, rho: Any,
+    n_treatments: Any, inflation_factor: Any,
+) -> dict[str, tuple[Any, str]]:
+    """The numeric arguments every design shares, each with its validation rule for ``prepare``."""
+    return {
+        "mde": (mde, "real"),
+        "n_control": (n_control, "positive"),
+        "power": (power, "open_unit"),
+        "alpha": (alpha, "open_unit"),
+        "ratio": (ratio, "positive"),
+        "margin": (margin, "real"),
+        "rho": (rho, "real"),
+        "n_treatments": (n_treatments, "count"),
+        "inflation_factor": (inflation_factor, "positive"),
+    }
+
+
+def result_fields(n_control: FloatArray, power: FloatArray, mde: FloatArray, options: Options,
+                  *, method: str, solved_for: str) -> dict[str, Any]:
+    """Sizes, power, MDE, the options, ``method`` and ``solved_for`` as result fields."""
+    return {
+        **sizes(n_control, options),
+        "power": power,
+        "mde": mde,
+        **option_fields(options),
+        "method": method,
+        "solved_for": solved_for,
+    }
 
 
 def prepare(
@@ -338,7 +382,8 @@ def solve_increasing(
         x_hi, f_hi = np.where(below, x_hi, x), np.where(below, f_hi, f_x)
         side = np.where(below, -1.0, 1.0)
         keep = ~done
-        index, x_lo, x_hi, f_lo, f_hi, side = (v[keep] for v in (index, x_lo, x_hi, f_lo, f_hi, side))
+        index = index[keep]
+        x_lo, x_hi, f_lo, f_hi, side = (v[keep] for v in (x_lo, x_hi, f_lo, f_hi, side))
         args = tuple(a[keep] for a in args)
     fail(np.isnan(root), f"The solve for {what} did not converge in 200 steps.", scalar=scalar)
     return root

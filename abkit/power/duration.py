@@ -28,15 +28,14 @@ from typing import Any
 
 import numpy as np
 
-from abkit._results import Result
 from abkit._validation import as_checked_array
-from abkit.power._core import FloatOrArray, fail
+from abkit.power._core import ArrayResult, FloatOrArray, fail
 
 __all__ = ["DurationResult", "duration"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
-class DurationResult(Result):
+class DurationResult(ArrayResult):
     """Result of :func:`duration`: ``days`` (fractional) and the units the experiment must enrol.
 
     ``units_needed`` counts distinct units across all arms; ``population`` is NaN when every
@@ -52,13 +51,6 @@ class DurationResult(Result):
     traffic_share: FloatOrArray
     daily_visitors: FloatOrArray
     population: FloatOrArray
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-safe ``dict``; array fields become lists."""
-        return {
-            name: value.tolist() if isinstance(value, np.ndarray) else value
-            for name, value in Result.to_dict(self).items()
-        }
 
 
 def _share(name: str, value: Any) -> Any:

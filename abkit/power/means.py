@@ -30,13 +30,14 @@ from abkit.power._core import (
     FloatOrArray,
     Options,
     PowerResult,
+    check_relative,
     critical_values,
+    design_arguments,
     fail,
     normal_power,
-    option_fields,
     prepare,
+    result_fields,
     shape_fields,
-    sizes,
     solve_effect_normal,
     solve_increasing,
     solve_sqrt_n_normal,
@@ -190,23 +191,16 @@ def power_means(
     """
     unknown = which_unknown(mde, n_control, power)
     method = check_choice("method", method, MEAN_POWER_METHODS)
-    if not isinstance(relative, bool):
-        raise TypeError(f"`relative` must be True or False; got {relative!r}.")
+    check_relative(relative)
     if relative and mean is None:
         raise ValueError("`mean` must be given when `relative` is True; got None.")
     arrays, options = prepare(
         {
             "sd": (sd, "positive"),
             "mean": (mean, "real"),
-            "mde": (mde, "real"),
-            "n_control": (n_control, "positive"),
-            "power": (power, "open_unit"),
-            "alpha": (alpha, "open_unit"),
-            "ratio": (ratio, "positive"),
-            "margin": (margin, "real"),
-            "rho": (rho, "real"),
-            "n_treatments": (n_treatments, "count"),
-            "inflation_factor": (inflation_factor, "positive"),
+            **design_arguments(mde=mde, n_control=n_control, power=power, alpha=alpha, ratio=ratio,
+                               margin=margin, rho=rho, n_treatments=n_treatments,
+                               inflation_factor=inflation_factor),
         },
         alternative=alternative,
         two_sided_power=two_sided_power,
@@ -252,12 +246,7 @@ def power_means(
             else:
                 achieved = normal_power(np.sqrt(n_fixed), toward, s, s, crit, options.both_tails)
     fields = {
-        **sizes(n_c, options),
-        "power": achieved,
-        "mde": effect / scale,
-        **option_fields(options),
-        "method": method,
-        "solved_for": unknown,
+        **result_fields(n_c, achieved, effect / scale, options, method=method, solved_for=unknown),
         "sd": arrays["sd"],
         "mean": base,
         "standardized_effect": effect / arrays["sd"],

@@ -36,13 +36,14 @@ from abkit.power._core import (
     Options,
     PowerResult,
     check_margin_zero,
+    check_relative,
     critical_values,
+    design_arguments,
     fail,
     normal_power,
-    option_fields,
     prepare,
+    result_fields,
     shape_fields,
-    sizes,
     solve_effect_normal,
     solve_increasing,
     solve_sqrt_n_normal,
@@ -248,22 +249,15 @@ def power_proportions(
     """
     unknown = which_unknown(mde, n_control, power)
     method_checked = check_choice("method", method, PROPORTION_POWER_METHODS)
-    if not isinstance(relative, bool):
-        raise TypeError(f"`relative` must be True or False; got {relative!r}.")
+    check_relative(relative)
     if method_checked == "arcsine":
         check_margin_zero(margin, method_checked)
     arrays, options = prepare(
         {
             "baseline": (baseline, "open_unit"),
-            "mde": (mde, "real"),
-            "n_control": (n_control, "positive"),
-            "power": (power, "open_unit"),
-            "alpha": (alpha, "open_unit"),
-            "ratio": (ratio, "positive"),
-            "margin": (margin, "real"),
-            "rho": (rho, "real"),
-            "n_treatments": (n_treatments, "count"),
-            "inflation_factor": (inflation_factor, "positive"),
+            **design_arguments(mde=mde, n_control=n_control, power=power, alpha=alpha, ratio=ratio,
+                               margin=margin, rho=rho, n_treatments=n_treatments,
+                               inflation_factor=inflation_factor),
         },
         alternative=alternative,
         two_sided_power=two_sided_power,
@@ -289,12 +283,7 @@ def power_proportions(
             achieved = _power(n_c, p_c, p_t, crit, options, method_checked)
     solved_mde = p_t / p_c - 1.0 if relative else p_t - p_c
     fields = {
-        **sizes(n_c, options),
-        "power": achieved,
-        "mde": solved_mde,
-        **option_fields(options),
-        "method": method_checked,
-        "solved_for": unknown,
+        **result_fields(n_c, achieved, solved_mde, options, method=method_checked, solved_for=unknown),
         "baseline": p_c,
         "treatment_rate": p_t,
         "relative": relative,

@@ -58,27 +58,22 @@ def mean_designs(draw: Any) -> dict[str, Any]:
     )
 
 
-@given(proportion_designs(), powers)
-def test_proportions_round_trip(design: dict[str, Any], power: float) -> None:
-    solved = abkit.power_proportions(power=power, **design)
-    mde = design.pop("mde")
-    back = abkit.power_proportions(n_control=solved.n_control, mde=mde, **design)
-    assert back.power == pytest.approx(power, abs=1e-9)
-    again = abkit.power_proportions(n_control=solved.n_control, power=power, **design)
-    assert again.mde == pytest.approx(mde, rel=1e-7)
-    rounded = abkit.power_proportions(n_control=solved.n_control_rounded, mde=mde, **design)
-    assert rounded.power >= power - 1e-12
+designs = st.one_of(
+    proportion_designs().map(lambda d: (abkit.power_proportions, d)),
+    mean_designs().map(lambda d: (abkit.power_means, d)),
+)
 
 
-@given(mean_designs(), powers)
-def test_means_round_trip(design: dict[str, Any], power: float) -> None:
-    solved = abkit.power_means(power=power, **design)
+@given(designs, powers)
+def test_round_trip(solver_and_design: tuple[Any, dict[str, Any]], power: float) -> None:
+    solve, design = solver_and_design
+    solved = solve(power=power, **design)
     mde = design.pop("mde")
-    back = abkit.power_means(n_control=solved.n_control, mde=mde, **design)
+    back = solve(n_control=solved.n_control, mde=mde, **design)
     assert back.power == pytest.approx(power, abs=1e-9)
-    again = abkit.power_means(n_control=solved.n_control, power=power, **design)
+    again = solve(n_control=solved.n_control, power=power, **design)
     assert again.mde == pytest.approx(mde, rel=1e-7)
-    rounded = abkit.power_means(n_control=solved.n_control_rounded, mde=mde, **design)
+    rounded = solve(n_control=solved.n_control_rounded, mde=mde, **design)
     assert rounded.power >= power - 1e-12
 
 
