@@ -220,8 +220,11 @@ def power_proportions(
         Treatment arms, each compared with the one control.
     adjustment
         For ``n_treatments > 1``: ``"bonferroni"`` (each comparison at ``alpha / n_treatments``)
-        or ``"dunnett"`` (the large-sample Dunnett critical value: the familywise error of the
-        ``n_treatments`` correlated comparisons against the shared control is exactly ``alpha``).
+        or ``"dunnett"`` ("Dunnett-style": the large-sample Dunnett critical value ``c`` with
+        ``P(max_i |Z_i| <= c) = 1 - alpha`` (``max_i Z_i`` one-sided) for standard normal
+        statistics ``Z_i`` equicorrelated with correlation ``ratio / (1 + ratio)``, as the
+        comparisons share the control arm; so the familywise error is exactly ``alpha`` in large
+        samples). ``power`` stays the power of each single comparison, at that critical value.
     inflation_factor
         At least 1: the maximum sample size of a group-sequential design as a multiple of the
         fixed design's (take it from the sequential design, e.g. its ``inflation_factor(power)``;

@@ -10,6 +10,7 @@ import pytest
 from scipy import stats
 
 import abkit
+from abkit.power._core import dunnett_critical_value
 
 N_SIMULATIONS = 2000  # band half-width about 0.03 at power 0.8
 
@@ -77,5 +78,32 @@ def test_means_power_by_simulation(design: dict[str, Any]) -> None:
                          alternative=plan.alternative).pvalue < plan.alpha
         for mc, mt, vc, vt in zip(mean_c, mean_t, var_c, var_t, strict=True)
     )
+    low, high = _band(expected)
+    assert low <= rejected / N_SIMULATIONS <= high
+
+
+@pytest.mark.parametrize("adjustment", ["bonferroni", "dunnett"])
+def test_several_treatments_by_simulation(adjustment: str) -> None:
+    # Three treatments share one control; each comparison is proportions_test. Bonferroni rejects
+    # where adjust_pvalues(..., "bonferroni") <= alpha; the Dunnett-style design rejects beyond
+    # the planned critical value. The simulated power is that of the first comparison.
+    plan = abkit.power_proportions(baseline=0.3, mde=0.05, power=0.8, n_treatments=3,
+                                   adjustment=adjustment)
+    n = plan.n_control_rounded
+    expected = abkit.power_proportions(baseline=0.3, mde=0.05, n_control=n, n_treatments=3,
+                                       adjustment=adjustment).power
+    rng = np.random.default_rng(11)
+    control = rng.binomial(n, 0.3, N_SIMULATIONS)
+    treatments = rng.binomial(n, 0.35, (N_SIMULATIONS, 3))
+    crit = dunnett_critical_value(0.05, 1.0, 3, 2)  # checked against scipy in test_power.py
+    rejected = 0
+    for c, ts in zip(control, treatments, strict=True):
+        results = [abkit.proportions_test(abkit.ProportionStats(int(c), n),
+                                          abkit.ProportionStats(int(t), n)) for t in ts]
+        if adjustment == "bonferroni":
+            adjusted = abkit.adjust_pvalues([r.pvalue for r in results], method="bonferroni")
+            rejected += bool(adjusted[0] <= 0.05)
+        else:
+            rejected += bool(abs(results[0].statistic) > crit)
     low, high = _band(expected)
     assert low <= rejected / N_SIMULATIONS <= high
