@@ -16,6 +16,7 @@ Examples
 from __future__ import annotations
 
 import dataclasses
+import html
 from collections.abc import Callable
 from typing import Any
 
@@ -43,7 +44,11 @@ _DUNNETT_GRID = np.linspace(-9.0, 9.0, 4001)
 
 
 class ArrayResult(Result):
-    """A result whose numeric fields may be NumPy arrays: ``to_dict`` turns them into lists."""
+    """A result whose numeric fields may be NumPy arrays (one element per design).
+
+    ``to_dict`` turns arrays into (nested) lists; ``repr`` prints one row per design (the first
+    eight and last three of a long grid) under a header with the shared options.
+    """
 
     __slots__ = ()
 
@@ -53,6 +58,31 @@ class ArrayResult(Result):
             name: value.tolist() if isinstance(value, np.ndarray) else value
             for name, value in Result.to_dict(self).items()
         }
+
+    def __repr__(self) -> str:
+        items = self._items()
+        arrays = [(name, v) for name, v in items if isinstance(v, np.ndarray)]
+        if not arrays:
+            return Result.__repr__(self)
+        scalars = ", ".join(f"{name}={v!r}" for name, v in items if not isinstance(v, np.ndarray))
+        columns = [(name, [f"{x:.6g}" for x in v.ravel()]) for name, v in arrays]
+        size = arrays[0][1].size
+        rows = list(range(size)) if size <= 12 else [*range(8), -1, *range(size - 3, size)]
+        widths = [max(len(name), *(len(s) for s in col)) for name, col in columns]
+        lines = [f"{type(self).__name__} ({size} designs, shape {arrays[0][1].shape}; {scalars})"]
+        lines.append("  ".join(name.rjust(w) for (name, _), w in zip(columns, widths, strict=True)))
+        for row in rows:
+            if row < 0:
+                lines.append("...")
+                continue
+            cells = (col[row].rjust(w) for (_, col), w in zip(columns, widths, strict=True))
+            lines.append("  ".join(cells))
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        if any(isinstance(value, np.ndarray) for _, value in self._items()):
+            return f"<pre>{html.escape(repr(self))}</pre>"
+        return Result._repr_html_(self)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
@@ -85,26 +115,6 @@ class PowerResult(ArrayResult):
     adjustment: str
     method: str
     solved_for: str
-
-    def __repr__(self) -> str:
-        items = self._items()
-        arrays = [(name, v) for name, v in items if isinstance(v, np.ndarray)]
-        if not arrays:
-            return Result.__repr__(self)
-        scalars = ", ".join(f"{name}={v!r}" for name, v in items if not isinstance(v, np.ndarray))
-        columns = [(name, [f"{x:.6g}" for x in v.ravel()]) for name, v in arrays]
-        size = arrays[0][1].size
-        rows = list(range(size)) if size <= 12 else [*range(8), -1, *range(size - 3, size)]
-        widths = [max(len(name), *(len(s) for s in col)) for name, col in columns]
-        lines = [f"{type(self).__name__} ({size} designs, shape {arrays[0][1].shape}; {scalars})"]
-        lines.append("  ".join(name.rjust(w) for (name, _), w in zip(columns, widths, strict=True)))
-        for row in rows:
-            if row < 0:
-                lines.append("...")
-                continue
-            cells = (col[row].rjust(w) for (_, col), w in zip(columns, widths, strict=True))
-            lines.append("  ".join(cells))
-        return "\n".join(lines)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
