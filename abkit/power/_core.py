@@ -69,7 +69,8 @@ class ArrayResult(Result):
         size = arrays[0][1].size
         rows = list(range(size)) if size <= 12 else [*range(8), -1, *range(size - 3, size)]
         widths = [max(len(name), *(len(s) for s in col)) for name, col in columns]
-        lines = [f"{type(self).__name__} ({size} designs, shape {arrays[0][1].shape}; {scalars})"]
+        shared = f"; {scalars}" if scalars else ""
+        lines = [f"{type(self).__name__} ({size} designs, shape {arrays[0][1].shape}{shared})"]
         lines.append("  ".join(name.rjust(w) for (name, _), w in zip(columns, widths, strict=True)))
         for row in rows:
             if row < 0:
