@@ -77,7 +77,7 @@ def _t_excess_ncp(ncp: FloatArray, df: FloatArray, level: FloatArray, target: Fl
 
 
 def _flags(options: Options, size: int) -> tuple[FloatArray, FloatArray]:
-    # Scalars ride along as arrays so that find_root can subset them with the other arguments.
+    # Scalars ride along as arrays so that the solver can subset them with the other arguments.
     return np.full(size, float(options.tails)), np.full(size, float(options.both_tails))
 
 
