@@ -28,6 +28,7 @@ import numpy as np
 from abkit._results import ConfidenceInterval
 from abkit.checks import srm_test
 from abkit.datasets import make_experiment
+from abkit.errors import ConvergenceError
 from abkit.means import MeansTestResult, cuped_test, means_test, ratio_test
 from abkit.multiple import adjust_pvalues
 from abkit.power import duration, power_means, power_proportions
@@ -111,8 +112,9 @@ def run_sample_size(args: argparse.Namespace) -> str:
         power = 0.8
     common = dict(mde=args.mde, n_control=args.n_control, power=power, alpha=args.alpha,
                   ratio=args.ratio, alternative=args.alternative, relative=args.relative,
-                  two_sided_power=args.two_sided_power, rho=args.rho,
-                  n_treatments=args.treatments, adjustment=args.adjustment)
+                  two_sided_power=args.two_sided_power, margin=args.margin, rho=args.rho,
+                  n_treatments=args.treatments, adjustment=args.adjustment,
+                  inflation_factor=args.inflation_factor)
     if args.baseline is not None:
         result: ProportionsPowerResult | MeansPowerResult = power_proportions(
             baseline=args.baseline, method=args.method or "pooled", **common)
@@ -143,9 +145,12 @@ def _add_sample_size(commands: Any) -> None:
     size.add_argument("--alternative", default="two-sided", choices=["two-sided", "greater", "less"])
     size.add_argument("--method", help="pooled | unpooled | arcsine (rates); t | z (means)")
     size.add_argument("--two-sided-power", default="both", choices=["both", "near"])
+    size.add_argument("--margin", type=float, default=0.0, help="non-inferiority/superiority margin")
     size.add_argument("--rho", type=float, default=0.0, help="CUPED covariate correlation")
     size.add_argument("--treatments", type=int, default=1, help="number of treatment arms")
     size.add_argument("--adjustment", default="bonferroni", choices=["bonferroni", "dunnett"])
+    size.add_argument("--inflation-factor", type=float, default=1.0,
+                      help="group-sequential maximum over fixed sample size")
     size.add_argument("--daily-visitors", type=float, help="daily visitors, to report the duration")
     size.add_argument("--traffic-share", type=float, default=1.0, help="share in the experiment")
     size.add_argument("--population", type=float, help="distinct users (returning users)")
@@ -163,7 +168,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         print(run_demo(args.users, args.seed))
     elif args.command == "sample-size":
-        print(run_sample_size(args))
+        try:
+            print(run_sample_size(args))
+        except (ValueError, ConvergenceError) as error:
+            print(f"abkit sample-size: {error}", file=sys.stderr)
+            return 2
     return 0
 
 
