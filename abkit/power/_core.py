@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import optimize, special
 
-from abkit._results import Result
+from abkit._results import Result, _to_json_safe
 from abkit._validation import (
     as_checked_array,
     check_alternative,
@@ -55,8 +55,8 @@ class ArrayResult(Result):
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe ``dict``; array fields become (nested) lists."""
         return {
-            name: value.tolist() if isinstance(value, np.ndarray) else value
-            for name, value in Result.to_dict(self).items()
+            name: _to_json_safe(value.tolist() if isinstance(value, np.ndarray) else value)
+            for name, value in self._items()
         }
 
     def __repr__(self) -> str:

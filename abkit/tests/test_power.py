@@ -7,6 +7,7 @@ Each case is recomputed with the two-sided convention of its source: R's ``power
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -238,9 +239,10 @@ def test_arrays_broadcast_and_scalars_stay_scalars() -> None:
     single = abkit.power_means(sd=2.0, mde=0.2, power=0.8)
     assert r.n_control[1, 1] == pytest.approx(single.n_control, rel=1e-12)
     assert isinstance(single.n_control, float) and isinstance(single.n_total, int)
-    import json
-
-    assert json.loads(json.dumps(r.to_dict()))["n_total"][1][1] == single.n_total
+    restored = json.loads(json.dumps(r.to_dict(), allow_nan=False))  # NaN becomes "nan"
+    assert restored["n_total"][1][1] == single.n_total and restored["mean"][0][0] == "nan"
+    days = abkit.duration(n_control=[100, 200], daily_visitors=10)
+    assert json.loads(json.dumps(days.to_dict(), allow_nan=False))["population"] == ["nan", "nan"]
     assert "6 designs" in repr(r) and "n_control" in repr(single)
 
 
