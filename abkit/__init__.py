@@ -16,6 +16,15 @@ from abkit.errors import ConvergenceError, DegenerateDataWarning, StateError
 from abkit.flags import FeatureFlag
 from abkit.means import cuped_test, means_test, ratio_test
 from abkit.multiple import adjust_pvalues
+from abkit.power import (
+    DurationResult,
+    MeansPowerResult,
+    ProportionsPowerResult,
+    duration,
+    power_means,
+    power_proportions,
+    power_ratio,
+)
 from abkit.proportions import proportions_test
 from abkit.rollout import (
     BlueGreen,
@@ -38,10 +47,13 @@ __all__ = [
     "ConfidenceInterval",
     "ConvergenceError",
     "DegenerateDataWarning",
+    "DurationResult",
     "FeatureFlag",
     "FixedSplitRouter",
     "MeanStats",
+    "MeansPowerResult",
     "ProportionStats",
+    "ProportionsPowerResult",
     "Recreate",
     "RollingUpdate",
     "Route",
@@ -51,9 +63,13 @@ __all__ = [
     "adjust_pvalues",
     "assign",
     "cuped_test",
+    "duration",
     "kayenta_classify",
     "kayenta_score",
     "means_test",
+    "power_means",
+    "power_proportions",
+    "power_ratio",
     "proportions_test",
     "ratio_test",
     "srm_test",

@@ -222,3 +222,45 @@ def check_rng(rng: Any) -> np.random.Generator:
     if int(rng) < 0:
         raise ValueError(f"`rng` must be a non-negative seed; got {int(rng)}.")
     return np.random.default_rng(int(rng))
+
+
+_ARRAY_RULES: dict[str, tuple[Any, Any]] = {
+    "real": (lambda a: np.ones(a.shape, dtype=bool), check_real),
+    "positive": (lambda a: a > 0.0, check_positive),
+    "nonnegative": (lambda a: a >= 0.0, check_nonnegative),
+    "open_unit": (lambda a: (a > 0.0) & (a < 1.0), check_open_unit),
+    "count": (lambda a: (a == np.floor(a)) & (a >= 1.0), lambda n, v: check_int(n, v, minimum=1)),
+}
+
+
+def as_checked_array(name: str, value: Any, rule: str = "real") -> npt.NDArray[np.float64]:
+    """A number or an array of numbers as a float64 array whose every element obeys ``rule``.
+
+    ``rule`` is ``"real"`` (finite), ``"positive"``, ``"nonnegative"``, ``"open_unit"`` or
+    ``"count"`` (a whole number at least 1). A bad element raises the scalar check's message.
+
+    Examples
+    --------
+    >>> as_checked_array("alpha", [0.05, 0.1], "open_unit")
+    array([0.05, 0.1 ])
+    >>> as_checked_array("alpha", [0.05, 1.5], "open_unit")
+    Traceback (most recent call last):
+    ...
+    ValueError: `alpha` must be in (0, 1); got 1.5.
+    """
+    predicate, scalar_check = _ARRAY_RULES[rule]
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return np.asarray(float(scalar_check(name, value)), dtype=np.float64)
+    if isinstance(value, str | bytes | bool) or not isinstance(value, Iterable | np.ndarray):
+        raise TypeError(f"`{name}` must be a real number or an array of real numbers; got {_show(value)}.")
+    array = np.asarray(value)
+    if array.dtype == bool or not np.issubdtype(array.dtype, np.number) or np.issubdtype(
+        array.dtype, np.complexfloating
+    ):
+        raise TypeError(f"`{name}` must be a real number or an array of real numbers; got {_show(value)}.")
+    array = array.astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(array) | ~predicate(array)
+    if bad.any():
+        scalar_check(name, float(array[bad][0]))
+    return array

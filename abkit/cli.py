@@ -1,11 +1,18 @@
 """The ``abkit`` command.
 
 ``abkit demo`` generates a seeded experiment and prints a readable report of its analysis.
+``abkit sample-size`` sizes an experiment (or gives its power or MDE) and, with traffic, its
+duration in days.
 
 Examples
 --------
 >>> main(["demo", "--users", "2000"])  # doctest: +ELLIPSIS
 abkit demo: ...
+0
+>>> main(["sample-size", "--baseline", "0.1", "--mde", "0.1", "--relative"])  # doctest: +ELLIPSIS
+ProportionsPowerResult
+  n_control            14750.8
+...
 0
 """
 
@@ -14,14 +21,19 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from abkit._results import ConfidenceInterval
 from abkit.checks import srm_test
 from abkit.datasets import make_experiment
+from abkit.errors import ConvergenceError
 from abkit.means import MeansTestResult, cuped_test, means_test, ratio_test
 from abkit.multiple import adjust_pvalues
+from abkit.power import duration, power_means, power_proportions
+from abkit.power.means import MeansPowerResult
+from abkit.power.proportions import ProportionsPowerResult
 from abkit.proportions import ProportionsTestResult, proportions_test
 from abkit.stats import BivariateStats, MeanStats, ProportionStats
 
@@ -96,6 +108,59 @@ def run_demo(n_users: int, seed: int) -> str:
     return "\n".join(lines)
 
 
+def run_sample_size(args: argparse.Namespace) -> str:
+    """The ``sample-size`` report: the solved design and, with traffic, its duration."""
+    if (args.baseline is None) == (args.sd is None):
+        raise SystemExit("abkit sample-size: give exactly one of --baseline (rates) or --sd (means).")
+    power = args.power
+    if power is None and (args.mde is None or args.n_control is None):
+        power = 0.8
+    common = dict(mde=args.mde, n_control=args.n_control, power=power, alpha=args.alpha,
+                  ratio=args.ratio, alternative=args.alternative, relative=args.relative,
+                  two_sided_power=args.two_sided_power, margin=args.margin, rho=args.rho,
+                  n_treatments=args.treatments, adjustment=args.adjustment,
+                  inflation_factor=args.inflation_factor)
+    if args.baseline is not None:
+        result: ProportionsPowerResult | MeansPowerResult = power_proportions(
+            baseline=args.baseline, method=args.method or "pooled", **common)
+    else:
+        result = power_means(sd=args.sd, mean=args.mean, method=args.method or "t", **common)
+    lines = [repr(result)]
+    if args.daily_visitors is not None:
+        days = duration(n_control=result.n_control_rounded, n_treatment=result.n_treatment_rounded,
+                        n_treatments=result.n_treatments, daily_visitors=args.daily_visitors,
+                        traffic_share=args.traffic_share, population=args.population)
+        lines.append(f"duration: {days.days:.2f} days ({days.units_needed:,.0f} units at "
+                     f"{args.traffic_share:g} of {args.daily_visitors:,.0f} daily visitors)")
+    return "\n".join(lines)
+
+
+def _add_sample_size(commands: Any) -> None:
+    size = commands.add_parser(
+        "sample-size", help="sample size, power or MDE of a design (solves the one left out)")
+    size.add_argument("--baseline", type=float, help="control conversion rate (rates)")
+    size.add_argument("--sd", type=float, help="per-unit standard deviation (means)")
+    size.add_argument("--mean", type=float, help="control mean (for --relative with --sd)")
+    size.add_argument("--mde", type=float, help="effect to detect (absolute unless --relative)")
+    size.add_argument("--relative", action="store_true", help="--mde is relative to the control")
+    size.add_argument("--n-control", type=float, help="units in the control arm")
+    size.add_argument("--power", type=float, help="target power (0.8 when solving for n)")
+    size.add_argument("--alpha", type=float, default=0.05)
+    size.add_argument("--ratio", type=float, default=1.0, help="n_treatment / n_control")
+    size.add_argument("--alternative", default="two-sided", choices=["two-sided", "greater", "less"])
+    size.add_argument("--method", help="pooled | unpooled | arcsine (rates); t | z (means)")
+    size.add_argument("--two-sided-power", default="both", choices=["both", "near"])
+    size.add_argument("--margin", type=float, default=0.0, help="non-inferiority/superiority margin")
+    size.add_argument("--rho", type=float, default=0.0, help="CUPED covariate correlation")
+    size.add_argument("--treatments", type=int, default=1, help="number of treatment arms")
+    size.add_argument("--adjustment", default="bonferroni", choices=["bonferroni", "dunnett"])
+    size.add_argument("--inflation-factor", type=float, default=1.0,
+                      help="group-sequential maximum over fixed sample size")
+    size.add_argument("--daily-visitors", type=float, help="daily visitors, to report the duration")
+    size.add_argument("--traffic-share", type=float, default=1.0, help="share in the experiment")
+    size.add_argument("--population", type=float, help="distinct users (returning users)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``abkit`` command; returns the exit status."""
     parser = argparse.ArgumentParser(prog="abkit", description="Experimentation statistics.")
@@ -103,9 +168,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo = commands.add_parser("demo", help="analyse a built-in seeded experiment")
     demo.add_argument("--users", type=int, default=20_000, help="number of users")
     demo.add_argument("--seed", type=int, default=0, help="random seed")
+    _add_sample_size(commands)
     args = parser.parse_args(argv)
     if args.command == "demo":
         print(run_demo(args.users, args.seed))
+    elif args.command == "sample-size":
+        try:
+            print(run_sample_size(args))
+        except (ValueError, ConvergenceError) as error:
+            print(f"abkit sample-size: {error}", file=sys.stderr)
+            return 2
     return 0
 
 
