@@ -356,7 +356,7 @@ class GroupSequentialDesign(_Design):
     --------
     >>> d = GroupSequentialDesign([0.3, 0.7, 1.0], alpha=0.025, alternative="greater", spending="pocock")
     >>> round(d.alpha_spent[0], 5)
-    0.00815
+    0.01039
     >>> f = GroupSequentialDesign(3, alpha=0.025, alternative="greater", futility="obrien-fleming")
     >>> f.futility_bounds[-1] == f.bounds[-1]
     True
