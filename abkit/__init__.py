@@ -8,6 +8,7 @@ Examples
 True
 """
 
+from abkit import sequential
 from abkit._results import ConfidenceInterval
 from abkit.checks import srm_test
 from abkit.errors import ConvergenceError, DegenerateDataWarning, StateError
@@ -31,5 +32,6 @@ __all__ = [
     "means_test",
     "proportions_test",
     "ratio_test",
+    "sequential",
     "srm_test",
 ]

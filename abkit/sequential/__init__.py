@@ -79,6 +79,7 @@ __all__ = [
     "obrien_fleming_spending",
     "peeking_type1_error",
     "pocock_spending",
+    "poly_stitching_bound",
     "power_spending",
     "sequential_srm_test",
     "spending_function",

@@ -55,9 +55,7 @@ def _nodes(mean: float, r: int, lower: float, upper: float) -> tuple[FloatArray,
     )
     x = mean + x
     inside = x[(x > lower) & (x < upper)]
-    points = np.concatenate(
-        ([lower] if lower > x[0] else [], inside, [upper] if upper < x[-1] else [])
-    )
+    points = np.concatenate(([lower] if lower > x[0] else [], inside, [upper] if upper < x[-1] else []))
     if points.size < 2:
         return np.empty(0), np.empty(0)
     width = np.diff(points)
@@ -122,8 +120,14 @@ class Walk:
         self.k += 1
 
 
-def solve_bound(exit_probability: Callable[[float], float], target: float, *, upper: bool) -> float:
-    """The boundary whose exit probability equals ``target`` (``inf`` when nothing is spent)."""
+def solve_bound(
+    exit_probability: Callable[[float], float], target: float, *, upper: bool, clip: bool = False
+) -> float:
+    """The boundary whose exit probability equals ``target`` (``inf`` when nothing is spent).
+
+    With ``clip``, a target out of reach gives the end of the search range instead of an error
+    (a futility bound that stops every remaining path).
+    """
     if target <= 0.0:
         return math.inf if upper else -math.inf
     lo, hi = BOUND_RANGE if upper else (-BOUND_RANGE[1], -BOUND_RANGE[0])
@@ -132,6 +136,8 @@ def solve_bound(exit_probability: Callable[[float], float], target: float, *, up
         return exit_probability(b) - target
 
     if excess(lo) * excess(hi) > 0.0:
+        if clip:
+            return hi if excess(hi) < 0.0 else lo
         raise ConvergenceError(
             f"No boundary spends {target:.3g} at this look; the spending increments exceed the "
             "probability of reaching it."
@@ -187,7 +193,7 @@ def futility_bounds(
     walk = Walk(fractions, theta, grid_size(fractions) if r is None else r)
     lower = np.empty(fractions.size)
     for k in range(fractions.size):
-        lower[k] = solve_bound(walk.lower_exit, float(increments[k]), upper=False)
+        lower[k] = solve_bound(walk.lower_exit, float(increments[k]), upper=False, clip=True)
         if k + 1 < fractions.size:
             walk.advance(min(float(lower[k]), float(upper[k])), float(upper[k]))
     return lower

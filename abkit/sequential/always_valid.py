@@ -28,6 +28,7 @@ import dataclasses
 import math
 from typing import Any
 
+import numpy as np
 from scipy import special
 
 from abkit._inference import NAN_INTERVAL, warn_degenerate
@@ -90,6 +91,16 @@ class MSPRTResult(Result):
     method: str
 
 
+def msprt_log_likelihood_ratio(effect: Any, se2: Any, tau2: float, theta0: float) -> Any:
+    """Log of the mixture likelihood ratio from the effect estimate and its variance (arrays too)."""
+    return 0.5 * np.log(se2 / (se2 + tau2)) + tau2 * (effect - theta0) ** 2 / (2.0 * se2 * (se2 + tau2))
+
+
+def msprt_halfwidth(se2: Any, tau2: float, alpha: float) -> Any:
+    """Half-width of the mSPRT confidence sequence ``{theta: Lambda(theta) < 1/alpha}`` (arrays too)."""
+    return np.sqrt(se2 * (se2 + tau2) / tau2 * (np.log((se2 + tau2) / se2) + 2.0 * math.log(1.0 / alpha)))
+
+
 def msprt(
     control: Any,
     treatment: Any,
@@ -139,14 +150,23 @@ def msprt(
     if not se2 > 0.0:
         warn_degenerate("msprt needs at least one unit and a positive variance in each arm; fields are NaN.")
         return MSPRTResult(
-            effect=m_b - m_a if n_a and n_b else math.nan, ci=NAN_INTERVAL, pvalue=math.nan,
-            log_likelihood_ratio=math.nan, reject=False, se=math.nan, n_control=n_a, n_treatment=n_b,
-            tau2=tau2, theta0=theta0, alpha=alpha, method=method,
+            effect=m_b - m_a if n_a and n_b else math.nan,
+            ci=NAN_INTERVAL,
+            pvalue=math.nan,
+            log_likelihood_ratio=math.nan,
+            reject=False,
+            se=math.nan,
+            n_control=n_a,
+            n_treatment=n_b,
+            tau2=tau2,
+            theta0=theta0,
+            alpha=alpha,
+            method=method,
         )
     effect = m_b - m_a
-    log_lr = 0.5 * math.log(se2 / (se2 + tau2)) + tau2 * (effect - theta0) ** 2 / (2.0 * se2 * (se2 + tau2))
+    log_lr = float(msprt_log_likelihood_ratio(effect, se2, tau2, theta0))
     pvalue = min(1.0, math.exp(-log_lr))
-    half = math.sqrt(se2 * (se2 + tau2) / tau2 * (math.log((se2 + tau2) / se2) + 2.0 * math.log(1.0 / alpha)))
+    half = float(msprt_halfwidth(se2, tau2, alpha))
     return MSPRTResult(
         effect=effect,
         ci=ConfidenceInterval(effect - half, effect + half),
@@ -199,10 +219,15 @@ class MSPRT:
         Returns the result at this look; ``self.pvalue`` and ``self.ci`` accumulate.
         """
         _pair(control, treatment)
-        self.control = control if self.control is None else self.control.merge(control)  # type: ignore[arg-type]
-        self.treatment = treatment if self.treatment is None else self.treatment.merge(treatment)  # type: ignore[arg-type]
+        self.control = control if self.control is None else self.control.merge(control)
+        self.treatment = treatment if self.treatment is None else self.treatment.merge(treatment)
         result = msprt(
-            self.control, self.treatment, tau2=self.tau2, sigma2=self.sigma2, theta0=self.theta0, alpha=self.alpha
+            self.control,
+            self.treatment,
+            tau2=self.tau2,
+            sigma2=self.sigma2,
+            theta0=self.theta0,
+            alpha=self.alpha,
         )
         self.looks += 1
         if not math.isnan(result.pvalue):
@@ -218,11 +243,16 @@ class MSPRT:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe state."""
         return {
-            "tau2": self.tau2, "sigma2": self.sigma2, "theta0": self.theta0, "alpha": self.alpha,
+            "tau2": self.tau2,
+            "sigma2": self.sigma2,
+            "theta0": self.theta0,
+            "alpha": self.alpha,
             "kind": None if self.control is None else type(self.control).__name__,
             "control": None if self.control is None else self.control.to_dict(),
             "treatment": None if self.treatment is None else self.treatment.to_dict(),
-            "looks": self.looks, "pvalue": self.pvalue, "ci": [self.ci.low, self.ci.high],
+            "looks": self.looks,
+            "pvalue": self.pvalue,
+            "ci": [self.ci.low, self.ci.high],
         }
 
     @classmethod
@@ -277,6 +307,17 @@ class ConfidenceSequenceResult(Result):
     alpha: float
 
 
+def asymptotic_cs(effect: Any, var: Any, total: Any, rho: float, alpha: float) -> tuple[Any, Any]:
+    """Half-width and always-valid p-value of the asymptotic confidence sequence (arrays too).
+
+    ``var`` is the variance of the effect estimate and ``total`` the number of units.
+    """
+    scale = total * rho * rho + 1.0
+    half = np.sqrt(var * total) * np.sqrt(2.0 * scale * np.log(np.sqrt(scale) / alpha)) / (total * rho)
+    pvalue = np.minimum(1.0, np.sqrt(scale) * np.exp(-(rho**2) * total * effect**2 / var / (2.0 * scale)))
+    return half, pvalue
+
+
 def confidence_sequence(
     control: Any,
     treatment: Any,
@@ -324,16 +365,21 @@ def confidence_sequence(
     else:
         var = v_b / (m_a**2 * n_b) + v_a * m_b**2 / (m_a**4 * n_a)
     if not var > 0.0:
-        warn_degenerate("confidence_sequence needs units, variance and a non-zero control mean; fields are NaN.")
+        warn_degenerate(
+            "confidence_sequence needs units, variance and a non-zero control mean; fields are NaN."
+        )
         return ConfidenceSequenceResult(
-            effect=math.nan, ci=NAN_INTERVAL, pvalue=math.nan, se=math.nan, rho=rho,
-            difference=difference, tuning_n=tuning_n, alpha=alpha,
+            effect=math.nan,
+            ci=NAN_INTERVAL,
+            pvalue=math.nan,
+            se=math.nan,
+            rho=rho,
+            difference=difference,
+            tuning_n=tuning_n,
+            alpha=alpha,
         )
     effect = m_b - m_a if difference == "absolute" else m_b / m_a - 1.0
-    total = n_a + n_b
-    scale = total * rho * rho + 1.0
-    half = math.sqrt(var * total) * math.sqrt(2.0 * scale * math.log(math.sqrt(scale) / alpha)) / (total * rho)
-    pvalue = min(1.0, math.sqrt(scale) * math.exp(-(rho**2) * total * effect**2 / var / (2.0 * scale)))
+    half, pvalue = (float(x) for x in asymptotic_cs(effect, var, n_a + n_b, rho, alpha))
     return ConfidenceSequenceResult(
         effect=effect,
         ci=ConfidenceInterval(effect - half, effect + half),

@@ -113,7 +113,9 @@ def normal_mixture_bound(
     )
 
 
-def gamma_poisson_log_mixture(s: float, v: float, v_opt: float, c: float, *, alpha_opt: float = 0.05) -> float:
+def gamma_poisson_log_mixture(
+    s: float, v: float, v_opt: float, c: float, *, alpha_opt: float = 0.05
+) -> float:
     """Log of the gamma-Poisson mixture (sub-Poisson processes with scale ``c > 0``).
 
     Examples
@@ -278,9 +280,10 @@ def bernoulli_confidence_sequence(
         if p >= 1.0:
             return at_one
         v = p * (1.0 - p)
-        return beta_binomial_log_mixture(
-            (rate - p) * n, v * n, v * t_opt, p, 1.0 - p, alpha_opt=alpha_opt
-        ) - threshold
+        return (
+            beta_binomial_log_mixture((rate - p) * n, v * n, v * t_opt, p, 1.0 - p, alpha_opt=alpha_opt)
+            - threshold
+        )
 
     low = 0.0
     if rate > 0.0:

@@ -311,7 +311,9 @@ class _Design:
 
     def __repr__(self) -> str:
         rows = [f"{type(self).__name__}(alpha={self.alpha}, alternative={self.alternative!r})"]
-        rows.append("  look  information  bound     alpha_spent" + ("  futility" if self.futility_bounds else ""))
+        rows.append(
+            "  look  information  bound     alpha_spent" + ("  futility" if self.futility_bounds else "")
+        )
         for k, (t, b, a) in enumerate(zip(self.information, self.bounds, self.alpha_spent, strict=True)):
             extra = f"  {self.futility_bounds[k]:8.4f}" if self.futility_bounds else ""
             rows.append(f"  {k + 1:4d}  {t:11.4f}  {b:8.4f}  {a:11.6g}{extra}")
@@ -387,7 +389,9 @@ class GroupSequentialDesign(_Design):
         self.futility = None if futility is None else check_choice("futility", futility, SPENDING_FUNCTIONS)
         self.futility_param = futility_param
         if self.futility is not None and self.alternative == "two-sided":
-            raise ValueError("`futility` needs a one-sided `alternative` ('greater' or 'less'); got 'two-sided'.")
+            raise ValueError(
+                "`futility` needs a one-sided `alternative` ('greater' or 'less'); got 'two-sided'."
+            )
         self._beta_spend = None if futility is None else spending_function(futility, futility_param)
         upper, spent = self._solve_upper(fractions)
         sides = 2.0 if self.alternative == "two-sided" else 1.0
@@ -453,8 +457,9 @@ class WangTsiatisDesign(_Design):
         shape = fractions ** (self.delta - 0.5)
 
         def excess(c: float) -> float:
-            up, _ = integ.crossing_probabilities(fractions, c * shape, -c * shape if two_sided else
-                                                 np.full(shape.size, -math.inf))
+            up, _ = integ.crossing_probabilities(
+                fractions, c * shape, -c * shape if two_sided else np.full(shape.size, -math.inf)
+            )
             return float(up.sum()) - self._sided_alpha
 
         self.constant = float(optimize.brentq(excess, 0.1, 20.0, xtol=1e-12))

@@ -140,7 +140,9 @@ class SPRT:
         oc = self.operating_characteristic(p)
         return (oc * self.log_b + (1.0 - oc) * self.log_a) / mean
 
-    def exact_operating_characteristics(self, p: float, *, n_max: int = 10_000) -> SPRTOperatingCharacteristics:
+    def exact_operating_characteristics(
+        self, p: float, *, n_max: int = 10_000
+    ) -> SPRTOperatingCharacteristics:
         """Exact stopping probabilities and expected trials, truncated at ``n_max`` trials.
 
         Dynamic programming over the success counts still inside the continuation band, one

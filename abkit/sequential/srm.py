@@ -140,9 +140,7 @@ class SequentialSRM:
         total = new if self.counts is None else np.asarray(self.counts, dtype=np.float64) + new
         if self.counts is not None and new.size != len(self.counts):
             raise ValueError(f"`counts` must have {len(self.counts)} arms; got {new.size}.")
-        result = sequential_srm_test(
-            total, self._weights, concentration=self.concentration, alpha=self.alpha
-        )
+        result = sequential_srm_test(total, self._weights, concentration=self.concentration, alpha=self.alpha)
         self.counts = result.observed
         self.pvalue = min(self.pvalue, result.pvalue)
         self.looks += 1
