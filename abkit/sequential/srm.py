@@ -137,9 +137,9 @@ class SequentialSRM:
     def update(self, counts: Any) -> SequentialSRMResult:
         """Add the new units per arm and look."""
         new = _counts(counts)
-        total = new if self.counts is None else np.asarray(self.counts, dtype=np.float64) + new
         if self.counts is not None and new.size != len(self.counts):
             raise ValueError(f"`counts` must have {len(self.counts)} arms; got {new.size}.")
+        total = new if self.counts is None else np.asarray(self.counts, dtype=np.float64) + new
         result = sequential_srm_test(total, self._weights, concentration=self.concentration, alpha=self.alpha)
         self.counts = result.observed
         self.pvalue = min(self.pvalue, result.pvalue)
