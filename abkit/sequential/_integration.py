@@ -17,6 +17,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
@@ -45,15 +46,22 @@ def grid_size(fractions: FloatArray, r: int = MIN_GRID_R) -> int:
     return int(min(max(r, math.ceil(2.0 / float(sd.min()))), MAX_GRID_R))
 
 
-def _nodes(mean: float, r: int, lower: float, upper: float) -> tuple[FloatArray, FloatArray]:
-    """Simpson nodes and weights of the J&T grid around ``mean`` trimmed to ``[lower, upper]``."""
+@functools.lru_cache(maxsize=16)
+def _offsets(r: int) -> FloatArray:
+    """The ``6r - 1`` grid points of Jennison and Turnbull (19.3) around a zero mean."""
     i = np.arange(1, 6 * r, dtype=np.float64)
     x = np.where(
         i < r,
         -3.0 - 4.0 * np.log(r / np.maximum(i, 1.0)),
         np.where(i <= 5 * r, -3.0 + 1.5 * (i - r) / r, 3.0 + 4.0 * np.log(r / np.maximum(6 * r - i, 1.0))),
     )
-    x = mean + x
+    x.flags.writeable = False
+    return x
+
+
+def _nodes(mean: float, r: int, lower: float, upper: float) -> tuple[FloatArray, FloatArray]:
+    """Simpson nodes and weights of the J&T grid around ``mean`` trimmed to ``[lower, upper]``."""
+    x = mean + _offsets(r)
     inside = x[(x > lower) & (x < upper)]
     points = np.concatenate(([lower] if lower > x[0] else [], inside, [upper] if upper < x[-1] else []))
     if points.size < 2:
@@ -67,6 +75,16 @@ def _nodes(mean: float, r: int, lower: float, upper: float) -> tuple[FloatArray,
     weights[2::2] += width / 6.0
     weights[1::2] = 4.0 * width / 6.0
     return nodes, weights
+
+
+def _density(mass: FloatArray, centre: FloatArray, nodes: FloatArray, root_t: float, sd: float) -> FloatArray:
+    """``sum_i mass_i phi((x root_t - centre_i) / sd) root_t / sd`` at each node ``x`` (in place)."""
+    u = np.subtract.outer(centre, nodes * root_t)
+    u *= 1.0 / sd
+    np.square(u, out=u)
+    u *= -0.5
+    np.exp(u, out=u)
+    return np.asarray(mass @ u, dtype=np.float64) * (root_t / (sd * math.sqrt(2.0 * math.pi)))
 
 
 class Walk:
@@ -98,6 +116,13 @@ class Walk:
         centre, root_t, sd = self._shift()
         return float(self.mass @ special.ndtr((centre - b * root_t) / sd))
 
+    def upper_exit_slope(self, b: float) -> tuple[float, float]:
+        """``upper_exit(b)`` and its derivative in ``b``."""
+        centre, root_t, sd = self._shift()
+        u = (centre - b * root_t) / sd
+        density = np.exp(-0.5 * u * u) / math.sqrt(2.0 * math.pi)
+        return float(self.mass @ special.ndtr(u)), -float(self.mass @ density) * root_t / sd
+
     def lower_exit(self, a: float) -> float:
         """P(continue to the next look and stop there with ``Z <= a``)."""
         if a == -math.inf:
@@ -110,9 +135,7 @@ class Walk:
         centre, root_t, sd = self._shift()
         nodes, weights = _nodes(self.theta * root_t, self.r, lower, upper)
         if nodes.size:
-            u = (nodes[None, :] * root_t - centre[:, None]) / sd
-            density = (self.mass @ np.exp(-0.5 * u * u)) * (root_t / (sd * math.sqrt(2.0 * math.pi)))
-            self.mass = weights * density
+            self.mass = weights * _density(self.mass, centre, nodes, root_t, sd)
         else:
             self.mass = np.zeros(0)
         self.z = nodes
@@ -145,6 +168,27 @@ def solve_bound(
     return float(optimize.brentq(excess, lo, hi, xtol=1e-12, rtol=1e-14))
 
 
+def solve_upper(walk: Walk, target: float) -> float:
+    """Upper bound spending ``target`` at the walk's next look: Newton on the log probability.
+
+    The log exit probability is nearly linear in the bound, so a few steps from the
+    single-look quantile converge; bisection is the fallback.
+    """
+    if target <= 0.0:
+        return math.inf
+    b = -float(special.ndtri(target))
+    log_target = math.log(target)
+    for _ in range(40):
+        p, slope = walk.upper_exit_slope(b)
+        if not (p > 0.0 and slope < 0.0):
+            break
+        step = (math.log(p) - log_target) * p / slope
+        b -= step
+        if abs(step) < 1e-11:
+            return b
+    return solve_bound(walk.upper_exit, target, upper=True)
+
+
 def crossing_probabilities(
     fractions: FloatArray,
     upper: FloatArray,
@@ -175,7 +219,7 @@ def efficacy_bounds(
     bounds = np.empty(fractions.size)
     spent = np.empty(fractions.size)
     for k in range(fractions.size):
-        bounds[k] = solve_bound(walk.upper_exit, float(increments[k]), upper=True)
+        bounds[k] = solve_upper(walk, float(increments[k]))
         spent[k] = walk.upper_exit(float(bounds[k]))
         if k + 1 < fractions.size:
             walk.advance(-float(bounds[k]) if two_sided else -math.inf, float(bounds[k]))
