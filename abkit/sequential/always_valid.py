@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from abkit._inference import NAN_INTERVAL, warn_degenerate
+from abkit._inference import warn_degenerate
 from abkit._results import ConfidenceInterval, Result
 from abkit._validation import check_choice, check_open_unit, check_positive, check_real
 from abkit.stats import MeanStats, ProportionStats
@@ -147,26 +147,14 @@ def msprt(
         v_a = v_b = sigma2
     method = "msprt-normal" if isinstance(control, MeanStats) else "msprt-bernoulli"
     se2 = v_a / n_a + v_b / n_b if n_a > 0 and n_b > 0 else math.nan
-    if not se2 > 0.0:
+    effect = m_b - m_a if n_a and n_b else math.nan
+    if se2 > 0.0:
+        log_lr = float(msprt_log_likelihood_ratio(effect, se2, tau2, theta0))
+        pvalue = min(1.0, math.exp(-log_lr))
+        half = float(msprt_halfwidth(se2, tau2, alpha))
+    else:
         warn_degenerate("msprt needs at least one unit and a positive variance in each arm; fields are NaN.")
-        return MSPRTResult(
-            effect=m_b - m_a if n_a and n_b else math.nan,
-            ci=NAN_INTERVAL,
-            pvalue=math.nan,
-            log_likelihood_ratio=math.nan,
-            reject=False,
-            se=math.nan,
-            n_control=n_a,
-            n_treatment=n_b,
-            tau2=tau2,
-            theta0=theta0,
-            alpha=alpha,
-            method=method,
-        )
-    effect = m_b - m_a
-    log_lr = float(msprt_log_likelihood_ratio(effect, se2, tau2, theta0))
-    pvalue = min(1.0, math.exp(-log_lr))
-    half = float(msprt_halfwidth(se2, tau2, alpha))
+        log_lr = pvalue = half = se2 = math.nan
     return MSPRTResult(
         effect=effect,
         ci=ConfidenceInterval(effect - half, effect + half),
@@ -364,22 +352,14 @@ def confidence_sequence(
         var = v_b / n_b + v_a / n_a
     else:
         var = v_b / (m_a**2 * n_b) + v_a * m_b**2 / (m_a**4 * n_a)
-    if not var > 0.0:
+    if var > 0.0:
+        effect = m_b - m_a if difference == "absolute" else m_b / m_a - 1.0
+        half, pvalue = (float(x) for x in asymptotic_cs(effect, var, n_a + n_b, rho, alpha))
+    else:
         warn_degenerate(
             "confidence_sequence needs units, variance and a non-zero control mean; fields are NaN."
         )
-        return ConfidenceSequenceResult(
-            effect=math.nan,
-            ci=NAN_INTERVAL,
-            pvalue=math.nan,
-            se=math.nan,
-            rho=rho,
-            difference=difference,
-            tuning_n=tuning_n,
-            alpha=alpha,
-        )
-    effect = m_b - m_a if difference == "absolute" else m_b / m_a - 1.0
-    half, pvalue = (float(x) for x in asymptotic_cs(effect, var, n_a + n_b, rho, alpha))
+        effect = half = pvalue = var = math.nan
     return ConfidenceSequenceResult(
         effect=effect,
         ci=ConfidenceInterval(effect - half, effect + half),

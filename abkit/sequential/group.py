@@ -18,6 +18,7 @@ Examples
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import math
 from typing import Any
@@ -104,7 +105,7 @@ class GroupSequentialAnalysis(Result):
     alpha: float
 
 
-class _Design:
+class _Design(abc.ABC):
     """Shared machinery of the designs: probabilities, power, sample size and analysis."""
 
     information: tuple[float, ...]
@@ -483,7 +484,8 @@ def wang_tsiatis(
 
     ``delta = 0`` gives O'Brien-Fleming (``c_k = C sqrt(K / k)``), ``delta = 0.5`` Pocock (a
     constant bound). The constant ``C`` is solved so that the total type-I error is ``alpha``
-    (``alpha / 2`` per side when two-sided).
+    (``alpha / 2`` per side when two-sided). At unplanned looks, :meth:`~WangTsiatisDesign.analyze`
+    keeps the design's constant and shape (no spending function to recompute from).
 
     Examples
     --------
