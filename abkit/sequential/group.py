@@ -116,8 +116,9 @@ class _Design(abc.ABC):
     alpha_spent: tuple[float, ...]
 
     # -- subclass hooks -------------------------------------------------------------------
+    @abc.abstractmethod
     def _upper_bounds(self, fractions: FloatArray) -> FloatArray:
-        raise NotImplementedError
+        """Efficacy bounds (on the 'greater' scale) at these information fractions."""
 
     def _lower_futility(self, fractions: FloatArray, upper: FloatArray) -> FloatArray | None:
         return None
