@@ -90,6 +90,22 @@ def test_spending_families_spend_exactly(spending: str, param: float) -> None:
     np.testing.assert_allclose(d.alpha_spent, target, atol=1e-9)  # integration error well below 1e-9
 
 
+@given(
+    gaps=st.lists(st.floats(0.05, 1.0), min_size=1, max_size=6),
+    alpha=st.floats(0.005, 0.2),
+    kind=st.sampled_from(["obrien-fleming", "pocock", "hsd", "power"]),
+    alternative=st.sampled_from(["two-sided", "greater"]),
+)
+def test_any_information_spends_exactly(gaps: list[float], alpha: float, kind: str, alternative: str) -> None:
+    fractions = np.cumsum(gaps) / np.sum(gaps)
+    d = GroupSequentialDesign(fractions, alpha=alpha, spending=kind, alternative=alternative)
+    sides = 2 if alternative == "two-sided" else 1
+    target = sides * spending_function(kind)(fractions, alpha / sides)
+    np.testing.assert_allclose(d.alpha_spent, target, atol=1e-8)  # integration error < 1e-8
+    smaller = GroupSequentialDesign(fractions, alpha=alpha / 2, spending=kind, alternative=alternative)
+    assert np.all(np.abs(smaller.bounds) > np.abs(d.bounds))
+
+
 def test_two_sided_bounds_equal_one_sided_at_half_alpha() -> None:
     two = GroupSequentialDesign([0.3, 0.6, 1.0], alpha=0.05, spending="hsd", spending_param=-2.0)
     one = GroupSequentialDesign(
@@ -216,6 +232,10 @@ def test_analyze_one_sided_and_futility() -> None:
     assert less.analyze([-1.2], [0.2]).decision == "efficacy"
     assert less.analyze([1.2], [0.2]).decision == "continue"
     assert math.isinf(less.analyze([1.2], [0.2]).ci.low)
+    less_futility = GroupSequentialDesign(3, alpha=0.025, alternative="less", futility="pocock")
+    assert less_futility.futility_bounds == pytest.approx([-a for a in d.futility_bounds], rel=1e-12)
+    assert less_futility.analyze([0.3], [0.2]).decision == "futility"
+    assert less_futility.analyze([-0.5], [0.2]).decision == "continue"
 
 
 def test_unplanned_information_recomputes_bounds() -> None:
