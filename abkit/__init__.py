@@ -8,6 +8,7 @@ Examples
 True
 """
 
+from abkit import sequential
 from abkit._results import ConfidenceInterval
 from abkit.adapters import FixedSplitRouter, Route, Router, ShadowRouter
 from abkit.assignment import assign
@@ -72,5 +73,6 @@ __all__ = [
     "power_ratio",
     "proportions_test",
     "ratio_test",
+    "sequential",
     "srm_test",
 ]
