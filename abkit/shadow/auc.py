@@ -42,6 +42,7 @@ from abkit._validation import (
     check_real,
     check_same_length,
 )
+from abkit.shadow._ranks import midranks
 
 __all__ = ["AUCInterval", "DeLongTestResult", "auc_ci", "delong_test"]
 
@@ -100,14 +101,6 @@ def check_binary_labels(name: str, y_true: Any) -> npt.NDArray[np.bool_]:
     return positive
 
 
-def _midranks(sorted_values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """1-based midranks of an already sorted array (ties share their average rank)."""
-    size = sorted_values.size
-    starts = np.flatnonzero(np.concatenate(([True], sorted_values[1:] != sorted_values[:-1])))
-    ends = np.append(starts[1:], size)
-    return np.repeat((starts + ends + 1) / 2.0, ends - starts)
-
-
 def placements(
     positive: npt.NDArray[np.bool_], score: npt.NDArray[np.float64]
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
@@ -119,13 +112,13 @@ def placements(
     order = np.argsort(score, kind="stable")
     sorted_score = score[order]
     sorted_positive = positive[order]
-    overall = _midranks(sorted_score)
+    overall = midranks(sorted_score)
     pos_scores = sorted_score[sorted_positive]
     neg_scores = sorted_score[~sorted_positive]
     m, n = pos_scores.size, neg_scores.size
     components = np.empty(score.size)
-    components[sorted_positive] = (overall[sorted_positive] - _midranks(pos_scores)) / n
-    components[~sorted_positive] = 1.0 - (overall[~sorted_positive] - _midranks(neg_scores)) / m
+    components[sorted_positive] = (overall[sorted_positive] - midranks(pos_scores)) / n
+    components[~sorted_positive] = 1.0 - (overall[~sorted_positive] - midranks(neg_scores)) / m
     in_input_order = np.empty(score.size)
     in_input_order[order] = components  # back to request order, so the models' values pair up
     return in_input_order[positive], in_input_order[~positive]

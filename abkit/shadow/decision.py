@@ -232,7 +232,9 @@ class _Evaluation:
     status: str = ""
 
 
-def _from_test(result: Any, df: float | None, values: tuple[float, float], method: str, n: int) -> _Evaluation:
+def _from_test(
+    result: Any, df: float | None, values: tuple[float, float], method: str, n: int
+) -> _Evaluation:
     """Both one-sided p-values from a two-sided test whose statistic is centred at the threshold."""
     status = "" if math.isfinite(result.statistic) else "insufficient data"
     return _Evaluation(
@@ -363,7 +365,7 @@ def compare_models(
     for name in challengers:
         for spec in specs:
             better = spec.margin if spec.goal == "superiority" else -spec.margin
-            threshold = better if spec.higher_is_better else -better
+            threshold = (better if spec.higher_is_better else -better) + 0.0  # no -0.0 in tables
             seed = int(generator.integers(2**63 - 1))
             cells.append((name, spec, threshold,
                           _evaluate(log, champion, name, spec, threshold, alpha, seed, n_resamples)))

@@ -227,7 +227,9 @@ def _float_column(name: str, values: Any, size: int) -> npt.NDArray[np.float64]:
         raise TypeError(f"`{name}` must hold numbers; got dtype {array.dtype}.") from exc
 
 
-def _deduplicate(key: npt.NDArray[np.int64], policy: str, ids: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], int]:
+def _deduplicate(
+    key: npt.NDArray[np.int64], policy: str, ids: npt.NDArray[Any]
+) -> tuple[npt.NDArray[Any], int]:
     order = np.argsort(key, kind="stable")
     sorted_key = key[order]
     repeated = sorted_key[1:] == sorted_key[:-1]

@@ -47,6 +47,7 @@ from abkit._validation import (
     check_confidence_level,
     check_real,
 )
+from abkit.shadow._ranks import tie_runs
 
 __all__ = [
     "McNemarTestResult",
@@ -287,11 +288,13 @@ def _signed_rank_z(diff: npt.NDArray[np.float64], alternative: str, correction: 
     n = diff.size
     if n == 0:
         return math.nan, 0.0
-    ranks = stats.rankdata(np.abs(diff))
-    v = float(ranks[diff > 0].sum())
+    magnitude = np.abs(diff)
+    order = np.argsort(magnitude, kind="stable")
+    starts, lengths = tie_runs(magnitude[order])
+    ranks = np.repeat(starts + (lengths + 1) / 2.0, lengths)
+    v = float(ranks[diff[order] > 0].sum())
     z = v - n * (n + 1) / 4.0
-    _, tie_counts = np.unique(ranks, return_counts=True)
-    sigma2 = n * (n + 1) * (2 * n + 1) / 24.0 - float(np.sum(tie_counts**3 - tie_counts)) / 48.0
+    sigma2 = n * (n + 1) * (2 * n + 1) / 24.0 - float(np.sum(lengths**3 - lengths)) / 48.0
     if sigma2 <= 0.0:
         return math.nan, v
     shift = 0.0
