@@ -34,7 +34,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import narwhals.stable.v1 as nw
+import narwhals as nw
 import numpy as np
 
 from abkit._validation import check_choice
@@ -47,7 +47,7 @@ _OPTIONAL = ("label", "latency", "timestamp", "label_time")
 
 
 def _read(table: Any) -> Any:
-    """An eager narwhals DataFrame from any supported source."""
+    """A narwhals DataFrame or LazyFrame (DuckDB, Polars lazy) from any supported source."""
     if isinstance(table, str | Path):
         import duckdb
 
@@ -55,8 +55,7 @@ def _read(table: Any) -> Any:
         suffix = Path(path).suffix.lower()
         if suffix not in (".parquet", ".csv"):
             raise ValueError(f"`table` must be a .parquet or .csv path; got {path!r}.")
-        relation = duckdb.read_parquet(path) if suffix == ".parquet" else duckdb.read_csv(path)
-        table = relation.fetch_arrow_table()
+        table = duckdb.read_parquet(path) if suffix == ".parquet" else duckdb.read_csv(path)
     try:
         frame = nw.from_native(table)
     except TypeError as exc:
@@ -64,7 +63,13 @@ def _read(table: Any) -> Any:
             "`table` must be a DataFrame (pandas, Polars, PyArrow, DuckDB, ...) or a Parquet/CSV "
             f"path; got {type(table).__name__}."
         ) from exc
-    return frame.collect() if isinstance(frame, nw.LazyFrame) else frame
+    return frame
+
+
+def _collect(frame: Any, columns: list[str]) -> Any:
+    """Select ``columns`` in the engine, then bring the rows into memory."""
+    data = frame.select(columns)
+    return data.collect() if isinstance(data, nw.LazyFrame) else data
 
 
 def _require(columns: list[str], names: list[str]) -> None:
@@ -114,7 +119,7 @@ def load_shadow_log(
     """
     layout = check_choice("layout", layout, LAYOUTS)
     frame = _read(table)
-    columns = list(frame.columns)
+    columns = list(frame.collect_schema().names())
     optional = dict(zip(_OPTIONAL, (label, latency, timestamp, label_time), strict=True))
     present = {key: name for key, name in optional.items() if name in columns}
     if "label_time" in present and as_of is None:
@@ -125,7 +130,7 @@ def load_shadow_log(
     if layout == "long":
         _require(columns, [request_id, model, score])
         keep = [request_id, model, score, *present.values()]
-        data = frame.select(keep)
+        data = _collect(frame, keep)
         arrays = {key: data[name].to_numpy() for key, name in present.items()}
         return ShadowLog.from_arrays(
             request_id=data[request_id].to_numpy(), model=data[model].to_numpy(),
@@ -142,7 +147,7 @@ def load_shadow_log(
     has_latency = all(c in columns for c in latency_columns)
     shared = {key: name for key, name in present.items() if key != "latency"}
     keep = [request_id, *shared.values(), *score_columns, *(latency_columns if has_latency else [])]
-    data = frame.select(keep)
+    data = _collect(frame, keep)
     ids = data[request_id].to_numpy()
     parts: dict[str, list[Any]] = {"request_id": [], "model": [], "score": [], "latency": []}
     parts.update({key: [] for key in shared})

@@ -136,7 +136,7 @@ class ShadowLog:
         names = np.asarray(_column("model", model, n_rows)).astype(str)
         scores = _float_column("score", score, n_rows)
         if np.isnan(scores).any():
-            bad = ids[np.isnan(scores)][0]
+            bad = _plain(ids[np.isnan(scores)][0])
             raise ValueError(
                 f"`score` must not contain NaN; got {int(np.isnan(scores).sum())} NaN value(s) "
                 f"(first at request {bad!r}). Leave out the rows of models that did not answer."
@@ -208,6 +208,11 @@ class ShadowLog:
         return self.label[order], a[order], b[order]
 
 
+def _plain(value: Any) -> Any:
+    """A NumPy scalar as the Python value it holds (for messages)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _column(name: str, values: Any, size: int | None = None) -> npt.NDArray[Any]:
     array = np.asarray(values)
     if array.ndim != 1:
@@ -237,7 +242,7 @@ def _deduplicate(
     if n_duplicates == 0:
         return np.arange(key.size), 0
     if policy == "raise":
-        example = ids[order[1:][repeated][0]]
+        example = _plain(ids[order[1:][repeated][0]])
         raise ValueError(
             f"The log has {n_duplicates} duplicated (request, model) row(s), e.g. request "
             f"{example!r}; pass duplicates='first' or 'last' to keep one of each."
@@ -258,7 +263,7 @@ def _request_labels(labels: npt.NDArray[np.float64], request_index: npt.NDArray[
     if conflict.any():
         raise ValueError(
             f"`label` differs between rows of the same request for {int(conflict.sum())} request(s), "
-            f"e.g. {request_ids[conflict][0]!r}."
+            f"e.g. {_plain(request_ids[conflict][0])!r}."
         )
     return np.where(np.isfinite(low), low, np.nan)
 
