@@ -14,6 +14,16 @@ from abkit.errors import ConvergenceError, DegenerateDataWarning, StateError
 from abkit.means import cuped_test, means_test, ratio_test
 from abkit.multiple import adjust_pvalues
 from abkit.proportions import proportions_test
+from abkit.shadow import (
+    auc_ci,
+    compare_models,
+    delong_test,
+    diebold_mariano_test,
+    mcnemar_test,
+    paired_bootstrap,
+    paired_t_test,
+    wilcoxon_test,
+)
 from abkit.stats import BivariateStats, MeanStats, ProportionStats
 
 __version__ = "0.1.0"
@@ -27,9 +37,17 @@ __all__ = [
     "ProportionStats",
     "StateError",
     "adjust_pvalues",
+    "auc_ci",
+    "compare_models",
     "cuped_test",
+    "delong_test",
+    "diebold_mariano_test",
+    "mcnemar_test",
     "means_test",
+    "paired_bootstrap",
+    "paired_t_test",
     "proportions_test",
     "ratio_test",
     "srm_test",
+    "wilcoxon_test",
 ]

@@ -171,6 +171,7 @@ def make_shadow_log(
     models: dict[str, float] | None = None,
     latency_ms: dict[str, float] | None = None,
     positive_rate: float = 0.3,
+    difficulty: float = 1.0,
     missing_rate: float = 0.0,
     pending_rate: float = 0.0,
     rng: Any = 0,
@@ -192,6 +193,10 @@ def make_shadow_log(
         ``{name: median latency}``; default 40 ms for every model.
     positive_rate
         Share of positive labels.
+    difficulty
+        Standard deviation of the request-level noise shared by all models' logits (each model
+        adds its own unit-variance noise); larger values make the models' errors more
+        correlated, and pairing more valuable.
     missing_rate, pending_rate
         Share of requests a challenger did not answer, and of labels not yet arrived.
     rng
@@ -217,7 +222,7 @@ def make_shadow_log(
     models = models or {"champion": 1.0, "challenger": 1.1}
     latency_ms = latency_ms or dict.fromkeys(models, 40.0)
     y = (generator.random(n) < positive_rate).astype(float)
-    shared = generator.normal(0.0, 1.0, n)
+    shared = generator.normal(0.0, difficulty, n)
     shared_latency = generator.normal(0.0, 0.3, n)
     timestamp = pd.Timestamp("2026-01-01") + pd.to_timedelta(np.sort(generator.uniform(0, 86_400, n)), "s")
     label = np.where(generator.random(n) < pending_rate, np.nan, y)

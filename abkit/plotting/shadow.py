@@ -29,7 +29,7 @@ __all__ = ["plot_comparison"]
 _COLORS = {"met": "tab:green", "missed": "tab:red", "undecided": "tab:gray"}
 
 
-def plot_comparison(result: ShadowComparison, *, width: float = 5.0) -> Any:
+def plot_comparison(result: ShadowComparison, *, width: float = 4.5, columns: int = 2) -> Any:
     """Metric differences (challenger - champion) with intervals, one panel per metric.
 
     Each challenger is a row: the point is the effect, the bar its ``1 - alpha`` interval, the
@@ -42,6 +42,8 @@ def plot_comparison(result: ShadowComparison, *, width: float = 5.0) -> Any:
         A :class:`abkit.shadow.ShadowComparison`.
     width
         Width of each panel in inches.
+    columns
+        Panels per row.
 
     Returns
     -------
@@ -50,10 +52,14 @@ def plot_comparison(result: ShadowComparison, *, width: float = 5.0) -> Any:
     plt = require_matplotlib()
     metrics = list(dict.fromkeys(r.metric for r in result.rows))
     challengers = [v.challenger for v in result.verdicts]
-    height = 0.6 + 0.5 * len(challengers)
-    fig, axes = plt.subplots(1, len(metrics), figsize=(width * len(metrics), height + 0.8), squeeze=False)
+    height = 1.4 + 0.5 * len(challengers)
+    ncols = max(1, min(columns, len(metrics)))
+    nrows = math.ceil(len(metrics) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False)
+    for ax in axes.flat[len(metrics):]:
+        ax.set_visible(False)
     verdict = {v.challenger: v.verdict for v in result.verdicts}
-    for ax, metric in zip(axes[0], metrics, strict=True):
+    for ax, metric in zip(axes.flat, metrics, strict=False):
         rows = [r for r in result.rows if r.metric == metric]
         for position, row in enumerate(rows):
             if math.isnan(row.effect):

@@ -1,7 +1,7 @@
 """ROC AUC of correlated scores: DeLong's test and interval by the fast midrank algorithm.
 
 For ``m`` positives and ``n`` negatives, Sun and Xu (2014) obtain DeLong's placement values
-from three midrank vectors (all requests, positives only, negatives only); a single stable
+from three midrank vectors (all requests, positives only, negatives only); a single
 sort per model gives all three, because the positives' (negatives') subsequence of a sorted
 array is itself sorted. The cost is O(N log N), against O(m n) for the textbook form.
 
@@ -109,7 +109,7 @@ def placements(
     ``V10_i`` is the share of negatives scored below positive ``i`` (ties 1/2); ``V01_j`` the
     share of positives scored above negative ``j``. Their means are both the AUC.
     """
-    order = np.argsort(score, kind="stable")
+    order = np.argsort(score)  # any sort works: midranks depend on the values only
     sorted_score = score[order]
     sorted_positive = positive[order]
     overall = midranks(sorted_score)
