@@ -9,6 +9,7 @@ binomial band) and that pairing buys power.
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -194,27 +195,34 @@ def test_mcnemar_swap(a: list[bool], b: list[bool]) -> None:
 
 
 def test_bad_inputs_name_the_argument() -> None:
-    with pytest.raises(ValueError, match=r"`y_true` must be binary \(0/1 or True/False\) for an AUC; got 2.0"):
+    message = "`y_true` must be binary (0/1 or True/False) for an AUC; got 2.0"
+    with pytest.raises(ValueError, match=re.escape(message)):
         delong_test([0, 1, 2], [0.1, 0.2, 0.3], [0.3, 0.2, 0.1])
-    with pytest.raises(ValueError, match="`y_true` must contain both classes for an AUC; got no positive"):
+    message = "`y_true` must contain both classes for an AUC; got no positive"
+    with pytest.raises(ValueError, match=re.escape(message)):
         auc_ci([0, 0, 0], [0.1, 0.2, 0.3])
-    with pytest.raises(ValueError, match="`score_challenger` must not contain NaN; got 1 NaN"):
+    with pytest.raises(ValueError, match=re.escape("`score_challenger` must not contain NaN; got 1 NaN")):
         delong_test([0, 1, 1], [0.1, 0.2, 0.3], [0.3, math.nan, 0.1])
-    with pytest.raises(ValueError, match="`y_true` and `score_champion` must have the same length; got 3 and 2"):
+    message = "`y_true` and `score_champion` must have the same length; got 3 and 2"
+    with pytest.raises(ValueError, match=re.escape(message)):
         delong_test([0, 1, 1], [0.1, 0.2], [0.3, 0.2, 0.1])
-    with pytest.raises(ValueError, match="`correct_challenger` must hold only 0/1 or True/False; got 0.5"):
+    message = "`correct_challenger` must hold only 0/1 or True/False; got 0.5"
+    with pytest.raises(ValueError, match=re.escape(message)):
         mcnemar_test([1, 0], [0.5, 1])
-    with pytest.raises(ValueError, match="`method` must be one of 'exact', 'mid-p', 'chi2', 'chi2-corrected'"):
+    message = "`method` must be one of 'exact', 'mid-p', 'chi2', 'chi2-corrected'"
+    with pytest.raises(ValueError, match=re.escape(message)):
         mcnemar_test([1, 0], [0, 1], method="yates")
-    with pytest.raises(ValueError, match="`variance` must be one of 'acf', 'bartlett'; got 'hac'"):
+    with pytest.raises(ValueError, match=re.escape("`variance` must be one of 'acf', 'bartlett'; got 'hac'")):
         diebold_mariano_test([1.0, 2.0, 3.0], [1.0, 2.0, 2.5], variance="hac")
-    with pytest.raises(ValueError, match=r"`horizon` must be less than the number of periods \(3\); got 3"):
+    message = "`horizon` must be less than the number of periods (3); got 3"
+    with pytest.raises(ValueError, match=re.escape(message)):
         diebold_mariano_test([1.0, 2.0, 3.0], [1.0, 2.0, 2.5], horizon=3)
-    with pytest.raises(ValueError, match="`latency_challenger` must be positive for a ratio; got 0.0"):
+    message = "`latency_challenger` must be positive for a ratio; got 0.0"
+    with pytest.raises(ValueError, match=re.escape(message)):
         latency_ratio_test([1.0, 2.0], [0.0, 2.0])
-    with pytest.raises(TypeError, match="`metric` must be callable; got str"):
+    with pytest.raises(TypeError, match=re.escape("`metric` must be callable; got str")):
         paired_bootstrap("mean", [1.0, 2.0], [2.0, 3.0])
-    with pytest.raises(TypeError, match="`correction` must be True or False; got 1"):
+    with pytest.raises(TypeError, match=re.escape("`correction` must be True or False; got 1")):
         wilcoxon_test([1.0, 2.0], [2.0, 3.0], correction=1)  # type: ignore[arg-type]
 
 
@@ -289,7 +297,8 @@ def test_paired_bootstrap_rejects_near_alpha_under_the_null() -> None:
     low, high = _band(reps)
     shared = rng.normal(size=(reps, n))
     rate = _reject_rate([
-        paired_bootstrap(np.mean, s + rng.normal(size=n), s + rng.normal(size=n), n_resamples=199, rng=i).pvalue
+        paired_bootstrap(np.mean, s + rng.normal(size=n), s + rng.normal(size=n), n_resamples=199,
+                         rng=i).pvalue
         for i, s in enumerate(shared)
     ])
     assert low <= rate <= high
