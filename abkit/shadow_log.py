@@ -116,6 +116,15 @@ def load_shadow_log(
     Returns
     -------
     ShadowLog
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> table = pd.DataFrame({"request_id": [7, 7, 8, 8, 8], "model": ["a", "b", "a", "b", "b"],
+    ...                       "score": [0.2, 0.4, 0.9, 0.7, 0.6], "label": [0, 0, 1, 1, 1]})
+    >>> log = load_shadow_log(table, duplicates="last")
+    >>> log.report.duplicates, log.score.tolist()
+    (1, [[0.2, 0.4], [0.9, 0.6]])
     """
     layout = check_choice("layout", layout, LAYOUTS)
     frame = _read(table)

@@ -341,6 +341,14 @@ def compare_models(
     Returns
     -------
     ShadowComparison
+
+    Examples
+    --------
+    >>> from abkit.shadow_log import make_shadow_log
+    >>> table = make_shadow_log(3000, models={"v1": 1.0, "v2": 1.0}, rng=4)   # equally good
+    >>> result = compare_models(table, champion="v1", challengers=["v2"], metrics=["auc"])
+    >>> result.verdicts[0].verdict, result.rows[0].status
+    ('inconclusive', 'undecided')
     """
     if not isinstance(log, ShadowLog):
         from abkit.shadow_log import load_shadow_log

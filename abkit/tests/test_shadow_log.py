@@ -86,6 +86,15 @@ def test_late_labels_are_counted_and_set_aside() -> None:
     assert load_shadow_log(table).report.late_labels == 0  # without a cut-off every label counts
 
 
+def test_paired_rows_follow_time_order_for_forecast_tests() -> None:
+    # requests 30, 10, 20 arrive on days 1, 3, 2: time order (30, 20, 10) differs from id order
+    times = np.array(["2026-01-01", "2026-01-03", "2026-01-02"], dtype="datetime64[s]")
+    log = ShadowLog.from_arrays(request_id=[30, 10, 20, 30, 10, 20], model=["a"] * 3 + ["b"] * 3,
+                                score=[3.0, 1.0, 2.0, 3.5, 1.5, 2.5], timestamp=np.tile(times, 2))
+    _, a, b = log.paired("a", "b", labelled=False)
+    assert a.tolist() == [3.0, 2.0, 1.0] and b.tolist() == [3.5, 2.5, 1.5]
+
+
 def test_bad_logs_give_clear_errors() -> None:
     base = {"request_id": [1, 1, 2, 3], "model": ["a", "b", "a", "b"], "score": [0.1, 0.2, 0.3, 0.4]}
     log = load_shadow_log(pd.DataFrame(base))

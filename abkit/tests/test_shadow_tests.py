@@ -87,6 +87,11 @@ def test_mcnemar_exact_equals_binomtest_one_sided() -> None:
     r = mcnemar_test(champion, challenger, alternative="greater")
     assert r.pvalue == pytest.approx(stats.binomtest(16, 23, 0.5, alternative="greater").pvalue, rel=1e-12)
     assert r.effect == pytest.approx((16 - 7) / 73)
+    # Wald interval of a difference of paired proportions: se = sqrt(b + c - (c - b)^2 / n) / n
+    se = math.sqrt(23 - 81 / 73) / 73
+    two_sided = mcnemar_test(champion, challenger)
+    np.testing.assert_allclose(list(two_sided.ci), [9 / 73 - 1.959963984540054 * se,
+                                                    9 / 73 + 1.959963984540054 * se], rtol=1e-12)
 
 
 def test_mcnemar_corrected_statistic_is_zero_at_b_equals_c() -> None:
