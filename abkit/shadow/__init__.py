@@ -9,7 +9,7 @@ loss means the challenger is worse.
 - Paired tests: :func:`mcnemar_test`, :func:`paired_t_test`, :func:`wilcoxon_test`,
   :func:`delong_test` and :func:`auc_ci`, :func:`diebold_mariano_test`,
   :func:`paired_bootstrap`; latency with :func:`latency_quantiles` and
-  :func:`latency_ratio_test`.
+  :func:`latency_ratio_test`; the unpaired baseline :func:`mann_whitney_test`.
 - The log: :class:`ShadowLog` (tables load with :func:`abkit.shadow_log.load_shadow_log`).
 - The decision: :func:`compare_models` with :class:`ShadowMetric`.
 
@@ -50,6 +50,7 @@ from abkit.shadow.paired import (
     wilcoxon_test,
 )
 from abkit.shadow.resample import PairedBootstrapResult, paired_bootstrap
+from abkit.shadow.unpaired import MannWhitneyTestResult, mann_whitney_test
 
 __all__ = [
     "INSUFFICIENT_TAIL_DATA",
@@ -59,6 +60,7 @@ __all__ = [
     "DieboldMarianoTestResult",
     "LatencyQuantiles",
     "LatencyRatioResult",
+    "MannWhitneyTestResult",
     "McNemarTestResult",
     "MetricComparison",
     "PairedBootstrapResult",
@@ -75,6 +77,7 @@ __all__ = [
     "diebold_mariano_test",
     "latency_quantiles",
     "latency_ratio_test",
+    "mann_whitney_test",
     "mcnemar_test",
     "paired_bootstrap",
     "paired_t_test",

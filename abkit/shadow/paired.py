@@ -297,14 +297,19 @@ def _signed_rank_z(diff: npt.NDArray[np.float64], alternative: str, correction: 
     sigma2 = n * (n + 1) * (2 * n + 1) / 24.0 - float(np.sum(lengths**3 - lengths)) / 48.0
     if sigma2 <= 0.0:
         return math.nan, v
-    shift = 0.0
-    if correction:
-        shift = {"two-sided": math.copysign(0.5, z) if z != 0 else 0.0,
-                 "greater": 0.5, "less": -0.5}[alternative]
-    return (z - shift) / math.sqrt(sigma2), v
+    return (z - continuity_shift(z, alternative, correction)) / math.sqrt(sigma2), v
 
 
-def _zeroin(f: Any, low: float, high: float, f_low: float, f_high: float, tol: float) -> float:
+def continuity_shift(centred: float, alternative: str, correction: bool) -> float:
+    """R's continuity correction of a centred rank statistic: ``sign(z) / 2`` or one-sided ``±1/2``."""
+    if not correction:
+        return 0.0
+    if alternative == "two-sided":
+        return math.copysign(0.5, centred) if centred != 0 else 0.0
+    return 0.5 if alternative == "greater" else -0.5
+
+
+def zeroin(f: Any, low: float, high: float, f_low: float, f_high: float, tol: float) -> float:
     """Brent's root finder exactly as R's ``R_zeroin2`` (what ``uniroot`` calls).
 
     The signed-rank score is a step function, so the root R reports depends on the path its
@@ -370,7 +375,7 @@ def _invert(diff: npt.NDArray[np.float64], target: float, alternative: str, corr
         return low
     if clamp and f_high >= 0.0:
         return high
-    return _zeroin(score, low, high, f_low, f_high, 1e-4)
+    return zeroin(score, low, high, f_low, f_high, 1e-4)
 
 
 def wilcoxon_test(

@@ -18,6 +18,7 @@ from abkit.shadow import (
     delong_test,
     diebold_mariano_test,
     latency_quantiles,
+    mann_whitney_test,
     mcnemar_test,
     paired_t_test,
     wilcoxon_test,
@@ -184,3 +185,28 @@ def test_latency_quantiles_are_r_type_6(case: dict[str, Any]) -> None:
     for column, key in zip(inputs["columns"], ("champion", "challenger"), strict=True):
         rows = latency_quantiles(data[column], quantiles=inputs["probs"]).rows
         np.testing.assert_allclose([row.estimate for row in rows], expected[key], rtol=rtol)
+
+
+@pytest.mark.parametrize("case", reference_cases("shadow", area="mann_whitney_hl_ci"))
+def test_mann_whitney_shift_matches_r_and_kayenta(case: dict[str, Any]) -> None:
+    inputs, expected, tol = case["inputs"], case["expected"], case["tolerance"]
+    if "data" in inputs:
+        data = _data(case)
+        x, y = data[inputs["x"]], data[inputs["y"]]
+    else:
+        x, y = inputs["x_experiment"], inputs["y_control"]
+    r = mann_whitney_test(y, x, confidence_level=inputs["conf_level"])  # shift x - y: x is the challenger
+    rel, abs_ = tol.get("rel", 0.0), tol.get("abs", 0.0)
+    np.testing.assert_allclose(r.rank_sum_statistic, expected["W"], rtol=rel, atol=abs_)
+    np.testing.assert_allclose(r.pvalue, expected["p_value"], rtol=rel or 1e-9, atol=abs_)
+    # R's own root finder is followed, so the shift and interval match far inside abs_ci (1e-3)
+    np.testing.assert_allclose(r.effect, expected["estimate"], rtol=1e-9, atol=abs_)
+    np.testing.assert_allclose(list(r.ci), expected["ci"], rtol=1e-9, atol=abs_)
+
+
+def test_every_reference_area_is_checked() -> None:
+    from abkit.tests.conftest import load_reference
+
+    checked = {"delong_paired_auc", "delong_auc_ci", "mcnemar", "paired_t", "wilcoxon_signed_rank",
+               "latency_paired_shift", "diebold_mariano", "quantile_definition", "mann_whitney_hl_ci"}
+    assert {case["area"] for case in load_reference("shadow")} == checked
