@@ -282,7 +282,7 @@ def test_delong_rejects_at_alpha_under_the_null() -> None:
     assert low <= rate <= high
 
 
-def test_mcnemar_chi2_rejects_at_alpha_and_exact_is_conservative() -> None:
+def test_mcnemar_rejects_at_alpha_and_exact_is_conservative() -> None:
     rng = np.random.default_rng(8)
     reps, n = 1000, 400
     skill = rng.random((reps, n))
@@ -292,8 +292,15 @@ def test_mcnemar_chi2_rejects_at_alpha_and_exact_is_conservative() -> None:
     chi2 = _reject_rate([mcnemar_test(a, b, method="chi2").pvalue for a, b in zip(correct_a, correct_b,
                                                                                   strict=True)])
     exact = _reject_rate([mcnemar_test(a, b).pvalue for a, b in zip(correct_a, correct_b, strict=True)])
+    mid_p = _reject_rate([mcnemar_test(a, b, method="mid-p").pvalue
+                          for a, b in zip(correct_a, correct_b, strict=True)])
+    corrected = _reject_rate([mcnemar_test(a, b, method="chi2-corrected").pvalue
+                              for a, b in zip(correct_a, correct_b, strict=True)])
     assert low <= chi2 <= high
+    assert low <= mid_p <= high
+    # the exact test and Yates' correction are conservative: never above the band, below chi2
     assert exact <= high and exact <= chi2
+    assert corrected <= high and corrected <= chi2
 
 
 def test_paired_bootstrap_rejects_near_alpha_under_the_null() -> None:
