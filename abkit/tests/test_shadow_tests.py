@@ -149,10 +149,11 @@ def test_latency_ratio_is_geometric_mean_of_ratios() -> None:
 
 # ---------------------------------------------------------------- orientation properties
 
+losses = st.floats(-100, 100, allow_nan=False).map(lambda v: round(v, 3))  # no underflowing variances
 pairs = st.integers(min_value=3, max_value=30).flatmap(
     lambda n: st.tuples(
-        st.lists(st.floats(-100, 100, allow_nan=False), min_size=n, max_size=n),
-        st.lists(st.floats(-100, 100, allow_nan=False), min_size=n, max_size=n),
+        st.lists(losses, min_size=n, max_size=n),
+        st.lists(losses, min_size=n, max_size=n),
     )
 )
 
