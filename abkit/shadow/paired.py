@@ -8,10 +8,11 @@ effect on a loss means the challenger is worse.
   (chi-square with and without continuity correction; at ``b == c`` the corrected statistic is
   0, as R, where statsmodels gives 0.1) and ``binom.test`` (exact, and its mid-p version).
 - :func:`paired_t_test` is R's ``t.test(paired=TRUE)``, with a margin.
-- :func:`wilcoxon_test` is R's ``wilcox.test(paired=TRUE, exact=FALSE, conf.int=TRUE)``: normal
+- :func:`wilcoxon_test` is R's ``wilcox.test(paired=TRUE, conf.int=TRUE)``: exact below 50
+  differences without ties or zeros (Walsh-average interval), otherwise the normal
   approximation with the tie correction and (by default) the continuity correction; zero
-  differences are dropped (Wilcoxon's convention); the Hodges-Lehmann estimate and interval come
-  from inverting the same statistic with R's own root finder, so they agree with R's digits
+  differences are dropped (Wilcoxon's convention). The approximate Hodges-Lehmann estimate and
+  interval invert the same statistic with R's own root finder, so they agree with R's digits
   (the estimate without the continuity correction, as R since 4.0).
 
 Examples
@@ -48,6 +49,7 @@ from abkit._validation import (
     check_real,
 )
 from abkit.shadow._ranks import tie_runs
+from abkit.shadow._signrank import exact_signed_rank
 
 __all__ = [
     "McNemarTestResult",
@@ -59,6 +61,7 @@ __all__ = [
 ]
 
 MCNEMAR_METHODS = ("exact", "mid-p", "chi2", "chi2-corrected")
+WILCOXON_METHODS = ("auto", "exact", "approx")
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
@@ -110,7 +113,8 @@ class WilcoxonTestResult(Result):
     """Result of :func:`wilcoxon_test`.
 
     ``statistic`` is the signed normal score (positive when the challenger's values are
-    larger); ``rank_sum_positive`` is R's ``V`` (scipy reports ``min(V, n(n+1)/2 - V)``).
+    larger; with ``method="exact"`` the p-value comes from ``V``'s exact distribution instead);
+    ``rank_sum_positive`` is R's ``V`` (scipy reports ``min(V, n(n+1)/2 - V)``).
     ``effect`` and ``ci`` are the Hodges-Lehmann pseudomedian of ``challenger - champion`` and
     its interval; ``n`` counts the non-zero differences used.
     """
@@ -125,6 +129,7 @@ class WilcoxonTestResult(Result):
     alternative: str
     confidence_level: float
     correction: bool
+    method: str
 
 
 def _as_binary(name: str, values: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
@@ -383,6 +388,7 @@ def wilcoxon_test(
     loss_challenger: Any,
     *,
     correction: bool = True,
+    method: str = "auto",
     alternative: str = "two-sided",
     confidence_level: float = 0.95,
     nan_policy: str = "raise",
@@ -395,6 +401,11 @@ def wilcoxon_test(
         One value per request for each model, aligned by request.
     correction
         Continuity correction of the normal approximation (R's ``correct``).
+    method
+        ``"auto"`` (R's default: exact below 50 non-zero differences without ties or zeros,
+        else the normal approximation), ``"exact"`` (exact distribution of ``V``, Walsh-average
+        interval; falls back to the approximation, as R, when there are ties or zeros) or
+        ``"approx"``.
     alternative
         ``"greater"``: the differences ``challenger - champion`` are shifted above 0.
     confidence_level
@@ -405,8 +416,9 @@ def wilcoxon_test(
     Returns
     -------
     WilcoxonTestResult
-        The p-value equals ``scipy.stats.wilcoxon(challenger - champion, zero_method="wilcox",
-        correction=correction, method="approx")`` and R's ``wilcox.test(..., exact=FALSE)``.
+        With the approximation the p-value equals ``scipy.stats.wilcoxon(challenger - champion,
+        zero_method="wilcox", correction=correction, method="approx")`` and R's
+        ``wilcox.test(..., exact=FALSE)``; ``method`` records which was used.
 
     Examples
     --------
@@ -421,29 +433,31 @@ def wilcoxon_test(
     )
     if not isinstance(correction, bool):
         raise TypeError(f"`correction` must be True or False; got {correction!r}.")
+    method = check_choice("method", method, WILCOXON_METHODS)
     alternative = check_alternative(alternative)
     confidence_level = check_confidence_level(confidence_level)
     diff = chall - champ
     n_zero = int(np.count_nonzero(diff == 0.0))
     z, v = _signed_rank_z(diff, alternative, correction)
+    n = int(diff.size) - n_zero
+    common: dict[str, Any] = {"rank_sum_positive": v, "n": n, "n_zero": n_zero, "alternative": alternative,
+              "confidence_level": confidence_level, "correction": correction}
     if math.isnan(z):
         warn_degenerate("All paired differences are 0 (or tied at one value); the test is undefined.")
-        return WilcoxonTestResult(
-            statistic=math.nan, pvalue=math.nan, effect=math.nan, ci=NAN_INTERVAL,
-            rank_sum_positive=v, n=int(diff.size) - n_zero, n_zero=n_zero,
-            alternative=alternative, confidence_level=confidence_level, correction=correction,
-        )
-    pvalue = pvalue_from_statistic(z, alternative)
-    n = int(diff.size) - n_zero
+        return WilcoxonTestResult(statistic=math.nan, pvalue=math.nan, effect=math.nan, ci=NAN_INTERVAL,
+                                  method="approx", **common)
     diff = diff[diff != 0.0]  # R inverts the statistic on the non-zero differences only
+    untied = n_zero == 0 and np.unique(np.abs(diff)).size == n
+    if untied and (method == "exact" or (method == "auto" and n < 50)):
+        pvalue, estimate, ci = exact_signed_rank(diff, v, alternative, confidence_level)
+        return WilcoxonTestResult(statistic=z, pvalue=pvalue, effect=estimate, ci=ci, method="exact",
+                                  **common)
+    pvalue = pvalue_from_statistic(z, alternative)
     crit = critical_value(confidence_level, alternative)
     low = -math.inf if alternative == "less" else _invert(diff, crit, alternative, correction, clamp=True)
     high = (math.inf if alternative == "greater"
             else _invert(diff, -crit, alternative, correction, clamp=True))
     estimate = _invert(diff, 0.0, alternative, False, clamp=False)  # R >= 4.0: no correction here
-    return WilcoxonTestResult(
-        statistic=z, pvalue=pvalue, effect=estimate, ci=ConfidenceInterval(low, high),
-        rank_sum_positive=v, n=n, n_zero=n_zero, alternative=alternative,
-        confidence_level=confidence_level, correction=correction,
-    )
+    return WilcoxonTestResult(statistic=z, pvalue=pvalue, effect=estimate, ci=ConfidenceInterval(low, high),
+                              method="approx", **common)
 

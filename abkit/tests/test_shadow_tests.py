@@ -81,6 +81,27 @@ def test_wilcoxon_pvalue_equals_scipy_without_correction() -> None:
     assert r.pvalue == pytest.approx(s.pvalue, rel=1e-10)
 
 
+def test_exact_wilcoxon_equals_scipy_and_the_walsh_average_interval() -> None:
+    from abkit.shadow._signrank import psignrank, qsignrank
+
+    # Published two-sided 5% critical value of the signed-rank statistic for n = 15 is 25.
+    assert qsignrank(0.025, 15) == 26 and psignrank(25, 15) <= 0.025 < psignrank(26, 15)
+    rng = np.random.default_rng(13)
+    champion, challenger = rng.normal(size=15), rng.normal(0.5, 1.0, 15)
+    r = wilcoxon_test(champion, challenger)  # n < 50, no ties: exact, as R's default
+    d = challenger - champion
+    walsh = np.sort([(d[i] + d[j]) / 2 for i in range(15) for j in range(i, 15)])
+    assert r.method == "exact"
+    for alternative in ("two-sided", "greater", "less"):
+        exact = stats.wilcoxon(d, method="exact", alternative=alternative).pvalue
+        assert wilcoxon_test(champion, challenger, alternative=alternative).pvalue == pytest.approx(exact)
+    assert r.effect == np.median(walsh)
+    assert (r.ci.low, r.ci.high) == (walsh[25], walsh[120 - 26])
+    assert wilcoxon_test(champion, challenger, method="approx").method == "approx"
+    tied = wilcoxon_test(champion.round(0), challenger.round(0), method="exact")
+    assert tied.method == "approx"  # ties: R falls back to the normal approximation too
+
+
 def test_mcnemar_exact_equals_binomtest_one_sided() -> None:
     champion = np.repeat([1, 1, 0, 0], [40, 7, 16, 10])
     challenger = np.repeat([1, 0, 1, 0], [40, 7, 16, 10])
