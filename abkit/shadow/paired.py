@@ -375,6 +375,15 @@ def _invert(diff: npt.NDArray[np.float64], target: float, alternative: str, corr
         z, _ = _signed_rank_z(diff - shift, alternative, correction)
         return z - target
 
+    return invert_step(score, low, high, clamp=clamp)
+
+
+def invert_step(score: Any, low: float, high: float, *, clamp: bool) -> float:
+    """Where a non-increasing step ``score`` crosses 0 on ``[low, high]``, as R's ``uniroot``.
+
+    With ``clamp`` an end is returned when the crossing is not bracketed (R's ``root`` helper
+    for the interval), tolerance ``1e-4`` as R's ``wilcox.test``.
+    """
     f_low, f_high = score(low), score(high)
     if clamp and f_low <= 0.0:
         return low

@@ -30,7 +30,7 @@ from abkit._inference import NAN_INTERVAL, critical_value, pvalue_from_statistic
 from abkit._results import ConfidenceInterval, Result
 from abkit._validation import as_float_array, check_alternative, check_confidence_level
 from abkit.shadow._ranks import tie_runs
-from abkit.shadow.paired import continuity_shift, zeroin
+from abkit.shadow.paired import continuity_shift, invert_step
 
 __all__ = ["MannWhitneyTestResult", "mann_whitney_test"]
 
@@ -81,12 +81,7 @@ def _invert(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], target: floa
     def score(shift: float) -> float:
         return _rank_sum_z(x - shift, y, alternative, correction)[0] - target
 
-    f_low, f_high = score(low), score(high)
-    if clamp and f_low <= 0.0:
-        return low
-    if clamp and f_high >= 0.0:
-        return high
-    return zeroin(score, low, high, f_low, f_high, 1e-4)
+    return invert_step(score, low, high, clamp=clamp)
 
 
 def mann_whitney_test(
