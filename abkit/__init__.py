@@ -35,6 +35,15 @@ from abkit.rollout import (
     RollingUpdate,
     kayenta_classify,
     kayenta_score,
+from abkit.shadow import (
+    auc_ci,
+    compare_models,
+    delong_test,
+    diebold_mariano_test,
+    mcnemar_test,
+    paired_bootstrap,
+    paired_t_test,
+    wilcoxon_test,
 )
 from abkit.stats import BivariateStats, MeanStats, ProportionStats
 
@@ -63,11 +72,18 @@ __all__ = [
     "StateError",
     "adjust_pvalues",
     "assign",
+    "auc_ci",
+    "compare_models",
     "cuped_test",
+    "delong_test",
+    "diebold_mariano_test",
     "duration",
     "kayenta_classify",
     "kayenta_score",
+    "mcnemar_test",
     "means_test",
+    "paired_bootstrap",
+    "paired_t_test",
     "power_means",
     "power_proportions",
     "power_ratio",
@@ -75,4 +91,5 @@ __all__ = [
     "ratio_test",
     "sequential",
     "srm_test",
+    "wilcoxon_test",
 ]

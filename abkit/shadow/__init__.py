@@ -1,0 +1,85 @@
+"""Champion/challenger comparison of shadow logs.
+
+In shadow mode every request reaches the live model (the champion) and one or more shadow
+models (challengers); only the champion's answer is served. Because both models see the same
+requests, the comparison is paired, which is far more powerful than the two-sample tests of
+canary tools. Everything here is oriented ``challenger - champion``: a positive effect on a
+loss means the challenger is worse.
+
+- Paired tests: :func:`mcnemar_test`, :func:`paired_t_test`, :func:`wilcoxon_test`,
+  :func:`delong_test` and :func:`auc_ci`, :func:`diebold_mariano_test`,
+  :func:`paired_bootstrap`; latency with :func:`latency_quantiles` and
+  :func:`latency_ratio_test`; the unpaired baseline :func:`mann_whitney_test`.
+- The log: :class:`ShadowLog` (tables load with :func:`abkit.shadow_log.load_shadow_log`).
+- The decision: :func:`compare_models` with :class:`ShadowMetric`.
+
+Always-valid (sequential) monitoring of a shadow is not offered here yet.
+
+Examples
+--------
+>>> from abkit.shadow import delong_test
+>>> r = delong_test([0, 1, 0, 1, 1, 0], [0.2, 0.6, 0.5, 0.4, 0.9, 0.1], [0.1, 0.8, 0.3, 0.7, 0.9, 0.2])
+>>> round(r.effect, 4)
+0.1111
+"""
+
+from abkit.shadow.auc import AUCInterval, DeLongTestResult, auc_ci, delong_test
+from abkit.shadow.decision import (
+    ChallengerVerdict,
+    MetricComparison,
+    ShadowComparison,
+    ShadowMetric,
+    compare_models,
+)
+from abkit.shadow.forecast import DieboldMarianoTestResult, diebold_mariano_test
+from abkit.shadow.latency import (
+    INSUFFICIENT_TAIL_DATA,
+    LatencyQuantiles,
+    LatencyRatioResult,
+    QuantileEstimate,
+    latency_quantiles,
+    latency_ratio_test,
+)
+from abkit.shadow.log import ShadowLog, ShadowLogReport
+from abkit.shadow.paired import (
+    McNemarTestResult,
+    PairedTTestResult,
+    WilcoxonTestResult,
+    mcnemar_test,
+    paired_t_test,
+    wilcoxon_test,
+)
+from abkit.shadow.resample import PairedBootstrapResult, paired_bootstrap
+from abkit.shadow.unpaired import MannWhitneyTestResult, mann_whitney_test
+
+__all__ = [
+    "INSUFFICIENT_TAIL_DATA",
+    "AUCInterval",
+    "ChallengerVerdict",
+    "DeLongTestResult",
+    "DieboldMarianoTestResult",
+    "LatencyQuantiles",
+    "LatencyRatioResult",
+    "MannWhitneyTestResult",
+    "McNemarTestResult",
+    "MetricComparison",
+    "PairedBootstrapResult",
+    "PairedTTestResult",
+    "QuantileEstimate",
+    "ShadowComparison",
+    "ShadowLog",
+    "ShadowLogReport",
+    "ShadowMetric",
+    "WilcoxonTestResult",
+    "auc_ci",
+    "compare_models",
+    "delong_test",
+    "diebold_mariano_test",
+    "latency_quantiles",
+    "latency_ratio_test",
+    "mann_whitney_test",
+    "mcnemar_test",
+    "paired_bootstrap",
+    "paired_t_test",
+    "wilcoxon_test",
+]

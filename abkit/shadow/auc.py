@@ -1,0 +1,246 @@
+"""ROC AUC of correlated scores: DeLong's test and interval by the fast midrank algorithm.
+
+For ``m`` positives and ``n`` negatives, Sun and Xu (2014) obtain DeLong's placement values
+from three midrank vectors (all requests, positives only, negatives only); a single
+sort per model gives all three, because the positives' (negatives') subsequence of a sorted
+array is itself sorted. The cost is O(N log N), against O(m n) for the textbook form.
+
+The AUC counts ties as one half and takes higher scores as more positive (pROC's
+``direction = "<"``; pROC chooses the direction from the data unless told). Variances use the
+``m - 1`` and ``n - 1`` divisors as pROC's ``var``/``cov``; intervals of a single AUC are
+clipped to [0, 1] as pROC's ``ci.auc``.
+
+Examples
+--------
+>>> y = [0, 0, 1, 1, 0, 1, 1, 0]
+>>> r = auc_ci(y, [0.1, 0.4, 0.35, 0.8, 0.2, 0.7, 0.9, 0.3])
+>>> r.auc
+0.9375
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from abkit._inference import (
+    NAN_INTERVAL,
+    describe_hypothesis,
+    interval,
+    pvalue_from_statistic,
+    warn_degenerate,
+)
+from abkit._results import ConfidenceInterval, Result
+from abkit._validation import (
+    as_float_array,
+    check_alternative,
+    check_confidence_level,
+    check_real,
+    check_same_length,
+)
+from abkit.shadow._ranks import midranks
+
+__all__ = ["AUCInterval", "DeLongTestResult", "auc_ci", "delong_test"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class DeLongTestResult(Result):
+    """Result of :func:`delong_test`: ``effect = auc_challenger - auc_champion``.
+
+    ``ci`` is the interval for ``effect`` (not clipped, as pROC's ``roc.test``); ``covariance``
+    is the DeLong covariance of the two AUCs.
+    """
+
+    statistic: float
+    pvalue: float
+    effect: float
+    ci: ConfidenceInterval
+    auc_champion: float
+    auc_challenger: float
+    se: float
+    variance_champion: float
+    variance_challenger: float
+    covariance: float
+    n_positive: int
+    n_negative: int
+    margin: float
+    hypothesis: str
+    alternative: str
+    confidence_level: float
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class AUCInterval(Result):
+    """Result of :func:`auc_ci`: the AUC, its DeLong variance and a normal interval in [0, 1]."""
+
+    auc: float
+    ci: ConfidenceInterval
+    variance: float
+    n_positive: int
+    n_negative: int
+    confidence_level: float
+
+
+def check_binary_labels(name: str, y_true: Any) -> npt.NDArray[np.bool_]:
+    """Labels as booleans: 0/1 or True/False, with at least one of each."""
+    labels = as_float_array(name, y_true)
+    is_binary = (labels == 0.0) | (labels == 1.0)
+    if not is_binary.all():
+        raise ValueError(
+            f"`{name}` must be binary (0/1 or True/False) for an AUC; got {labels[~is_binary][0]}."
+        )
+    positive = labels == 1.0
+    n_positive = int(positive.sum())
+    if n_positive in (0, labels.size):
+        kind = "negative" if n_positive else "positive"
+        raise ValueError(f"`{name}` must contain both classes for an AUC; got no {kind} label.")
+    return positive
+
+
+def placements(
+    positive: npt.NDArray[np.bool_], score: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """DeLong's structural components (V10 for positives, V01 for negatives) by midranks.
+
+    ``V10_i`` is the share of negatives scored below positive ``i`` (ties 1/2); ``V01_j`` the
+    share of positives scored above negative ``j``. Their means are both the AUC.
+    """
+    order = np.argsort(score)  # any sort works: midranks depend on the values only
+    sorted_score = score[order]
+    sorted_positive = positive[order]
+    overall = midranks(sorted_score)
+    pos_scores = sorted_score[sorted_positive]
+    neg_scores = sorted_score[~sorted_positive]
+    m, n = pos_scores.size, neg_scores.size
+    components = np.empty(score.size)
+    components[sorted_positive] = (overall[sorted_positive] - midranks(pos_scores)) / n
+    components[~sorted_positive] = 1.0 - (overall[~sorted_positive] - midranks(neg_scores)) / m
+    in_input_order = np.empty(score.size)
+    in_input_order[order] = components  # back to request order, so the models' values pair up
+    return in_input_order[positive], in_input_order[~positive]
+
+
+def _check_scores(name: str, score: Any) -> npt.NDArray[np.float64]:
+    return as_float_array(name, score)
+
+
+def delong_test(
+    y_true: Any,
+    score_champion: Any,
+    score_challenger: Any,
+    *,
+    alternative: str = "two-sided",
+    confidence_level: float = 0.95,
+    margin: float = 0.0,
+) -> DeLongTestResult:
+    """DeLong's test for two correlated ROC AUCs on the same requests (pROC's ``roc.test``).
+
+    Parameters
+    ----------
+    y_true
+        Binary labels (0/1 or booleans), one per request.
+    score_champion, score_challenger
+        Scores of each model for the same requests; higher means more likely positive.
+    alternative
+        ``"greater"``: the challenger's AUC exceeds the champion's by more than ``margin``.
+    confidence_level
+        Of the interval for ``auc_challenger - auc_champion``.
+    margin
+        Null value of the AUC difference (e.g. ``-0.01`` with ``"greater"`` for
+        non-inferiority).
+
+    Returns
+    -------
+    DeLongTestResult
+
+    Examples
+    --------
+    >>> y = [0, 0, 1, 1, 0, 1, 1, 0, 1, 0]
+    >>> champion = [0.1, 0.4, 0.35, 0.8, 0.5, 0.7, 0.45, 0.3, 0.6, 0.2]
+    >>> challenger = [0.2, 0.3, 0.5, 0.9, 0.4, 0.8, 0.7, 0.1, 0.6, 0.3]
+    >>> r = delong_test(y, champion, challenger)
+    >>> round(r.auc_champion, 4), r.auc_challenger, round(r.effect, 2)
+    (0.88, 1.0, 0.12)
+    """
+    positive = check_binary_labels("y_true", y_true)
+    champ = _check_scores("score_champion", score_champion)
+    chall = _check_scores("score_challenger", score_challenger)
+    check_same_length("y_true", positive, "score_champion", champ)
+    check_same_length("y_true", positive, "score_challenger", chall)
+    alternative = check_alternative(alternative)
+    confidence_level = check_confidence_level(confidence_level)
+    margin = check_real("margin", margin)
+
+    v10_a, v01_a = placements(positive, champ)
+    v10_b, v01_b = placements(positive, chall)
+    m, n = v10_a.size, v01_a.size
+    s10 = np.cov(np.vstack((v10_a, v10_b))) if m > 1 else np.full((2, 2), math.nan)
+    s01 = np.cov(np.vstack((v01_a, v01_b))) if n > 1 else np.full((2, 2), math.nan)
+    cov = s10 / m + s01 / n
+    auc_a, auc_b = float(v10_a.mean()), float(v10_b.mean())
+    effect = auc_b - auc_a
+    variance = float(cov[0, 0] + cov[1, 1] - 2.0 * cov[0, 1])
+    se = math.sqrt(variance) if variance > 0 else math.nan
+    if math.isnan(se):
+        warn_degenerate(
+            "The AUC difference has zero (or undefined) DeLong variance; statistic, pvalue and ci "
+            "are NaN (identical scores, or a single request in a class?)."
+        )
+        statistic, ci = math.nan, NAN_INTERVAL
+    else:
+        statistic = (effect - margin) / se
+        ci = interval(effect, se, alternative, confidence_level)
+    return DeLongTestResult(
+        statistic=statistic, pvalue=pvalue_from_statistic(statistic, alternative), effect=effect,
+        ci=ci, auc_champion=auc_a, auc_challenger=auc_b, se=se,
+        variance_champion=float(cov[0, 0]), variance_challenger=float(cov[1, 1]),
+        covariance=float(cov[0, 1]), n_positive=m, n_negative=n, margin=margin,
+        hypothesis=describe_hypothesis(alternative, margin, "auc_challenger - auc_champion"),
+        alternative=alternative, confidence_level=confidence_level,
+    )
+
+
+def auc_ci(y_true: Any, score: Any, *, confidence_level: float = 0.95) -> AUCInterval:
+    """ROC AUC with DeLong's variance and a normal interval clipped to [0, 1] (pROC ``ci.auc``).
+
+    Parameters
+    ----------
+    y_true
+        Binary labels (0/1 or booleans).
+    score
+        Scores; higher means more likely positive.
+    confidence_level
+        Of the two-sided interval.
+
+    Returns
+    -------
+    AUCInterval
+
+    Examples
+    --------
+    >>> r = auc_ci([0, 1, 0, 1, 1, 0], [0.2, 0.9, 0.4, 0.3, 0.8, 0.1])
+    >>> round(r.auc, 4), r.ci.high
+    (0.8889, 1.0)
+    """
+    positive = check_binary_labels("y_true", y_true)
+    values = _check_scores("score", score)
+    check_same_length("y_true", positive, "score", values)
+    confidence_level = check_confidence_level(confidence_level)
+    v10, v01 = placements(positive, values)
+    m, n = v10.size, v01.size
+    auc = float(v10.mean())
+    variance = (float(v10.var(ddof=1)) / m if m > 1 else math.nan) + (
+        float(v01.var(ddof=1)) / n if n > 1 else math.nan
+    )
+    if math.isnan(variance):
+        warn_degenerate("A class has a single request; the DeLong variance and interval are NaN.")
+        ci = NAN_INTERVAL
+    else:
+        raw = interval(auc, math.sqrt(variance), "two-sided", confidence_level)
+        ci = ConfidenceInterval(max(raw.low, 0.0), min(raw.high, 1.0))
+    return AUCInterval(auc=auc, ci=ci, variance=variance, n_positive=m, n_negative=n,
+                       confidence_level=confidence_level)

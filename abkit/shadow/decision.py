@@ -1,0 +1,430 @@
+"""The champion/challenger decision: promote, keep the champion, or keep watching.
+
+:func:`compare_models` runs one paired test per (challenger, metric) on a :class:`ShadowLog`,
+each asking the metric's question: *superiority* (is the challenger better by more than
+``margin``?) or *non-inferiority* (is it worse by less than ``margin``?). Each question gets a
+one-sided p-value for "the challenger meets the goal" and one for "it does not"; Holm's method
+adjusts each family across all challengers and metrics. A challenger is
+
+- ``"inconclusive"`` while a metric has fewer than ``min_requests`` paired requests, or its
+  tail is too thin to estimate (latency quantiles), whatever the p-values say;
+- ``"keep champion"`` when some metric is shown to miss its goal;
+- ``"promote"`` when every metric is shown to meet its goal;
+- ``"inconclusive"`` otherwise, naming the metrics still undecided.
+
+Intervals are two-sided at ``1 - alpha`` and not adjusted; the verdicts use adjusted p-values.
+Always-valid monitoring (watching a shadow daily) belongs with the sequential module and is
+not offered here: a fixed-sample verdict should be read once, at the planned size.
+
+Examples
+--------
+>>> import numpy as np
+>>> rng = np.random.default_rng(3)
+>>> n = 4000
+>>> y = rng.integers(0, 2, n)
+>>> champion = 1 / (1 + np.exp(-(2 * y - 1) * 0.8 - rng.normal(0, 1.5, n)))
+>>> challenger = 1 / (1 + np.exp(-(2 * y - 1) * 1.3 - rng.normal(0, 1.5, n)))
+>>> log = ShadowLog.from_arrays(request_id=np.tile(np.arange(n), 2),
+...                             model=np.repeat(["v1", "v2"], n),
+...                             score=np.concatenate([champion, challenger]), label=np.tile(y, 2))
+>>> result = compare_models(log, champion="v1", challengers=["v2"], metrics=["auc", "log_loss"])
+>>> result.verdicts[0].verdict
+'promote'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from abkit._bootstrap import percentile_interval
+from abkit._inference import pvalue_from_statistic
+from abkit._results import ConfidenceInterval, Result
+from abkit._validation import (
+    RngLike,
+    check_choice,
+    check_int,
+    check_nonnegative,
+    check_open_unit,
+    check_rng,
+)
+from abkit.multiple import adjust_pvalues
+from abkit.shadow._table import html_table, text_table
+from abkit.shadow.auc import check_binary_labels, delong_test
+from abkit.shadow.latency import INSUFFICIENT_TAIL_DATA, latency_ratio_test, order_statistic_ranks
+from abkit.shadow.log import ShadowLog
+from abkit.shadow.paired import paired_t_test
+from abkit.shadow.resample import bootstrap_pvalue, paired_replicates
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["ChallengerVerdict", "MetricComparison", "ShadowComparison", "ShadowMetric", "compare_models"]
+
+GOALS = ("superiority", "non-inferiority")
+_EPS = 1e-15
+
+
+def _log_loss(y: npt.NDArray[np.float64], p: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    p = np.clip(p, _EPS, 1.0 - _EPS)
+    return -(y * np.log(p) + (1.0 - y) * np.log1p(-p))
+
+
+def _squared_error(y: npt.NDArray[np.float64], p: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    return (p - y) ** 2
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ShadowMetric:
+    """One metric of the decision and the question asked of it.
+
+    Exactly one way of computing it is set: ``kind`` for the built-ins (``"auc"``: DeLong;
+    ``"accuracy"``: paired test on per-request correctness at ``threshold``; ``"latency"``: the
+    paired geometric ratio, ``margin`` relative), ``loss`` (per-request values, paired t test),
+    ``statistic`` (any metric of ``(y_true, values)``, paired bootstrap), or ``quantile`` (a
+    latency quantile, paired bootstrap, "insufficient tail data" when the tail is thin).
+
+    ``margin`` (at least 0, in the metric's units) is the improvement required for
+    ``"superiority"`` or the loss tolerated for ``"non-inferiority"``.
+
+    Examples
+    --------
+    >>> ShadowMetric.builtin("log_loss", goal="non-inferiority", margin=0.01).higher_is_better
+    False
+    """
+
+    name: str
+    higher_is_better: bool
+    goal: str = "superiority"
+    margin: float = 0.0
+    kind: str = ""
+    loss: Callable[..., Any] | None = None
+    statistic: Callable[..., float] | None = None
+    quantile: float | None = None
+    threshold: float = 0.5
+
+    def __post_init__(self) -> None:
+        check_choice("goal", self.goal, GOALS)
+        check_nonnegative("margin", self.margin)
+        ways = [bool(self.kind), self.loss is not None, self.statistic is not None, self.quantile is not None]
+        if sum(ways) != 1:
+            raise ValueError(
+                f"Metric {self.name!r} must set exactly one of `kind`, `loss`, `statistic`, `quantile`; "
+                f"got {sum(ways)}."
+            )
+        if self.kind:
+            check_choice("kind", self.kind, ("auc", "accuracy", "latency"))
+        if self.quantile is not None:
+            check_open_unit("quantile", self.quantile)
+
+    @classmethod
+    def builtin(cls, name: str, *, goal: str = "superiority", margin: float = 0.0) -> ShadowMetric:
+        """``"auc"``, ``"accuracy"``, ``"log_loss"``, ``"brier"``, ``"latency"`` or
+        ``"latency_p50"``/``"latency_p90"``/``"latency_p95"``/``"latency_p99"``."""
+        quantiles = {"latency_p50": 0.5, "latency_p90": 0.9, "latency_p95": 0.95, "latency_p99": 0.99}
+        builtins: dict[str, dict[str, Any]] = {
+            "auc": {"kind": "auc", "higher_is_better": True},
+            "accuracy": {"kind": "accuracy", "higher_is_better": True},
+            "log_loss": {"loss": _log_loss, "higher_is_better": False},
+            "brier": {"loss": _squared_error, "higher_is_better": False},
+            "latency": {"kind": "latency", "higher_is_better": False},
+            **{k: {"quantile": q, "higher_is_better": False} for k, q in quantiles.items()},
+        }
+        check_choice("metrics", name, tuple(builtins))
+        return cls(name=name, goal=goal, margin=margin, **builtins[name])
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class MetricComparison(Result):
+    """One (challenger, metric) row: ``effect = challenger - champion`` in the metric's units.
+
+    ``threshold`` is the null value of ``effect`` for the goal; ``pvalue`` tests "the goal is
+    met" and ``pvalue_miss`` "the goal is missed", each Holm-adjusted in ``*_adjusted``.
+    ``status`` is ``"met"``, ``"missed"``, ``"undecided"``, ``"insufficient data"`` or
+    ``"insufficient tail data"``.
+    """
+
+    challenger: str
+    metric: str
+    goal: str
+    higher_is_better: bool
+    metric_champion: float
+    metric_challenger: float
+    effect: float
+    ci: ConfidenceInterval
+    threshold: float
+    pvalue: float
+    pvalue_adjusted: float
+    pvalue_miss: float
+    pvalue_miss_adjusted: float
+    n: int
+    method: str
+    status: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class ChallengerVerdict(Result):
+    """``verdict`` is ``"promote"``, ``"keep champion"`` or ``"inconclusive"``, with reasons."""
+
+    challenger: str
+    verdict: str
+    reasons: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class ShadowComparison(Result):
+    """Result of :func:`compare_models`; prints and renders as a table, converts to pandas."""
+
+    champion: str
+    verdicts: tuple[ChallengerVerdict, ...]
+    rows: tuple[MetricComparison, ...]
+    alpha: float
+    min_requests: int
+    adjustment: str
+
+    _HEADERS = ("challenger", "metric", "goal", "effect", "ci", "threshold", "p_adj", "n", "status")
+
+    def _table_rows(self) -> list[list[Any]]:
+        return [[r.challenger, r.metric, r.goal, r.effect, r.ci, r.threshold, r.pvalue_adjusted, r.n,
+                 r.status] for r in self.rows]
+
+    def _title(self) -> str:
+        return f"ShadowComparison vs champion {self.champion!r} (alpha={self.alpha:g}, Holm)"
+
+    def __repr__(self) -> str:
+        table = text_table(self._title(), self._HEADERS, self._table_rows())
+        verdicts = [f"  {v.challenger}: {v.verdict.upper()} - " + "; ".join(v.reasons) for v in self.verdicts]
+        return "\n".join([table, "Verdicts", *verdicts])
+
+    def _repr_html_(self) -> str:
+        verdicts = html_table("Verdicts", ("challenger", "verdict", "reasons"),
+                              [[v.challenger, v.verdict, "; ".join(v.reasons)] for v in self.verdicts])
+        return html_table(self._title(), self._HEADERS, self._table_rows()) + verdicts
+
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per (challenger, metric) with its verdict; ``ci`` split in ``ci_low``/``ci_high``."""
+        import pandas as pd
+
+        verdict = {v.challenger: v.verdict for v in self.verdicts}
+        records = []
+        for row in self.rows:
+            record = {k: v for k, v in row._items() if k != "ci"}
+            record.update(ci_low=row.ci.low, ci_high=row.ci.high, verdict=verdict[row.challenger])
+            records.append(record)
+        return pd.DataFrame.from_records(records)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Evaluation:
+    metric_champion: float
+    metric_challenger: float
+    effect: float
+    ci: ConfidenceInterval
+    p_above: float  # H1: effect > threshold
+    p_below: float  # H1: effect < threshold
+    n: int
+    method: str
+    status: str = ""
+
+
+def _from_test(
+    result: Any, df: float | None, values: tuple[float, float], method: str, n: int
+) -> _Evaluation:
+    """Both one-sided p-values from a two-sided test whose statistic is centred at the threshold."""
+    status = "" if math.isfinite(result.statistic) else "insufficient data"
+    return _Evaluation(
+        *values, result.effect, result.ci, pvalue_from_statistic(result.statistic, "greater", df),
+        pvalue_from_statistic(result.statistic, "less", df), n, method, status,
+    )
+
+
+_NAN_INTERVAL = ConfidenceInterval(math.nan, math.nan)
+
+
+def _evaluate(log: ShadowLog, champion: str, challenger: str, metric: ShadowMetric, threshold: float,
+              alpha: float, seed: int, n_resamples: int) -> _Evaluation:
+    latency = metric.kind == "latency" or metric.quantile is not None
+    y, a, b = log.paired(champion, challenger, field="latency" if latency else "score",
+                         labelled=not latency)
+    n = int(a.size)
+    level = 1.0 - alpha
+    if n < 2:
+        return _Evaluation(math.nan, math.nan, math.nan, _NAN_INTERVAL, math.nan, math.nan, n, "",
+                           "insufficient data")
+    if metric.kind == "auc":
+        auc = delong_test(y, a, b, margin=threshold, confidence_level=level)
+        return _from_test(auc, None, (auc.auc_champion, auc.auc_challenger), "DeLong", n)
+    if metric.kind == "latency":
+        ratio = latency_ratio_test(a, b, margin=threshold, confidence_level=level)
+        geometric = (float(np.exp(np.log(a).mean())), float(np.exp(np.log(b).mean())))
+        return _from_test(ratio, n - 1.0, geometric, "paired geometric ratio", n)
+    if metric.quantile is not None:
+        q = metric.quantile
+        low, high, _ = order_statistic_ranks(n, q, level)
+        if low < 1 or high > n:
+            return _Evaluation(math.nan, math.nan, math.nan, _NAN_INTERVAL, math.nan, math.nan, n,
+                               "paired bootstrap", INSUFFICIENT_TAIL_DATA)
+
+        def quantile(values: npt.NDArray[np.float64]) -> float:
+            return float(np.quantile(values, q, method="weibull"))
+
+        return _bootstrap(quantile, a, b, None, threshold, alpha, seed, n_resamples)
+    if metric.statistic is not None:
+        return _bootstrap(metric.statistic, a, b, y, threshold, alpha, seed, n_resamples)
+    if metric.kind == "accuracy":
+        truth = check_binary_labels("label", y)
+        a = ((a >= metric.threshold) == truth).astype(float)
+        b = ((b >= metric.threshold) == truth).astype(float)
+        method = "paired t on correctness"
+    else:
+        assert metric.loss is not None
+        a, b = np.asarray(metric.loss(y, a), float), np.asarray(metric.loss(y, b), float)
+        method = "paired t"
+    test = paired_t_test(a, b, margin=threshold, confidence_level=level)
+    return _from_test(test, test.df, (test.mean_champion, test.mean_challenger), method, n)
+
+
+def _bootstrap(statistic: Callable[..., float], a: npt.NDArray[np.float64], b: npt.NDArray[np.float64],
+               y: npt.NDArray[np.float64] | None, threshold: float, alpha: float, seed: int,
+               n_resamples: int) -> _Evaluation:
+    values = (float(statistic(a) if y is None else statistic(y, a)),
+              float(statistic(b) if y is None else statistic(y, b)))
+    replicates = paired_replicates(statistic, a, b, y, n_resamples, np.random.default_rng(seed))
+    ci = percentile_interval(replicates, 1.0 - alpha, "two-sided")
+    return _Evaluation(*values, values[1] - values[0], ci, bootstrap_pvalue(replicates, threshold, "greater"),
+                       bootstrap_pvalue(replicates, threshold, "less"), int(a.size), "paired bootstrap")
+
+
+def _as_metric(metric: Any) -> ShadowMetric:
+    if isinstance(metric, ShadowMetric):
+        return metric
+    if isinstance(metric, str):
+        return ShadowMetric.builtin(metric)
+    raise TypeError(f"`metrics` must hold metric names or ShadowMetric objects; got {type(metric).__name__}.")
+
+
+def compare_models(
+    log: ShadowLog | Any,
+    *,
+    champion: str,
+    challengers: Sequence[str],
+    metrics: Sequence[str | ShadowMetric] = ("auc", "log_loss"),
+    alpha: float = 0.05,
+    min_requests: int = 500,
+    n_resamples: int = 2000,
+    rng: RngLike = 0,
+) -> ShadowComparison:
+    """Compare each challenger with the champion on every metric and give a verdict.
+
+    Parameters
+    ----------
+    log
+        A :class:`ShadowLog`, or a table :func:`abkit.shadow_log.load_shadow_log` can read
+        (long layout with its default column names).
+    champion, challengers
+        Model names in the log.
+    metrics
+        Built-in names (see :meth:`ShadowMetric.builtin`; superiority with margin 0) or
+        :class:`ShadowMetric` objects with their own goal and margin.
+    alpha
+        Family-wise error rate across all challengers and metrics (Holm).
+    min_requests
+        Paired requests (labelled, for label metrics) a metric needs before any verdict.
+    n_resamples, rng
+        For the bootstrap metrics.
+
+    Returns
+    -------
+    ShadowComparison
+
+    Examples
+    --------
+    >>> from abkit.shadow_log import make_shadow_log
+    >>> table = make_shadow_log(3000, models={"v1": 1.0, "v2": 1.0}, rng=4)   # equally good
+    >>> result = compare_models(table, champion="v1", challengers=["v2"], metrics=["auc"])
+    >>> result.verdicts[0].verdict, result.rows[0].status
+    ('inconclusive', 'undecided')
+    """
+    if not isinstance(log, ShadowLog):
+        from abkit.shadow_log import load_shadow_log
+
+        log = load_shadow_log(log)
+    alpha = check_open_unit("alpha", alpha)
+    min_requests = check_int("min_requests", min_requests, minimum=2)
+    n_resamples = check_int("n_resamples", n_resamples, minimum=1)
+    generator = check_rng(rng)
+    log.model_index(champion)
+    if isinstance(challengers, str) or len(challengers) == 0:
+        raise ValueError(f"`challengers` must be a non-empty list of model names; got {challengers!r}.")
+    for name in challengers:
+        log.model_index(name)
+        if name == champion:
+            raise ValueError(f"`challengers` must not include the champion {champion!r}.")
+    specs = [_as_metric(m) for m in metrics]
+    if not specs:
+        raise ValueError("`metrics` must name at least one metric; got none.")
+
+    cells = []
+    for name in challengers:
+        for spec in specs:
+            better = spec.margin if spec.goal == "superiority" else -spec.margin
+            threshold = (better if spec.higher_is_better else -better) + 0.0  # no -0.0 in tables
+            seed = int(generator.integers(2**63 - 1))
+            cells.append((name, spec, threshold,
+                          _evaluate(log, champion, name, spec, threshold, alpha, seed, n_resamples)))
+    rows = _adjusted_rows(cells, min_requests, alpha)
+    verdicts = tuple(_verdict(name, [r for r in rows if r.challenger == name], min_requests)
+                     for name in challengers)
+    return ShadowComparison(champion=champion, verdicts=verdicts, rows=tuple(rows), alpha=alpha,
+                            min_requests=min_requests, adjustment="holm")
+
+
+def _adjusted_rows(cells: list[tuple[str, ShadowMetric, float, _Evaluation]],
+                   min_requests: int, alpha: float) -> list[MetricComparison]:
+    p_meet = np.array([ev.p_above if spec.higher_is_better else ev.p_below for _, spec, _, ev in cells])
+    p_miss = np.array([ev.p_below if spec.higher_is_better else ev.p_above for _, spec, _, ev in cells])
+    tested = ~np.isnan(p_meet)
+    adj_meet, adj_miss = np.full(p_meet.size, np.nan), np.full(p_miss.size, np.nan)
+    if tested.any():
+        adj_meet[tested] = adjust_pvalues(p_meet[tested], method="holm")
+        adj_miss[tested] = adjust_pvalues(p_miss[tested], method="holm")
+    rows = []
+    for i, (name, spec, threshold, ev) in enumerate(cells):
+        status = ev.status or ("insufficient data" if ev.n < min_requests else "")
+        if not status:
+            status = ("missed" if adj_miss[i] <= alpha else "met" if adj_meet[i] <= alpha
+                      else "undecided")
+        rows.append(MetricComparison(
+            challenger=name, metric=spec.name, goal=spec.goal, higher_is_better=spec.higher_is_better,
+            metric_champion=ev.metric_champion, metric_challenger=ev.metric_challenger,
+            effect=ev.effect, ci=ev.ci, threshold=threshold, pvalue=float(p_meet[i]),
+            pvalue_adjusted=float(adj_meet[i]), pvalue_miss=float(p_miss[i]),
+            pvalue_miss_adjusted=float(adj_miss[i]), n=ev.n, method=ev.method, status=status,
+        ))
+    return rows
+
+
+def _verdict(name: str, rows: list[MetricComparison], min_requests: int) -> ChallengerVerdict:
+    blocked = [r for r in rows if r.status.startswith("insufficient")]
+    if blocked:
+        reasons = tuple(
+            f"{r.metric}: {r.status} ({r.n} paired requests; at least {min_requests} needed)"
+            if r.status == "insufficient data" else f"{r.metric}: {r.status}" for r in blocked
+        )
+        return ChallengerVerdict(challenger=name, verdict="inconclusive", reasons=reasons)
+    missed = [r for r in rows if r.status == "missed"]
+    if missed:
+        return ChallengerVerdict(challenger=name, verdict="keep champion", reasons=tuple(
+            f"{r.metric}: misses its {r.goal} goal (effect {r.effect:.4g}, threshold {r.threshold:g}, "
+            f"adjusted p {r.pvalue_miss_adjusted:.3g})" for r in missed))
+    undecided = [r for r in rows if r.status == "undecided"]
+    if undecided:
+        return ChallengerVerdict(challenger=name, verdict="inconclusive", reasons=tuple(
+            f"{r.metric}: {r.goal} not shown yet (adjusted p {r.pvalue_adjusted:.3g})" for r in undecided))
+    return ChallengerVerdict(challenger=name, verdict="promote", reasons=tuple(
+        f"{r.metric}: meets its {r.goal} goal (adjusted p {r.pvalue_adjusted:.3g})" for r in rows))

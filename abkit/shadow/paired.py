@@ -1,0 +1,472 @@
+"""Paired tests on per-request outcomes: McNemar, paired t and Wilcoxon signed-rank.
+
+Every request is seen by both models, so each test works on the per-request difference
+``challenger - champion``: ``effect`` and ``statistic`` are oriented that way, and a positive
+effect on a loss means the challenger is worse.
+
+- :func:`mcnemar_test` compares accuracies from the discordant pairs, as R's ``mcnemar.test``
+  (chi-square with and without continuity correction; at ``b == c`` the corrected statistic is
+  0, as R, where statsmodels gives 0.1) and ``binom.test`` (exact, and its mid-p version).
+- :func:`paired_t_test` is R's ``t.test(paired=TRUE)``, with a margin.
+- :func:`wilcoxon_test` is R's ``wilcox.test(paired=TRUE, conf.int=TRUE)``: exact below 50
+  differences without ties or zeros (Walsh-average interval), otherwise the normal
+  approximation with the tie correction and (by default) the continuity correction; zero
+  differences are dropped (Wilcoxon's convention). The approximate Hodges-Lehmann estimate and
+  interval invert the same statistic with R's own root finder, so they agree with R's digits
+  (the estimate without the continuity correction, as R since 4.0).
+
+Examples
+--------
+>>> r = paired_t_test([0.7, 0.4, 0.9, 0.5], [0.6, 0.3, 0.7, 0.5])
+>>> round(r.effect, 3), round(r.pvalue, 4)
+(-0.1, 0.0917)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy import stats
+
+from abkit._inference import (
+    NAN_INTERVAL,
+    critical_value,
+    describe_hypothesis,
+    interval,
+    pvalue_from_statistic,
+    warn_degenerate,
+)
+from abkit._results import ConfidenceInterval, Result
+from abkit._validation import (
+    as_paired_float_arrays,
+    check_alternative,
+    check_choice,
+    check_confidence_level,
+    check_real,
+)
+from abkit.shadow._ranks import tie_runs
+from abkit.shadow._signrank import exact_signed_rank
+
+__all__ = [
+    "McNemarTestResult",
+    "PairedTTestResult",
+    "WilcoxonTestResult",
+    "mcnemar_test",
+    "paired_t_test",
+    "wilcoxon_test",
+]
+
+MCNEMAR_METHODS = ("exact", "mid-p", "chi2", "chi2-corrected")
+WILCOXON_METHODS = ("auto", "exact", "approx")
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class McNemarTestResult(Result):
+    """Result of :func:`mcnemar_test`.
+
+    ``b`` counts requests only the champion got right, ``c`` those only the challenger got
+    right. ``statistic`` is, for the chi-square methods, the signed square root of R's
+    McNemar chi-square (``chi2``), positive when ``c > b``; for ``"exact"`` and ``"mid-p"`` it
+    is ``c - b``. ``ci`` is the Wald interval for the accuracy difference of paired proportions.
+    """
+
+    statistic: float
+    pvalue: float
+    effect: float
+    ci: ConfidenceInterval
+    chi2: float
+    accuracy_champion: float
+    accuracy_challenger: float
+    b: int
+    c: int
+    n: int
+    alternative: str
+    confidence_level: float
+    method: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class PairedTTestResult(Result):
+    """Result of :func:`paired_t_test`: ``effect`` is the mean of ``challenger - champion``."""
+
+    statistic: float
+    pvalue: float
+    effect: float
+    ci: ConfidenceInterval
+    se: float
+    df: float
+    mean_champion: float
+    mean_challenger: float
+    n: int
+    margin: float
+    hypothesis: str
+    alternative: str
+    confidence_level: float
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class WilcoxonTestResult(Result):
+    """Result of :func:`wilcoxon_test`.
+
+    ``statistic`` is the signed normal score (positive when the challenger's values are
+    larger; with ``method="exact"`` the p-value comes from ``V``'s exact distribution instead);
+    ``rank_sum_positive`` is R's ``V`` (scipy reports ``min(V, n(n+1)/2 - V)``).
+    ``effect`` and ``ci`` are the Hodges-Lehmann pseudomedian of ``challenger - champion`` and
+    its interval; ``n`` counts the non-zero differences used.
+    """
+
+    statistic: float
+    pvalue: float
+    effect: float
+    ci: ConfidenceInterval
+    rank_sum_positive: float
+    n: int
+    n_zero: int
+    alternative: str
+    confidence_level: float
+    correction: bool
+    method: str
+
+
+def _as_binary(name: str, values: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
+    if not np.isin(values, (0.0, 1.0)).all():
+        bad = values[~np.isin(values, (0.0, 1.0))][0]
+        raise ValueError(f"`{name}` must hold only 0/1 or True/False; got {bad}.")
+    return values == 1.0
+
+
+def _binomial_pvalue(c: int, total: int, alternative: str, mid: bool) -> float:
+    # X ~ Binomial(b + c, 1/2), X = c; mid-p subtracts half the point mass at the observed value.
+    half_point = 0.5 * float(stats.binom.pmf(c, total, 0.5)) if mid else 0.0
+    upper = float(stats.binom.sf(c - 1, total, 0.5)) - half_point
+    lower = float(stats.binom.cdf(c, total, 0.5)) - half_point
+    if alternative == "greater":
+        return upper
+    if alternative == "less":
+        return lower
+    return min(1.0, 2.0 * min(upper, lower))
+
+
+def mcnemar_test(
+    correct_champion: Any,
+    correct_challenger: Any,
+    *,
+    method: str = "exact",
+    alternative: str = "two-sided",
+    confidence_level: float = 0.95,
+) -> McNemarTestResult:
+    """McNemar's test for a difference in accuracy between two models on the same requests.
+
+    Parameters
+    ----------
+    correct_champion, correct_challenger
+        Per request, whether each model was right (0/1 or booleans), aligned by request.
+    method
+        ``"exact"`` (binomial test on the discordant pairs, as R's ``binom.test``), ``"mid-p"``
+        (the exact p-value minus half the point probability), ``"chi2"`` (R's
+        ``mcnemar.test(correct=FALSE)``) or ``"chi2-corrected"`` (``correct=TRUE``; 0 when
+        ``b == c``, as R).
+    alternative
+        ``"greater"``: the challenger is more accurate.
+    confidence_level
+        Of the Wald interval for ``accuracy_challenger - accuracy_champion``.
+
+    Returns
+    -------
+    McNemarTestResult
+
+    Examples
+    --------
+    >>> champion = [1] * 944 + [0] * 656
+    >>> challenger = [1] * 794 + [0] * 150 + [1] * 86 + [0] * 570
+    >>> r = mcnemar_test(champion, challenger, method="chi2-corrected")
+    >>> round(r.chi2, 4), round(r.pvalue, 9), r.b, r.c
+    (16.8178, 4.1146e-05, 150, 86)
+    """
+    first, second = as_paired_float_arrays(
+        "correct_champion", correct_champion, "correct_challenger", correct_challenger
+    )
+    champ = _as_binary("correct_champion", first)
+    chall = _as_binary("correct_challenger", second)
+    method = check_choice("method", method, MCNEMAR_METHODS)
+    alternative = check_alternative(alternative)
+    confidence_level = check_confidence_level(confidence_level)
+    n = int(champ.size)
+    b = int(np.count_nonzero(champ & ~chall))
+    c = int(np.count_nonzero(~champ & chall))
+    effect = (c - b) / n
+    discordant = b + c
+    chi2 = math.nan
+    if discordant == 0:
+        warn_degenerate("No discordant requests (b = c = 0); statistic and pvalue are NaN.")
+        statistic = pvalue = math.nan
+    elif method in ("exact", "mid-p"):
+        statistic = float(c - b)
+        pvalue = _binomial_pvalue(c, discordant, alternative, mid=method == "mid-p")
+    else:
+        numerator = abs(c - b)
+        if method == "chi2-corrected" and numerator > 0:
+            numerator -= 1  # Yates; R keeps 0 at b == c rather than statsmodels' (0 - 1)^2
+        chi2 = numerator**2 / discordant
+        statistic = math.copysign(math.sqrt(chi2), c - b)
+        pvalue = (float(stats.chi2.sf(chi2, 1)) if alternative == "two-sided"
+                  else pvalue_from_statistic(statistic, alternative))
+    se = math.sqrt(max(discordant - (c - b) ** 2 / n, 0.0)) / n
+    ci = interval(effect, se, alternative, confidence_level) if se > 0 else NAN_INTERVAL
+    return McNemarTestResult(
+        statistic=statistic, pvalue=pvalue, effect=effect, ci=ci, chi2=chi2,
+        accuracy_champion=float(champ.mean()), accuracy_challenger=float(chall.mean()),
+        b=b, c=c, n=n, alternative=alternative, confidence_level=confidence_level, method=method,
+    )
+
+
+def paired_t_test(
+    loss_champion: Any,
+    loss_challenger: Any,
+    *,
+    alternative: str = "two-sided",
+    confidence_level: float = 0.95,
+    margin: float = 0.0,
+    nan_policy: str = "raise",
+) -> PairedTTestResult:
+    """Paired t test on per-request values (a loss, a score), as R's ``t.test(paired=TRUE)``.
+
+    Parameters
+    ----------
+    loss_champion, loss_challenger
+        One value per request for each model, aligned by request.
+    alternative
+        ``"greater"``: the mean difference ``challenger - champion`` exceeds ``margin``.
+    confidence_level
+        Of the interval for the mean difference (one-sided for one-sided alternatives).
+    margin
+        Null value of the mean difference (non-inferiority or superiority margins).
+    nan_policy
+        ``"raise"`` or ``"omit"`` (drop requests with a NaN on either side).
+
+    Returns
+    -------
+    PairedTTestResult
+
+    Examples
+    --------
+    >>> a = [0.7, -1.6, -0.2, -1.2, -0.1, 3.4, 3.7, 0.8, 0.0, 2.0]
+    >>> b = [1.9, 0.8, 1.1, 0.1, -0.1, 4.4, 5.5, 1.6, 4.6, 3.4]
+    >>> r = paired_t_test(b, a)   # R: t.test(a, b, paired = TRUE) gives t = -4.0621
+    >>> round(r.statistic, 4), r.df, round(r.pvalue, 6)
+    (-4.0621, 9.0, 0.002833)
+    """
+    champ, chall = as_paired_float_arrays(
+        "loss_champion", loss_champion, "loss_challenger", loss_challenger,
+        nan_policy=nan_policy, min_size=2,
+    )
+    alternative = check_alternative(alternative)
+    confidence_level = check_confidence_level(confidence_level)
+    margin = check_real("margin", margin)
+    diff = chall - champ
+    n = int(diff.size)
+    effect = float(diff.mean())
+    se = float(diff.std(ddof=1)) / math.sqrt(n)
+    df = float(n - 1)
+    if se == 0.0:
+        warn_degenerate("The paired differences have zero variance; statistic, pvalue and ci are NaN.")
+        statistic, ci = math.nan, NAN_INTERVAL
+    else:
+        statistic = (effect - margin) / se
+        ci = interval(effect, se, alternative, confidence_level, df)
+    return PairedTTestResult(
+        statistic=statistic, pvalue=pvalue_from_statistic(statistic, alternative, df),
+        effect=effect, ci=ci, se=se, df=df, mean_champion=float(champ.mean()),
+        mean_challenger=float(chall.mean()), n=n, margin=margin,
+        hypothesis=describe_hypothesis(alternative, margin), alternative=alternative,
+        confidence_level=confidence_level,
+    )
+
+
+def _signed_rank_z(diff: npt.NDArray[np.float64], alternative: str, correction: bool) -> tuple[float, float]:
+    """R's normal score ``(V - n(n+1)/4 - correction) / sigma`` and ``V``; zeros dropped."""
+    diff = diff[diff != 0.0]
+    n = diff.size
+    if n == 0:
+        return math.nan, 0.0
+    magnitude = np.abs(diff)
+    order = np.argsort(magnitude, kind="stable")
+    starts, lengths = tie_runs(magnitude[order])
+    ranks = np.repeat(starts + (lengths + 1) / 2.0, lengths)
+    v = float(ranks[diff[order] > 0].sum())
+    z = v - n * (n + 1) / 4.0
+    sigma2 = n * (n + 1) * (2 * n + 1) / 24.0 - float(np.sum(lengths**3 - lengths)) / 48.0
+    if sigma2 <= 0.0:
+        return math.nan, v
+    return (z - continuity_shift(z, alternative, correction)) / math.sqrt(sigma2), v
+
+
+def continuity_shift(centred: float, alternative: str, correction: bool) -> float:
+    """R's continuity correction of a centred rank statistic: ``sign(z) / 2`` or one-sided ``±1/2``."""
+    if not correction:
+        return 0.0
+    if alternative == "two-sided":
+        return math.copysign(0.5, centred) if centred != 0 else 0.0
+    return 0.5 if alternative == "greater" else -0.5
+
+
+def zeroin(f: Any, low: float, high: float, f_low: float, f_high: float, tol: float) -> float:
+    """Brent's root finder exactly as R's ``R_zeroin2`` (what ``uniroot`` calls).
+
+    The signed-rank score is a step function, so the root R reports depends on the path its
+    search takes; following the same path reproduces R's estimate and interval, which lie
+    within ``tol`` of the step where the score crosses its target.
+    """
+    a, b, fa, fb = low, high, f_low, f_high
+    c, fc = a, fa
+    if fa == 0.0:
+        return a
+    if fb == 0.0:
+        return b
+    eps = float(np.finfo(float).eps)
+    for _ in range(1001):
+        prev_step = b - a
+        if abs(fc) < abs(fb):
+            a, b, c = b, c, b
+            fa, fb, fc = fb, fc, fb
+        tol_act = 2.0 * eps * abs(b) + tol / 2.0
+        new_step = (c - b) / 2.0
+        if abs(new_step) <= tol_act or fb == 0.0:
+            return b
+        if abs(prev_step) >= tol_act and abs(fa) > abs(fb):
+            cb = c - b
+            if a == c:
+                t1 = fb / fa
+                p, q = cb * t1, 1.0 - t1
+            else:
+                q, t1, t2 = fa / fc, fb / fc, fb / fa
+                p = t2 * (cb * q * (q - t1) - (b - a) * (t1 - 1.0))
+                q = (q - 1.0) * (t1 - 1.0) * (t2 - 1.0)
+            if p > 0.0:
+                q = -q
+            else:
+                p = -p
+            if p < 0.75 * cb * q - abs(tol_act * q) / 2.0 and p < abs(prev_step * q / 2.0):
+                new_step = p / q
+        if abs(new_step) < tol_act:
+            new_step = tol_act if new_step > 0.0 else -tol_act
+        a, fa = b, fb
+        b += new_step
+        fb = f(b)
+        if (fb > 0.0 and fc > 0.0) or (fb < 0.0 and fc < 0.0):
+            c, fc = a, fa
+    return b  # pragma: no cover - R's 1000-iteration cap, never reached on a bracketed step function
+
+
+def _invert(diff: npt.NDArray[np.float64], target: float, alternative: str, correction: bool,
+            *, clamp: bool) -> float:
+    """The shift ``d`` where the score of ``diff - d`` crosses ``target`` (R's ``wdiff`` root).
+
+    ``clamp`` returns the range's end when the target is not bracketed (R's ``root`` for the
+    interval); the estimate (``clamp=False``) is always bracketed for non-degenerate data.
+    """
+    low, high = float(diff.min()), float(diff.max())
+
+    def score(shift: float) -> float:
+        z, _ = _signed_rank_z(diff - shift, alternative, correction)
+        return z - target
+
+    return invert_step(score, low, high, clamp=clamp)
+
+
+def invert_step(score: Any, low: float, high: float, *, clamp: bool) -> float:
+    """Where a non-increasing step ``score`` crosses 0 on ``[low, high]``, as R's ``uniroot``.
+
+    With ``clamp`` an end is returned when the crossing is not bracketed (R's ``root`` helper
+    for the interval), tolerance ``1e-4`` as R's ``wilcox.test``.
+    """
+    f_low, f_high = score(low), score(high)
+    if clamp and f_low <= 0.0:
+        return low
+    if clamp and f_high >= 0.0:
+        return high
+    return zeroin(score, low, high, f_low, f_high, 1e-4)
+
+
+def wilcoxon_test(
+    loss_champion: Any,
+    loss_challenger: Any,
+    *,
+    correction: bool = True,
+    method: str = "auto",
+    alternative: str = "two-sided",
+    confidence_level: float = 0.95,
+    nan_policy: str = "raise",
+) -> WilcoxonTestResult:
+    """Wilcoxon signed-rank test with the Hodges-Lehmann estimate, as R's paired ``wilcox.test``.
+
+    Parameters
+    ----------
+    loss_champion, loss_challenger
+        One value per request for each model, aligned by request.
+    correction
+        Continuity correction of the normal approximation (R's ``correct``).
+    method
+        ``"auto"`` (R's default: exact below 50 non-zero differences without ties or zeros,
+        else the normal approximation), ``"exact"`` (exact distribution of ``V``, Walsh-average
+        interval; falls back to the approximation, as R, when there are ties or zeros) or
+        ``"approx"``.
+    alternative
+        ``"greater"``: the differences ``challenger - champion`` are shifted above 0.
+    confidence_level
+        Of the Hodges-Lehmann interval.
+    nan_policy
+        ``"raise"`` or ``"omit"``.
+
+    Returns
+    -------
+    WilcoxonTestResult
+        With the approximation the p-value equals ``scipy.stats.wilcoxon(challenger - champion,
+        zero_method="wilcox", correction=correction, method="approx")`` and R's
+        ``wilcox.test(..., exact=FALSE)``; ``method`` records which was used.
+
+    Examples
+    --------
+    >>> a = [0.7, -1.6, -0.2, -1.2, -0.1, 3.4, 3.7, 0.8, 0.0, 2.0]
+    >>> b = [1.9, 0.8, 1.1, 0.1, -0.1, 4.4, 5.5, 1.6, 4.6, 3.4]
+    >>> r = wilcoxon_test(b, a)   # R: wilcox.test(a, b, paired = TRUE, conf.int = TRUE)
+    >>> r.rank_sum_positive, round(r.pvalue, 6), round(r.effect, 4)
+    (0.0, 0.009091, -1.4)
+    """
+    champ, chall = as_paired_float_arrays(
+        "loss_champion", loss_champion, "loss_challenger", loss_challenger, nan_policy=nan_policy,
+    )
+    if not isinstance(correction, bool):
+        raise TypeError(f"`correction` must be True or False; got {correction!r}.")
+    method = check_choice("method", method, WILCOXON_METHODS)
+    alternative = check_alternative(alternative)
+    confidence_level = check_confidence_level(confidence_level)
+    diff = chall - champ
+    n_zero = int(np.count_nonzero(diff == 0.0))
+    z, v = _signed_rank_z(diff, alternative, correction)
+    n = int(diff.size) - n_zero
+    common: dict[str, Any] = {"rank_sum_positive": v, "n": n, "n_zero": n_zero, "alternative": alternative,
+              "confidence_level": confidence_level, "correction": correction}
+    if math.isnan(z):
+        warn_degenerate("All paired differences are 0 (or tied at one value); the test is undefined.")
+        return WilcoxonTestResult(statistic=math.nan, pvalue=math.nan, effect=math.nan, ci=NAN_INTERVAL,
+                                  method="approx", **common)
+    diff = diff[diff != 0.0]  # R inverts the statistic on the non-zero differences only
+    untied = n_zero == 0 and np.unique(np.abs(diff)).size == n
+    if untied and (method == "exact" or (method == "auto" and n < 50)):
+        pvalue, estimate, ci = exact_signed_rank(diff, v, alternative, confidence_level)
+        return WilcoxonTestResult(statistic=z, pvalue=pvalue, effect=estimate, ci=ci, method="exact",
+                                  **common)
+    pvalue = pvalue_from_statistic(z, alternative)
+    crit = critical_value(confidence_level, alternative)
+    low = -math.inf if alternative == "less" else _invert(diff, crit, alternative, correction, clamp=True)
+    high = (math.inf if alternative == "greater"
+            else _invert(diff, -crit, alternative, correction, clamp=True))
+    estimate = _invert(diff, 0.0, alternative, False, clamp=False)  # R >= 4.0: no correction here
+    return WilcoxonTestResult(statistic=z, pvalue=pvalue, effect=estimate, ci=ConfidenceInterval(low, high),
+                              method="approx", **common)
+
