@@ -35,6 +35,7 @@ from abkit.rollout import (
     RollingUpdate,
     kayenta_classify,
     kayenta_score,
+)
 from abkit.shadow import (
     auc_ci,
     compare_models,
