@@ -11,6 +11,7 @@ True
 from abkit._results import ConfidenceInterval
 from abkit.checks import srm_test
 from abkit.errors import ConvergenceError, DegenerateDataWarning, StateError
+from abkit.frame import Experiment, Mean, Proportion, RatioOfMeans
 from abkit.means import cuped_test, means_test, ratio_test
 from abkit.multiple import adjust_pvalues
 from abkit.proportions import proportions_test
@@ -23,8 +24,12 @@ __all__ = [
     "ConfidenceInterval",
     "ConvergenceError",
     "DegenerateDataWarning",
+    "Experiment",
+    "Mean",
     "MeanStats",
+    "Proportion",
     "ProportionStats",
+    "RatioOfMeans",
     "StateError",
     "adjust_pvalues",
     "cuped_test",
