@@ -102,8 +102,9 @@ def run_demo(n_users: int, seed: int) -> str:
 def parse_metric(kind: str, spec: str) -> tuple[str, Metric]:
     """A metric option's ``[NAME=]SPEC`` as ``(name, metric)``; the name defaults to the spec.
 
-    >>> parse_metric("ratio", "ctr=clicks/sessions")
-    ('ctr', RatioOfMeans(numerator='clicks', denominator='sessions', method='welch', relative_method='delta-log'))
+    >>> name, metric = parse_metric("ratio", "ctr=clicks/sessions")
+    >>> name, metric.columns
+    ('ctr', ('clicks', 'sessions'))
     """
     name, sep, body = spec.partition("=")
     if not sep:

@@ -694,7 +694,7 @@ class ExperimentResult(Result):
     def __repr__(self) -> str:
         headers, cells = self._table()
         widths = [max(len(row[i]) for row in [headers, *cells]) for i in range(len(headers))]
-        lines = self._header() + [""]
+        lines = [*self._header(), ""]
         for row in [headers, *cells]:
             lines.append("  ".join(c.ljust(w) if i < 2 else c.rjust(w)
                                    for i, (c, w) in enumerate(zip(row, widths, strict=True))).rstrip())
@@ -733,7 +733,7 @@ def to_frame(results: Iterable[Result] | Result) -> pd.DataFrame:
         results = results.rows
     elif isinstance(results, Result):
         results = [results]
-    records = []
+    records: list[dict[str, Any]] = []
     for result in results:
         if not (isinstance(result, Result) and dataclasses.is_dataclass(result)):
             raise TypeError(f"`results` must hold abkit results; got {type(result).__name__}.")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from abkit.plotting import require_matplotlib
 
@@ -59,7 +59,7 @@ def plot_effects(
         One-sided intervals are drawn to the edge of the axes.
     """
     plt = require_matplotlib()
-    rows = list(getattr(result, "rows", result))
+    rows: list[MetricResult] = list(result.rows if hasattr(result, "rows") else result)
     if not rows:
         raise ValueError("`result` must have at least one row; got none.")
     if ax is None:
