@@ -79,6 +79,14 @@ def _check_column(name: str, value: Any) -> str:
     return value
 
 
+def _check_declaration(columns: dict[str, Any], method: str, methods: tuple[str, ...],
+                       relative_method: str) -> None:
+    for name, column in columns.items():
+        _check_column(name, column)
+    check_choice("method", method, methods)
+    check_choice("relative_method", relative_method, RELATIVE_METHODS)
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Proportion:
     """A 0/1 (or boolean) outcome per unit, such as ``converted``; tested by
@@ -96,9 +104,8 @@ class Proportion:
     relative_method: str = "delta-log"
 
     def __post_init__(self) -> None:
-        _check_column("column", self.column)
-        check_choice("method", self.method, PROPORTION_METHODS)
-        check_choice("relative_method", self.relative_method, RELATIVE_METHODS)
+        _check_declaration({"column": self.column}, self.method, PROPORTION_METHODS,
+                           self.relative_method)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -132,11 +139,10 @@ class Mean:
     relative_method: str = "delta-log"
 
     def __post_init__(self) -> None:
-        _check_column("column", self.column)
+        columns = {"column": self.column}
         if self.covariate is not None:
-            _check_column("covariate", self.covariate)
-        check_choice("method", self.method, MEAN_METHODS)
-        check_choice("relative_method", self.relative_method, RELATIVE_METHODS)
+            columns["covariate"] = self.covariate
+        _check_declaration(columns, self.method, MEAN_METHODS, self.relative_method)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -169,10 +175,8 @@ class RatioOfMeans:
     relative_method: str = "delta-log"
 
     def __post_init__(self) -> None:
-        _check_column("numerator", self.numerator)
-        _check_column("denominator", self.denominator)
-        check_choice("method", self.method, MEAN_METHODS)
-        check_choice("relative_method", self.relative_method, RELATIVE_METHODS)
+        _check_declaration({"numerator": self.numerator, "denominator": self.denominator},
+                           self.method, MEAN_METHODS, self.relative_method)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -192,7 +196,8 @@ Metric = Proportion | Mean | RatioOfMeans
 # One aggregation query
 # --------------------------------------------------------------------------------------------
 
-_PREFIX = "__abkit_"
+def _alias(kind: str, index: int) -> str:
+    return f"__abkit_{kind}{index}"
 
 
 @dataclasses.dataclass
@@ -218,15 +223,19 @@ class _Plan:
                     pairs[(metric.columns[0], metric.columns[1])] = None
         columns = list(dict.fromkeys([*proportion, *moment]))
         # Float64 columns are read as they are; others are cast to Float64 under a new name.
-        value = {c: c if schema[c] == nw.Float64 else f"{_PREFIX}v{i}" for i, c in enumerate(columns)}
+        value = {c: c if schema[c] == nw.Float64 else _alias("v", i) for i, c in enumerate(columns)}
         return cls(value, list(proportion), list(moment), list(pairs))
+
+    def alias(self, kind: str, column: str) -> str:
+        """The query's name for aggregate ``kind`` of ``column`` (by position: any name is safe)."""
+        return _alias(kind, list(self.value).index(column))
 
     def derived(self) -> list[nw.Expr]:
         """Columns computed before grouping: float casts, pair sums and 0/1 violations."""
         exprs = [self.float(c).alias(name) for c, name in self.value.items() if name != c]
-        exprs += [(self.float(x) + self.float(y)).alias(f"{_PREFIX}s{j}")
+        exprs += [(self.float(x) + self.float(y)).alias(_alias("s", j))
                   for j, (x, y) in enumerate(self.pairs)]
-        exprs += [(~self.float(c).is_in([0.0, 1.0])).cast(nw.Int64).alias(f"{_PREFIX}b{c}")
+        exprs += [(~self.float(c).is_in([0.0, 1.0])).cast(nw.Int64).alias(self.alias("b", c))
                   for c in self.proportion]
         return exprs
 
@@ -237,16 +246,16 @@ class _Plan:
 
     def aggregates(self) -> list[nw.Expr]:
         """Per-group aggregates; every one is elementary, so every engine runs them natively."""
-        exprs = [nw.len().alias(f"{_PREFIX}n")]
+        exprs = [nw.len().alias(_alias("n", 0))]
         for c, name in self.value.items():
-            exprs.append(nw.col(name).count().alias(f"{_PREFIX}count{c}"))
+            exprs.append(nw.col(name).count().alias(self.alias("count", c)))
         for c in self.proportion:
-            exprs += [nw.col(self.value[c]).sum().alias(f"{_PREFIX}sum{c}"),
-                      nw.col(f"{_PREFIX}b{c}").sum().alias(f"{_PREFIX}bad{c}")]
+            exprs += [nw.col(self.value[c]).sum().alias(self.alias("sum", c)),
+                      nw.col(self.alias("b", c)).sum().alias(self.alias("bad", c))]
         for c in self.moment:
-            exprs += [nw.col(self.value[c]).mean().alias(f"{_PREFIX}mean{c}"),
-                      nw.col(self.value[c]).var(ddof=1).alias(f"{_PREFIX}var{c}")]
-        exprs += [nw.col(f"{_PREFIX}s{j}").var(ddof=1).alias(f"{_PREFIX}svar{j}")
+            exprs += [nw.col(self.value[c]).mean().alias(self.alias("mean", c)),
+                      nw.col(self.value[c]).var(ddof=1).alias(self.alias("var", c))]
+        exprs += [nw.col(_alias("s", j)).var(ddof=1).alias(_alias("svar", j))
                   for j in range(len(self.pairs))]
         return exprs
 
@@ -263,18 +272,21 @@ def _python_value(value: Any) -> Any:
 class _Group:
     """One variant's row of aggregates, checked as it is read."""
 
-    def __init__(self, key: Any, row: Mapping[str, Any], variant: str) -> None:
-        self.key = key
+    def __init__(self, key: Any, row: Mapping[str, Any], variant: str, plan: _Plan) -> None:
         self.row = row
+        self.plan = plan
         self.where = f"in variant {key!r} of column {variant!r}"
-        self.n = int(_python_value(row[f"{_PREFIX}n"]))
+        self.n = int(_python_value(row[_alias("n", 0)]))
 
-    def get(self, kind: str, column: str) -> float:
-        value = _python_value(self.row[f"{_PREFIX}{kind}{column}"])
+    def value(self, name: str) -> float:
+        value = _python_value(self.row[name])
         return math.nan if value is None else float(value)
 
+    def get(self, kind: str, column: str) -> float:
+        return self.value(self.plan.alias(kind, column))
+
     def check_column(self, column: str, metric: str) -> None:
-        count = int(_python_value(self.row[f"{_PREFIX}count{column}"]))
+        count = int(self.get("count", column))
         if count < self.n:
             raise ValueError(
                 f"Column {column!r} (metric {metric!r}) must not contain missing values; got "
@@ -307,13 +319,14 @@ def _proportion_stats(group: _Group, name: str, metric: Proportion) -> Proportio
     return ProportionStats(round(total), group.n)
 
 
-def _moment_stats(group: _Group, name: str, metric: Mean | RatioOfMeans, plan: _Plan) -> Stats:
+def _moment_stats(group: _Group, name: str, metric: Mean | RatioOfMeans) -> Stats:
     columns = metric.columns
     if len(columns) == 1:
         mean, var = group.moments(columns[0], name)
         return MeanStats(group.n, mean, var)
     (mean_x, var_x), (mean_y, var_y) = (group.moments(c, name) for c in columns)
-    var_sum = group.get("svar", str(plan.pairs.index((columns[0], columns[1]))))
+    var_sum = group.value(_alias("svar", group.plan.pairs.index((columns[0], columns[1]))))
+    group.check_finite(f"{columns[0]}' + '{columns[1]}", name, var_sum)
     cov = (var_sum - var_x - var_y) / 2.0
     bound = math.sqrt(var_x * var_y)
     # The identity loses a few ulps of var_x + var_y; keep Cauchy-Schwarz exact.
@@ -417,8 +430,8 @@ def summarize(
         key = _python_value(row[variant])
         if key is None:
             raise ValueError(f"Column {variant!r} (the variant) must not contain nulls; got "
-                             f"{int(row[f'{_PREFIX}n'])} row(s) with a null variant.")
-        groups[key] = _Group(key, row, variant)
+                             f"{int(row[_alias('n', 0)])} row(s) with a null variant.")
+        groups[key] = _Group(key, row, variant, plan)
     result: dict[Any, dict[str, Stats]] = {}
     for key in _sorted_keys(groups):
         group = groups[key]
@@ -431,7 +444,7 @@ def summarize(
             if isinstance(metric, Proportion):
                 stats[name] = _proportion_stats(group, name, metric)
             else:
-                stats[name] = _moment_stats(group, name, metric, plan)
+                stats[name] = _moment_stats(group, name, metric)
         result[key] = stats
     return result
 

@@ -439,3 +439,34 @@ def test_bad_declarations_and_options(small: pd.DataFrame) -> None:
         Experiment(y=Mean("y")).analyze([[1, 2]])
     with pytest.raises(TypeError, match="`metrics` must be a non-empty mapping"):
         summarize(small, metrics=[Mean("y")])  # type: ignore[arg-type]
+
+
+def test_any_column_names_are_safe() -> None:
+    frame = pd.DataFrame({"arm group": list("aaabbb"), 'rev.enue "x"': [1.0, 2, 3, 4, 5, 7],
+                          "n 1": [1, 2, 3, 1, 2, 2]})
+    expected = BivariateStats.from_samples([4.0, 5.0, 7.0], [1.0, 2.0, 2.0])
+    for table in engines(frame).values():
+        stats = summarize(table, variant="arm group",
+                          metrics={"r": RatioOfMeans('rev.enue "x"', "n 1")})["b"]["r"]
+        for field, value in expected.to_dict().items():
+            assert stats.to_dict()[field] == pytest.approx(value, rel=1e-12), field
+
+
+def test_pandas_nullable_dtypes() -> None:
+    frame = pd.DataFrame({"variant": list("aaabbb"),
+                          "y": pd.array([1, 2, 4, 4, 5, 7], dtype="Int64"),
+                          "w": pd.array([True, False, True, False, True, True], dtype="boolean")})
+    stats = summarize(frame, metrics={"y": Mean("y"), "w": Proportion("w")})
+    assert stats["b"]["w"] == ProportionStats(2, 3)
+    assert stats["a"]["y"].var == pytest.approx(np.var([1, 2, 4], ddof=1), rel=1e-12)
+    frame.loc[1, "y"] = pd.NA
+    with pytest.raises(ValueError, match=r"Column 'y' \(metric 'y'\) must not contain missing values; "
+                                         r"got 1 null or NaN value\(s\) in variant 'a'"):
+        summarize(frame, metrics={"y": Mean("y")})
+
+
+def test_values_too_large_to_aggregate() -> None:
+    table = pl.DataFrame({"variant": list("aaabbb"), "x": [1e308, 1e308, 1e308, 1.0, 2.0, 3.0],
+                          "y": [1.0, 2.0, 3.0, 1.0, 2.0, 4.0]})
+    with pytest.raises(ValueError, match=r"Column 'x' \(metric 'r'\) must contain only finite values"):
+        summarize(table, metrics={"r": RatioOfMeans("x", "y")})
