@@ -125,13 +125,17 @@ def parse_metric(kind: str, spec: str) -> tuple[str, Metric]:
     return name, metric
 
 
+_DUCKDB_INTEGERS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+                    "UINTEGER", "UBIGINT", "UHUGEINT")
+
+
 def _control_value(types: dict[str, str], variant: str, control: str | None) -> Any:
     # The command line gives text; compare it as the variant column's type.
     if control is None or variant not in types:
         return control
     kind = types[variant].upper()
     try:
-        if kind.endswith("INT") or kind in ("BIGINT", "HUGEINT", "UBIGINT", "UHUGEINT"):
+        if kind in _DUCKDB_INTEGERS:
             return int(control)
         if kind in ("DOUBLE", "FLOAT", "REAL") or kind.startswith("DECIMAL"):
             return float(control)

@@ -62,13 +62,16 @@ def test_analyze_table_and_json_output(files: dict[str, Path]) -> None:
     assert report["control"] == "control" and report["rows"][0]["metric"] == "won"
 
 
-def test_integer_control_is_read_as_the_column_type(tmp_path: Path) -> None:
-    path = tmp_path / "arms.csv"
-    pd.DataFrame({"arm": [0, 0, 0, 1, 1, 1], "y": [1.0, 2.0, 4.0, 2.0, 3.0, 5.0]}).to_csv(path, index=False)
+@pytest.mark.parametrize("dtype", ["int8", "int32", "int64", "float64"])
+def test_numeric_control_is_read_as_the_column_type(tmp_path: Path, dtype: str) -> None:
+    path = tmp_path / "arms.parquet"
+    frame = pd.DataFrame({"arm": [0, 0, 0, 1, 1, 1], "y": [1.0, 2.0, 4.0, 2.0, 3.0, 5.0]})
+    frame.astype({"arm": dtype}).to_parquet(path, index=False)
     code, out = run(str(path), "--variant", "arm", "--control", "1", "--mean", "y", "--output", "json")
     assert code == 0
     report = json.loads(out)
     assert report["control"] == 1 and report["treatments"] == [0]
+    assert main(["analyze", str(path), "--variant", "arm", "--control", "one", "--mean", "y"]) == 2
 
 
 @pytest.mark.parametrize(
