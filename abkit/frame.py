@@ -33,6 +33,7 @@ False
 from __future__ import annotations
 
 import dataclasses
+import decimal
 import html
 import math
 from collections.abc import Iterable, Mapping
@@ -264,7 +265,7 @@ def _python_value(value: Any) -> Any:
     # numpy scalars and Decimals (DuckDB's sum of integers) to plain Python numbers.
     if isinstance(value, np.generic):
         return value.item()
-    if type(value).__name__ == "Decimal":
+    if isinstance(value, decimal.Decimal):
         return int(value) if value == int(value) else float(value)
     return value
 

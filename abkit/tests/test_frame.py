@@ -85,6 +85,22 @@ def test_every_engine_gives_the_pandas_answer(data: pd.DataFrame, engine: str) -
     assert_frames_close(actual, expected, rel=1e-9)
 
 
+@pytest.mark.parametrize("engine", ["pandas", "polars", "pyarrow", "duckdb"])
+def test_one_query_per_table(data: pd.DataFrame, engine: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import narwhals as nw
+
+    calls = []
+    collect = nw.LazyFrame.collect
+
+    def counting(self: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(self)
+        return collect(self, *args, **kwargs)
+
+    monkeypatch.setattr(nw.LazyFrame, "collect", counting)
+    Experiment(**METRICS).analyze(engines(data)[engine], control="a")
+    assert len(calls) == 1
+
+
 def test_analyze_equals_the_primitives_on_raw_arrays(data: pd.DataFrame) -> None:
     result = Experiment(**METRICS).analyze(data, control="a")
     arms = {v: data[data["variant"] == v] for v in ("a", "b", "c")}
