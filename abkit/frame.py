@@ -429,7 +429,7 @@ def summarize(
     groups = {}
     for row in rows:
         key = _python_value(row[variant])
-        if key is None:
+        if key is None or (isinstance(key, float) and math.isnan(key)):
             raise ValueError(f"Column {variant!r} (the variant) must not contain nulls; got "
                              f"{int(row[_alias('n', 0)])} row(s) with a null variant.")
         groups[key] = _Group(key, row, variant, plan)

@@ -433,10 +433,14 @@ def test_bad_variants(small: pd.DataFrame) -> None:
         experiment.analyze(small, srm_weights={"a": 1})
     with pytest.raises(ValueError, match="`table` must have rows; got an empty table"):
         experiment.analyze(small.iloc[:0])
-    nulls = pl.DataFrame({"variant": ["a", "a", None, "b", "b"], "y": [1.0, 2.0, 3.0, 4.0, 5.0]})
-    with pytest.raises(ValueError, match=r"Column 'variant' \(the variant\) must not contain nulls; "
-                                         r"got 1 row\(s\)"):
-        experiment.analyze(nulls)
+    nulls = pd.DataFrame({"variant": ["a", "a", None, "b", "b"], "y": [1.0, 2.0, 3.0, 4.0, 5.0]})
+    for table in engines(nulls).values():
+        with pytest.raises(ValueError, match=r"Column 'variant' \(the variant\) must not contain nulls; "
+                                             r"got 1 row\(s\)"):
+            experiment.analyze(table)
+    numbers = pd.DataFrame({"variant": [0.0, 0.0, math.nan, 1.0, 1.0], "y": [1.0, 2.0, 3.0, 4.0, 5.0]})
+    with pytest.raises(ValueError, match="must not contain nulls"):
+        experiment.analyze(numbers)
 
 
 def test_bad_declarations_and_options(small: pd.DataFrame) -> None:
