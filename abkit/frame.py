@@ -351,6 +351,17 @@ def _check_schema(schema: Mapping[str, Any], variant: str, metrics: Mapping[str,
                                 f"got dtype {dtype}.")
 
 
+def _declared_variants(frame: Any, schema: Mapping[str, Any], variant: str) -> list[Any]:
+    """The categories of an Enum or pandas categorical variant column (empty for other types)."""
+    dtype = schema[variant]
+    if isinstance(dtype, nw.Enum):
+        return list(dtype.categories)
+    if (dtype == nw.Categorical and isinstance(frame, nw.DataFrame)
+            and frame.implementation.is_pandas()):
+        return [_python_value(c) for c in frame.to_native()[variant].cat.categories]
+    return []
+
+
 def _sorted_keys(keys: Iterable[Any]) -> list[Any]:
     keys = list(keys)
     try:
@@ -395,8 +406,9 @@ def summarize(
     Raises
     ------
     ValueError
-        Missing columns, null variants, a variant with fewer than 2 rows, missing or non-finite
-        metric values, or a proportion column with values other than 0 and 1.
+        Missing columns, null variants, a variant with fewer than 2 rows (a category of an Enum or
+        pandas categorical variant column counts as a variant), missing or non-finite metric
+        values, or a proportion column with values other than 0 and 1.
     TypeError
         An unsupported table or a non-numeric metric column.
 
@@ -426,13 +438,17 @@ def summarize(
             .rows(named=True))
     if not rows:
         raise ValueError("`table` must have rows; got an empty table.")
-    groups = {}
+    groups: dict[Any, _Group] = {}
     for row in rows:
         key = _python_value(row[variant])
         if key is None or (isinstance(key, float) and math.isnan(key)):
             raise ValueError(f"Column {variant!r} (the variant) must not contain nulls; got "
                              f"{int(row[_alias('n', 0)])} row(s) with a null variant.")
         groups[key] = _Group(key, row, variant, plan)
+    for key in _declared_variants(frame, schema, variant):
+        if key not in groups:
+            raise ValueError(f"Each variant must have at least 2 rows; got 0 in variant {key!r} (a "
+                             f"category of column {variant!r}).")
     result: dict[Any, dict[str, Stats]] = {}
     for key in _sorted_keys(groups):
         group = groups[key]

@@ -426,6 +426,13 @@ def test_bad_variants(small: pd.DataFrame) -> None:
         experiment.analyze(small[small["variant"] == "a"])
     with pytest.raises(ValueError, match="Each variant must have at least 2 rows; got 1 in variant 'b'"):
         experiment.analyze(small.iloc[:4])
+    categorical = small.astype({"variant": pd.CategoricalDtype(["a", "b", "c"])})
+    enum = pl.from_pandas(small).cast({"variant": pl.Enum(["a", "b", "c"])})
+    for table in (categorical, enum, enum.lazy()):
+        with pytest.raises(ValueError, match="Each variant must have at least 2 rows; got 0 in variant "
+                                             "'c' \\(a category of column 'variant'\\)"):
+            experiment.analyze(table)
+    assert experiment.analyze(categorical.astype({"variant": pd.CategoricalDtype(["a", "b"])})).n == (3, 3)
     with pytest.raises(ValueError, match="Variant 'c' in `srm_weights` has no rows in column 'variant'"):
         experiment.analyze(small, srm_weights={"a": 1, "b": 1, "c": 1})
     with pytest.raises(ValueError, match=r"`srm_weights` must give a share for every variant; got "
