@@ -15,6 +15,7 @@ from abkit.assignment import assign
 from abkit.checks import srm_test
 from abkit.errors import ConvergenceError, DegenerateDataWarning, StateError
 from abkit.flags import FeatureFlag
+from abkit.frame import Experiment, Mean, Proportion, RatioOfMeans
 from abkit.means import cuped_test, means_test, ratio_test
 from abkit.multiple import adjust_pvalues
 from abkit.power import (
@@ -59,12 +60,16 @@ __all__ = [
     "ConvergenceError",
     "DegenerateDataWarning",
     "DurationResult",
+    "Experiment",
     "FeatureFlag",
     "FixedSplitRouter",
+    "Mean",
     "MeanStats",
     "MeansPowerResult",
+    "Proportion",
     "ProportionStats",
     "ProportionsPowerResult",
+    "RatioOfMeans",
     "Recreate",
     "RollingUpdate",
     "Route",

@@ -3,6 +3,10 @@
 ``abkit demo`` generates a seeded experiment and prints a readable report of its analysis.
 ``abkit sample-size`` sizes an experiment (or gives its power or MDE) and, with traffic, its
 duration in days.
+``abkit analyze PATH`` analyses a CSV or Parquet file of one row per unit inside DuckDB (the file
+is never loaded into pandas): ``--proportion converted``, ``--mean revenue`` or
+``--mean revenue:revenue_pre`` (CUPED on a covariate), ``--ratio clicks/sessions``, each
+optionally named as ``NAME=SPEC``.
 
 Examples
 --------
@@ -19,8 +23,10 @@ ProportionsPowerResult
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,6 +35,7 @@ from abkit._results import ConfidenceInterval
 from abkit.checks import srm_test
 from abkit.datasets import make_experiment
 from abkit.errors import ConvergenceError
+from abkit.frame import Experiment, Mean, Metric, Proportion, RatioOfMeans
 from abkit.means import MeansTestResult, cuped_test, means_test, ratio_test
 from abkit.multiple import adjust_pvalues
 from abkit.power import duration, power_means, power_proportions
@@ -159,6 +166,111 @@ def _add_sample_size(commands: Any) -> None:
     size.add_argument("--daily-visitors", type=float, help="daily visitors, to report the duration")
     size.add_argument("--traffic-share", type=float, default=1.0, help="share in the experiment")
     size.add_argument("--population", type=float, help="distinct users (returning users)")
+def parse_metric(kind: str, spec: str) -> tuple[str, Metric]:
+    """A metric option's ``[NAME=]SPEC`` as ``(name, metric)``; the name defaults to the spec.
+
+    >>> name, metric = parse_metric("ratio", "ctr=clicks/sessions")
+    >>> name, metric.columns
+    ('ctr', ('clicks', 'sessions'))
+    """
+    name, sep, body = spec.partition("=")
+    if not sep:
+        name, body = spec, spec
+    metric: Metric
+    if kind == "proportion":
+        metric = Proportion(body)
+    elif kind == "mean":
+        column, _, covariate = body.partition(":")
+        metric = Mean(column, covariate or None)
+    else:
+        numerator, slash, denominator = body.partition("/")
+        if not slash or not numerator or not denominator:
+            raise ValueError(f"`--ratio` must be NUMERATOR/DENOMINATOR; got {spec!r}.")
+        metric = RatioOfMeans(numerator, denominator)
+    if not name:
+        raise ValueError(f"`--{kind}` must be [NAME=]SPEC with a non-empty NAME; got {spec!r}.")
+    return name, metric
+
+
+_DUCKDB_INTEGERS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+                    "UINTEGER", "UBIGINT", "UHUGEINT")
+
+
+def _control_value(types: dict[str, str], variant: str, control: str | None) -> Any:
+    # The command line gives text; compare it as the variant column's type.
+    if control is None or variant not in types:
+        return control
+    kind = types[variant].upper()
+    try:
+        if kind in _DUCKDB_INTEGERS:
+            return int(control)
+        if kind in ("DOUBLE", "FLOAT", "REAL") or kind.startswith("DECIMAL"):
+            return float(control)
+    except ValueError as exc:
+        raise ValueError(f"`--control` must be a value of column {variant!r} ({kind}); "
+                         f"got {control!r}.") from exc
+    if kind == "BOOLEAN":
+        return control.lower() in ("true", "1", "t", "yes")
+    return control
+
+
+def run_analyze(path: str, *, variant: str, control: str | None, metrics: list[tuple[str, str]],
+                alternative: str, confidence_level: float, adjust: str, output: str) -> str:
+    """Analyse a CSV or Parquet file with DuckDB; the report as text, CSV or JSON."""
+    try:
+        import duckdb
+    except ImportError as exc:  # pragma: no cover - exercised only without the extra
+        raise ImportError("`abkit analyze` needs DuckDB: pip install \"abkit[duckdb]\".") from exc
+    file = Path(path)
+    if not file.is_file():
+        raise ValueError(f"`PATH` must be an existing CSV or Parquet file; got {path!r}.")
+    if not metrics:
+        raise ValueError("Give at least one metric: --proportion, --mean or --ratio.")
+    declared = [parse_metric(kind, spec) for kind, spec in metrics]
+    names = [name for name, _ in declared]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ValueError(f"Metric names must be unique (use NAME=SPEC); got {duplicates} twice.")
+    connection = duckdb.connect()
+    suffixes = "".join(file.suffixes).lower()
+    if ".parquet" in suffixes or ".pq" in suffixes:
+        relation = connection.read_parquet(str(file))
+    elif ".csv" in suffixes or ".tsv" in suffixes:
+        relation = connection.read_csv(str(file))
+    else:
+        raise ValueError(f"`PATH` must end in .csv, .tsv or .parquet; got {file.name!r}.")
+    types = {column: str(kind) for column, kind in zip(relation.columns, relation.types, strict=True)}
+    result = Experiment(**dict(declared)).analyze(
+        relation, variant=variant, control=_control_value(types, variant, control),
+        alternative=alternative, confidence_level=confidence_level, adjust=adjust,
+    )
+    if output == "csv":
+        return str(result.to_frame().to_csv(index=False)).rstrip("\n")
+    if output == "json":
+        return json.dumps(result.to_dict(), indent=2)
+    return repr(result)
+
+
+def _add_analyze(commands: Any) -> None:
+    analyze = commands.add_parser(
+        "analyze", help="analyse a CSV or Parquet file (one row per unit) inside DuckDB",
+        description="Test every treatment against the control on each metric; Holm-adjusted "
+                    "p-values and a sample-ratio check.")
+    analyze.add_argument("path", help="CSV or Parquet file, one row per randomisation unit")
+    analyze.add_argument("--variant", default="variant", help="variant column (default: variant)")
+    analyze.add_argument("--control", default=None, help="control's value (default: the smallest)")
+    analyze.add_argument("--proportion", dest="metrics", action="append", metavar="[NAME=]COLUMN",
+                         type=lambda s: ("proportion", s), help="a 0/1 column")
+    analyze.add_argument("--mean", dest="metrics", action="append", metavar="[NAME=]COLUMN[:COVARIATE]",
+                         type=lambda s: ("mean", s), help="a numeric column, CUPED with a covariate")
+    analyze.add_argument("--ratio", dest="metrics", action="append", metavar="[NAME=]NUM/DEN",
+                         type=lambda s: ("ratio", s), help="a ratio of means, by the delta method")
+    analyze.add_argument("--alternative", default="two-sided",
+                         choices=["two-sided", "less", "greater"])
+    analyze.add_argument("--confidence-level", type=float, default=0.95)
+    analyze.add_argument("--adjust", default="holm",
+                         choices=["holm", "bonferroni", "hochberg", "bh", "by", "none"])
+    analyze.add_argument("--output", default="table", choices=["table", "csv", "json"])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -169,6 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument("--users", type=int, default=20_000, help="number of users")
     demo.add_argument("--seed", type=int, default=0, help="random seed")
     _add_sample_size(commands)
+    _add_analyze(commands)
     args = parser.parse_args(argv)
     if args.command == "demo":
         print(run_demo(args.users, args.seed))
@@ -178,6 +291,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (ValueError, ConvergenceError) as error:
             print(f"abkit sample-size: {error}", file=sys.stderr)
             return 2
+    elif args.command == "analyze":
+        try:
+            report = run_analyze(
+                args.path, variant=args.variant, control=args.control, metrics=args.metrics or [],
+                alternative=args.alternative, confidence_level=args.confidence_level,
+                adjust=args.adjust, output=args.output,
+            )
+        except (ValueError, TypeError) as exc:
+            print(f"abkit analyze: error: {exc}", file=sys.stderr)
+            return 2
+        print(report)
     return 0
 
 

@@ -1,0 +1,781 @@
+"""Experiments on tables where they live: pandas, Polars, PyArrow, DuckDB and PySpark.
+
+:func:`summarize` runs **one** group-by query per table, through narwhals, inside the table's own
+engine, and turns the per-variant aggregates into :mod:`abkit.stats` values; only those small
+aggregates reach Python. :class:`Experiment` declares metrics (:class:`Proportion`,
+:class:`Mean` with an optional CUPED covariate, :class:`RatioOfMeans`) and ``analyze`` tests every
+treatment against the control with the fixed-horizon primitives, adjusts the p-values for
+multiplicity (Holm by default) and checks the sample ratio.
+
+Numerical precision: the query asks the engine for means and sample variances (its ``var``
+aggregate, computed by a stable one-pass or two-pass algorithm) rather than raw sums of
+squares, which cancel catastrophically when a mean is large relative to the spread. A
+covariance comes from the identity ``cov(x, y) = (var(x + y) - var(x) - var(y)) / 2``, so it
+needs no second pass either; its error is a few ulps of ``var(x) + var(y)`` (tested), which is
+small beside ``sqrt(var(x) var(y))`` unless the two columns' spreads differ by many orders of
+magnitude.
+
+Examples
+--------
+>>> import abkit
+>>> from abkit.datasets import make_experiment
+>>> data = make_experiment(4000, rng=3)
+>>> experiment = abkit.Experiment(
+...     conversion=abkit.Proportion("converted"),
+...     revenue=abkit.Mean("revenue", covariate="revenue_pre"),
+...     clicks_per_session=abkit.RatioOfMeans("clicks", "sessions"),
+... )
+>>> result = experiment.analyze(data, control="control")
+>>> result.to_frame()[["metric", "treatment"]].values.tolist()
+[['conversion', 'treatment'], ['revenue', 'treatment'], ['clicks_per_session', 'treatment']]
+>>> result.srm.mismatch
+False
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import decimal
+import html
+import math
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import narwhals as nw
+import numpy as np
+
+from abkit._results import ConfidenceInterval, Result
+from abkit._validation import (
+    check_alternative,
+    check_choice,
+    check_confidence_level,
+    check_open_unit,
+    check_positive,
+)
+from abkit.checks import SRMTestResult, srm_test
+from abkit.means import MEAN_METHODS, RELATIVE_METHODS, MeansTestResult, cuped_test, means_test, ratio_test
+from abkit.multiple import ADJUST_METHODS, adjust_pvalues
+from abkit.proportions import PROPORTION_METHODS, ProportionsTestResult, proportions_test
+from abkit.stats import BivariateStats, MeanStats, ProportionStats
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "Experiment",
+    "ExperimentResult",
+    "Mean",
+    "MetricResult",
+    "Proportion",
+    "RatioOfMeans",
+    "summarize",
+    "to_frame",
+]
+
+Stats = ProportionStats | MeanStats | BivariateStats
+TestResult = ProportionsTestResult | MeansTestResult
+
+
+def _check_column(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"`{name}` must be a column name (a non-empty string); got {value!r}.")
+    return value
+
+
+def _check_declaration(columns: dict[str, Any], method: str, methods: tuple[str, ...],
+                       relative_method: str) -> None:
+    for name, column in columns.items():
+        _check_column(name, column)
+    check_choice("method", method, methods)
+    check_choice("relative_method", relative_method, RELATIVE_METHODS)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Proportion:
+    """A 0/1 (or boolean) outcome per unit, such as ``converted``; tested by
+    :func:`abkit.proportions_test` with ``method`` and ``relative_method`` as there.
+
+    Examples
+    --------
+    >>> Proportion("converted").columns
+    ('converted',)
+    """
+
+    column: str
+    _: dataclasses.KW_ONLY
+    method: str = "pooled"
+    relative_method: str = "delta-log"
+
+    def __post_init__(self) -> None:
+        _check_declaration({"column": self.column}, self.method, PROPORTION_METHODS,
+                           self.relative_method)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The table columns the metric reads."""
+        return (self.column,)
+
+    def test(self, control: Any, treatment: Any, **options: Any) -> ProportionsTestResult:
+        """The metric's test on two arms' ``ProportionStats`` (options: ``alternative``, ...)."""
+        return proportions_test(control, treatment, method=self.method,
+                                relative_method=self.relative_method, **options)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Mean:
+    """The mean of a numeric column per unit; with ``covariate`` (a pre-experiment column) the
+    test is CUPED (:func:`abkit.cuped_test`), else Welch's (:func:`abkit.means_test`).
+
+    ``method`` is ``"welch"`` (t with Welch-Satterthwaite degrees of freedom, the default, as
+    tea-tasting's ``use_t=True``) or ``"z"``.
+
+    Examples
+    --------
+    >>> Mean("revenue", covariate="revenue_pre").columns
+    ('revenue', 'revenue_pre')
+    """
+
+    column: str
+    covariate: str | None = None
+    _: dataclasses.KW_ONLY
+    method: str = "welch"
+    relative_method: str = "delta-log"
+
+    def __post_init__(self) -> None:
+        columns = {"column": self.column}
+        if self.covariate is not None:
+            columns["covariate"] = self.covariate
+        _check_declaration(columns, self.method, MEAN_METHODS, self.relative_method)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The table columns the metric reads."""
+        return (self.column,) if self.covariate is None else (self.column, self.covariate)
+
+    def test(self, control: Any, treatment: Any, **options: Any) -> MeansTestResult:
+        """The metric's test on two arms' ``MeanStats`` (or ``BivariateStats`` with a covariate)."""
+        test = means_test if self.covariate is None else cuped_test
+        return test(control, treatment, method=self.method, relative_method=self.relative_method,
+                    **options)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RatioOfMeans:
+    """``mean(numerator) / mean(denominator)`` over units (clicks per session with users
+    randomised), tested by the delta method (:func:`abkit.ratio_test`); ``method`` as in
+    :class:`Mean`.
+
+    Examples
+    --------
+    >>> RatioOfMeans("clicks", "sessions").columns
+    ('clicks', 'sessions')
+    """
+
+    numerator: str
+    denominator: str
+    _: dataclasses.KW_ONLY
+    method: str = "welch"
+    relative_method: str = "delta-log"
+
+    def __post_init__(self) -> None:
+        _check_declaration({"numerator": self.numerator, "denominator": self.denominator},
+                           self.method, MEAN_METHODS, self.relative_method)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The table columns the metric reads."""
+        return (self.numerator, self.denominator)
+
+    def test(self, control: Any, treatment: Any, **options: Any) -> MeansTestResult:
+        """The metric's test on two arms' ``BivariateStats``."""
+        return ratio_test(control, treatment, method=self.method,
+                          relative_method=self.relative_method, **options)
+
+
+Metric = Proportion | Mean | RatioOfMeans
+
+
+# --------------------------------------------------------------------------------------------
+# One aggregation query
+# --------------------------------------------------------------------------------------------
+
+def _alias(kind: str, index: int) -> str:
+    return f"__abkit_{kind}{index}"
+
+
+@dataclasses.dataclass
+class _Plan:
+    """Which aggregates the metrics need, and the names the query gives them."""
+
+    value: dict[str, str]  # column -> name of its float64 expression
+    proportion: list[str]
+    moment: list[str]
+    pairs: list[tuple[str, str]]
+
+    @classmethod
+    def build(cls, metrics: Mapping[str, Metric], schema: Mapping[str, Any]) -> _Plan:
+        proportion: dict[str, None] = {}
+        moment: dict[str, None] = {}
+        pairs: dict[tuple[str, str], None] = {}
+        for metric in metrics.values():
+            if isinstance(metric, Proportion):
+                proportion[metric.column] = None
+            else:
+                moment.update(dict.fromkeys(metric.columns))
+                if len(metric.columns) == 2:
+                    pairs[(metric.columns[0], metric.columns[1])] = None
+        columns = list(dict.fromkeys([*proportion, *moment]))
+        # Float64 columns are read as they are; others are cast to Float64 under a new name.
+        value = {c: c if schema[c] == nw.Float64 else _alias("v", i) for i, c in enumerate(columns)}
+        return cls(value, list(proportion), list(moment), list(pairs))
+
+    def alias(self, kind: str, column: str) -> str:
+        """The query's name for aggregate ``kind`` of ``column`` (by position: any name is safe)."""
+        return _alias(kind, list(self.value).index(column))
+
+    def derived(self) -> list[nw.Expr]:
+        """Columns computed before grouping: float casts, pair sums and 0/1 violations."""
+        exprs = [self.float(c).alias(name) for c, name in self.value.items() if name != c]
+        exprs += [(self.float(x) + self.float(y)).alias(_alias("s", j))
+                  for j, (x, y) in enumerate(self.pairs)]
+        exprs += [(~self.float(c).is_in([0.0, 1.0])).cast(nw.Int64).alias(self.alias("b", c))
+                  for c in self.proportion]
+        return exprs
+
+    def float(self, column: str) -> nw.Expr:
+        """``column`` as float64 (a cast unless it already is)."""
+        expr = nw.col(column)
+        return expr if self.value[column] == column else expr.cast(nw.Float64)
+
+    def aggregates(self) -> list[nw.Expr]:
+        """Per-group aggregates; every one is elementary, so every engine runs them natively."""
+        exprs = [nw.len().alias(_alias("n", 0))]
+        for c, name in self.value.items():
+            exprs.append(nw.col(name).count().alias(self.alias("count", c)))
+        for c in self.proportion:
+            exprs += [nw.col(self.value[c]).sum().alias(self.alias("sum", c)),
+                      nw.col(self.alias("b", c)).sum().alias(self.alias("bad", c))]
+        for c in self.moment:
+            exprs += [nw.col(self.value[c]).mean().alias(self.alias("mean", c)),
+                      nw.col(self.value[c]).var(ddof=1).alias(self.alias("var", c))]
+        exprs += [nw.col(_alias("s", j)).var(ddof=1).alias(_alias("svar", j))
+                  for j in range(len(self.pairs))]
+        return exprs
+
+
+def _python_value(value: Any) -> Any:
+    # numpy scalars and Decimals (DuckDB's sum of integers) to plain Python numbers.
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == int(value) else float(value)
+    return value
+
+
+class _Group:
+    """One variant's row of aggregates, checked as it is read."""
+
+    def __init__(self, key: Any, row: Mapping[str, Any], variant: str, plan: _Plan) -> None:
+        self.row = row
+        self.plan = plan
+        self.where = f"in variant {key!r} of column {variant!r}"
+        self.n = int(_python_value(row[_alias("n", 0)]))
+
+    def value(self, name: str) -> float:
+        value = _python_value(self.row[name])
+        return math.nan if value is None else float(value)
+
+    def get(self, kind: str, column: str) -> float:
+        return self.value(self.plan.alias(kind, column))
+
+    def check_column(self, column: str, metric: str) -> None:
+        count = int(self.get("count", column))
+        if count < self.n:
+            raise ValueError(
+                f"Column {column!r} (metric {metric!r}) must not contain missing values; got "
+                f"{self.n - count} null or NaN value(s) {self.where}."
+            )
+
+    def check_finite(self, column: str, metric: str, *values: float) -> None:
+        if not all(math.isfinite(v) for v in values):
+            raise ValueError(
+                f"Column {column!r} (metric {metric!r}) must contain only finite values; got NaN "
+                f"or infinite values (or values too large to aggregate) {self.where}."
+            )
+
+    def moments(self, column: str, metric: str) -> tuple[float, float]:
+        mean, var = self.get("mean", column), self.get("var", column)
+        self.check_finite(column, metric, mean, var)
+        return mean, max(var, 0.0)
+
+
+def _proportion_stats(group: _Group, name: str, metric: Proportion) -> ProportionStats:
+    column = metric.column
+    total = group.get("sum", column)
+    group.check_finite(column, name, total)
+    bad = int(group.get("bad", column))
+    if bad:
+        raise ValueError(
+            f"Column {column!r} (metric {name!r}) must contain only 0 and 1 (or booleans); got "
+            f"{bad} other value(s) {group.where}."
+        )
+    return ProportionStats(round(total), group.n)
+
+
+def _moment_stats(group: _Group, name: str, metric: Mean | RatioOfMeans) -> Stats:
+    columns = metric.columns
+    if len(columns) == 1:
+        mean, var = group.moments(columns[0], name)
+        return MeanStats(group.n, mean, var)
+    (mean_x, var_x), (mean_y, var_y) = (group.moments(c, name) for c in columns)
+    var_sum = group.value(_alias("svar", group.plan.pairs.index((columns[0], columns[1]))))
+    group.check_finite(f"{columns[0]}' + '{columns[1]}", name, var_sum)
+    cov = (var_sum - var_x - var_y) / 2.0
+    bound = math.sqrt(var_x * var_y)
+    # The identity loses a few ulps of var_x + var_y; keep Cauchy-Schwarz exact.
+    cov = min(max(cov, -bound), bound)
+    return BivariateStats(group.n, mean_x, mean_y, var_x, var_y, cov)
+
+
+def _check_schema(schema: Mapping[str, Any], variant: str, metrics: Mapping[str, Metric]) -> None:
+    available = list(schema)
+    if variant not in schema:
+        raise ValueError(f"`variant` must be a column of the table; got {variant!r} (columns: "
+                         f"{available}).")
+    for name, metric in metrics.items():
+        for column in metric.columns:
+            if column not in schema:
+                raise ValueError(f"Column {column!r} (metric {name!r}) is not in the table; "
+                                 f"columns: {available}.")
+            dtype = schema[column]
+            if not (dtype.is_numeric() or dtype == nw.Boolean):
+                raise TypeError(f"Column {column!r} (metric {name!r}) must be numeric or boolean; "
+                                f"got dtype {dtype}.")
+
+
+def _declared_variants(frame: Any, schema: Mapping[str, Any], variant: str) -> list[Any]:
+    """The categories of an Enum or pandas categorical variant column (empty for other types)."""
+    dtype = schema[variant]
+    if isinstance(dtype, nw.Enum):
+        return list(dtype.categories)
+    if (dtype == nw.Categorical and isinstance(frame, nw.DataFrame)
+            and frame.implementation.is_pandas()):
+        return [_python_value(c) for c in frame.to_native()[variant].cat.categories]
+    return []
+
+
+def _sorted_keys(keys: Iterable[Any]) -> list[Any]:
+    keys = list(keys)
+    try:
+        return sorted(keys)
+    except TypeError:
+        return sorted(keys, key=repr)
+
+
+def _check_metrics(metrics: Any) -> dict[str, Metric]:
+    if not isinstance(metrics, Mapping) or not metrics:
+        raise TypeError("`metrics` must be a non-empty mapping of names to Proportion, Mean or "
+                        f"RatioOfMeans; got {metrics!r}.")
+    for name, metric in metrics.items():
+        if not isinstance(metric, Proportion | Mean | RatioOfMeans):
+            raise TypeError(f"Metric {name!r} must be a Proportion, Mean or RatioOfMeans; got "
+                            f"{type(metric).__name__}.")
+    return dict(metrics)
+
+
+def summarize(
+    table: Any, *, variant: str = "variant", metrics: Mapping[str, Metric]
+) -> dict[Any, dict[str, Stats]]:
+    """Per-variant sufficient statistics of ``metrics``, from one group-by query in the engine.
+
+    Parameters
+    ----------
+    table
+        A pandas, Polars (eager or lazy), PyArrow, DuckDB or PySpark table (anything
+        ``narwhals.from_native`` accepts), one row per randomisation unit.
+    variant
+        The column holding each unit's variant.
+    metrics
+        Names mapped to :class:`Proportion`, :class:`Mean` or :class:`RatioOfMeans`.
+
+    Returns
+    -------
+    dict
+        ``{variant value: {metric name: stats}}`` in sorted variant order, where stats is
+        ``ProportionStats`` for a proportion, ``MeanStats`` for a mean, and ``BivariateStats``
+        (``x`` the metric or numerator, ``y`` the covariate or denominator) otherwise.
+
+    Raises
+    ------
+    ValueError
+        Missing columns, null variants, a variant with fewer than 2 rows (a category of an Enum or
+        pandas categorical variant column counts as a variant), missing or non-finite metric
+        values, or a proportion column with values other than 0 and 1.
+    TypeError
+        An unsupported table or a non-numeric metric column.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> table = pl.DataFrame({"variant": ["a", "a", "b", "b", "b"], "y": [1.0, 3.0, 2.0, 4.0, 9.0]})
+    >>> summarize(table, metrics={"y": Mean("y")})
+    {'a': {'y': MeanStats(n=2, mean=2.0, var=2.0)}, 'b': {'y': MeanStats(n=3, mean=5.0, var=13.0)}}
+    """
+    _check_column("variant", variant)
+    metrics = _check_metrics(metrics)
+    try:
+        frame = nw.from_native(table)
+    except TypeError as exc:
+        raise TypeError("`table` must be a pandas, Polars, PyArrow, DuckDB or PySpark table; got "
+                        f"{type(table).__name__}.") from exc
+    lazy = frame.lazy() if isinstance(frame, nw.DataFrame) else frame
+    schema = dict(lazy.collect_schema())
+    _check_schema(schema, variant, metrics)
+    plan = _Plan.build(metrics, schema)
+    derived = plan.derived()
+    rows = ((lazy.with_columns(*derived) if derived else lazy)
+            .group_by(variant)
+            .agg(*plan.aggregates())
+            .collect()
+            .rows(named=True))
+    if not rows:
+        raise ValueError("`table` must have rows; got an empty table.")
+    groups: dict[Any, _Group] = {}
+    for row in rows:
+        key = _python_value(row[variant])
+        if key is None or (isinstance(key, float) and math.isnan(key)):
+            raise ValueError(f"Column {variant!r} (the variant) must not contain nulls; got "
+                             f"{int(row[_alias('n', 0)])} row(s) with a null variant.")
+        groups[key] = _Group(key, row, variant, plan)
+    for key in _declared_variants(frame, schema, variant):
+        if key not in groups:
+            raise ValueError(f"Each variant must have at least 2 rows; got 0 in variant {key!r} (a "
+                             f"category of column {variant!r}).")
+    result: dict[Any, dict[str, Stats]] = {}
+    for key in _sorted_keys(groups):
+        group = groups[key]
+        if group.n < 2:
+            raise ValueError(f"Each variant must have at least 2 rows; got {group.n} {group.where}.")
+        stats: dict[str, Stats] = {}
+        for name, metric in metrics.items():
+            for column in metric.columns:
+                group.check_column(column, name)
+            if isinstance(metric, Proportion):
+                stats[name] = _proportion_stats(group, name, metric)
+            else:
+                stats[name] = _moment_stats(group, name, metric)
+        result[key] = stats
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# Experiment and its result
+# --------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class MetricResult(Result):
+    """One metric, one treatment against the control: a row of :class:`ExperimentResult`.
+
+    ``control_value``/``treatment_value`` are the arms' rates, means (CUPED-adjusted with a
+    covariate) or ratios of means; ``details`` is the primitive's full result.
+    """
+
+    metric: str
+    treatment: Any
+    control: Any
+    test: str
+    method: str
+    control_value: float
+    treatment_value: float
+    effect: float
+    ci: ConfidenceInterval
+    relative_effect: float
+    relative_ci: ConfidenceInterval
+    statistic: float
+    pvalue: float
+    pvalue_adjusted: float
+    n_control: int
+    n_treatment: int
+    alternative: str
+    confidence_level: float
+    details: Result
+
+    def __repr__(self) -> str:
+        nested = repr(self.details)
+        return Result.__repr__(self).replace(nested, nested.replace("\n", "\n    "))
+
+
+_TEST_NAMES = {Proportion: "proportions_test", RatioOfMeans: "ratio_test"}
+
+
+def _metric_row(name: str, metric: Metric, treatment: Any, control: Any, result: TestResult,
+                pvalue_adjusted: float) -> MetricResult:
+    if isinstance(result, ProportionsTestResult):
+        values = (result.control_rate, result.treatment_rate)
+    else:
+        values = (result.control_mean, result.treatment_mean)
+    if isinstance(metric, Mean):
+        test = "means_test" if metric.covariate is None else "cuped_test"
+    else:
+        test = _TEST_NAMES[type(metric)]
+    return MetricResult(
+        metric=name, treatment=treatment, control=control, test=test, method=result.method,
+        control_value=values[0], treatment_value=values[1], effect=result.effect, ci=result.ci,
+        relative_effect=result.relative_effect, relative_ci=result.relative_ci,
+        statistic=result.statistic, pvalue=result.pvalue, pvalue_adjusted=pvalue_adjusted,
+        n_control=result.n_control, n_treatment=result.n_treatment,
+        alternative=result.alternative, confidence_level=result.confidence_level, details=result,
+    )
+
+
+def _adjust(pvalues: list[float], method: str) -> list[float]:
+    # NaN p-values (degenerate rows, already warned about) stay NaN and do not count as tests.
+    p = np.array(pvalues, dtype=float)
+    adjusted = p.copy()
+    finite = ~np.isnan(p)
+    if method != "none" and finite.any():
+        adjusted[finite] = adjust_pvalues(p[finite], method=method)
+    return [float(v) for v in adjusted]
+
+
+def _shares(srm_weights: Any, order: list[Any], variant: str) -> list[float] | None:
+    if srm_weights is None:
+        return None
+    if not isinstance(srm_weights, Mapping):
+        raise TypeError(f"`srm_weights` must be a mapping of variant values to traffic shares; got "
+                        f"{type(srm_weights).__name__}.")
+    for key in srm_weights:
+        if key not in order:
+            raise ValueError(f"Variant {key!r} in `srm_weights` has no rows in column {variant!r}; "
+                             f"variants with rows: {order}.")
+    missing = [key for key in order if key not in srm_weights]
+    if missing:
+        raise ValueError(f"`srm_weights` must give a share for every variant; got none for {missing}.")
+    return [check_positive(f"srm_weights[{key!r}]", srm_weights[key]) for key in order]
+
+
+class Experiment:
+    """An A/B(/n) experiment's metrics, analysed on any table with :meth:`analyze`.
+
+    Parameters
+    ----------
+    **metrics
+        Metric names mapped to :class:`Proportion`, :class:`Mean` or :class:`RatioOfMeans`; rows
+        of the result follow this order.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> table = pd.DataFrame({"variant": ["a"] * 4 + ["b"] * 4,
+    ...                       "converted": [0, 1, 0, 0, 1, 1, 0, 1],
+    ...                       "revenue": [0.0, 9.5, 0.0, 0.0, 7.0, 11.0, 0.0, 8.5]})
+    >>> experiment = Experiment(converted=Proportion("converted"), revenue=Mean("revenue"))
+    >>> result = experiment.analyze(table, control="a")
+    >>> [round(r.effect, 4) for r in result.rows]
+    [0.5, 4.25]
+    """
+
+    __slots__ = ("metrics",)
+
+    def __init__(self, **metrics: Metric) -> None:
+        if not metrics:
+            raise ValueError("`Experiment` needs at least one metric, e.g. "
+                             "Experiment(conversion=Proportion('converted')); got none.")
+        self.metrics: dict[str, Metric] = _check_metrics(metrics)
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{name}={metric!r}" for name, metric in self.metrics.items())
+        return f"Experiment({inner})"
+
+    def analyze(
+        self,
+        table: Any,
+        *,
+        variant: str = "variant",
+        control: Any = None,
+        alternative: str = "two-sided",
+        confidence_level: float = 0.95,
+        adjust: str = "holm",
+        srm_weights: Mapping[Any, float] | None = None,
+        srm_alpha: float = 0.001,
+    ) -> ExperimentResult:
+        """Test every treatment against the control on every metric, with one query on ``table``.
+
+        Parameters
+        ----------
+        table
+            A pandas, Polars, PyArrow, DuckDB or PySpark table, one row per randomisation unit.
+        variant
+            The column holding each unit's variant.
+        control
+            The control's value in ``variant``; ``None`` takes the smallest value.
+        alternative, confidence_level
+            As in the primitives, for every row.
+        adjust
+            Multiplicity adjustment across all rows (metrics x treatments): ``"holm"`` (default),
+            ``"bonferroni"``, ``"hochberg"``, ``"bh"``, ``"by"`` or ``"none"``.
+        srm_weights
+            Designed traffic shares by variant value for the sample-ratio check (every variant
+            needs one); ``None`` means an equal split.
+        srm_alpha
+            Threshold of the sample-ratio check.
+
+        Returns
+        -------
+        ExperimentResult
+        """
+        alternative = check_alternative(alternative)
+        confidence_level = check_confidence_level(confidence_level)
+        adjust = check_choice("adjust", adjust, (*ADJUST_METHODS, "none"))
+        srm_alpha = check_open_unit("srm_alpha", srm_alpha)
+        summary = summarize(table, variant=variant, metrics=self.metrics)
+        variants = list(summary)
+        if control is None:
+            control = variants[0]
+        elif control not in summary:
+            raise ValueError(f"`control` must be a value of column {variant!r} (one of {variants}); "
+                             f"got {control!r}.")
+        else:
+            control = next(v for v in variants if v == control)
+        if len(variants) < 2:
+            raise ValueError(f"Column {variant!r} must hold at least two variants; got only "
+                             f"{variants}.")
+        treatments = [v for v in variants if v != control]
+        order = [control, *treatments]
+        counts = [next(iter(summary[v].values())).n for v in order]
+        srm = srm_test(counts, _shares(srm_weights, order, variant), alpha=srm_alpha)
+
+        tests = [(name, metric, treatment, metric.test(
+                     summary[control][name], summary[treatment][name],
+                     alternative=alternative, confidence_level=confidence_level))
+                 for name, metric in self.metrics.items() for treatment in treatments]
+        adjusted = _adjust([t[3].pvalue for t in tests], adjust)
+        rows = tuple(_metric_row(name, metric, treatment, control, result, p)
+                     for (name, metric, treatment, result), p in zip(tests, adjusted, strict=True))
+        return ExperimentResult(
+            rows=rows, srm=srm, variant=variant, control=control, treatments=tuple(treatments),
+            n=tuple(counts), alternative=alternative, confidence_level=confidence_level,
+            adjust=adjust,
+        )
+
+
+def _percent(value: float) -> str:
+    return f"{value:+.2%}" if math.isfinite(value) else _number(value)
+
+
+def _number(value: float) -> str:
+    if math.isnan(value):
+        return "nan"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return f"{value:.4g}"
+
+
+def _interval(ci: ConfidenceInterval, fmt: Any) -> str:
+    return f"[{fmt(ci.low)}, {fmt(ci.high)}]"
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class ExperimentResult(Result):
+    """Result of :meth:`Experiment.analyze`: one row per metric and treatment, and the SRM check.
+
+    ``n`` counts the units of ``(control, *treatments)``. Prints as a table, renders as HTML in
+    Jupyter, and converts with :meth:`to_frame`.
+    """
+
+    rows: tuple[MetricResult, ...]
+    srm: SRMTestResult
+    variant: str
+    control: Any
+    treatments: tuple[Any, ...]
+    n: tuple[int, ...]
+    alternative: str
+    confidence_level: float
+    adjust: str
+
+    def to_frame(self) -> pd.DataFrame:
+        """A pandas DataFrame, one row per metric and treatment (see :func:`to_frame`)."""
+        return to_frame(self.rows)
+
+    def row(self, metric: str, treatment: Any = None) -> MetricResult:
+        """The row of ``metric`` against ``treatment`` (the only treatment when ``None``)."""
+        for r in self.rows:
+            if r.metric == metric and (treatment is None or r.treatment == treatment):
+                return r
+        raise KeyError(f"No row for metric {metric!r} and treatment {treatment!r}.")
+
+    def _header(self) -> list[str]:
+        arms = ", ".join(f"{v!r} (n = {n:,})" for v, n in zip((self.control, *self.treatments),
+                                                              self.n, strict=True))
+        verdict = "MISMATCH: do not trust the results" if self.srm.mismatch else "ok"
+        return [f"Experiment on column {self.variant!r}; control first: {arms}",
+                f"Sample ratio check: chi2 = {self.srm.statistic:.3f}, p = {self.srm.pvalue:.4g} "
+                f"-> {verdict}"]
+
+    def _table(self) -> tuple[list[str], list[list[str]]]:
+        level = f"{self.confidence_level:.0%}"
+        headers = ["metric", "treatment", "control value", "treatment value", "effect", f"{level} CI",
+                   "relative", f"{level} CI (relative)", "pvalue", f"pvalue ({self.adjust})"]
+        cells = [[r.metric, str(r.treatment), _number(r.control_value), _number(r.treatment_value),
+                  _number(r.effect), _interval(r.ci, _number), _percent(r.relative_effect),
+                  _interval(r.relative_ci, _percent), _number(r.pvalue), _number(r.pvalue_adjusted)]
+                 for r in self.rows]
+        return headers, cells
+
+    def __repr__(self) -> str:
+        headers, cells = self._table()
+        widths = [max(len(row[i]) for row in [headers, *cells]) for i in range(len(headers))]
+        lines = [*self._header(), ""]
+        for row in [headers, *cells]:
+            lines.append("  ".join(c.ljust(w) if i < 2 else c.rjust(w)
+                                   for i, (c, w) in enumerate(zip(row, widths, strict=True))).rstrip())
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        headers, cells = self._table()
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
+                       for row in cells)
+        caption = "<br>".join(html.escape(line) for line in self._header())
+        return (f"<table><caption style='text-align:left'>{caption}</caption>"
+                f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+
+
+_INTERVAL_PREFIX = {"relative_ci": "rel_ci"}
+
+
+def to_frame(results: Iterable[Result] | Result) -> pd.DataFrame:
+    """Results as a pandas DataFrame, one row each.
+
+    An interval field ``ci`` becomes columns ``ci_low`` and ``ci_high`` (``relative_ci`` becomes
+    ``rel_ci_low``/``rel_ci_high``, any other ``name`` ``name_low``/``name_high``); nested
+    results (such as ``details``) are left out; other fields are kept as they are.
+
+    Examples
+    --------
+    >>> from abkit import ProportionStats, proportions_test
+    >>> r = proportions_test(ProportionStats(100, 1000), ProportionStats(130, 1000))
+    >>> list(to_frame([r]).columns[:6])
+    ['statistic', 'pvalue', 'effect', 'ci_low', 'ci_high', 'relative_effect']
+    """
+    import pandas as pd
+
+    if isinstance(results, ExperimentResult):
+        results = results.rows
+    elif isinstance(results, Result):
+        results = [results]
+    records: list[dict[str, Any]] = []
+    for result in results:
+        if not (isinstance(result, Result) and dataclasses.is_dataclass(result)):
+            raise TypeError(f"`results` must hold abkit results; got {type(result).__name__}.")
+        record: dict[str, Any] = {}
+        for field in dataclasses.fields(result):
+            value = getattr(result, field.name)
+            if isinstance(value, ConfidenceInterval):
+                prefix = _INTERVAL_PREFIX.get(field.name, field.name)
+                record[f"{prefix}_low"], record[f"{prefix}_high"] = value.low, value.high
+            elif not isinstance(value, Result):
+                record[field.name] = value
+        records.append(record)
+    return pd.DataFrame.from_records(records)

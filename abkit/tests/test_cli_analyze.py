@@ -1,0 +1,108 @@
+"""``abkit analyze``: a CSV or Parquet file analysed inside DuckDB, as Experiment.analyze does."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from contextlib import redirect_stdout
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from abkit import Experiment, Mean, Proportion, RatioOfMeans
+from abkit.cli import main, parse_metric
+from abkit.datasets import make_experiment
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("analyze")
+    data = make_experiment(3000, rng=8)
+    paths = {"csv": folder / "exp.csv", "parquet": folder / "exp.parquet"}
+    data.to_csv(paths["csv"], index=False)
+    data.to_parquet(paths["parquet"], index=False)
+    return paths
+
+
+def run(*argv: str) -> tuple[int, str]:
+    out = io.StringIO()
+    with redirect_stdout(out):
+        code = main(["analyze", *argv])
+    return code, out.getvalue()
+
+
+METRIC_ARGS = ["--proportion", "converted", "--mean", "revenue", "--mean", "cuped=revenue:revenue_pre",
+               "--ratio", "clicks/sessions"]
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_analyze_file_equals_experiment_on_pandas(files: dict[str, Path], kind: str) -> None:
+    code, out = run(str(files[kind]), "--control", "control", *METRIC_ARGS, "--output", "csv")
+    assert code == 0
+    actual = pd.read_csv(io.StringIO(out))
+    expected = Experiment(
+        converted=Proportion("converted"), revenue=Mean("revenue"),
+        cuped=Mean("revenue", covariate="revenue_pre"),
+        **{"clicks/sessions": RatioOfMeans("clicks", "sessions")},
+    ).analyze(pd.read_csv(files["csv"]), control="control").to_frame()
+    assert list(actual["metric"]) == ["converted", "revenue", "cuped", "clicks/sessions"]
+    for column in ("effect", "ci_low", "ci_high", "pvalue", "pvalue_adjusted", "rel_ci_low"):
+        # CSV text keeps 17 significant digits; DuckDB and pandas aggregate in different orders.
+        assert actual[column].tolist() == pytest.approx(expected[column].tolist(), rel=1e-9)
+
+
+def test_analyze_table_and_json_output(files: dict[str, Path]) -> None:
+    code, out = run(str(files["parquet"]), *METRIC_ARGS, "--alternative", "greater", "--adjust", "none")
+    assert code == 0
+    assert "Sample ratio check" in out and "clicks/sessions" in out and "pvalue (none)" in out
+    code, out = run(str(files["parquet"]), "--proportion", "won=converted", "--output", "json")
+    report = json.loads(out)
+    assert report["control"] == "control" and report["rows"][0]["metric"] == "won"
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int32", "int64", "float64"])
+def test_numeric_control_is_read_as_the_column_type(tmp_path: Path, dtype: str) -> None:
+    path = tmp_path / "arms.parquet"
+    frame = pd.DataFrame({"arm": [0, 0, 0, 1, 1, 1], "y": [1.0, 2.0, 4.0, 2.0, 3.0, 5.0]})
+    frame.astype({"arm": dtype}).to_parquet(path, index=False)
+    code, out = run(str(path), "--variant", "arm", "--control", "1", "--mean", "y", "--output", "json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["control"] == 1 and report["treatments"] == [0]
+    assert main(["analyze", str(path), "--variant", "arm", "--control", "one", "--mean", "y"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--proportion", "nope"], r"Column 'nope' \(metric 'nope'\) is not in the table"),
+        (["--control", "x", "--proportion", "converted"], "`control` must be a value of column 'variant'"),
+        (["--ratio", "clicks"], "`--ratio` must be NUMERATOR/DENOMINATOR; got 'clicks'"),
+        (["--mean", "revenue", "--mean", "revenue"], r"Metric names must be unique .* \['revenue'\]"),
+        ([], "Give at least one metric"),
+        (["--proportion", "=converted"], "`--proportion` must be \\[NAME=\\]SPEC with a non-empty NAME"),
+    ],
+)
+def test_analyze_errors(files: dict[str, Path], argv: list[str], message: str,
+                        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["analyze", str(files["csv"]), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("abkit analyze: error: ")
+    assert re.search(message, err)
+
+
+def test_analyze_rejects_missing_and_unknown_files(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["analyze", str(tmp_path / "none.csv"), "--proportion", "x"]) == 2
+    assert "`PATH` must be an existing CSV or Parquet file" in capsys.readouterr().err
+    other = tmp_path / "data.json"
+    other.write_text("{}")
+    assert main(["analyze", str(other), "--proportion", "x"]) == 2
+    assert "`PATH` must end in .csv, .tsv or .parquet; got 'data.json'" in capsys.readouterr().err
+
+
+def test_parse_metric() -> None:
+    assert parse_metric("mean", "rev=revenue:pre") == ("rev", Mean("revenue", "pre"))
+    assert parse_metric("proportion", "converted") == ("converted", Proportion("converted"))
