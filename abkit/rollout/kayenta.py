@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -44,6 +44,7 @@ import numpy.typing as npt
 from scipy import special
 
 from abkit._results import ConfidenceInterval, Result
+from abkit._rootfind import zeroin
 from abkit._validation import (
     _to_float_array,
     check_choice,
@@ -68,7 +69,6 @@ NODATA_THRESHOLD = 50.0
 _NOISE_SEED = 0
 _ZEROIN_TOL = 1e-4
 _ZEROIN_MAXIT = 1000
-_EPS = 2.220446049250313e-16
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
@@ -112,47 +112,6 @@ def _prepare(name: str, values: Any, nan_strategy: str) -> npt.NDArray[np.float6
     if nan_strategy == "remove":
         return array[~nan]
     return np.where(nan, 0.0, array)
-
-
-def _zeroin(f: Callable[[float], float], ax: float, bx: float, fa: float, fb: float) -> float:
-    """Brent's root finder as in R's ``zeroin`` (and Kayenta's ``BrentSolver``), tolerance 1e-4."""
-    a, b, c, fc = ax, bx, ax, fa
-    if fa == 0.0:
-        return a
-    if fb == 0.0:
-        return b
-    for _ in range(_ZEROIN_MAXIT + 1):
-        prev_step = b - a
-        if abs(fc) < abs(fb):
-            a, b, c = b, c, b
-            fa, fb, fc = fb, fc, fb
-        tol_act = 2.0 * _EPS * abs(b) + _ZEROIN_TOL / 2.0
-        new_step = (c - b) / 2.0
-        if abs(new_step) <= tol_act or fb == 0.0:
-            return b
-        if abs(prev_step) >= tol_act and abs(fa) > abs(fb):
-            cb = c - b
-            if a == c:  # linear interpolation
-                t1 = fb / fa
-                p, q = cb * t1, 1.0 - t1
-            else:  # inverse quadratic interpolation
-                q, t1, t2 = fa / fc, fb / fc, fb / fa
-                p = t2 * (cb * q * (q - t1) - (b - a) * (t1 - 1.0))
-                q = (q - 1.0) * (t1 - 1.0) * (t2 - 1.0)
-            if p > 0.0:
-                q = -q
-            else:
-                p = -p
-            if p < 0.75 * cb * q - abs(tol_act * q) / 2.0 and p < abs(prev_step * q / 2.0):
-                new_step = p / q
-        if abs(new_step) < tol_act:
-            new_step = tol_act if new_step > 0.0 else -tol_act
-        a, fa = b, fb
-        b += new_step
-        fb = f(b)
-        if (fb > 0.0 and fc > 0.0) or (fb < 0.0 and fc < 0.0):
-            c, fc = a, fa
-    return b
 
 
 class _WilcoxonShift:
@@ -204,11 +163,13 @@ def _shift_interval(
             return mu_min
         if f_upper >= 0.0:
             return mu_max
-        return _zeroin(lambda mu: diff(mu, zq), mu_min, mu_max, f_lower, f_upper)
+        return zeroin(lambda mu: diff(mu, zq), mu_min, mu_max, f_lower, f_upper, tol=_ZEROIN_TOL,
+                      maxiter=_ZEROIN_MAXIT)
 
     z = float(special.ndtri((1.0 - confidence_level) / 2.0))
     low, high = root(-z), root(z)
-    estimate = _zeroin(lambda mu: diff(mu, 0.0), mu_min, mu_max, diff(mu_min, 0.0), diff(mu_max, 0.0))
+    estimate = zeroin(lambda mu: diff(mu, 0.0), mu_min, mu_max, diff(mu_min, 0.0), diff(mu_max, 0.0),
+                      tol=_ZEROIN_TOL, maxiter=_ZEROIN_MAXIT)
     return low, high, estimate
 
 

@@ -41,6 +41,7 @@ from abkit._inference import (
     warn_degenerate,
 )
 from abkit._results import ConfidenceInterval, Result
+from abkit._rootfind import zeroin
 from abkit._validation import (
     as_paired_float_arrays,
     check_alternative,
@@ -314,52 +315,7 @@ def continuity_shift(centred: float, alternative: str, correction: bool) -> floa
     return 0.5 if alternative == "greater" else -0.5
 
 
-def zeroin(f: Any, low: float, high: float, f_low: float, f_high: float, tol: float) -> float:
-    """Brent's root finder exactly as R's ``R_zeroin2`` (what ``uniroot`` calls).
 
-    The signed-rank score is a step function, so the root R reports depends on the path its
-    search takes; following the same path reproduces R's estimate and interval, which lie
-    within ``tol`` of the step where the score crosses its target.
-    """
-    a, b, fa, fb = low, high, f_low, f_high
-    c, fc = a, fa
-    if fa == 0.0:
-        return a
-    if fb == 0.0:
-        return b
-    eps = float(np.finfo(float).eps)
-    for _ in range(1001):
-        prev_step = b - a
-        if abs(fc) < abs(fb):
-            a, b, c = b, c, b
-            fa, fb, fc = fb, fc, fb
-        tol_act = 2.0 * eps * abs(b) + tol / 2.0
-        new_step = (c - b) / 2.0
-        if abs(new_step) <= tol_act or fb == 0.0:
-            return b
-        if abs(prev_step) >= tol_act and abs(fa) > abs(fb):
-            cb = c - b
-            if a == c:
-                t1 = fb / fa
-                p, q = cb * t1, 1.0 - t1
-            else:
-                q, t1, t2 = fa / fc, fb / fc, fb / fa
-                p = t2 * (cb * q * (q - t1) - (b - a) * (t1 - 1.0))
-                q = (q - 1.0) * (t1 - 1.0) * (t2 - 1.0)
-            if p > 0.0:
-                q = -q
-            else:
-                p = -p
-            if p < 0.75 * cb * q - abs(tol_act * q) / 2.0 and p < abs(prev_step * q / 2.0):
-                new_step = p / q
-        if abs(new_step) < tol_act:
-            new_step = tol_act if new_step > 0.0 else -tol_act
-        a, fa = b, fb
-        b += new_step
-        fb = f(b)
-        if (fb > 0.0 and fc > 0.0) or (fb < 0.0 and fc < 0.0):
-            c, fc = a, fa
-    return b  # pragma: no cover - R's 1000-iteration cap, never reached on a bracketed step function
 
 
 def _invert(diff: npt.NDArray[np.float64], target: float, alternative: str, correction: bool,
@@ -389,7 +345,7 @@ def invert_step(score: Any, low: float, high: float, *, clamp: bool) -> float:
         return low
     if clamp and f_high >= 0.0:
         return high
-    return zeroin(score, low, high, f_low, f_high, 1e-4)
+    return zeroin(score, low, high, f_low, f_high, tol=1e-4)
 
 
 def wilcoxon_test(
