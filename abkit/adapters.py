@@ -79,9 +79,9 @@ R = TypeVar("R", bound="_JsonStateRouter")
 class Route(Result):
     """The answer to ``route()``: who serves this unit.
 
-    ``propensity`` is the probability with which this variant was chosen for this unit (1.0 for
-    a deterministic hash split once the unit's bucket is fixed is *not* used: it is the design
-    share of the variant, which is what off-policy estimators need). ``shadows`` names models
+    ``propensity`` is the probability that the assignment mechanism gives a unit this variant:
+    the variant's design share for a hash split (fixed per unit, random across units), the
+    policy's choice probability for a bandit. Off-policy estimators need it. ``shadows`` names models
     to call in shadow mode whose answers are logged but not served. ``in_experiment`` is False
     for a unit outside the experiment's coverage or namespace: it is served the first variant
     and its outcomes are not counted.
