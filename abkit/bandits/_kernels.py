@@ -55,7 +55,7 @@ from numba import njit
 jit = njit(cache=True, nogil=True)
 
 EPSILON_GREEDY, UCB1, KLUCB, THOMPSON_BERNOULLI, THOMPSON_GAUSSIAN = 0, 1, 2, 3, 4
-FAMILY_BETA, FAMILY_NIG = 0, 1
+FAMILY_BETA, FAMILY_NIG = 0, 1  # the posterior prob_best uses
 
 COUNTS, MEANS, M2, ACTIVE, P0, P1, P2, P3 = 0, 1, 2, 3, 4, 5, 6, 7
 N_ROWS = 8
@@ -434,35 +434,4 @@ def thompson_bernoulli_bare(means, horizon, rng):
             beta[arm] += 1.0
         regret += best - means[arm]
         out[t] = regret
-    return out
-
-
-# --- posterior samples for prob_best / expected_loss --------------------------------------------
-
-
-@jit
-def posterior_draws(family, table, n_draws, rng):
-    """``(n_draws, n_arms)`` draws of each arm's mean from its posterior (NaN where improper).
-
-    ``family`` is ``FAMILY_BETA`` (prior rows ``a, b``) or ``FAMILY_NIG`` (``mu0, kappa0, alpha0,
-    beta0``); retired arms get ``-inf`` so they are never best.
-    """
-    n_arms = table.shape[1]
-    out = np.empty((n_draws, n_arms))
-    for i in range(n_arms):
-        if table[ACTIVE, i] == 0.0:
-            out[:, i] = -np.inf
-            continue
-        if family == FAMILY_BETA:
-            a, b = _beta_parameters(table, i)
-            for j in range(n_draws):
-                out[j, i] = rng.beta(a, b)
-        else:
-            mu, kappa, alpha, beta = _nig_posterior(table, i)
-            if kappa <= 0.0 or alpha <= 0.0:
-                out[:, i] = np.nan
-                continue
-            for j in range(n_draws):
-                variance = beta / rng.gamma(alpha, 1.0) if beta > 0.0 else 0.0
-                out[j, i] = mu + math.sqrt(variance / kappa) * rng.standard_normal()
     return out

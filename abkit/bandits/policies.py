@@ -56,6 +56,7 @@ import numpy.typing as npt
 
 from abkit._validation import check_int, check_real, check_rng
 from abkit.bandits import _kernels as k
+from abkit.bandits import _posterior
 from abkit.errors import DegenerateDataWarning, StateError
 
 __all__ = [
@@ -69,6 +70,7 @@ __all__ = [
 ]
 
 FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
 STATE_FORMAT = "abkit.bandits.policy"
 STATE_VERSION = 1
 _MAX = float(np.finfo(np.float64).max)
@@ -109,7 +111,6 @@ class BasePolicy:
         self._table[k.ACTIVE] = 1.0
         self._table[k.P0 :] = np.asarray(self._default_prior(), dtype=np.float64)[:, None]
         self._rng = check_rng(rng)
-        self._aux_rng = self._rng.spawn(1)[0]  # for prob_best etc., so select()'s stream is untouched
         self._buf = k.new_buffer()
         self._lock = threading.Lock()
         self._low, self._high = (0.0, 1.0) if self._bounded else (-_MAX, _MAX)
@@ -231,64 +232,91 @@ class BasePolicy:
 
     # --- what the state says --------------------------------------------------------------------
 
-    def _posterior_draws(self, n_draws: Any, rng: Any) -> FloatArray:
-        size = check_int("n_draws", n_draws, minimum=1)
-        generator = self._aux_rng if rng is None else check_rng(rng)
-        with self._lock:
-            table = self._table.copy()
-        draws: FloatArray = k.posterior_draws(self._family, table, size, generator)
-        if np.isnan(draws).any():
-            warnings.warn(
-                "Some arms have too few rewards for a proper posterior; their values are NaN.",
-                DegenerateDataWarning,
-                stacklevel=3,
-            )
-        return draws
+    def _posteriors(self, table: FloatArray) -> tuple[_posterior.Marginals, BoolArray, BoolArray]:
+        """Posteriors of the active arms' means, the active mask and the proper mask."""
+        active = table[k.ACTIVE] != 0.0
+        n, mean, m2 = table[k.COUNTS], table[k.MEANS], table[k.M2]
+        if self._family == k.FAMILY_BETA:
+            successes = n * mean
+            a, b = table[k.P0] + successes, table[k.P1] + n - successes
+            return _posterior.beta_marginals(a[active], b[active]), active, np.ones_like(active)
+        mu0, kappa0, alpha0, beta0 = table[k.P0], table[k.P1], table[k.P2], table[k.P3]
+        kappa = kappa0 + n
+        alpha = alpha0 + 0.5 * n
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mu = (kappa0 * mu0 + n * mean) / kappa
+            beta = beta0 + 0.5 * m2 + 0.5 * kappa0 * n * (mean - mu0) ** 2 / kappa
+            scale = np.sqrt(beta / (alpha * kappa))
+        proper = (kappa > 0) & (alpha > 0) & (beta > 0)
+        keep = active & proper
+        return _posterior.t_marginals(2.0 * alpha[keep], mu[keep], scale[keep]), active, proper
 
-    def prob_best(self, *, n_draws: int = 10_000, rng: Any = None) -> FloatArray:
-        """Posterior probability that each arm has the highest mean (Monte Carlo, ``n_draws``).
+    def _degenerate(self, what: str) -> None:
+        warnings.warn(
+            f"{what}: some active arm has too few (or identical) rewards for a proper posterior; "
+            "the result is NaN.",
+            DegenerateDataWarning,
+            stacklevel=3,
+        )
+
+    def prob_best(self) -> FloatArray:
+        """Posterior probability that each arm has the highest mean (0 for retired arms).
 
         Thompson policies use their posterior; UCB1 and KL-UCB a Beta(1, 1) prior on rewards in
         [0, 1]; epsilon-greedy the reference prior ``1 / sigma^2`` (a Student t posterior, which
-        needs two rewards per arm). Retired arms get 0. ``rng`` defaults to a stream split from
-        the policy's own, so asking does not change the arms ``select()`` returns.
+        needs two distinct rewards per arm). Computed by quadrature, not sampling.
         """
-        draws = self._posterior_draws(n_draws, rng)
-        n, n_arms = draws.shape
-        if np.isnan(draws).any():
-            return np.full(n_arms, np.nan)
-        return np.bincount(draws.argmax(axis=1), minlength=n_arms) / n
-
-    def expected_loss(self, *, n_draws: int = 10_000, rng: Any = None) -> FloatArray:
-        """Posterior expected loss ``E[max_j mu_j - mu_i]`` of choosing each arm for good.
-
-        A stopping rule: stop when the smallest expected loss is under, say, 1% of the best
-        arm's mean ("the value remaining"). Retired arms get NaN.
-        """
-        draws = self._posterior_draws(n_draws, rng)
-        loss = draws.max(axis=1, keepdims=True) - draws
-        with np.errstate(invalid="ignore"):
-            result: FloatArray = loss.mean(axis=0)
-        result[self._table[k.ACTIVE] == 0.0] = np.nan
+        with self._lock:
+            table = self._table.copy()
+        marginals, active, proper = self._posteriors(table)
+        result = np.zeros(table.shape[1])
+        if not proper[active].all():
+            self._degenerate("prob_best")
+            return np.full(table.shape[1], np.nan)
+        result[active] = _posterior.prob_best(marginals)
         return result
 
-    def allocation(self, *, n_draws: int = 10_000) -> FloatArray:
-        """Share of traffic each arm gets from ``select()`` in the current state."""
+    def expected_loss(self) -> FloatArray:
+        """Posterior expected loss ``E[max_j mu_j - mu_i]`` of choosing each arm for good (NaN if retired).
+
+        A stopping rule: stop when the smallest expected loss (the "value remaining") is under,
+        say, 1% of the best arm's mean.
+        """
         with self._lock:
-            table, params, buf = self._table.copy(), self._params.copy(), k.new_buffer()
-        check_int("n_draws", n_draws, minimum=1)
-        if self._kind in (k.THOMPSON_BERNOULLI, k.THOMPSON_GAUSSIAN):
-            arms = k.choose_many(self._kind, table, params, buf, self._aux_rng, int(n_draws))
-            return np.bincount(arms, minlength=self.n_arms) / len(arms)
+            table = self._table.copy()
+        marginals, active, proper = self._posteriors(table)
+        result = np.full(table.shape[1], np.nan)
+        if not proper[active].all() or not np.isfinite(marginals[2]).all():
+            self._degenerate("expected_loss")
+            return result
+        result[active] = _posterior.expected_loss(marginals)
+        return result
+
+    def allocation(self) -> FloatArray:
+        """Share of traffic each arm gets from ``select()`` in the current state.
+
+        Thompson sampling serves each arm with its probability of being best (arms still to be
+        tried first, shared equally); UCB policies the top index; epsilon-greedy mixes the greedy
+        arm with uniform exploration.
+        """
+        with self._lock:
+            table, params = self._table.copy(), self._params.copy()
         active = table[k.ACTIVE] != 0.0
-        scores = k.indices(self._kind, table, buf)
+        if self._kind == k.THOMPSON_GAUSSIAN:
+            kappa = table[k.P1] + table[k.COUNTS]
+            alpha = table[k.P2] + 0.5 * table[k.COUNTS]
+            forced = active & ((kappa <= 0) | (alpha <= 0))
+            if forced.any():
+                return np.asarray(forced / forced.sum(), dtype=np.float64)
+        if self._kind in (k.THOMPSON_BERNOULLI, k.THOMPSON_GAUSSIAN):
+            return self.prob_best()
+        scores = k.indices(self._kind, table, k.new_buffer())
         top = active & (scores == scores[active].max())
         shares = top / top.sum()
         if self._kind == k.EPSILON_GREEDY:
             eps = float(k.current_epsilon(params, table))
             shares = (1.0 - eps) * shares + eps * active / active.sum()
-        result: FloatArray = shares.astype(np.float64)
-        return result
+        return np.asarray(shares, dtype=np.float64)
 
     # --- arms, warm start -----------------------------------------------------------------------
 
@@ -423,7 +451,7 @@ class BasePolicy:
     def _empty_like(self) -> BasePolicy:
         result = object.__new__(type(self))
         BasePolicy.__init__(
-            result, self.n_arms, discount=float(self._params[k.P_DISCOUNT]), rng=self._aux_rng.spawn(1)[0]
+            result, self.n_arms, discount=float(self._params[k.P_DISCOUNT]), rng=self._rng.spawn(1)[0]
         )
         return result
 
@@ -640,7 +668,7 @@ class ThompsonBernoulli(BasePolicy):
     --------
     >>> policy = ThompsonBernoulli(2, prior=(1, 1), rng=3)
     >>> policy.update_batch([0] * 50 + [1] * 50, [0.0] * 45 + [1.0] * 5 + [0.0] * 30 + [1.0] * 20)
-    >>> policy.prob_best(rng=0).round(3).tolist()
+    >>> policy.prob_best().round(3).tolist()
     [0.0, 1.0]
     """
 

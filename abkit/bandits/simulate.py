@@ -176,7 +176,6 @@ def warmup() -> None:
         policy.update_batch(np.array([0, 0, 1, 1]), np.array([0.0, 1.0, 1.0, 0.0]))
         policy.update(policy.select(), 1.0)
         policy.select_many(2)
-        policy.expected_loss(n_draws=10)
-        policy.allocation(n_draws=10)
+        policy.allocation()
         simulate(policy, [0.2, 0.3], horizon=2, n_runs=1, rng=0, progress=False)
     k.thompson_bernoulli_bare(np.array([0.2, 0.3]), 2, np.random.default_rng(0))
