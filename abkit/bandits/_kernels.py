@@ -227,20 +227,27 @@ def _kl_bernoulli(p, q):
 
 @jit
 def kl_ucb_index(p, level):
-    """Largest ``q >= p`` with ``kl(p, q) <= level`` (Bernoulli KL), by Newton from the right."""
+    """Largest ``q >= p`` with ``kl(p, q) <= level`` (Bernoulli KL): Newton, safeguarded by bisection."""
     top = 1.0 - 1e-15
-    if p >= top or level <= 0.0:
-        return max(p, 0.0) if level <= 0.0 else 1.0
-    q = min(top, p + math.sqrt(0.5 * level))  # Pinsker: the root is at most this
-    if _kl_bernoulli(p, q) <= level:
-        return q
-    for _ in range(100):
+    if level <= 0.0:
+        return p
+    if p >= top:
+        return 1.0
+    low, high = p, min(top, p + math.sqrt(0.5 * level))  # Pinsker: the root is at most this
+    if _kl_bernoulli(p, high) <= level:
+        return high
+    q = high
+    for _ in range(200):
         f = _kl_bernoulli(p, q) - level
+        if f > 0.0:
+            high = q
+        else:
+            low = q
         step = f * q * (1.0 - q) / (q - p)
         q_new = q - step
-        if q_new <= p:
-            q_new = 0.5 * (p + q)
-        if abs(q - q_new) <= 1e-13 * q:
+        if not low < q_new < high:
+            q_new = 0.5 * (low + high)
+        if abs(q_new - q) <= 1e-15 or high - low <= 1e-15:
             return q_new
         q = q_new
     return q
