@@ -8,6 +8,7 @@ Examples
 True
 """
 
+from abkit import bandits
 from abkit._results import ConfidenceInterval
 from abkit.checks import srm_test
 from abkit.errors import ConvergenceError, DegenerateDataWarning, StateError
@@ -27,6 +28,7 @@ __all__ = [
     "ProportionStats",
     "StateError",
     "adjust_pvalues",
+    "bandits",
     "cuped_test",
     "means_test",
     "proportions_test",
