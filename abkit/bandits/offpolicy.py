@@ -106,15 +106,21 @@ def _actions(name: str, actions: Any, n: int, n_arms: int | None) -> npt.NDArray
     return np.ascontiguousarray(array, dtype=np.int64)
 
 
-def _logged(rewards: Any, actions: Any, propensities: Any, n_arms: int) -> tuple[FloatArray, Any, FloatArray]:
+def _logged(
+    rewards: Any, actions: Any, propensities: Any, target: Any
+) -> tuple[FloatArray, npt.NDArray[np.int64], FloatArray, FloatArray]:
+    """The logged rounds and the target's probabilities, checked against each other."""
+    target_array = _target(target, None)
     reward_array = as_float_array("rewards", rewards)
     n = reward_array.size
-    action_array = _actions("actions", actions, n, n_arms)
+    action_array = _actions("actions", actions, n, target_array.shape[1])
     pscore = as_float_array("propensities", propensities)
     check_same_length("rewards", reward_array, "propensities", pscore)
     if ((pscore <= 0) | (pscore > 1)).any():
         raise ValueError(f"`propensities` must be in (0, 1]; got {pscore[(pscore <= 0) | (pscore > 1)][0]}.")
-    return reward_array, action_array, pscore
+    if target_array.shape[0] != n:
+        raise ValueError(f"`target` must have one row per round ({n}); got {target_array.shape[0]}.")
+    return reward_array, action_array, pscore, target_array
 
 
 def _weights(target: FloatArray, actions: Any, pscore: FloatArray, clip: Any) -> FloatArray:
@@ -176,9 +182,7 @@ def ips(
     >>> round(r.value, 4)
     0.6667
     """
-    target_array = _target(target, None)
-    reward_array, action_array, pscore = _logged(rewards, actions, propensities, target_array.shape[1])
-    _target(target_array, reward_array.size)
+    reward_array, action_array, pscore, target_array = _logged(rewards, actions, propensities, target)
     weights = _weights(target_array, action_array, pscore, clip)
     terms = weights * reward_array
     return _result(float(terms.mean()), terms, _kish(weights), "ips", confidence_level)
@@ -201,9 +205,7 @@ def snips(
     >>> r.value
     1.0
     """
-    target_array = _target(target, None)
-    reward_array, action_array, pscore = _logged(rewards, actions, propensities, target_array.shape[1])
-    _target(target_array, reward_array.size)
+    reward_array, action_array, pscore, target_array = _logged(rewards, actions, propensities, target)
     weights = _weights(target_array, action_array, pscore, None)
     return _ratio_estimate(reward_array, weights, "snips", confidence_level)
 
@@ -262,9 +264,7 @@ def doubly_robust(
     >>> doubly_robust([1.0, 1.0], [0, 1], [0.5, 0.5], target, q_hat).value
     1.0
     """
-    target_array = _target(target, None)
-    reward_array, action_array, pscore = _logged(rewards, actions, propensities, target_array.shape[1])
-    _target(target_array, reward_array.size)
+    reward_array, action_array, pscore, target_array = _logged(rewards, actions, propensities, target)
     q = _matrix("q_hat", q_hat, reward_array.size)
     if q.shape != target_array.shape:
         raise ValueError(f"`q_hat` must have the shape of `target` {target_array.shape}; got {q.shape}.")
