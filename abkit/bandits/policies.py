@@ -699,7 +699,9 @@ class ThompsonGaussian(BasePolicy):
     ``prior=(mu0, kappa0, alpha0, beta0)`` (``kappa0, alpha0, beta0 > 0``) for every arm or per arm.
     The default ``None`` is the reference prior ``1 / sigma^2``: each arm is tried twice, then its
     mean's posterior is Student t with ``n - 1`` degrees of freedom around the sample mean (scale
-    free, so rewards in any units work).
+    free, so rewards in any units work). An arm whose rewards so far are all equal then has a
+    point-mass posterior and may never be tried again: with such rewards (0/1 conversions, say)
+    use :class:`ThompsonBernoulli` or a proper prior.
 
     Examples
     --------

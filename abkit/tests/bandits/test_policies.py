@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import integrate, stats
 
@@ -125,6 +125,8 @@ def test_merge_from_a_common_base_counts_the_base_once(make: Callable[..., BaseP
         _same_state(merged, one, rtol=1e-9)
     else:  # discounting: the base decays through both streams, each stream keeps its own decay
         assert merged.state.counts.sum() < a.state.counts.sum() + b.state.counts.sum()
+    # exact, discounted or not, when one side saw nothing since the base
+    _same_state(a.merge(type(base).from_json(base.to_json()), base=base), a, rtol=1e-9)
     with pytest.raises(ValueError, match="earlier state"):
         base.merge(a, base=b)
 
@@ -399,3 +401,15 @@ def test_merge_of_any_split_equals_the_whole(arms: list[int], split: int, data: 
     np.testing.assert_allclose(merged.state.counts, whole.state.counts)
     np.testing.assert_allclose(merged.state.means, whole.state.means, atol=1e-12)
     np.testing.assert_allclose(merged.state.m2, whole.state.m2, atol=1e-10)
+
+
+@settings(max_examples=25)  # each example runs two quadratures
+@given(permutation=st.permutations([0, 1, 2]), seed=st.integers(0, 1000))
+def test_relabelling_arms_permutes_prob_best_and_expected_loss(permutation: list[int], seed: int) -> None:
+    arms, rewards = _stream(seed, 60, n_arms=3)
+    original, relabelled = ThompsonBernoulli(3), ThompsonBernoulli(3)
+    original.update_batch(arms, rewards)
+    relabelled.update_batch(np.asarray(permutation)[arms], rewards)
+    order = np.argsort(permutation)  # new label j holds old arm order[j]
+    np.testing.assert_allclose(relabelled.prob_best(), original.prob_best()[order], atol=1e-9)
+    np.testing.assert_allclose(relabelled.expected_loss(), original.expected_loss()[order], atol=1e-9)
