@@ -63,7 +63,8 @@ P_EPSILON, P_DECAY, P_DISCOUNT, P_UPDATES = 0, 1, 2, 3
 N_PARAMS = 4
 
 EXHAUSTED = -2
-BUFFER_SIZE = 4096
+BUFFER_SIZE = 4096  # uniforms per block, plus PER_ARM for each arm
+PER_ARM = 64  # a decision draws about 5 uniforms per arm on average
 
 
 # --- uniform stream -----------------------------------------------------------------------------
@@ -72,9 +73,13 @@ BUFFER_SIZE = 4096
 HEADER = 2
 
 
-def new_buffer():
-    """An empty uniform block (the first decision fills it)."""
-    buf = np.empty(HEADER + BUFFER_SIZE)
+def new_buffer(n_arms):
+    """An empty uniform block for ``n_arms`` arms (the first decision fills it).
+
+    It holds ``BUFFER_SIZE + PER_ARM * n_arms`` uniforms: one decision needs about five per
+    arm, so running out within a single decision after a refill is practically impossible.
+    """
+    buf = np.empty(HEADER + BUFFER_SIZE + PER_ARM * n_arms)
     buf[0] = buf.size
     buf[1] = np.nan
     return buf

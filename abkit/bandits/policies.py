@@ -112,7 +112,7 @@ class BasePolicy:
         self._table[k.ACTIVE] = 1.0
         self._table[k.P0 :] = np.asarray(self._default_prior(), dtype=np.float64)[:, None]
         self._rng = check_rng(rng)
-        self._buf = k.new_buffer()
+        self._buf = k.new_buffer(n)
         self._lock = threading.Lock()
         self._low, self._high = (0.0, 1.0) if self._bounded else (-_MAX, _MAX)
 
@@ -162,8 +162,6 @@ class BasePolicy:
                 self._rng.random(out=self._buf[k.HEADER :])
                 self._buf[0], self._buf[1] = k.HEADER, math.nan
                 arm = k.choose(self._kind, self._table, self._params, self._buf)
-                while arm == k.EXHAUSTED:  # pragma: no cover - needs > 4096 uniforms for one choice
-                    arm = k.choose_with_refill(self._kind, self._table, self._params, self._buf, self._rng)
         return arm
 
     def select_many(self, n: int) -> npt.NDArray[np.int64]:
@@ -311,7 +309,7 @@ class BasePolicy:
                 return np.asarray(forced / forced.sum(), dtype=np.float64)
         if self._kind in (k.THOMPSON_BERNOULLI, k.THOMPSON_GAUSSIAN):
             return self.prob_best()
-        scores = k.indices(self._kind, table, k.new_buffer())
+        scores = k.indices(self._kind, table, k.new_buffer(table.shape[1]))
         top = active & (scores == scores[active].max())
         shares = top / top.sum()
         if self._kind == k.EPSILON_GREEDY:
@@ -329,6 +327,7 @@ class BasePolicy:
             column[k.ACTIVE] = 1.0
             column[k.P0 :] = self._table[k.P0 :, -1:] if rows is None else rows
             self._table = np.ascontiguousarray(np.hstack([self._table, column]))
+            self._buf = k.new_buffer(self.n_arms)
             return self.n_arms - 1
 
     def retire_arm(self, arm: int) -> None:

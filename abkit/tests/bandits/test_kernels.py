@@ -77,7 +77,8 @@ def test_choose_reports_an_exhausted_block_without_moving() -> None:
 
 
 def test_refill_draws_what_numpy_draws() -> None:
-    buf = k.new_buffer()
+    buf = k.new_buffer(2)
     k.refill(buf, np.random.default_rng(3))
-    np.testing.assert_array_equal(buf[k.HEADER :], np.random.default_rng(3).random(k.BUFFER_SIZE))
+    size = k.BUFFER_SIZE + 2 * k.PER_ARM
+    np.testing.assert_array_equal(buf[k.HEADER :], np.random.default_rng(3).random(size))
     assert buf[0] == k.HEADER
