@@ -1,7 +1,8 @@
-"""Numba kernels of the bandit policies: choose an arm, record a reward, simulate, sample posteriors.
+"""Numba kernels of the bandit policies: choose an arm, record a reward, simulate a run.
 
-Every function here is compiled by one decorator, ``njit(cache=True, nogil=True)``, and assumes
-clean input (the policies validate at the public boundary).
+Every kernel here is compiled by one decorator, ``jit = njit(cache=True, nogil=True)`` (only
+``new_buffer`` is plain Python), and assumes clean input (the policies validate at the public
+boundary).
 
 Layout
 ------

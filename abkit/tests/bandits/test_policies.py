@@ -413,3 +413,10 @@ def test_relabelling_arms_permutes_prob_best_and_expected_loss(permutation: list
     order = np.argsort(permutation)  # new label j holds old arm order[j]
     np.testing.assert_allclose(relabelled.prob_best(), original.prob_best()[order], atol=1e-9)
     np.testing.assert_allclose(relabelled.expected_loss(), original.expected_loss()[order], atol=1e-9)
+
+
+def test_many_arms_need_more_uniforms_than_a_default_block() -> None:
+    # ~5 uniforms per arm and decision: 3,000 arms need ~15,000, more than the base block of 4,096
+    a, b = ThompsonBernoulli(3000, rng=9), ThompsonBernoulli(3000, rng=9)
+    assert [a.select() for _ in range(30)] == b.select_many(30).tolist()
+    assert a.add_arm() == 3000 and 0 <= a.select() <= 3000
