@@ -9,6 +9,8 @@ Examples
 >>> fig = plot_regret({"UCB1": regret}, means=[0.1, 0.2])
 >>> len(fig.axes[0].lines)
 2
+>>> import matplotlib.pyplot as plt
+>>> plt.close(fig)
 """
 
 from __future__ import annotations
@@ -76,8 +78,11 @@ def plot_policy(policy: Any, *, labels: Sequence[str] | None = None) -> Any:
     >>> from abkit.bandits import ThompsonBernoulli
     >>> policy = ThompsonBernoulli(2)
     >>> policy.warm_start([100, 100], [0.1, 0.2])
-    >>> len(plot_policy(policy, labels=["A", "B"]).axes)
+    >>> fig = plot_policy(policy, labels=["A", "B"])
+    >>> len(fig.axes)
     3
+    >>> import matplotlib.pyplot as plt
+    >>> plt.close(fig)
     """
     plt = require_matplotlib()
     names = list(labels) if labels is not None else [f"arm {i}" for i in range(policy.n_arms)]

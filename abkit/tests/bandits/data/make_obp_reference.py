@@ -1,12 +1,15 @@
 """Regenerate obp_reference.json: Open Bandit Pipeline's estimates on seeded logged data.
 
-Run outside abkit's environment, in a venv with ``obp==0.5.7`` (its pins fail to build on
-Python 3.11, so: ``pip install --no-deps --ignore-requires-python obp==0.5.7`` plus numpy<2,
-scipy, scikit-learn<1.6, pandas<2.2, matplotlib, seaborn, tqdm, pyyaml; obp imports torch at
-module level for its neural policies, which the estimators used here never call, so an
-import-only stand-in for torch was put on PYTHONPATH). Then::
+Run outside abkit's environment, in a venv with ``obp==0.5.7``. Its pins fail to build on
+Python 3.11, so: ``pip install --no-deps --ignore-requires-python obp==0.5.7`` plus ``numpy<2``,
+scipy, ``scikit-learn<1.6``, ``pandas<2.2``, matplotlib, seaborn, tqdm and pyyaml. obp imports
+torch at module level for its neural-network policies, which the estimators used here never
+call; instead of the multi-gigabyte wheel, an import-only stand-in was put on ``PYTHONPATH`` as
+``torch/__init__.py``: a module whose ``__getattr__`` (and a ``sys.meta_path`` finder for
+``torch.*`` submodules) returns an inert class for any name (raising ``AttributeError`` for
+dunder names so that dataclasses subclassing ``torch.utils.data.Dataset`` still build). Then::
 
-    python abkit/tests/bandits/data/make_obp_reference.py > abkit/tests/bandits/data/obp_reference.json
+    cd abkit/tests/bandits/data && PYTHONPATH=/path/to/stub python make_obp_reference.py > obp_reference.json
 
 Only NumPy is imported at module level so that pytest's doctest collection can import this file.
 """
