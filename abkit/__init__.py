@@ -8,7 +8,7 @@ Examples
 True
 """
 
-from abkit import sequential
+from abkit import bandits, sequential
 from abkit._results import ConfidenceInterval
 from abkit.adapters import FixedSplitRouter, Route, Router, ShadowRouter
 from abkit.assignment import assign
@@ -79,6 +79,7 @@ __all__ = [
     "adjust_pvalues",
     "assign",
     "auc_ci",
+    "bandits",
     "compare_models",
     "cuped_test",
     "delong_test",
