@@ -160,8 +160,8 @@ def bootstrap_pvalue(
     if np.isnan(replicates).any() or math.isnan(z0) or math.isnan(acceleration):
         return math.nan
     size = replicates.size
-    share = (np.count_nonzero(replicates < null_value)
-             + 0.5 * np.count_nonzero(replicates == null_value)) / size
+    share = float(np.count_nonzero(replicates < null_value)
+                  + 0.5 * np.count_nonzero(replicates == null_value)) / size
     share = min(max(share, 0.5 / size), 1.0 - 0.5 / size)
     w = float(special.ndtri(share)) - z0
     if 1.0 + acceleration * w <= 0.0:

@@ -47,10 +47,10 @@ STAT_RATIO = 2
 
 
 @kernel
-def _linear_quantile(ordered, q):  # type: ignore[no-untyped-def]
+def _linear_quantile(ordered, q):
     # NumPy's "linear" (type 7) quantile of an ascending array, with NumPy's lerp.
     position = q * (ordered.size - 1)
-    below = int(math.floor(position))
+    below = math.floor(position)
     if below >= ordered.size - 1:
         return ordered[ordered.size - 1]
     t = position - below
@@ -61,7 +61,7 @@ def _linear_quantile(ordered, q):  # type: ignore[no-untyped-def]
 
 
 @kernel
-def bootstrap_replicates(values, kind, q, n_resamples, rng):  # type: ignore[no-untyped-def]
+def bootstrap_replicates(values, kind, q, n_resamples, rng):
     """The statistic ``kind`` on ``n_resamples`` resamples (with replacement) of the rows of
     ``values`` (shape ``(n, 1)``, or ``(n, 2)`` for the ratio)."""
     n = values.shape[0]
@@ -91,7 +91,7 @@ def bootstrap_replicates(values, kind, q, n_resamples, rng):  # type: ignore[no-
 
 
 @kernel
-def jackknife_values(values, kind, q):  # type: ignore[no-untyped-def]
+def jackknife_values(values, kind, q):
     """The statistic with each row of ``values`` left out in turn, in row order (O(n log n))."""
     n = values.shape[0]
     out = np.empty(n, dtype=np.float64)
@@ -108,7 +108,7 @@ def jackknife_values(values, kind, q):  # type: ignore[no-untyped-def]
         order = np.argsort(values[:, 0], kind="mergesort")
         ordered = values[order, 0]
         position = q * (n - 2)
-        below = int(math.floor(position))
+        below = math.floor(position)
         t = position - below
         for rank in range(n):
             # Without the element at sorted position ``rank``, index j of the rest is
@@ -125,7 +125,7 @@ def jackknife_values(values, kind, q):  # type: ignore[no-untyped-def]
 
 
 @kernel
-def _count_below(x, y_desc, pivot, strict, counts):  # type: ignore[no-untyped-def]
+def _count_below(x, y_desc, pivot, strict, counts):
     # counts[i] = #{j : x[i] - y_desc[j] < pivot} (or <= when not strict); the matrix
     # x[i] - y_desc[j] increases along rows and columns, so one pointer walks it in O(n + m).
     m = y_desc.size
@@ -140,7 +140,7 @@ def _count_below(x, y_desc, pivot, strict, counts):  # type: ignore[no-untyped-d
 
 
 @kernel
-def kth_pairwise_difference(x_sorted, y_sorted, k):  # type: ignore[no-untyped-def]
+def kth_pairwise_difference(x_sorted, y_sorted, k):
     """The ``k``-th smallest (0-based) of the ``n * m`` differences ``x[i] - y[j]``.
 
     ``x_sorted`` and ``y_sorted`` are ascending. Selection in the sorted matrix without

@@ -352,7 +352,9 @@ def _kernel_arm(values: npt.NDArray[np.float64], kind: int, q: float, n_resample
     return _Arm(estimate, replicates, loo)
 
 
-def _call_statistic(function: Callable[..., Any], samples: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+def _call_statistic(
+    function: Callable[..., Any], samples: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
     result = np.asarray(function(samples, axis=-1), dtype=np.float64)
     if result.shape != samples.shape[:1]:
         raise ValueError(
