@@ -62,7 +62,8 @@ def test_expected_losses_match_nested_quadrature(successes):
     r = bayes_proportions(control, treatment, prior=(0.5, 0.5))
     a_c, b_c, a_t, b_t = r.control_alpha, r.control_beta, r.treatment_alpha, r.treatment_beta
     # Nested quad reaches ~1e-11 here; the reduction to P(T' > C) is exact.
-    gain, loss = _loss_by_nested_quadrature(a_t, b_t, a_c, b_c), _loss_by_nested_quadrature(a_c, b_c, a_t, b_t)
+    gain = _loss_by_nested_quadrature(a_t, b_t, a_c, b_c)
+    loss = _loss_by_nested_quadrature(a_c, b_c, a_t, b_t)
     assert r.expected_loss_control == pytest.approx(gain, abs=1e-10)
     assert r.expected_loss_treatment == pytest.approx(loss, abs=1e-10)
 

@@ -159,7 +159,7 @@ def test_constant_control_gives_nan_relative_with_warning():
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
-        ({"statistic": "mode"}, ValueError, "`statistic` must be one of 'mean', 'median', 'ratio'; got 'mode'"),
+        ({"statistic": "mode"}, ValueError, "must be one of 'mean', 'median', 'ratio'; got 'mode'"),
         ({"statistic": ("quantile", 1.5)}, ValueError, r"`statistic\[1\]` \(the quantile level\) must be in"),
         ({"statistic": 3}, TypeError, "`statistic` must be 'mean', 'median', 'ratio', \\('quantile', q\\)"),
         ({"statistic": "ratio"}, TypeError, "`control` must be a \\(numerator, denominator\\) pair"),
