@@ -47,17 +47,21 @@ STAT_RATIO = 2
 
 
 @kernel
-def _linear_quantile(ordered, q):
-    # NumPy's "linear" (type 7) quantile of an ascending array, with NumPy's lerp.
-    position = q * (ordered.size - 1)
-    below = math.floor(position)
-    if below >= ordered.size - 1:
-        return ordered[ordered.size - 1]
-    t = position - below
-    a = ordered[below]
-    b = ordered[below + 1]
+def _lerp(a, b, t):
+    # NumPy's interpolation between neighbouring order statistics (exact at t = 0 and t = 1).
     diff = b - a
     return b - diff * (1.0 - t) if t >= 0.5 else a + diff * t
+
+
+@kernel
+def _linear_quantile(values, q):
+    # NumPy's "linear" (type 7) quantile, by selection (O(n)) rather than sorting.
+    position = q * (values.size - 1)
+    below = math.floor(position)
+    part = np.partition(values, below)
+    if below >= values.size - 1:
+        return part[below]
+    return _lerp(part[below], part[below + 1:].min(), position - below)
 
 
 @kernel
@@ -85,7 +89,6 @@ def bootstrap_replicates(values, kind, q, n_resamples, rng):
         else:
             for k in range(n):
                 buffer[k] = values[index[k], 0]
-            buffer.sort()
             out[b] = _linear_quantile(buffer, q)
     return out
 
@@ -115,86 +118,119 @@ def jackknife_values(values, kind, q):
             # ``ordered[j]`` below ``rank`` and ``ordered[j + 1]`` from it on.
             a = ordered[below] if below < rank else ordered[below + 1]
             if below + 1 >= n - 1:
-                value = a
+                out[order[rank]] = a
             else:
                 b = ordered[below + 1] if below + 1 < rank else ordered[below + 2]
-                diff = b - a
-                value = b - diff * (1.0 - t) if t >= 0.5 else a + diff * t
-            out[order[rank]] = value
+                out[order[rank]] = _lerp(a, b, t)
     return out
 
 
 @kernel
-def _count_below(x, y_desc, pivot, strict, counts):
-    # counts[i] = #{j : x[i] - y_desc[j] < pivot} (or <= when not strict); the matrix
-    # x[i] - y_desc[j] increases along rows and columns, so one pointer walks it in O(n + m).
+def _count_below(x, y_desc, pivot, below, at_most):
+    # below[i] = #{j : x[i] - y_desc[j] < pivot} and at_most[i] the same with <=; the matrix
+    # x[i] - y_desc[j] increases along rows and columns, so two pointers walk it in O(n + m).
     m = y_desc.size
-    j = m
-    total = 0
+    j_below = m
+    j_at_most = m
+    total_below = 0
+    total_at_most = 0
     for i in range(x.size):
-        while j > 0 and ((x[i] - y_desc[j - 1] >= pivot) if strict else (x[i] - y_desc[j - 1] > pivot)):
-            j -= 1
-        counts[i] = j
-        total += j
-    return total
+        while j_below > 0 and x[i] - y_desc[j_below - 1] >= pivot:
+            j_below -= 1
+        while j_at_most > 0 and x[i] - y_desc[j_at_most - 1] > pivot:
+            j_at_most -= 1
+        below[i] = j_below
+        at_most[i] = j_at_most
+        total_below += j_below
+        total_at_most += j_at_most
+    return total_below, total_at_most
+
+
+_SAMPLE = 16384  # candidates sampled per round to place the two pivots
+_POOL = 4 * _SAMPLE  # below this many candidates, collect and sort them
+
+
+@kernel
+def _splitmix64(state):
+    # One step of SplitMix64 (a fixed, local generator: the pivots only change the speed).
+    state = state + np.uint64(0x9E3779B97F4A7C15)
+    z = state
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return state, z ^ (z >> np.uint64(31))
+
+
+@kernel
+def _sample_candidates(x_sorted, y_desc, low, high, remaining, state):
+    # _SAMPLE candidates drawn uniformly (with replacement) from the remaining ones, sorted.
+    n = x_sorted.size
+    ends = np.empty(n, dtype=np.int64)
+    total = 0
+    for i in range(n):
+        total += high[i] - low[i]
+        ends[i] = total
+    sample = np.empty(_SAMPLE, dtype=np.float64)
+    for s in range(_SAMPLE):
+        state, bits = _splitmix64(state)
+        r = np.int64(bits % np.uint64(remaining))
+        i = np.searchsorted(ends, r, side="right")
+        start = ends[i - 1] if i > 0 else 0
+        sample[s] = x_sorted[i] - y_desc[low[i] + (r - start)]
+    sample.sort()
+    return sample, state
 
 
 @kernel
 def kth_pairwise_difference(x_sorted, y_sorted, k):
     """The ``k``-th smallest (0-based) of the ``n * m`` differences ``x[i] - y[j]``.
 
-    ``x_sorted`` and ``y_sorted`` are ascending. Selection in the sorted matrix without
-    materialising it (Johnson and Mizoguchi, 1978): each round takes the weighted median of the
-    row medians of the remaining candidates as pivot, which removes at least a quarter of them,
-    so it needs O(log(n m)) rounds of O(n log n + m) work and O(n + m) memory.
+    ``x_sorted`` and ``y_sorted`` are ascending. Selection in the implicitly sorted matrix
+    ``x[i] - y[m - 1 - j]`` (increasing along rows and columns) without materialising it, in the
+    manner of Floyd and Rivest: each round samples candidates, takes two sample quantiles that
+    bracket the target rank as pivots, counts the differences below and at each pivot with one
+    O(n + m) walk, and keeps per row only the columns between them. Each round shrinks the
+    candidates about twentyfold, so a few rounds of O(n + m) work and O(n + m) memory suffice.
     """
     n = x_sorted.size
     m = y_sorted.size
     y_desc = y_sorted[::-1].copy()
     low = np.zeros(n, dtype=np.int64)  # candidate columns of row i are [low[i], high[i])
     high = np.full(n, m, dtype=np.int64)
-    below = np.empty(n, dtype=np.int64)
-    at_most = np.empty(n, dtype=np.int64)
-    medians = np.empty(n, dtype=np.float64)
-    weights = np.empty(n, dtype=np.float64)
+    counts = np.empty((4, n), dtype=np.int64)
+    state = np.uint64(0x5EED)
+    spread = 3.0 * math.sqrt(_SAMPLE)
     while True:
         remaining = 0
+        skipped = 0
         for i in range(n):
             remaining += high[i] - low[i]
-        if remaining <= n + m:
+            skipped += low[i]
+        if remaining <= _POOL:
             pool = np.empty(remaining, dtype=np.float64)
             filled = 0
-            skipped = 0
             for i in range(n):
-                skipped += low[i]
                 for j in range(low[i], high[i]):
                     pool[filled] = x_sorted[i] - y_desc[j]
                     filled += 1
             pool.sort()
             return pool[k - skipped]
-        rows = 0
+        sample, state = _sample_candidates(x_sorted, y_desc, low, high, remaining, state)
+        target = (k - skipped + 0.5) / remaining * _SAMPLE
+        lo = sample[min(max(int(target - spread), 0), _SAMPLE - 1)]
+        hi = sample[min(max(int(target + spread), 0), _SAMPLE - 1)]
+        below_lo, at_most_lo = _count_below(x_sorted, y_desc, lo, counts[0], counts[1])
+        below_hi, at_most_hi = _count_below(x_sorted, y_desc, hi, counts[2], counts[3])
+        if below_lo <= k < at_most_lo:
+            return lo
+        if below_hi <= k < at_most_hi:
+            return hi
+        # Keep the candidates strictly between the pivots that bracket the target; each pivot is
+        # itself a candidate, so every round removes at least one.
         for i in range(n):
-            width = high[i] - low[i]
-            if width > 0:
-                medians[rows] = x_sorted[i] - y_desc[low[i] + width // 2]
-                weights[rows] = width
-                rows += 1
-        order = np.argsort(medians[:rows])
-        half = 0.5 * remaining
-        cumulative = 0.0
-        pivot = medians[order[rows - 1]]
-        for r in range(rows):
-            cumulative += weights[order[r]]
-            if cumulative >= half:
-                pivot = medians[order[r]]
-                break
-        n_below = _count_below(x_sorted, y_desc, pivot, True, below)
-        n_at_most = _count_below(x_sorted, y_desc, pivot, False, at_most)
-        if k < n_below:
-            for i in range(n):
-                high[i] = min(high[i], below[i])
-        elif k >= n_at_most:
-            for i in range(n):
-                low[i] = max(low[i], at_most[i])
-        else:
-            return pivot
+            if k < below_lo:
+                high[i] = min(high[i], counts[0, i])
+            elif k < below_hi:
+                low[i] = max(low[i], counts[1, i])
+                high[i] = min(high[i], counts[2, i])
+            else:
+                low[i] = max(low[i], counts[3, i])
