@@ -173,9 +173,9 @@ def _sample_candidates(x_sorted, y_desc, low, high, remaining, state):
     for s in range(_SAMPLE):
         state, bits = _splitmix64(state)
         r = np.int64(bits % np.uint64(remaining))
-        i = np.searchsorted(ends, r, side="right")
-        start = ends[i - 1] if i > 0 else 0
-        sample[s] = x_sorted[i] - y_desc[low[i] + (r - start)]
+        row = np.searchsorted(ends, r, side="right")
+        start = ends[row - 1] if row > 0 else 0
+        sample[s] = x_sorted[row] - y_desc[low[row] + (r - start)]
     sample.sort()
     return sample, state
 
