@@ -60,6 +60,9 @@ from abkit._validation import (
 __all__ = ["BootstrapTestResult", "MannWhitneyResult", "bootstrap_test", "mann_whitney_test"]
 
 BOOTSTRAP_METHODS = ("bca", "percentile")
+MANN_WHITNEY_METHODS = ("asymptotic", "exact")
+# The exact null distribution costs O((n m)^2) operations; beyond this many pairs use asymptotic.
+EXACT_MAX_PAIRS = 10_000
 NAMED_STATISTICS = ("mean", "median", "ratio")
 # Callables get resamples in batches of at most this many values (about 8 MB of float64).
 _BATCH_VALUES = 1 << 20
@@ -205,12 +208,63 @@ def _relative_to_median(effect: float, control_median: float) -> float:
     return math.nan
 
 
+def _u_null_pmf(n: int, m: int) -> npt.NDArray[np.float64]:
+    """Null distribution of U without ties: ``P(U = u)`` for u = 0, ..., n m.
+
+    Counts by the recurrence ``c(u; i, j) = c(u - j; i - 1, j) + c(u; i, j - 1)`` (the largest
+    of the i + j values is a treatment value, above all j controls, or a control value); only
+    additions of positive numbers, so the tails keep full relative precision.
+    """
+    size = n * m + 1
+    unit = np.zeros(size)
+    unit[0] = 1.0
+    previous = [unit] * (m + 1)
+    for _ in range(n):
+        current = [unit]
+        for j in range(1, m + 1):
+            counts = current[j - 1].copy()
+            counts[j:] += previous[j][: size - j]
+            current.append(counts)
+        previous = current
+    return previous[m] / previous[m].sum()
+
+
+def _exact_test(
+    t_sorted: npt.NDArray[np.float64],
+    c_sorted: npt.NDArray[np.float64],
+    u: float,
+    alternative: str,
+    confidence_level: float,
+) -> tuple[float, ConfidenceInterval]:
+    """Exact p-value (as scipy's ``method="exact"``) and R's exact interval for the shift.
+
+    R (``wilcox.test(exact=TRUE, conf.int=TRUE)`` without ties) takes ``qu``, the smallest q with
+    ``P(U <= q) >= tail`` (at least 1), and returns the qu-th smallest and the qu-th largest
+    pairwise difference.
+    """
+    size = t_sorted.size * c_sorted.size
+    pmf = _u_null_pmf(t_sorted.size, c_sorted.size)
+    cdf, sf = np.cumsum(pmf), np.cumsum(pmf[::-1])[::-1]
+    at_most, at_least = float(cdf[int(u)]), float(sf[int(u)])
+    pvalue = {"greater": at_least, "less": at_most}.get(alternative, min(1.0, 2.0 * min(at_most, at_least)))
+    tail = 1.0 - confidence_level
+    tail = tail / 2.0 if alternative == "two-sided" else tail
+    qu = max(int(np.searchsorted(cdf, tail, side="left")), 1)
+    low, high = -math.inf, math.inf
+    if alternative != "less":
+        low = _kernels.kth_pairwise_difference(t_sorted, c_sorted, qu - 1)
+    if alternative != "greater":
+        high = _kernels.kth_pairwise_difference(t_sorted, c_sorted, size - qu)
+    return pvalue, ConfidenceInterval(float(low), float(high))
+
+
 def mann_whitney_test(
     control: Any,
     treatment: Any,
     *,
     alternative: str = "two-sided",
     confidence_level: float = 0.95,
+    method: str = "asymptotic",
     nan_policy: str = "raise",
 ) -> MannWhitneyResult:
     """Mann-Whitney (Wilcoxon rank-sum) test with the Hodges-Lehmann shift and its interval.
@@ -223,6 +277,11 @@ def mann_whitney_test(
         ``"two-sided"``, ``"greater"`` (treatment tends to be larger) or ``"less"``.
     confidence_level
         Of the shift's interval (one-sided alternatives give an infinite end).
+    method
+        ``"asymptotic"`` (default): the normal approximation with tie and continuity corrections
+        for the p-value and the interval. ``"exact"``: the exact null distribution of U for both
+        (as scipy's ``method="exact"`` and R's ``wilcox.test(exact=TRUE)``); only for data
+        without ties and at most ``EXACT_MAX_PAIRS`` (10,000) pairs ``n_control * n_treatment``.
     nan_policy
         ``"raise"`` (default) or ``"omit"`` to drop NaN values.
 
@@ -230,21 +289,31 @@ def mann_whitney_test(
     -------
     MannWhitneyResult
         ``statistic`` (U of the treatment), ``pvalue`` (as scipy's ``mannwhitneyu(treatment,
-        control, method="asymptotic")``), ``effect`` (Hodges-Lehmann shift) and ``ci`` (as R's
-        ``wilcox.test(treatment, control, conf.int=TRUE, exact=FALSE)``, computed exactly).
+        control, method=method)``), ``effect`` (Hodges-Lehmann shift) and ``ci`` (as R's
+        ``wilcox.test(treatment, control, conf.int=TRUE, exact=...)``, computed exactly).
 
     Examples
     --------
     >>> r = mann_whitney_test([1.0, 2.0, 3.0, 4.0], [3.0, 4.0, 5.0, 6.0], alternative="greater")
     >>> r.statistic, round(r.pvalue, 4), r.effect, r.probability_of_superiority
     (14.0, 0.054, 2.0, 0.875)
+    >>> r = mann_whitney_test([1.1, 2.3, 2.9, 4.0], [3.1, 4.4, 5.0, 6.3], method="exact")
+    >>> round(r.pvalue, 4), tuple(round(v, 2) for v in r.ci)
+    (0.0571, (-0.9, 5.2))
     """
     alternative = check_alternative(alternative)
     confidence_level = check_confidence_level(confidence_level)
+    method = check_choice("method", method, MANN_WHITNEY_METHODS)
     control_values = as_float_array("control", control, nan_policy=nan_policy)
     treatment_values = as_float_array("treatment", treatment, nan_policy=nan_policy)
     n, m = treatment_values.size, control_values.size
     u, z, pvalue = _rank_sum_pvalue(treatment_values, control_values, alternative)
+    if method == "exact":
+        _check_exact_allowed(treatment_values, control_values)
+        pvalue, ci = _exact_test(np.sort(treatment_values), np.sort(control_values), u, alternative,
+                                 confidence_level)
+    else:
+        ci = _shift_interval(treatment_values, control_values, alternative, confidence_level)
     effect = hodges_lehmann(treatment_values, control_values)
     control_median = float(np.median(control_values))
     superiority = u / (n * m)
@@ -253,7 +322,7 @@ def mann_whitney_test(
         z=z,
         pvalue=pvalue,
         effect=effect,
-        ci=_shift_interval(treatment_values, control_values, alternative, confidence_level),
+        ci=ci,
         relative_effect=_relative_to_median(effect, control_median),
         control_median=control_median,
         treatment_median=float(np.median(treatment_values)),
@@ -263,8 +332,23 @@ def mann_whitney_test(
         n_treatment=n,
         alternative=alternative,
         confidence_level=confidence_level,
-        method="asymptotic",
+        method=method,
     )
+
+
+def _check_exact_allowed(treatment: npt.NDArray[np.float64], control: npt.NDArray[np.float64]) -> None:
+    pairs = treatment.size * control.size
+    if pairs > EXACT_MAX_PAIRS:
+        raise ValueError(
+            f"method='exact' needs n_control * n_treatment <= {EXACT_MAX_PAIRS}; got {pairs}. "
+            "Use method='asymptotic'."
+        )
+    combined = np.concatenate([treatment, control])
+    tied = combined.size - np.unique(combined).size
+    if tied:
+        raise ValueError(
+            f"method='exact' needs data without ties; got {tied} repeated value(s). Use method='asymptotic'."
+        )
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)

@@ -110,6 +110,43 @@ def test_pvalue_and_u_match_scipy(seed, alternative):
     assert r.rank_biserial == pytest.approx(2 * r.probability_of_superiority - 1, rel=1e-12)
 
 
+@pytest.mark.parametrize("alternative", ALTERNATIVES)
+@pytest.mark.parametrize(("n", "m"), [(4, 4), (7, 12), (30, 25), (1, 9)])
+def test_exact_pvalue_matches_scipy(n, m, alternative):
+    gen = np.random.default_rng(n * m)
+    control, treatment = gen.normal(10, 1, m), gen.normal(10.8, 1, n)
+    r = mann_whitney_test(control, treatment, alternative=alternative, method="exact")
+    expected = sps.mannwhitneyu(treatment, control, alternative=alternative, method="exact")
+    assert r.pvalue == pytest.approx(expected.pvalue, rel=1e-10)
+    assert r.method == "exact"
+
+
+@pytest.mark.parametrize("level", [0.8, 0.95, 0.99])
+@pytest.mark.parametrize(("n", "m"), [(6, 9), (15, 20), (40, 30)])
+def test_exact_interval_is_dual_to_scipy_exact_pvalue(n, m, level):
+    # R's exact interval (qwilcox-based order statistics of the differences) is the set of shifts
+    # d whose exact two-sided p-value for (treatment - d, control) is at least 1 - level: just
+    # inside each end the p-value reaches it, just outside it does not.
+    gen = np.random.default_rng(n + m)
+    control, treatment = gen.normal(10, 1, m), gen.normal(10.5, 1, n)
+    r = mann_whitney_test(control, treatment, method="exact", confidence_level=level)
+
+    def pvalue(d):
+        return sps.mannwhitneyu(treatment - d, control, method="exact").pvalue
+
+    gaps = np.diff(np.unique(np.subtract.outer(treatment, control)))
+    eps = gaps.min() / 4
+    assert pvalue(r.ci.low + eps) >= 1 - level > pvalue(r.ci.low - eps)
+    assert pvalue(r.ci.high - eps) >= 1 - level > pvalue(r.ci.high + eps)
+
+
+def test_exact_needs_small_samples_without_ties():
+    with pytest.raises(ValueError, match="method='exact' needs data without ties; got 1 repeated value"):
+        mann_whitney_test([1.0, 2.0, 3.0], [3.0, 4.0], method="exact")
+    with pytest.raises(ValueError, match=r"n_control \* n_treatment <= 10000; got 10100\."):
+        mann_whitney_test(np.arange(100.0), np.arange(101.0) + 0.5, method="exact")
+
+
 def test_selection_matches_sorting_large():
     gen = np.random.default_rng(5)
     x = np.sort(gen.standard_t(3, 700))
@@ -192,6 +229,7 @@ def test_nan_policy_omit():
     ("kwargs", "error", "message"),
     [
         ({"alternative": "bigger"}, ValueError, "`alternative` must be one of"),
+        ({"method": "permutation"}, ValueError, "must be one of 'asymptotic', 'exact'; got 'permutation'"),
         ({"confidence_level": 1.0}, ValueError, r"`confidence_level` must be in \(0, 1\); got 1.0."),
         ({"control": [1.0, np.nan]}, ValueError, "`control` must not contain NaN"),
         ({"treatment": []}, ValueError, r"`treatment` must have at least 1 value\(s\); got 0."),
