@@ -103,7 +103,7 @@ def _rank_sum_pvalue(
     n, m = treatment.size, control.size
     ranks = stats.rankdata(np.concatenate([treatment, control]))
     u = float(ranks[:n].sum()) - n * (n + 1) / 2.0
-    sigma = _rank_sum_sd(n, m, ranks)
+    sigma = _u_sd(n, m, _tie_sum(ranks))
     if sigma == 0.0:
         warn_degenerate("All observations are tied; the Mann-Whitney p-value is NaN.")
         return u, math.nan, math.nan
@@ -115,12 +115,16 @@ def _rank_sum_pvalue(
     return u, z, pvalue_from_statistic(z, alternative)
 
 
-def _rank_sum_sd(n: int, m: int, values: npt.NDArray[np.float64]) -> float:
-    """Null standard deviation of U with the tie correction for ``values`` (all observations)."""
+def _tie_sum(values: npt.NDArray[np.float64]) -> float:
+    """``sum(t^3 - t)`` over the sizes ``t`` of the groups of equal values."""
     _, counts = np.unique(values, return_counts=True)
-    ties = float(np.sum(counts.astype(np.float64) ** 3 - counts))
+    return float(np.sum(counts.astype(np.float64) ** 3 - counts))
+
+
+def _u_sd(n: int, m: int, tie_sum: float) -> float:
+    """Null standard deviation of U, tie-corrected."""
     total = n + m
-    return math.sqrt(n * m / 12.0 * ((total + 1) - ties / (total * (total - 1))))
+    return math.sqrt(n * m / 12.0 * ((total + 1) - tie_sum / (total * (total - 1))))
 
 
 def _first_true(predicate: Callable[[int], bool], size: int) -> int:
@@ -151,9 +155,7 @@ def _shift_interval(
     """
     n, m = treatment.size, control.size
     size = n * m
-    sigma = math.sqrt(
-        n * m / 12.0 * ((n + m + 1) - (_tie_sum(treatment) + _tie_sum(control)) / ((n + m) * (n + m - 1)))
-    )
+    sigma = _u_sd(n, m, _tie_sum(treatment) + _tie_sum(control))
     correction = {"two-sided": None, "greater": 0.5, "less": -0.5}[alternative]
 
     def g(u: int) -> float:
@@ -176,11 +178,6 @@ def _shift_interval(
         rank = min(max(size - u_low + 1, 1), size)
         high = _kernels.kth_pairwise_difference(t_sorted, c_sorted, rank - 1)
     return ConfidenceInterval(float(low), float(high))
-
-
-def _tie_sum(values: npt.NDArray[np.float64]) -> float:
-    _, counts = np.unique(values, return_counts=True)
-    return float(np.sum(counts.astype(np.float64) ** 3 - counts))
 
 
 def hodges_lehmann(treatment: Any, control: Any) -> float:
