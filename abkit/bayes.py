@@ -7,9 +7,9 @@ Two models, both with independent arms:
 - :func:`bayes_means`: the large-sample normal posterior of each mean (flat prior),
   ``N(mean, var / n)``.
 
-Nothing is Monte Carlo. For Beta posteriors, ``P(T > C)`` is one smooth integral over the
-control's quantile scale, ``P(T > C) = integral_0^1 (1 - F_T(F_C^{-1}(u))) du``, evaluated by
-adaptive quadrature to ~1e-12 (``scipy.integrate.quad``); the expected losses reduce to the same
+Nothing is Monte Carlo. For Beta posteriors, ``P(T > C) = E[S_T(C)]`` is one smooth integral
+over the normal scores of the narrower posterior's quantiles, evaluated by adaptive quadrature
+to ~1e-12 (``scipy.integrate.quad``); the expected losses reduce to the same
 integral with shifted parameters, since ``x f(x; a, b) = a / (a + b) f(x; a + 1, b)``:
 ``E[(T - C)+] = E[T] P(T' > C) - E[C] P(T > C')``, ``T' ~ Beta(a_T + 1, b_T)``. For normal
 posteriors everything is closed form: with ``D = T - C ~ N(mu, s^2)``,
@@ -60,6 +60,9 @@ _EPSABS, _EPSREL = 1e-13, 1e-12
 _Z_GRID = np.linspace(-9.0, 9.0, 361)
 _Z_WEIGHTS = np.exp(-0.5 * _Z_GRID**2)
 _Z_WEIGHTS /= _Z_WEIGHTS.sum()
+# The normal-score range of the posterior integrals (phi(12) < 1e-31) and sqrt(2 pi).
+_Z_MAX = 12.0
+_SQRT_2PI = math.sqrt(2.0 * math.pi)
 # Largest acceptable error estimate of a posterior probability.
 _MAX_ERROR = 1e-9
 # A normal control posterior must have less mass than this at or below 0 for a relative lift.
@@ -104,14 +107,24 @@ class BayesProportionsResult(BayesMeansResult):
     treatment_beta: float
 
 
-def _quad(function: Callable[[float], float]) -> float:
-    """Integral over [0, 1] of a probability-valued integrand.
+def _beta_ppf_z(a: float, b: float, z: Any) -> Any:
+    """``F^{-1}(Phi(z))`` of a Beta(a, b), accurate in both tails (the upper one via betainccinv)."""
+    z = np.asarray(z, dtype=np.float64)
+    lower = special.betaincinv(a, b, special.ndtr(np.minimum(z, 0.0)))
+    upper = special.betainccinv(a, b, special.ndtr(-np.maximum(z, 0.0)))
+    return np.where(z <= 0.0, lower, upper)
 
-    QUADPACK's "roundoff detected" notice is expected when the integrand is nearly constant
-    (far-apart posteriors) and is not an error; the error estimate decides instead.
+
+def _expect_over_z(function: Callable[[float], float]) -> float:
+    """``integral function(z) phi(z) dz`` over the standard normal scale, by adaptive quadrature.
+
+    QUADPACK's "roundoff detected" notice is expected when the integrand is nearly constant and
+    is not an error; the error estimate decides instead.
     """
-    value, error, *_ = integrate.quad(function, 0.0, 1.0, epsabs=_EPSABS, epsrel=_EPSREL, limit=200,
-                                      full_output=1)
+    value, error, *_ = integrate.quad(
+        lambda z: function(z) * math.exp(-0.5 * z * z) / _SQRT_2PI, -_Z_MAX, _Z_MAX,
+        points=(-4.0, -2.0, 0.0, 2.0, 4.0), epsabs=_EPSABS, epsrel=_EPSREL, limit=200, full_output=1,
+    )
     if not error <= _MAX_ERROR:
         raise ConvergenceError(f"Posterior integral did not converge: error estimate {error:.3g}.")
     return min(max(float(value), 0.0), 1.0)
@@ -120,18 +133,19 @@ def _quad(function: Callable[[float], float]) -> float:
 def prob_greater(a_t: float, b_t: float, a_c: float, b_c: float) -> float:
     """``P(T > C)`` for independent ``T ~ Beta(a_t, b_t)`` and ``C ~ Beta(a_c, b_c)``.
 
+    ``E[S_T(C)]`` as an integral over the normal scores ``z`` of ``C``'s quantiles,
+    ``C = F_C^{-1}(Phi(z))``. The integration variable is the narrower posterior (the other's
+    survival function then varies slowly along it), and the integrand is whichever of ``S_T``
+    and ``F_T`` is small, so the error stays relative to a small probability.
+
     >>> round(prob_greater(121, 881, 101, 901), 9)
     0.923183439
     """
-    # Integrate over the quantiles of the narrower posterior: the other's survival function then
-    # varies slowly along them (over a wide one's quantiles it would be a near step).
     if _beta_variance(a_t, b_t) < _beta_variance(a_c, b_c):
         return 1.0 - prob_greater(a_c, b_c, a_t, b_t)
-    # Integrate whichever of S_T and F_T is small over most of the range, so that the absolute
-    # error stays relative to the small probability.
     if special.betaincc(a_t, b_t, special.betaincinv(a_c, b_c, 0.5)) > 0.5:
-        return 1.0 - _quad(lambda u: float(special.betainc(a_t, b_t, special.betaincinv(a_c, b_c, u))))
-    return _quad(lambda u: float(special.betaincc(a_t, b_t, special.betaincinv(a_c, b_c, u))))
+        return 1.0 - _expect_over_z(lambda z: float(special.betainc(a_t, b_t, _beta_ppf_z(a_c, b_c, z))))
+    return _expect_over_z(lambda z: float(special.betaincc(a_t, b_t, _beta_ppf_z(a_c, b_c, z))))
 
 
 def _beta_variance(a: float, b: float) -> float:
@@ -155,7 +169,7 @@ def _quantile_nodes(a: float, b: float) -> tuple[npt.NDArray[np.float64], npt.ND
     ``E[h(X)] = integral h(F^{-1}(Phi(z))) phi(z) dz``; the trapezoidal rule on a z grid is
     exponentially accurate for smooth integrands with Gaussian decay, and vectorises.
     """
-    return special.betaincinv(a, b, special.ndtr(_Z_GRID)), _Z_WEIGHTS
+    return _beta_ppf_z(a, b, _Z_GRID), _Z_WEIGHTS
 
 
 def _beta_difference_cdf(a_t: float, b_t: float, a_c: float, b_c: float) -> Callable[[float], float]:
