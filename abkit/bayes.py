@@ -46,8 +46,8 @@ from abkit._inference import NAN_INTERVAL, warn_degenerate
 from abkit._results import ConfidenceInterval, Result
 from abkit._validation import check_confidence_level, check_positive
 from abkit.errors import ConvergenceError
+from abkit.means import _as_mean_stats
 from abkit.proportions import as_proportion_stats
-from abkit.stats import MeanStats
 
 __all__ = ["BayesMeansResult", "BayesProportionsResult", "bayes_means", "bayes_proportions"]
 
@@ -266,13 +266,6 @@ def bayes_proportions(
 def _beta_interval(a: float, b: float, tail: float) -> ConfidenceInterval:
     low, high = special.betaincinv(a, b, tail), special.betaincinv(a, b, 1.0 - tail)
     return ConfidenceInterval(float(low), float(high))
-
-
-def _as_mean_stats(name: str, value: Any) -> MeanStats:
-    stats_ = value if isinstance(value, MeanStats) else MeanStats.from_samples(value)
-    if stats_.n < 2:
-        raise ValueError(f"`{name}.n` must be at least 2; got {stats_.n}.")
-    return stats_
 
 
 def bayes_means(
