@@ -12,8 +12,10 @@ Mann-Whitney
     of ``d`` that jumps at the pairwise differences, so its roots are order statistics of the
     differences; abkit computes them exactly (R's ``uniroot(tol=1e-4)`` returns a point within
     about 1e-4 of them). Order statistics come from a selection algorithm on the implicitly sorted
-    difference matrix, in O((n + m) log(n m)) time and O(n + m) memory: millions of observations
-    per arm are fine.
+    difference matrix, in a few O(n + m) passes and O(n + m) memory: millions of observations
+    per arm are fine. With ``method="exact"`` (small samples without ties) the p-value and the
+    interval come from the exact null distribution of U instead (scipy's ``method="exact"``,
+    R's ``wilcox.test(exact=TRUE, conf.int=TRUE)``).
 
 Bootstrap
     Each arm is resampled independently with replacement; ``effect`` is
@@ -304,9 +306,10 @@ def mann_whitney_test(
     control_values = as_float_array("control", control, nan_policy=nan_policy)
     treatment_values = as_float_array("treatment", treatment, nan_policy=nan_policy)
     n, m = treatment_values.size, control_values.size
-    u, z, pvalue = _rank_sum_pvalue(treatment_values, control_values, alternative)
     if method == "exact":
         _check_exact_allowed(treatment_values, control_values)
+    u, z, pvalue = _rank_sum_pvalue(treatment_values, control_values, alternative)
+    if method == "exact":
         pvalue, ci = _exact_test(np.sort(treatment_values), np.sort(control_values), u, alternative,
                                  confidence_level)
     else:
