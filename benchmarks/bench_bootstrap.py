@@ -1,7 +1,7 @@
 """abkit's bootstrap and Mann-Whitney against scipy (and tea-tasting's bootstrap) on the same work.
 
-Run: ``python benchmarks/bench_bootstrap.py`` (about two minutes). Each line prints the median
-wall time of a few repeats for abkit and the peer, and peer / abkit (above 1: abkit is faster).
+Run: ``python benchmarks/bench_bootstrap.py`` (about three minutes). Each line prints the median
+wall time of five alternating repeats for abkit and the peer, and peer / abkit (above 1: abkit is faster).
 abkit's numba kernels are compiled (or loaded from the cache) by a warm-up call first.
 
 Unbatched, the bootstrap peers draw the same resamples as abkit (same seed; abkit reproduces
@@ -25,16 +25,20 @@ import scipy.stats
 import abkit
 from abkit.nonparametric import hodges_lehmann
 
-REPEATS = 3
+REPEATS = 5
 
 
-def timed(function: Callable[[], Any], repeats: int = REPEATS) -> tuple[float, Any]:
-    times, result = [], None
+def timed(*functions: Callable[[], Any], repeats: int = REPEATS) -> list[tuple[float, Any]]:
+    """Median wall time and last result of each function, run alternately (load spikes on a
+    shared machine then hit all of them alike)."""
+    times: list[list[float]] = [[] for _ in functions]
+    results: list[Any] = [None] * len(functions)
     for _ in range(repeats):
-        start = time.perf_counter()
-        result = function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
+        for i, function in enumerate(functions):
+            start = time.perf_counter()
+            results[i] = function()
+            times[i].append(time.perf_counter() - start)
+    return [(statistics.median(t), r) for t, r in zip(times, results, strict=True)]
 
 
 def report(label: str, ours: float, peer_name: str, theirs: float) -> None:
@@ -53,10 +57,12 @@ def bench_bootstrap(
 ) -> None:
     gen = np.random.default_rng(0)
     control, treatment = gen.exponential(1.0, n), gen.exponential(1.1, n)
-    ours, r = timed(lambda: abkit.bootstrap_test(control, treatment, statistic=statistic,
-                                                 n_resamples=n_resamples, method=method, rng=1))
     scipy_method = "BCa" if method == "bca" else method
-    theirs, s = timed(lambda: scipy_bootstrap(control, treatment, function, n_resamples, scipy_method, batch))
+    (ours, r), (theirs, s) = timed(
+        lambda: abkit.bootstrap_test(control, treatment, statistic=statistic, n_resamples=n_resamples,
+                                     method=method, rng=1),
+        lambda: scipy_bootstrap(control, treatment, function, n_resamples, scipy_method, batch),
+    )
     if batch is None:  # one draw of the whole index matrix per sample: the same resamples
         np.testing.assert_allclose(tuple(r.ci), tuple(s.confidence_interval), rtol=1e-9)
     else:  # batches interleave the two samples' draws: agreement up to Monte Carlo error
@@ -70,15 +76,21 @@ def bench_bootstrap(
         tables = pa.table({"y": control}), pa.table({"y": treatment})
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            tea, _ = timed(lambda: metric.analyze_granular(*tables))
-        report(label + " (both effects)", ours, "tea-tasting", tea)
+            (ours, _), (tea, _) = timed(
+                lambda: abkit.bootstrap_test(control, treatment, statistic=statistic,
+                                             n_resamples=n_resamples, method=method, rng=1),
+                lambda: metric.analyze_granular(*tables),
+            )
+        report(label + " (tea-tasting)", ours, "tea-tasting", tea)
 
 
 def bench_mann_whitney(n: int) -> None:
     gen = np.random.default_rng(2)
     control, treatment = np.round(gen.lognormal(0, 1, n), 2), np.round(gen.lognormal(0.02, 1, n), 2)
-    ours, r = timed(lambda: abkit.mann_whitney_test(control, treatment))
-    theirs, s = timed(lambda: scipy.stats.mannwhitneyu(treatment, control, method="asymptotic"))
+    (ours, r), (theirs, s) = timed(
+        lambda: abkit.mann_whitney_test(control, treatment),
+        lambda: scipy.stats.mannwhitneyu(treatment, control, method="asymptotic"),
+    )
     assert r.pvalue == s.pvalue or abs(r.pvalue - s.pvalue) <= 1e-9 * s.pvalue
     report(f"mann_whitney_test (p-value + HL shift + CI) n={n:,} x 2", ours, "scipy p-value only", theirs)
 
@@ -86,8 +98,10 @@ def bench_mann_whitney(n: int) -> None:
 def bench_hodges_lehmann(n: int) -> None:
     gen = np.random.default_rng(3)
     control, treatment = gen.normal(0, 1, n), gen.normal(0.1, 1, n)
-    ours, h = timed(lambda: hodges_lehmann(treatment, control))
-    theirs, naive = timed(lambda: float(np.median(np.subtract.outer(treatment, control))))
+    (ours, h), (theirs, naive) = timed(
+        lambda: hodges_lehmann(treatment, control),
+        lambda: float(np.median(np.subtract.outer(treatment, control))),
+    )
     assert h == naive
     report(f"Hodges-Lehmann shift n={n:,} x 2 ({n * n:.1e} pairs)", ours, "numpy outer+median", theirs)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -183,3 +184,10 @@ def test_bad_input_proportions(kwargs, error, message):
 def test_bad_input_means():
     with pytest.raises(ValueError, match=r"`treatment\.n` must be at least 2; got 1\."):
         bayes_means(MeanStats(5, 1.0, 1.0), [3.0])
+
+
+def test_results_are_json_safe_tables():
+    r = bayes_proportions(ProportionStats(10, 100), ProportionStats(14, 100))
+    data = json.loads(json.dumps(r.to_dict(), allow_nan=False))
+    assert data["chance_to_win"] == r.chance_to_win and data["treatment_alpha"] == 15.0
+    assert "expected_loss_control" in repr(r)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
 
 import numpy as np
@@ -11,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats as sps
 
-from abkit import DegenerateDataWarning, bootstrap_test
+from abkit import DegenerateDataWarning, bootstrap_test, mann_whitney_test
 from abkit._bootstrap import bootstrap_pvalue
 
 STATISTICS = [
@@ -181,3 +182,11 @@ def test_bad_input(kwargs, error, message):
 def test_ratio_pairs_must_match():
     with pytest.raises(ValueError, match=r"`control\[0\]` and `control\[1\]` must have the same length"):
         bootstrap_test(([1.0, 2.0], [1.0]), ([1.0, 2.0], [1.0, 1.0]), statistic="ratio")
+
+
+def test_results_are_json_safe_tables():
+    for result in (bootstrap_test([1.0, 2.0, 4.0], [2.0, 3.0, 7.0], n_resamples=50, rng=0),
+                   mann_whitney_test([1.0, 2.0, 4.0], [2.0, 3.0, 7.0])):
+        data = json.loads(json.dumps(result.to_dict(), allow_nan=False))
+        assert data["ci"] == {"low": result.ci.low, "high": result.ci.high}
+        assert type(result).__name__ in repr(result) and "effect" in repr(result)
