@@ -111,11 +111,15 @@ def bca_parameters(
 
     >>> bca_parameters(np.array([0.0, 1.0, 2.0, 3.0]), 1.5, np.array([1.0, 2.0]))
     (0.0, 0.0)
+    >>> two_samples = [np.array([1.0, 2.0, 4.0]), np.array([3.0, 3.5])]
+    >>> z0, a = bca_parameters(np.array([0.0, 1.0, 2.0, 3.0]), 1.5, two_samples)
+    >>> round(a, 6)
+    -0.035924
     """
     replicates = np.asarray(replicates, dtype=np.float64)
-    samples = [np.asarray(jackknife, dtype=np.float64)] if isinstance(jackknife, np.ndarray) else [
-        np.asarray(values, dtype=np.float64) for values in jackknife
-    ]
+    several = isinstance(jackknife, list | tuple) and all(np.ndim(v) == 1 for v in jackknife)
+    samples = ([np.asarray(values, dtype=np.float64) for values in jackknife] if several
+               else [np.asarray(jackknife, dtype=np.float64)])
     if np.isnan(replicates).any() or any(np.isnan(v).any() for v in samples) or math.isnan(estimate):
         warn_degenerate("Some bootstrap or jackknife values are NaN; the BCa interval is NaN.")
         return None
