@@ -182,8 +182,10 @@ def _beta_difference_cdf(a_t: float, b_t: float, a_c: float, b_c: float) -> Call
 
 
 def _beta_ratio_cdf(a_t: float, b_t: float, a_c: float, b_c: float) -> Callable[[float], float]:
-    """``r -> P(T / C - 1 <= r)`` for ``r > -1``, over the narrower posterior as above."""
-    if _beta_variance(a_t, b_t) < _beta_variance(a_c, b_c):
+    """``r -> P(T / C - 1 <= r)`` for ``r > -1``, over the posterior narrower on the log scale
+    (smaller coefficient of variation: the other's CDF then varies slowly along it)."""
+    # Squared coefficient of variation of a Beta(a, b): b / (a (a + b + 1)).
+    if b_t / (a_t * (a_t + b_t + 1.0)) < b_c / (a_c * (a_c + b_c + 1.0)):
         x, w = _quantile_nodes(a_t, b_t)  # P(C >= T / (1 + r)) = E_T[S_C(T / (1 + r))]
         return lambda r: float(w @ special.betaincc(a_c, b_c, np.clip(x / (1.0 + r), 0.0, 1.0)))
     x, w = _quantile_nodes(a_c, b_c)  # E_C[F_T((1 + r) C)]

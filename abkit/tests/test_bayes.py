@@ -91,16 +91,28 @@ def test_beta_summaries_match_monte_carlo():
     assert np.mean(relative <= r.relative_ci.high) == pytest.approx(0.975, abs=tail_sd)
 
 
-def test_beta_interval_ends_by_direct_integration():
-    # Independent CDF of T - C in the x domain: P(T - C <= d) = int f_C(c) F_T(c + d) dc.
-    r = bayes_proportions(ProportionStats(20, 200), ProportionStats(31, 200), confidence_level=0.9)
+@pytest.mark.parametrize(
+    ("control", "treatment"),
+    [((20, 200), (31, 200)), ((0, 50), (3, 40)), ((2, 5000), (900, 1000)), ((7, 9), (1, 300))],
+)
+def test_beta_interval_ends_by_direct_integration(control, treatment):
+    # Independent CDFs in the x domain, P(T - C <= d) = int f_C(c) F_T(c + d) dc and
+    # P(T / C - 1 <= r) = int f_C(c) F_T((1 + r) c) dc, by adaptive quad with breakpoints where
+    # either factor changes (C's quantiles, and T's quantiles mapped to the c axis).
+    r = bayes_proportions(ProportionStats(*control), ProportionStats(*treatment), confidence_level=0.9)
     t_dist, c_dist = sps.beta(r.treatment_alpha, r.treatment_beta), sps.beta(r.control_alpha, r.control_beta)
+    levels = [1e-9, 1e-6, 1e-3, 0.05, 0.5, 0.95, 1 - 1e-3, 1 - 1e-6, 1 - 1e-9]
 
-    def cdf(d):
-        return integrate.quad(lambda c: c_dist.pdf(c) * t_dist.cdf(c + d), 0, 1, epsabs=1e-13, limit=200)[0]
+    def cdf(t_to_c, c_to_t):
+        breaks = np.concatenate([c_dist.ppf(levels), t_to_c(t_dist.ppf(levels))])
+        breaks = np.unique(breaks[(breaks > 0) & (breaks < 1)])
+        return integrate.quad(lambda c: c_dist.pdf(c) * t_dist.cdf(c_to_t(c)), 0, 1, points=breaks,
+                              epsabs=1e-14, limit=2000)[0]
 
-    assert cdf(r.ci.low) == pytest.approx(0.05, abs=1e-9)
-    assert cdf(r.ci.high) == pytest.approx(0.95, abs=1e-9)
+    for d, level in [(r.ci.low, 0.05), (r.ci.high, 0.95)]:
+        assert cdf(lambda t, d=d: t - d, lambda c, d=d: c + d) == pytest.approx(level, abs=1e-9)
+    for q, level in [(r.relative_ci.low, 0.05), (r.relative_ci.high, 0.95)]:
+        assert cdf(lambda t, q=q: t / (1 + q), lambda c, q=q: (1 + q) * c) == pytest.approx(level, abs=1e-9)
     assert tuple(r.control_ci) == pytest.approx(tuple(c_dist.ppf([0.05, 0.95])), rel=1e-10)
     assert r.effect == pytest.approx(t_dist.mean() - c_dist.mean(), rel=1e-12)
 
