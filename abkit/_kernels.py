@@ -35,6 +35,7 @@ __all__ = [
     "jackknife_values",
     "kernel",
     "kth_pairwise_difference",
+    "shifted_rank_sum",
 ]
 
 kernel = numba.njit(cache=True, nogil=True)
@@ -234,3 +235,33 @@ def kth_pairwise_difference(x_sorted, y_sorted, k):
                 high[i] = min(high[i], counts[2, i])
             else:
                 low[i] = max(low[i], counts[3, i])
+
+
+@kernel
+def shifted_rank_sum(x_sorted, y_sorted, shift):
+    """Rank sum of ``x - shift`` in the combined sample with ``y`` (mid-ranks for ties), and the
+    tie term ``sum(t^3 - t)`` over groups of equal values; one O(n + m) merge of sorted arrays.
+    """
+    n = x_sorted.size
+    m = y_sorted.size
+    i = 0
+    j = 0
+    position = 0.0
+    rank_sum = 0.0
+    ties = 0.0
+    while i < n or j < m:
+        take_x = j >= m or (i < n and x_sorted[i] - shift <= y_sorted[j])
+        value = x_sorted[i] - shift if take_x else y_sorted[j]
+        a = 0
+        while i < n and x_sorted[i] - shift == value:
+            i += 1
+            a += 1
+        b = 0
+        while j < m and y_sorted[j] == value:
+            j += 1
+            b += 1
+        g = float(a + b)
+        rank_sum += a * (position + (g + 1.0) / 2.0)
+        ties += g * g * g - g
+        position += g
+    return rank_sum, ties

@@ -12,7 +12,7 @@ from scipy import special
 from scipy import stats as sps
 
 from abkit import DegenerateDataWarning, mann_whitney_test
-from abkit._kernels import kth_pairwise_difference
+from abkit._kernels import kth_pairwise_difference, shifted_rank_sum
 from abkit.tests.conftest import reference_cases
 
 ALTERNATIVES = ["two-sided", "greater", "less"]
@@ -45,6 +45,10 @@ def test_reference_mw(case, reference_dir):
     assert (r.ci.low, r.ci.high) == pytest.approx(
         _r_interval_brute_force(treatment, control, "two-sided", 0.95), rel=1e-12, abs=1e-12
     )
+    # R's own search path reproduces R's printed interval (tolerance as the reference file).
+    s = mann_whitney_test(control, treatment, ci_method="uniroot")
+    assert tuple(s.ci) == pytest.approx(tuple(expected["shift_ci"]), rel=1e-6)
+    assert (s.effect, s.pvalue) == (r.effect, r.pvalue)
 
 
 def _r_statistic(treatment, control, d, alternative, correct=True):
@@ -93,6 +97,19 @@ def test_interval_matches_r_roots_exactly(seed, alternative):
 
 
 @pytest.mark.parametrize("alternative", ALTERNATIVES)
+@pytest.mark.parametrize("seed", range(6))
+def test_uniroot_interval_is_within_r_tolerance_of_exact_roots(seed, alternative):
+    # R's search stops within tol = 1e-4 of a jump of its step function; the exact roots are
+    # those jumps (W(d) itself is checked against scipy's ranks in test_shifted_rank_sum...).
+    gen = np.random.default_rng(200 + seed)
+    control = np.round(gen.normal(10, 2, gen.integers(2, 40)), 1 if seed % 2 else 5)
+    treatment = np.round(gen.normal(10.6, 2, gen.integers(2, 40)), 1 if seed % 2 else 5)
+    exact = mann_whitney_test(control, treatment, alternative=alternative)
+    r = mann_whitney_test(control, treatment, alternative=alternative, ci_method="uniroot")
+    assert tuple(r.ci) == pytest.approx(tuple(exact.ci), abs=1e-4)
+
+
+@pytest.mark.parametrize("alternative", ALTERNATIVES)
 @pytest.mark.parametrize("seed", range(4))
 def test_pvalue_and_u_match_scipy(seed, alternative):
     gen = np.random.default_rng(100 + seed)
@@ -138,6 +155,17 @@ def test_exact_interval_is_dual_to_scipy_exact_pvalue(n, m, level):
     eps = gaps.min() / 4
     assert pvalue(r.ci.low + eps) >= 1 - level > pvalue(r.ci.low - eps)
     assert pvalue(r.ci.high - eps) >= 1 - level > pvalue(r.ci.high + eps)
+
+
+def test_shifted_rank_sum_matches_scipy_ranks():
+    gen = np.random.default_rng(9)
+    for _ in range(50):
+        x = np.sort(gen.integers(0, 6, gen.integers(1, 20)).astype(float))
+        y = np.sort(gen.integers(0, 6, gen.integers(1, 20)).astype(float))
+        d = float(gen.integers(-3, 3)) + 0.5 * gen.integers(0, 2)
+        ranks = sps.rankdata(np.concatenate([x - d, y]))
+        _, ties = np.unique(ranks, return_counts=True)
+        assert shifted_rank_sum(x, y, d) == (ranks[: x.size].sum(), float(np.sum(ties**3 - ties)))
 
 
 def test_exact_needs_small_samples_without_ties():
@@ -230,6 +258,8 @@ def test_nan_policy_omit():
     [
         ({"alternative": "bigger"}, ValueError, "`alternative` must be one of"),
         ({"method": "permutation"}, ValueError, "must be one of 'asymptotic', 'exact'; got 'permutation'"),
+        ({"ci_method": "brent"}, ValueError, "`ci_method` must be one of 'exact', 'uniroot'; got 'brent'."),
+        ({"ci_method": "uniroot", "method": "exact"}, ValueError, "'uniroot' needs method='asymptotic'"),
         ({"confidence_level": 1.0}, ValueError, r"`confidence_level` must be in \(0, 1\); got 1.0."),
         ({"control": [1.0, np.nan]}, ValueError, "`control` must not contain NaN"),
         ({"treatment": []}, ValueError, r"`treatment` must have at least 1 value\(s\); got 0."),
