@@ -11,9 +11,10 @@ Mann-Whitney
     normal statistic of ``treatment - d`` against ``control``. That statistic is a step function
     of ``d`` that jumps at the pairwise differences, so its roots are order statistics of the
     differences; abkit computes them exactly (R's ``uniroot(tol=1e-4)`` returns a point within
-    about 1e-4 of them; ``ci_method="uniroot"`` follows R's search instead, digit for digit). Order statistics come from a selection algorithm on the implicitly sorted
-    difference matrix, in a few O(n + m) passes and O(n + m) memory: millions of observations
-    per arm are fine. With ``method="exact"`` (small samples without ties) the p-value and the
+    about 1e-4 of them; ``ci_method="uniroot"`` follows R's search instead, digit for digit).
+    Order statistics come from a selection algorithm on the implicitly sorted difference
+    matrix, in a few O(n + m) passes and O(n + m) memory: millions of observations per arm are
+    fine. With ``method="exact"`` (small samples without ties) the p-value and the
     interval come from the exact null distribution of U instead (scipy's ``method="exact"``,
     R's ``wilcox.test(exact=TRUE, conf.int=TRUE)``).
 
