@@ -61,7 +61,13 @@ from abkit._validation import (
     check_rng,
 )
 
-__all__ = ["BootstrapTestResult", "MannWhitneyResult", "bootstrap_test", "mann_whitney_test"]
+__all__ = [
+    "BootstrapTestResult",
+    "MannWhitneyResult",
+    "bootstrap_test",
+    "hodges_lehmann",
+    "mann_whitney_test",
+]
 
 BOOTSTRAP_METHODS = ("bca", "percentile")
 MANN_WHITNEY_METHODS = ("asymptotic", "exact")
@@ -113,11 +119,23 @@ def _rank_sum_pvalue(
         warn_degenerate("All observations are tied; the Mann-Whitney p-value is NaN.")
         return u, math.nan, math.nan
     deviation = u - n * m / 2.0
-    if alternative == "two-sided":
-        z = (deviation - 0.5 * math.copysign(1.0, deviation) * (deviation != 0.0)) / sigma
-    else:
-        z = (deviation - (0.5 if alternative == "greater" else -0.5)) / sigma
+    z = (deviation - _continuity(deviation, alternative)) / sigma
     return u, z, pvalue_from_statistic(z, alternative)
+
+
+def _continuity(deviation: float, alternative: str) -> float:
+    """R's and scipy's continuity correction of a centred U: one-sided +-1/2, else sign / 2."""
+    if alternative == "greater":
+        return 0.5
+    if alternative == "less":
+        return -0.5
+    return 0.5 * float(np.sign(deviation))
+
+
+def _tail(confidence_level: float, alternative: str) -> float:
+    """Probability outside the interval on each bounded side."""
+    tail = 1.0 - confidence_level
+    return tail / 2.0 if alternative == "two-sided" else tail
 
 
 def _tie_sum(values: npt.NDArray[np.float64]) -> float:
@@ -161,15 +179,12 @@ def _shift_interval(
     n, m = treatment.size, control.size
     size = n * m
     sigma = _u_sd(n, m, _tie_sum(treatment) + _tie_sum(control))
-    correction = {"two-sided": None, "greater": 0.5, "less": -0.5}[alternative]
 
     def g(u: int) -> float:
         deviation = u - size / 2.0
-        shift = 0.5 * float(np.sign(deviation)) if correction is None else correction
-        return (deviation - shift) / sigma
+        return (deviation - _continuity(deviation, alternative)) / sigma
 
-    tail = 1.0 - confidence_level
-    tail = tail / 2.0 if alternative == "two-sided" else tail
+    tail = _tail(confidence_level, alternative)
     t_sorted, c_sorted = np.sort(treatment), np.sort(control)
     low, high = -math.inf, math.inf
     if alternative != "less":
@@ -204,8 +219,7 @@ def _uniroot_shift_interval(
     def w(d: float) -> float:
         rank_sum, ties = _kernels.shifted_rank_sum(t_sorted, c_sorted, d)
         dz = rank_sum - n * (n + 1) / 2.0 - n * m / 2.0
-        shift = {"greater": 0.5, "less": -0.5}.get(alternative, 0.5 * float(np.sign(dz)))
-        return (dz - shift) / math.sqrt((n * m / 12.0) * ((n + m + 1) - ties / ((n + m) * (n + m - 1))))
+        return (dz - _continuity(dz, alternative)) / _u_sd(n, m, ties)
 
     w_low, w_high = w(low_end), w(high_end)
 
@@ -216,8 +230,7 @@ def _uniroot_shift_interval(
             return high_end
         return zeroin(lambda d: w(d) - zq, low_end, high_end, w_low - zq, w_high - zq, tol=1e-4)
 
-    tail = 1.0 - confidence_level
-    tail = tail / 2.0 if alternative == "two-sided" else tail
+    tail = _tail(confidence_level, alternative)
     low = root(float(special.ndtri(1.0 - tail))) if alternative != "less" else -math.inf
     high = root(float(special.ndtri(tail))) if alternative != "greater" else math.inf
     return ConfidenceInterval(low, high)
@@ -287,8 +300,7 @@ def _exact_test(
     cdf, sf = np.cumsum(pmf), np.cumsum(pmf[::-1])[::-1]
     at_most, at_least = float(cdf[int(u)]), float(sf[int(u)])
     pvalue = {"greater": at_least, "less": at_most}.get(alternative, min(1.0, 2.0 * min(at_most, at_least)))
-    tail = 1.0 - confidence_level
-    tail = tail / 2.0 if alternative == "two-sided" else tail
+    tail = _tail(confidence_level, alternative)
     qu = max(int(np.searchsorted(cdf, tail, side="left")), 1)
     low, high = -math.inf, math.inf
     if alternative != "less":
