@@ -12,12 +12,14 @@ from abkit import bandits, sequential
 from abkit._results import ConfidenceInterval
 from abkit.adapters import FixedSplitRouter, Route, Router, ShadowRouter
 from abkit.assignment import assign
+from abkit.bayes import BayesMeansResult, BayesProportionsResult, bayes_means, bayes_proportions
 from abkit.checks import srm_test
 from abkit.errors import ConvergenceError, DegenerateDataWarning, StateError
 from abkit.flags import FeatureFlag
 from abkit.frame import Experiment, Mean, Proportion, RatioOfMeans
 from abkit.means import cuped_test, means_test, ratio_test
 from abkit.multiple import adjust_pvalues
+from abkit.nonparametric import BootstrapTestResult, MannWhitneyResult, bootstrap_test, mann_whitney_test
 from abkit.power import (
     DurationResult,
     MeansPowerResult,
@@ -52,8 +54,11 @@ from abkit.stats import BivariateStats, MeanStats, ProportionStats
 __version__ = "0.1.0"
 
 __all__ = [
+    "BayesMeansResult",
+    "BayesProportionsResult",
     "BivariateStats",
     "BlueGreen",
+    "BootstrapTestResult",
     "CanaryJudge",
     "CanaryRollout",
     "ConfidenceInterval",
@@ -63,6 +68,7 @@ __all__ = [
     "Experiment",
     "FeatureFlag",
     "FixedSplitRouter",
+    "MannWhitneyResult",
     "Mean",
     "MeanStats",
     "MeansPowerResult",
@@ -80,6 +86,9 @@ __all__ = [
     "assign",
     "auc_ci",
     "bandits",
+    "bayes_means",
+    "bayes_proportions",
+    "bootstrap_test",
     "compare_models",
     "cuped_test",
     "delong_test",
@@ -87,6 +96,7 @@ __all__ = [
     "duration",
     "kayenta_classify",
     "kayenta_score",
+    "mann_whitney_test",
     "mcnemar_test",
     "means_test",
     "paired_bootstrap",
