@@ -28,7 +28,7 @@ not used: its ordering of sequences changes from look to look.)
 side of the goal's threshold (``pvalue_adjusted <= alpha``, one-sided p-values split by the
 side of the estimate at that look), ``"missed"`` once it has lain on the bad side; verdicts per
 challenger follow :func:`compare_models` (promote / keep champion / inconclusive). Once
-decided, a metric stays decided: a promotion may be acted on at the look it appears.
+decided, a metric is never undecided again: a promotion may be acted on at the look it appears.
 
 **Batches.** Each request must reach the monitor once, in one batch, once it is complete: when
 any metric needs the label, requests whose label is pending are skipped and counted in
@@ -257,11 +257,14 @@ class ShadowMonitor:
         for name in (self.champion, *self.challengers):
             log.model_index(name)
         labelled = any(m.kind != "latency" for m in self.metrics)
-        new = {key: self._values(log, *key, labelled) for key in self._sequences}
+        new = {}
+        for key in self._sequences:  # everything is checked before the state changes
+            a, b = self._values(log, *key, labelled)
+            new[key] = tuple(MeanStats.from_samples(v) for v in (a, b, b - a))
         if labelled:
             self.n_pending += int(np.isnan(log.label).sum())
-        for key, (a, b) in new.items():
-            self._look(key, a, b)
+        for key, batch_stats in new.items():
+            self._look(key, *batch_stats)
         self.looks += 1
         return self.result
 
@@ -270,7 +273,11 @@ class ShadowMonitor:
         spec = self._metric(metric)
         if spec.kind != "latency":
             y, a, b = log.paired(self.champion, challenger)
-            return per_request_values(spec, y, a, b)
+            a, b = per_request_values(spec, y, a, b)
+            if a.shape != y.shape or b.shape != y.shape or not np.isfinite(np.concatenate([a, b])).all():
+                raise ValueError(f"Metric {metric!r} must give one finite value per request; it did not for "
+                                 f"{self.champion!r} or {challenger!r}.")
+            return a, b
         _, a, b = log.paired(self.champion, challenger, field="latency", labelled=labelled)
         if np.isnan(a).any() or np.isnan(b).any() or (a <= 0.0).any() or (b <= 0.0).any():
             raise ValueError(f"Latencies of {self.champion!r} and {challenger!r} must be positive numbers "
@@ -280,11 +287,12 @@ class ShadowMonitor:
     def _metric(self, name: str) -> ShadowMetric:
         return next(m for m in self.metrics if m.name == name)
 
-    def _look(self, key: tuple[str, str], a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> None:
+    def _look(self, key: tuple[str, str], champion: MeanStats, challenger: MeanStats,
+              difference: MeanStats) -> None:
         seq = self._sequences[key]
-        seq.champion = seq.champion.merge(MeanStats.from_samples(a))
-        seq.challenger = seq.challenger.merge(MeanStats.from_samples(b))
-        seq.difference = seq.difference.merge(MeanStats.from_samples(b - a))
+        seq.champion = seq.champion.merge(champion)
+        seq.challenger = seq.challenger.merge(challenger)
+        seq.difference = seq.difference.merge(difference)
         n, mean, var = seq.difference.n, seq.difference.mean, seq.difference.var
         if n < self.min_requests:
             return

@@ -324,6 +324,20 @@ def test_bad_batches() -> None:
             request_id=[1, 2], model=["a", "b"], score=[0.1, 0.2], label=[1, 1]))
 
 
+def _nan_for_large(y: Any, values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    return np.where(values > 5.0, np.nan, values)
+
+
+def test_a_bad_batch_changes_nothing() -> None:
+    picky = ShadowMetric(name="picky", higher_is_better=False, loss=_nan_for_large)
+    monitor = ShadowMonitor("champ", ["chall"], [LOSS, picky])
+    monitor.update(_batch(np.zeros(200), np.linspace(0.0, 1.0, 200)))
+    before = monitor.to_dict()
+    with pytest.raises(ValueError, match="Metric 'picky' must give one finite value per request"):
+        monitor.update(_batch(np.zeros(200), np.linspace(0.0, 10.0, 200), start=200))
+    assert monitor.to_dict() == before
+
+
 def test_no_verdict_before_min_requests_and_degenerate_looks_warn() -> None:
     monitor = ShadowMonitor("champ", ["chall"], [LOSS], min_requests=150)
     result = monitor.update(_batch(np.zeros(100), np.ones(100)))
