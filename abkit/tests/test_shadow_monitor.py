@@ -12,6 +12,8 @@ import json
 import math
 from typing import Any
 
+import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
 import numpy.typing as npt
 import pytest
@@ -20,10 +22,13 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from abkit.errors import DegenerateDataWarning, StateError
+from abkit.plotting.shadow import plot_comparison
 from abkit.sequential import normal_mixture_bound
 from abkit.shadow import ShadowLog, ShadowMetric, ShadowMonitor, compare_models
 from abkit.shadow_log import make_shadow_log
 from abkit.tests.conftest import reference_cases
+
+matplotlib.use("Agg")
 
 
 def _identity(y: Any, values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -190,6 +195,11 @@ def test_worse_challenger_is_kept_out_and_latency_ratio_is_monitored() -> None:
     assert rows["latency"].effect == pytest.approx(math.expm1(np.mean(np.log(b) - np.log(a))), rel=1e-10)
     assert rows["latency"].ci.low < rows["latency"].effect < rows["latency"].ci.high
     assert rows["latency"].effect == pytest.approx(0.5, abs=0.02)
+    frame = result.to_pandas()
+    assert frame["verdict"].tolist() == ["keep champion"] * 2 and result.looks == 3
+    figure = plot_comparison(result)  # the fixed-sample plot draws the running intervals
+    assert len(figure.axes) >= 1
+    plt.close(figure)
 
 
 # ---------------------------------------------------------------- properties
