@@ -15,8 +15,10 @@ Layouts
 
     request_id | label | timestamp | score_<model> ... | latency_<model> ...
 
-``score`` is the model's prediction or score; ``label``, ``latency``, ``timestamp`` and
-``label_time`` are optional and used when present. A model that did not answer a request has
+``score`` is the model's prediction or score (a long table without a ``score`` column may call
+it ``prediction``, as the log of :class:`abkit.adapters.ShadowRouter` does, which is read
+directly); ``label``, ``latency``, ``timestamp`` and ``label_time`` are optional and used when
+present. A model that did not answer a request has
 no row (long) or a null score (wide); a label still to come is null.
 
 Examples
@@ -48,6 +50,10 @@ _OPTIONAL = ("label", "latency", "timestamp", "label_time")
 
 def _read(table: Any) -> Any:
     """A narwhals DataFrame or LazyFrame (DuckDB, Polars lazy) from any supported source."""
+    from abkit.adapters import ShadowRouter
+
+    if isinstance(table, ShadowRouter):
+        table = table.to_frame()
     if isinstance(table, str | Path):
         import duckdb
 
@@ -84,7 +90,7 @@ def load_shadow_log(
     layout: str = "long",
     request_id: str = "request_id",
     model: str = "model",
-    score: str = "score",
+    score: str | None = None,
     label: str = "label",
     latency: str = "latency",
     timestamp: str = "timestamp",
@@ -98,13 +104,14 @@ def load_shadow_log(
     Parameters
     ----------
     table
-        A pandas, Polars or PyArrow table, a DuckDB relation, any narwhals-compatible frame, or
-        the path of a Parquet or CSV file.
+        A pandas, Polars or PyArrow table, a DuckDB relation, any narwhals-compatible frame, the
+        path of a Parquet or CSV file, or an :class:`abkit.adapters.ShadowRouter` (its log).
     layout
         ``"long"`` or ``"wide"`` (see the module docstring).
     request_id, model, score, label, latency, timestamp, label_time
         Column names (long layout); in the wide layout ``score`` and ``latency`` are prefixes
-        of ``<prefix>_<model>`` columns. Optional columns are used when present.
+        of ``<prefix>_<model>`` columns. Optional columns are used when present. ``score``
+        defaults to ``"score"``, or ``"prediction"`` in a long table without a ``score`` column.
     as_of
         Evaluation cut-off: labels whose ``label_time`` is later are late, treated as pending
         and counted in ``report.late_labels``.
@@ -129,6 +136,9 @@ def load_shadow_log(
     layout = check_choice("layout", layout, LAYOUTS)
     frame = _read(table)
     columns = list(frame.collect_schema().names())
+    if score is None:
+        score = "prediction" if layout == "long" and "score" not in columns and "prediction" in columns \
+            else "score"
     optional = dict(zip(_OPTIONAL, (label, latency, timestamp, label_time), strict=True))
     present = {key: name for key, name in optional.items() if name in columns}
     if "label_time" in present and as_of is None:

@@ -11,9 +11,9 @@ loss means the challenger is worse.
   :func:`paired_bootstrap`; latency with :func:`latency_quantiles` and
   :func:`latency_ratio_test`; the unpaired baseline :func:`mann_whitney_test`.
 - The log: :class:`ShadowLog` (tables load with :func:`abkit.shadow_log.load_shadow_log`).
-- The decision: :func:`compare_models` with :class:`ShadowMetric`.
-
-Always-valid (sequential) monitoring of a shadow is not offered here yet.
+- The decision: :func:`compare_models` with :class:`ShadowMetric`, read once at the planned
+  size; :class:`ShadowMonitor` watches a shadow batch after batch (daily) with always-valid
+  p-values and confidence sequences, without inflating false promotions.
 
 Examples
 --------
@@ -41,6 +41,7 @@ from abkit.shadow.latency import (
     latency_ratio_test,
 )
 from abkit.shadow.log import ShadowLog, ShadowLogReport
+from abkit.shadow.monitor import ShadowMonitor, ShadowMonitorResult
 from abkit.shadow.paired import (
     McNemarTestResult,
     PairedTTestResult,
@@ -70,6 +71,8 @@ __all__ = [
     "ShadowLog",
     "ShadowLogReport",
     "ShadowMetric",
+    "ShadowMonitor",
+    "ShadowMonitorResult",
     "WilcoxonTestResult",
     "auc_ci",
     "compare_models",

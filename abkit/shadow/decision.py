@@ -13,8 +13,8 @@ adjusts each family across all challengers and metrics. A challenger is
 - ``"inconclusive"`` otherwise, naming the metrics still undecided.
 
 Intervals are two-sided at ``1 - alpha`` and not adjusted; the verdicts use adjusted p-values.
-Always-valid monitoring (watching a shadow daily) belongs with the sequential module and is
-not offered here: a fixed-sample verdict should be read once, at the planned size.
+A fixed-sample verdict should be read once, at the planned size; to watch a shadow daily use
+:class:`abkit.shadow.ShadowMonitor` (always-valid inference).
 
 Examples
 --------
@@ -194,7 +194,8 @@ class ShadowComparison(Result):
                  r.status] for r in self.rows]
 
     def _title(self) -> str:
-        return f"ShadowComparison vs champion {self.champion!r} (alpha={self.alpha:g}, Holm)"
+        return (f"{type(self).__name__} vs champion {self.champion!r} "
+                f"(alpha={self.alpha:g}, {self.adjustment})")
 
     def __repr__(self) -> str:
         table = text_table(self._title(), self._HEADERS, self._table_rows())
@@ -276,17 +277,22 @@ def _evaluate(log: ShadowLog, champion: str, challenger: str, metric: ShadowMetr
         return _bootstrap(quantile, a, b, None, threshold, alpha, seed, n_resamples)
     if metric.statistic is not None:
         return _bootstrap(metric.statistic, a, b, y, threshold, alpha, seed, n_resamples)
-    if metric.kind == "accuracy":
-        truth = check_binary_labels("label", y)
-        a = ((a >= metric.threshold) == truth).astype(float)
-        b = ((b >= metric.threshold) == truth).astype(float)
-        method = "paired t on correctness"
-    else:
-        assert metric.loss is not None
-        a, b = np.asarray(metric.loss(y, a), float), np.asarray(metric.loss(y, b), float)
-        method = "paired t"
+    a, b = per_request_values(metric, y, a, b)
+    method = "paired t on correctness" if metric.kind == "accuracy" else "paired t"
     test = paired_t_test(a, b, margin=threshold, confidence_level=level)
     return _from_test(test, test.df, (test.mean_champion, test.mean_challenger), method, n)
+
+
+def per_request_values(
+    metric: ShadowMetric, y: npt.NDArray[np.float64], a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Per-request correctness (``"accuracy"``) or loss of the champion and the challenger."""
+    if metric.kind == "accuracy":
+        truth = check_binary_labels("label", y)
+        return (((a >= metric.threshold) == truth).astype(float),
+                ((b >= metric.threshold) == truth).astype(float))
+    assert metric.loss is not None
+    return np.asarray(metric.loss(y, a), float), np.asarray(metric.loss(y, b), float)
 
 
 def _bootstrap(statistic: Callable[..., float], a: npt.NDArray[np.float64], b: npt.NDArray[np.float64],
@@ -300,7 +306,13 @@ def _bootstrap(statistic: Callable[..., float], a: npt.NDArray[np.float64], b: n
                        bootstrap_pvalue(replicates, threshold, "less"), int(a.size), "paired bootstrap")
 
 
-def _as_metric(metric: Any) -> ShadowMetric:
+def goal_threshold(metric: ShadowMetric) -> float:
+    """The null value of ``challenger - champion`` for the metric's goal and margin."""
+    better = metric.margin if metric.goal == "superiority" else -metric.margin
+    return (better if metric.higher_is_better else -better) + 0.0  # no -0.0 in tables
+
+
+def as_metric(metric: Any) -> ShadowMetric:
     if isinstance(metric, ShadowMetric):
         return metric
     if isinstance(metric, str):
@@ -365,20 +377,19 @@ def compare_models(
         log.model_index(name)
         if name == champion:
             raise ValueError(f"`challengers` must not include the champion {champion!r}.")
-    specs = [_as_metric(m) for m in metrics]
+    specs = [as_metric(m) for m in metrics]
     if not specs:
         raise ValueError("`metrics` must name at least one metric; got none.")
 
     cells = []
     for name in challengers:
         for spec in specs:
-            better = spec.margin if spec.goal == "superiority" else -spec.margin
-            threshold = (better if spec.higher_is_better else -better) + 0.0  # no -0.0 in tables
+            threshold = goal_threshold(spec)
             seed = int(generator.integers(2**63 - 1))
             cells.append((name, spec, threshold,
                           _evaluate(log, champion, name, spec, threshold, alpha, seed, n_resamples)))
     rows = _adjusted_rows(cells, min_requests, alpha)
-    verdicts = tuple(_verdict(name, [r for r in rows if r.challenger == name], min_requests)
+    verdicts = tuple(challenger_verdict(name, [r for r in rows if r.challenger == name], min_requests)
                      for name in challengers)
     return ShadowComparison(champion=champion, verdicts=verdicts, rows=tuple(rows), alpha=alpha,
                             min_requests=min_requests, adjustment="holm")
@@ -409,7 +420,7 @@ def _adjusted_rows(cells: list[tuple[str, ShadowMetric, float, _Evaluation]],
     return rows
 
 
-def _verdict(name: str, rows: list[MetricComparison], min_requests: int) -> ChallengerVerdict:
+def challenger_verdict(name: str, rows: list[MetricComparison], min_requests: int) -> ChallengerVerdict:
     blocked = [r for r in rows if r.status.startswith("insufficient")]
     if blocked:
         reasons = tuple(

@@ -111,7 +111,7 @@ def test_bad_logs_give_clear_errors() -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
         load_shadow_log(pd.DataFrame({**base, "label": [0, 1, 0, 1]}))
     with pytest.raises(ValueError, match=re.escape("The table has no column(s) ['score']")):
-        load_shadow_log(pd.DataFrame(base).rename(columns={"score": "prediction"}))
+        load_shadow_log(pd.DataFrame(base).rename(columns={"score": "pred"}))
     with pytest.raises(ValueError, match=re.escape("`layout` must be one of 'long', 'wide'; got 'tall'")):
         load_shadow_log(pd.DataFrame(base), layout="tall")
     message = "`table` must be a .parquet or .csv path; got 'log.json'"
