@@ -23,6 +23,7 @@ Examples
 0.1111
 """
 
+from abkit.nonparametric import MannWhitneyResult, mann_whitney_test
 from abkit.shadow.auc import AUCInterval, DeLongTestResult, auc_ci, delong_test
 from abkit.shadow.decision import (
     ChallengerVerdict,
@@ -51,7 +52,6 @@ from abkit.shadow.paired import (
     wilcoxon_test,
 )
 from abkit.shadow.resample import PairedBootstrapResult, paired_bootstrap
-from abkit.shadow.unpaired import MannWhitneyTestResult, mann_whitney_test
 
 __all__ = [
     "INSUFFICIENT_TAIL_DATA",
@@ -61,7 +61,7 @@ __all__ = [
     "DieboldMarianoTestResult",
     "LatencyQuantiles",
     "LatencyRatioResult",
-    "MannWhitneyTestResult",
+    "MannWhitneyResult",
     "McNemarTestResult",
     "MetricComparison",
     "PairedBootstrapResult",
