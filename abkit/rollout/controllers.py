@@ -132,7 +132,7 @@ class _Controller:
             if phase not in cls.PHASES:
                 raise ValueError(f"phase must be one of {list(cls.PHASES)}; got {phase!r}")
             look = check_int("look", look)
-            if look > judge.planned_looks:
+            if judge.planned_looks is not None and look > judge.planned_looks:
                 raise ValueError(f"look {look} exceeds the judge's planned_looks ({judge.planned_looks})")
             if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
                 raise ValueError("events must be a list of objects")
@@ -166,11 +166,12 @@ class _Controller:
 
     def _judge(self, baseline: Mapping[str, Any], candidate: Mapping[str, Any]) -> tuple[CanaryVerdict, bool]:
         """Judge the next look (validating everything before any state moves)."""
-        if self.look >= self.judge.planned_looks:
-            raise ValueError(f"All {self.judge.planned_looks} planned looks are used.")
+        planned = self.judge.planned_looks
+        if planned is not None and self.look >= planned:
+            raise ValueError(f"All {planned} planned looks are used.")
         verdict = self.judge.judge(baseline, candidate, look=self.look + 1)
         self.look += 1
-        return verdict, self.look == self.judge.planned_looks
+        return verdict, self.look == planned
 
 
 class CanaryRollout(_Controller):
