@@ -43,14 +43,16 @@ pass) over all looks at most ``alpha``:
   ``alpha`` over ``planned_looks`` by default: a Bonferroni split), valid by the union bound
   whatever the dependence between looks, but only for looks counted in advance.
 
-Seeded simulations (``abkit/tests/rollout/test_simulation.py``, ``test_validity.py`` and
-``notebooks/07_rollouts.ipynb``) chose the default: with the four looks of a ramp known in
-advance, spending rolls back a +50% error rate a little more often (98% against 88% with
-2,000 to 20,000 requests per arm); over 50 looks both catch it about equally (94% and 92%) and
-neither falsely rolls back more than ``alpha``; but a ramp whose steps are held until the judge
-decides needs looks nobody counted in advance, and there spending must end in a rollback when
-its looks run out (90% of good canaries with 8 planned looks, 61% with 20) while the always-valid
-judge rolls back none and promotes most.
+Seeded simulations chose the default (``abkit/tests/rollout/test_simulation.py`` and
+``test_validity.py``; error rate +50%, p99 latency +20%, variance doubled). With the four looks
+of a ramp known in advance, spending catches the error-rate regression more often (98% of 50
+canaries against 87% of 200 always valid; both catch every latency regression). Over 50 looks
+both catch it equally (38 of 40 canaries each) and neither falsely rolls back more than ``alpha``
+(none of 200 good canaries always valid; peeking at fixed-sample tests instead: 27%). But a
+ramp holds each step until the judge decides, so the number of looks is not known in advance:
+there spending must end in a rollback when its planned looks run out (41 of 60 good canaries
+with 8 planned looks) while the always-valid judge never does (56 of 60 promoted within 40
+looks, 1 false rollback).
 
 Examples
 --------
