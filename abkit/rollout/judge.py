@@ -48,7 +48,7 @@ Seeded simulations chose the default (``abkit/tests/rollout/test_simulation.py``
 of a ramp known in advance, spending catches the error-rate regression more often (98% of 50
 canaries against 87% of 200 always valid; both catch every latency regression). Over 50 looks
 both catch it equally (38 of 40 canaries each) and neither falsely rolls back more than ``alpha``
-(none of 200 good canaries always valid; peeking at fixed-sample tests instead: 27%). But a
+(none of 160 good canaries always valid; peeking at fixed-sample tests instead: 26%). But a
 ramp holds each step until the judge decides, so the number of looks is not known in advance:
 there spending must end in a rollback when its planned looks run out (41 of 60 good canaries
 with 8 planned looks) while the always-valid judge never does (56 of 60 promoted within 40
