@@ -64,16 +64,19 @@ def main() -> None:
         assert math.isclose(fast.estimate, slow.estimate, rel_tol=1e-9, abs_tol=1e-9)
         print(f"{n:>10} {ours:>10.4f} {theirs:>13.4f} {theirs / ours:>6.1f}x")
 
-    judge = CanaryJudge([CanaryJudge.error_rate("errors", margin=0.01),
-                         CanaryJudge.latency("latency", quantile=0.99, margin=0.05),
-                         CanaryJudge.mean("latency_mean", margin=0.05)], planned_looks=5)
+    checks = [CanaryJudge.error_rate("errors", margin=0.01),
+              CanaryJudge.latency("latency", quantile=0.99, margin=0.05),
+              CanaryJudge.mean("latency_mean", margin=0.05)]
+    judges = {"always-valid": CanaryJudge(checks, planned_looks=None),
+              "spending": CanaryJudge(checks, planned_looks=5, validity="spending")}
     print("\nCanaryJudge, one look with three metrics (median seconds)")
     for n in (10_000, 100_000):
         lat_b, lat_c = rng.lognormal(4.6, 0.5, n), rng.lognormal(4.6, 0.5, n)
         base = {"errors": rng.random(n) < 0.01, "latency": lat_b, "latency_mean": lat_b}
         canary = {"errors": rng.random(n) < 0.01, "latency": lat_c, "latency_mean": lat_c}
-        seconds = median_seconds(lambda b=base, c=canary: judge.judge(b, c, look=1), 9)
-        print(f"{n:>10} per arm: {seconds:.4f}")
+        for validity, judge in judges.items():
+            seconds = median_seconds(lambda b=base, c=canary, j=judge: j.judge(b, c, look=1), 9)
+            print(f"{n:>10} per arm, {validity:>12}: {seconds:.4f}")
 
 
 if __name__ == "__main__":

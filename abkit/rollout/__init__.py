@@ -2,7 +2,8 @@
 
 - :class:`CanaryJudge` compares a canary with its baseline per metric (error rates, tail
   latency quantiles, means, ranks) against margins, with Holm across metrics, a minimum sample
-  and alpha spent over the planned looks of a ramp.
+  and validity over repeated looks: always-valid confidence sequences (the default; any number
+  of looks) or alpha spent over the planned looks of a ramp.
 - :func:`kayenta_classify`, :func:`kayenta_score` and :func:`kayenta_score_classification`
   reproduce Netflix Kayenta's judge; :func:`argo_assess` Argo Rollouts' metric assessment.
 - :class:`CanaryRollout`, :class:`BlueGreen`, :class:`RollingUpdate` and :class:`Recreate`

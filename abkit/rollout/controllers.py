@@ -4,13 +4,15 @@ Each controller is a small state machine driven by a :class:`~abkit.rollout.Cana
 state is plain JSON (``to_json`` / ``from_json``; never pickle) with an event log, so a
 controller can stop and resume in another process. A state that is corrupt or does not fit the
 controller raises :class:`abkit.errors.StateError` and changes nothing; so does bad data given to
-a step (the judge validates before anything moves). Every look spends the judge's alpha for that
-look (``look`` counts across the whole rollout), so the chance of a false rollback over a whole
-rollout is at most the judge's ``alpha``.
+a step (the judge validates before anything moves). ``look`` counts the judge's looks across the
+whole rollout, so the chance of a false rollback over a whole rollout is at most the judge's
+``alpha``: always-valid judges need no limit (``planned_looks=None`` lets a step be held as long
+as it takes), spending judges test each look at its share of ``alpha``.
 
 - :class:`CanaryRollout`: a ramp of traffic percentages, each held until the judge says
   ``"pass"``; ``"rollback"`` sends all traffic back at once. A canary not yet promoted after the
-  last planned look is rolled back (it could not be shown safe at every step).
+  last planned look (if the judge has a limit) is rolled back: it could not be shown safe at
+  every step.
 - :class:`BlueGreen`: validate green before the switch, watch it after; a failure after the
   switch switches back at once.
 - :class:`RollingUpdate`: replace instances in batches, a health gate per batch, and roll back
@@ -132,7 +134,7 @@ class _Controller:
             if phase not in cls.PHASES:
                 raise ValueError(f"phase must be one of {list(cls.PHASES)}; got {phase!r}")
             look = check_int("look", look)
-            if look > judge.planned_looks:
+            if judge.planned_looks is not None and look > judge.planned_looks:
                 raise ValueError(f"look {look} exceeds the judge's planned_looks ({judge.planned_looks})")
             if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
                 raise ValueError("events must be a list of objects")
@@ -166,11 +168,12 @@ class _Controller:
 
     def _judge(self, baseline: Mapping[str, Any], candidate: Mapping[str, Any]) -> tuple[CanaryVerdict, bool]:
         """Judge the next look (validating everything before any state moves)."""
-        if self.look >= self.judge.planned_looks:
-            raise ValueError(f"All {self.judge.planned_looks} planned looks are used.")
+        planned = self.judge.planned_looks
+        if planned is not None and self.look >= planned:
+            raise ValueError(f"All {planned} planned looks are used.")
         verdict = self.judge.judge(baseline, candidate, look=self.look + 1)
         self.look += 1
-        return verdict, self.look == self.judge.planned_looks
+        return verdict, self.look == planned
 
 
 class CanaryRollout(_Controller):
@@ -179,7 +182,7 @@ class CanaryRollout(_Controller):
     Parameters
     ----------
     judge
-        The canary judge (its ``planned_looks`` bound the number of looks).
+        The canary judge (its ``planned_looks``, unless ``None``, bound the number of looks).
     steps
         Increasing percentages of traffic for the canary, ending at 100 (promotion).
 

@@ -1,4 +1,4 @@
-"""A canary judge: per-metric tests against margins, Holm across metrics, alpha spent over looks.
+"""A canary judge: per-metric tests against margins, Holm across metrics, valid over repeated looks.
 
 Each metric gets the test suited to it, and two one-sided questions (as in Spotify's
 "risk-aware" decision rules, Schultzberg et al. 2024):
@@ -13,21 +13,46 @@ Otherwise the verdict is ``"inconclusive"``: hold the traffic step and look agai
 with fewer than ``min_samples`` units in either arm is inconclusive and is left out of the
 Holm family.
 
-Tests per check: ``error_rate`` uses :func:`abkit.proportions_test` (pooled z for harm,
-Farrington-Manning restricted variance with ``margin=`` for non-inferiority; the margin is in
-absolute points); ``mean`` uses :func:`abkit.means_test` (Welch) for harm and the delta method on
-the log ratio of means for the relative margin; ``latency`` compares a quantile on the log scale,
-each arm's standard error taken from the width of its distribution-free order-statistic interval
-(binomial ranks; Price and Bonett 2002 do this for medians), with a relative margin; ``rank``
-uses the Mann-Whitney probability P(canary > baseline) with DeLong's placement variance and a
-margin on that probability.
+Tests per check (``validity="spending"``): ``error_rate`` uses :func:`abkit.proportions_test`
+(pooled z for harm, Farrington-Manning restricted variance with ``margin=`` for non-inferiority;
+the margin is in absolute points); ``mean`` uses :func:`abkit.means_test` (Welch) for harm and the
+delta method on the log ratio of means for the relative margin; ``latency`` compares a quantile
+on the log scale, each arm's standard error taken from the width of its distribution-free
+order-statistic interval (binomial ranks; Price and Bonett 2002 do this for medians), with a
+relative margin; ``rank`` uses the Mann-Whitney probability P(canary > baseline) with DeLong's
+placement variance and a margin on that probability.
 
-**Repeated looks.** A ramp looks at the data several times. The judge spends its ``alpha``
-over ``planned_looks`` looks: look ``k`` tests at ``alpha * weights[k]`` (equal weights by
-default: a Bonferroni split). By the union bound the chance of a false rollback over all looks
-is at most ``alpha`` whatever the dependence between looks. This is deliberately simple and
-lives in one method (:meth:`CanaryJudge.look_alpha`); always-valid intervals (mSPRT, confidence
-sequences) can replace it without changing the verdicts' shape.
+**Repeated looks.** A ramp looks at the data several times, often more than planned (a step is
+held until the judge can decide). Two modes keep the chance of a false rollback (and of a false
+pass) over all looks at most ``alpha``:
+
+- ``validity="always-valid"`` (the default): every look uses the asymptotic confidence sequence
+  of Waudby-Smith et al. (2023) as :func:`abkit.sequential.confidence_sequence` computes it
+  (GrowthBook's normal mixture tuned at ``tuning_n`` units), so any number of looks, unknown in
+  advance, is fine. Error rates use that function directly (absolute difference; the
+  non-inferiority test takes the variance at the margin, as a score test does); means its
+  relative difference; latency quantiles and ranks the same sequence
+  (:func:`abkit.sequential.always_valid.asymptotic_cs`) around their asymptotically linear
+  estimates: the sample quantile (Bahadur's representation, whose remainder is
+  ``O(n^-3/4 log n)`` almost surely, small enough for the strong approximation the asymptotic
+  sequence needs) and the Mann-Whitney U-statistic (Hoeffding's projection). The sequence's
+  two-sided p-value serves each one-sided test, which makes them conservative (about
+  ``alpha / 2`` each); Holm's adjustment stays valid because it needs only that each p-value
+  be valid at every look.
+- ``validity="spending"``: look ``k`` tests at ``alpha * spending[k]`` (equal shares of
+  ``alpha`` over ``planned_looks`` by default: a Bonferroni split), valid by the union bound
+  whatever the dependence between looks, but only for looks counted in advance.
+
+Seeded simulations chose the default (``abkit/tests/rollout/test_simulation.py`` and
+``test_validity.py``; error rate +50%, p99 latency +20%, variance doubled). With the four looks
+of a ramp known in advance, spending catches the error-rate regression more often (98% of 50
+canaries against 87% of 200 always valid; both catch every latency regression). Over 50 looks
+both catch it equally (38 of 40 canaries each) and neither falsely rolls back more than ``alpha``
+(none of 160 good canaries always valid; peeking at fixed-sample tests instead: 26%). But a
+ramp holds each step until the judge decides, so the number of looks is not known in advance:
+there spending must end in a rollback when its planned looks run out (41 of 60 good canaries
+with 8 planned looks) while the always-valid judge never does (56 of 60 promoted within 40
+looks, 1 false rollback).
 
 Examples
 --------
@@ -69,6 +94,8 @@ from abkit.errors import DegenerateDataWarning
 from abkit.means import means_test
 from abkit.multiple import adjust_pvalues
 from abkit.proportions import as_proportion_stats, proportions_test
+from abkit.sequential.always_valid import asymptotic_cs, confidence_sequence
+from abkit.sequential.boundaries import normal_mixture_rho
 from abkit.stats import MeanStats, ProportionStats
 
 __all__ = ["CanaryJudge", "CanaryVerdict", "MetricCheck", "MetricVerdict"]
@@ -76,6 +103,7 @@ __all__ = ["CanaryJudge", "CanaryVerdict", "MetricCheck", "MetricVerdict"]
 CHECK_KINDS = ("error_rate", "mean", "latency", "rank")
 WORSE = ("higher", "lower")
 DECISIONS = ("pass", "rollback", "inconclusive")
+VALIDITIES = ("always-valid", "spending")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -118,8 +146,9 @@ class MetricVerdict(Result):
 
     ``effect`` is canary minus baseline on the check's scale (absolute for error rates, relative
     for latency and means, ``P(canary > baseline) - 1/2`` for ranks); ``ci`` is the two-sided
-    interval at level ``1 - 2 * alpha_look``, whose ends are the one-sided bounds the two tests
-    use. ``pvalue_harm_adjusted`` is Holm-adjusted across the metrics tested at this look.
+    interval whose ends the two tests compare with 0 and the margin: at level
+    ``1 - 2 * alpha_look`` when spending, the confidence sequence at ``1 - alpha`` when always
+    valid. ``pvalue_harm_adjusted`` is Holm-adjusted across the metrics tested at this look.
     """
 
     name: str
@@ -139,15 +168,20 @@ class MetricVerdict(Result):
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
 class CanaryVerdict(Result):
-    """The judge's answer at one look: ``decision`` and the per-metric verdicts and reasons."""
+    """The judge's answer at one look: ``decision`` and the per-metric verdicts and reasons.
+
+    ``alpha_look`` is the level of this look's tests; ``alpha_spent`` the error budget used up to
+    now (all of ``alpha`` from the first look in always-valid mode, which never needs more).
+    """
 
     decision: str
     reasons: tuple[str, ...]
     metrics: tuple[MetricVerdict, ...]
     look: int
-    planned_looks: int
+    planned_looks: int | None
     alpha_look: float
     alpha_spent: float
+    validity: str
 
     @property
     def metric(self) -> dict[str, MetricVerdict]:
@@ -168,21 +202,60 @@ class _Test:
     problem: str = ""
 
 
-def _z_pvalues(estimate: float, se: float, margin: float, sign: float) -> tuple[float, float]:
-    """One-sided normal p-values of harm (H0: sign*estimate <= 0) and non-inferiority
-    (H0: sign*estimate >= margin)."""
-    harm = float(special.ndtr(-sign * estimate / se))
-    ni = float(special.ndtr((sign * estimate - margin) / se))
-    return harm, ni
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Estimate:
+    """A check's estimate on its test scale: ``effect`` with standard error ``se``; ``null_ni`` is
+    the (signed) effect at the margin; ``log_scale`` says the effect is a log ratio (reported as a
+    relative change)."""
+
+    effect: float
+    se: float
+    null_ni: float
+    log_scale: bool
+    n_baseline: int
+    n_canary: int
+    problem: str = ""
 
 
-def _z_interval(estimate: float, se: float, level_tail: float) -> ConfidenceInterval:
-    half = float(special.ndtri(1.0 - level_tail)) * se
-    return ConfidenceInterval(estimate - half, estimate + half)
+def _problem(base_n: int, canary_n: int, problem: str) -> _Estimate:
+    return _Estimate(math.nan, math.nan, math.nan, False, base_n, canary_n, problem)
 
 
-def _test_error_rate(check: MetricCheck, base: ProportionStats, canary: ProportionStats,
-                     tail: float) -> _Test:
+def _report(est: _Estimate, half: float, harm: float, ni: float) -> _Test:
+    """The test's result with the effect and the interval ``effect +- half`` on the report scale."""
+    low, high = est.effect - half, est.effect + half
+    effect = est.effect
+    if est.log_scale:
+        effect, low, high = math.expm1(effect), math.expm1(low), math.expm1(high)
+    return _Test(effect, harm, ni, ConfidenceInterval(low, high), est.n_baseline, est.n_canary)
+
+
+def _finish_z(est: _Estimate, sign: float, tail: float) -> _Test:
+    """Fixed-sample normal tests: harm (H0: sign*effect <= 0) and non-inferiority (H0: the effect is
+    at the margin or beyond), with the two-sided interval at ``1 - 2 * tail``."""
+    harm = float(special.ndtr(-sign * est.effect / est.se))
+    ni = float(special.ndtr(sign * (est.effect - est.null_ni) / est.se))
+    return _report(est, float(special.ndtri(1.0 - tail)) * est.se, harm, ni)
+
+
+def _finish_always_valid(est: _Estimate, sign: float, alpha: float, rho: float) -> _Test:
+    """Always-valid tests from the asymptotic confidence sequence (:mod:`abkit.sequential`).
+
+    The sequence's p-value for ``H0: effect = theta0`` is two-sided; used for a one-sided null only
+    when the estimate lies on the far side of ``theta0`` (else 1), it stays valid for the whole
+    one-sided null: there the distance to any null value is larger than to ``theta0``.
+    """
+    var, total = est.se**2, est.n_baseline + est.n_canary
+    half, p_zero = asymptotic_cs(est.effect, var, total, rho, alpha)
+    _, p_margin = asymptotic_cs(est.effect - est.null_ni, var, total, rho, alpha)
+    harm = float(p_zero) if sign * est.effect > 0.0 else 1.0
+    ni = float(p_margin) if sign * (est.effect - est.null_ni) < 0.0 else 1.0
+    return _report(est, float(half), harm, ni)
+
+
+def _error_rate_pvalues(check: MetricCheck, base: ProportionStats,
+                        canary: ProportionStats, tail: float) -> _Test:
+    """Spending mode: pooled z for harm, Farrington-Manning for non-inferiority."""
     sign = 1.0 if check.worse == "higher" else -1.0
     harm_alt, ni_alt = ("greater", "less") if sign > 0 else ("less", "greater")
     with warnings.catch_warnings():
@@ -201,21 +274,51 @@ def _test_error_rate(check: MetricCheck, base: ProportionStats, canary: Proporti
     return _Test(effect, harm, ni_result.pvalue, ci, base.n, canary.n)
 
 
-def _test_mean(check: MetricCheck, base: MeanStats, canary: MeanStats, tail: float) -> _Test:
+def _z_interval(estimate: float, se: float, level_tail: float) -> ConfidenceInterval:
+    half = float(special.ndtri(1.0 - level_tail)) * se
+    return ConfidenceInterval(estimate - half, estimate + half)
+
+
+def _error_rate_always_valid(check: MetricCheck, base: ProportionStats, canary: ProportionStats,
+                             alpha: float, tuning_n: float, rho: float) -> _Test:
+    """Always-valid error-rate tests: :func:`abkit.sequential.confidence_sequence` for harm and
+    the interval; non-inferiority evaluates the variance at the margin (the canary's rate set to
+    the baseline's plus the margin, as a score test does), so a canary without errors can pass."""
+    sign = 1.0 if check.worse == "higher" else -1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DegenerateDataWarning)  # no variance: handled below
+        cs = confidence_sequence(base, canary, alpha=alpha, tuning_n=tuning_n)
+    effect, null = canary.rate - base.rate, sign * check.margin
+    # No variance with the canary worse means every baseline unit passed and every canary unit failed.
+    harm = 1.0 if sign * effect <= 0.0 else 0.0 if math.isnan(cs.pvalue) else cs.pvalue
+    at_margin = min(max(base.rate + null, 0.0), 1.0)
+    var_at_margin = base.rate * (1.0 - base.rate) / base.n + at_margin * (1.0 - at_margin) / canary.n
+    ni = 1.0
+    if sign * (effect - null) < 0.0 and var_at_margin > 0.0:
+        ni = float(asymptotic_cs(effect - null, var_at_margin, base.n + canary.n, rho, alpha)[1])
+    ci = ConfidenceInterval(effect, effect) if math.isnan(cs.se) else cs.ci
+    return _Test(effect, harm, ni, ci, base.n, canary.n)
+
+
+def _mean_sequence_estimate(check: MetricCheck, base: MeanStats, canary: MeanStats, alpha: float,
+                            tuning_n: float) -> _Estimate:
+    """Always-valid mode: the relative difference of means and its delta-method standard error as
+    :func:`abkit.sequential.confidence_sequence` computes them (``difference="relative"``)."""
+    sign = 1.0 if check.worse == "higher" else -1.0
+    cs = confidence_sequence(base, canary, alpha=alpha, tuning_n=tuning_n, difference="relative")
+    return _Estimate(cs.effect, cs.se, sign * check.margin, False, base.n, canary.n)
+
+
+def _mean_estimate(check: MetricCheck, base: MeanStats, canary: MeanStats) -> _Estimate:
+    """Log ratio of means and its delta-method standard error."""
     sign = 1.0 if check.worse == "higher" else -1.0
     if base.mean <= 0.0 or canary.mean <= 0.0:
-        return _Test(math.nan, math.nan, math.nan, ConfidenceInterval(math.nan, math.nan), base.n,
-                     canary.n, "the relative margin needs positive means in both arms")
+        return _problem(base.n, canary.n, "the relative margin needs positive means in both arms")
     if base.var == 0.0 and canary.var == 0.0:
-        return _Test(canary.mean / base.mean - 1.0, math.nan, math.nan,
-                     ConfidenceInterval(math.nan, math.nan), base.n, canary.n, "both arms have zero variance")
-    harm = means_test(base, canary, alternative="greater" if sign > 0 else "less").pvalue
+        return _problem(base.n, canary.n, "both arms have zero variance")
     log_ratio = math.log(canary.mean / base.mean)
     se = math.sqrt(base.var / (base.n * base.mean**2) + canary.var / (canary.n * canary.mean**2))
-    ni = float(special.ndtr((sign * log_ratio - sign * math.log1p(sign * check.margin)) / se))
-    low, high = _z_interval(log_ratio, se, tail)
-    return _Test(math.expm1(log_ratio), harm, ni, ConfidenceInterval(math.expm1(low), math.expm1(high)),
-                 base.n, canary.n)
+    return _Estimate(log_ratio, se, math.log1p(sign * check.margin), True, base.n, canary.n)
 
 
 def _log_quantile_se(values: npt.NDArray[np.float64], q: float) -> tuple[float, float] | None:
@@ -232,27 +335,22 @@ def _log_quantile_se(values: npt.NDArray[np.float64], q: float) -> tuple[float, 
     return math.log(estimate), (math.log(hi) - math.log(lo)) / (2.0 * z)
 
 
-def _test_latency(check: MetricCheck, base: npt.NDArray[np.float64], canary: npt.NDArray[np.float64],
-                  tail: float) -> _Test:
+def _latency_estimate(check: MetricCheck, base: npt.NDArray[np.float64],
+                      canary: npt.NDArray[np.float64]) -> _Estimate:
+    """Log ratio of the quantiles; each arm's standard error from its order-statistic interval."""
     sign = 1.0 if check.worse == "higher" else -1.0
-    nan_ci = ConfidenceInterval(math.nan, math.nan)
     if (base <= 0).any() or (canary <= 0).any():
-        return _Test(math.nan, math.nan, math.nan, nan_ci, base.size, canary.size,
-                     "latency values must be positive (the comparison is on the log scale)")
+        return _problem(base.size, canary.size,
+                        "latency values must be positive (the comparison is on the log scale)")
     fb, fc = _log_quantile_se(base, check.quantile), _log_quantile_se(canary, check.quantile)
     if fb is None or fc is None:
-        return _Test(math.nan, math.nan, math.nan, nan_ci, base.size, canary.size,
-                     f"too few values for an interval of the {check.quantile:g} quantile")
-    log_ratio = fc[0] - fb[0]
+        return _problem(base.size, canary.size,
+                        f"too few values for an interval of the {check.quantile:g} quantile")
     se = math.hypot(fb[1], fc[1])
     if se == 0.0:
-        return _Test(math.expm1(log_ratio), math.nan, math.nan, nan_ci, base.size, canary.size,
-                     "the quantile's interval has zero width in both arms (heavily tied data)")
-    harm = float(special.ndtr(-sign * log_ratio / se))
-    ni = float(special.ndtr((sign * log_ratio - sign * math.log1p(sign * check.margin)) / se))
-    low, high = _z_interval(log_ratio, se, tail)
-    return _Test(math.expm1(log_ratio), harm, ni, ConfidenceInterval(math.expm1(low), math.expm1(high)),
-                 base.size, canary.size)
+        return _problem(base.size, canary.size,
+                        "the quantile's interval has zero width in both arms (heavily tied data)")
+    return _Estimate(fc[0] - fb[0], se, math.log1p(sign * check.margin), True, base.size, canary.size)
 
 
 def _placements(reference: npt.NDArray[np.float64],
@@ -263,18 +361,17 @@ def _placements(reference: npt.NDArray[np.float64],
     return (below + 0.5 * equal) / reference.size
 
 
-def _test_rank(check: MetricCheck, base: npt.NDArray[np.float64], canary: npt.NDArray[np.float64],
-               tail: float) -> _Test:
+def _rank_estimate(check: MetricCheck, base: npt.NDArray[np.float64],
+                   canary: npt.NDArray[np.float64]) -> _Estimate:
+    """``P(canary > baseline) - 1/2`` with DeLong's placement variance."""
     sign = 1.0 if check.worse == "higher" else -1.0
     v_canary = _placements(np.sort(base), canary)
     v_base = 1.0 - _placements(np.sort(canary), base)
     auc = float(v_canary.mean())
     se = math.sqrt(float(np.var(v_canary, ddof=1)) / canary.size + float(np.var(v_base, ddof=1)) / base.size)
     if se == 0.0:
-        return _Test(auc - 0.5, math.nan, math.nan, ConfidenceInterval(math.nan, math.nan), base.size,
-                     canary.size, "the two samples do not overlap or are all tied")
-    harm, ni = _z_pvalues(auc - 0.5, se, check.margin, sign)
-    return _Test(auc - 0.5, harm, ni, _z_interval(auc - 0.5, se, tail), base.size, canary.size)
+        return _problem(base.size, canary.size, "the two samples do not overlap or are all tied")
+    return _Estimate(auc - 0.5, se, sign * check.margin, False, base.size, canary.size)
 
 
 class CanaryJudge:
@@ -288,17 +385,30 @@ class CanaryJudge:
     alpha
         The chance of a false rollback (or a false pass) over all looks together.
     planned_looks
-        How many looks the rollout may take (ramp steps plus holds).
+        How many looks the rollout may take (ramp steps plus holds). ``None`` (only with
+        ``validity="always-valid"``) means no limit: look as often as you like.
     spending
         Share of ``alpha`` spent at each look (positive, summing to 1); equal shares by default.
+        Only for ``validity="spending"``.
     nan_policy
         ``"raise"`` or ``"omit"`` for NaN values in raw samples.
+    validity
+        How repeated looks keep the error at ``alpha``: ``"always-valid"`` (the default: every look
+        uses the asymptotic confidence sequence of :func:`abkit.sequential.confidence_sequence`,
+        valid however many looks are taken) or ``"spending"`` (a Bonferroni split of ``alpha``
+        over ``planned_looks`` fixed-sample tests).
+    tuning_n
+        Always-valid mode: the total number of units (both arms) at which the confidence
+        sequence is tightest (GrowthBook's tuning parameter). It changes power, not validity.
 
     Examples
     --------
-    >>> judge = CanaryJudge([CanaryJudge.error_rate("errors", margin=0.01)], planned_looks=4)
+    >>> judge = CanaryJudge([CanaryJudge.error_rate("errors", margin=0.01)], planned_looks=4,
+    ...                     validity="spending")
     >>> judge.look_alpha(1), judge.look_alpha(4)
     (0.0125, 0.0125)
+    >>> CanaryJudge([CanaryJudge.error_rate("errors")], planned_looks=None).look_alpha(50)
+    0.05
     """
 
     def __init__(
@@ -306,9 +416,11 @@ class CanaryJudge:
         checks: Sequence[MetricCheck],
         *,
         alpha: float = 0.05,
-        planned_looks: int = 5,
+        planned_looks: int | None = 5,
         spending: Sequence[float] | None = None,
         nan_policy: str = "raise",
+        validity: str = "always-valid",
+        tuning_n: float = 10_000.0,
     ) -> None:
         if isinstance(checks, MetricCheck) or not isinstance(checks, Sequence) or not checks:
             raise TypeError("`checks` must be a non-empty list of MetricCheck; got "
@@ -321,7 +433,25 @@ class CanaryJudge:
             raise ValueError(f"`checks` must have unique names; got {names}.")
         self.checks = tuple(checks)
         self.alpha = check_open_unit("alpha", alpha)
-        self.planned_looks = check_int("planned_looks", planned_looks, minimum=1)
+        self.validity = check_choice("validity", validity, VALIDITIES)
+        self.tuning_n = check_positive("tuning_n", tuning_n)
+        # GrowthBook's mixing parameter rho = sqrt(c / tuning_n) is 1 / sqrt(Howard et al.'s rho
+        # tuned at v_opt = tuning_n): the same normal mixture, in two parametrisations.
+        self._rho = 1.0 / math.sqrt(normal_mixture_rho(self.tuning_n, self.alpha))
+        self.planned_looks: int | None = None
+        if planned_looks is not None:
+            self.planned_looks = check_int("planned_looks", planned_looks, minimum=1)
+        elif self.validity == "spending":
+            raise ValueError("`planned_looks` must be a whole number >= 1 with validity='spending'; "
+                             "got None.")
+        self.nan_policy = check_choice("nan_policy", nan_policy, ("raise", "omit"))
+        self.spending: tuple[float, ...] = ()
+        if self.validity == "always-valid":
+            if spending is not None:
+                raise ValueError("`spending` applies only to validity='spending'; "
+                                 "got validity='always-valid'.")
+            return
+        assert self.planned_looks is not None  # checked above for spending
         if spending is None:
             weights = np.full(self.planned_looks, 1.0 / self.planned_looks)
         else:
@@ -332,7 +462,6 @@ class CanaryJudge:
             if (weights <= 0).any() or not math.isclose(float(weights.sum()), 1.0, rel_tol=1e-9):
                 raise ValueError(f"`spending` must be positive and sum to 1; got {weights.tolist()}.")
         self.spending = tuple(float(w) for w in weights)
-        self.nan_policy = check_choice("nan_policy", nan_policy, ("raise", "omit"))
 
     @staticmethod
     def error_rate(name: str, margin: float = 0.01, *, worse: str = "higher",
@@ -363,10 +492,13 @@ class CanaryJudge:
         return MetricCheck(name, "rank", margin, worse, 0.5, min_samples)
 
     def look_alpha(self, look: int) -> float:
-        """The alpha spent at ``look`` (1-based): ``alpha * spending[look - 1]``."""
+        """The level of the tests at ``look`` (1-based): ``alpha * spending[look - 1]`` when
+        spending, the whole ``alpha`` at every look when always valid."""
         look = check_int("look", look, minimum=1)
-        if look > self.planned_looks:
+        if self.planned_looks is not None and look > self.planned_looks:
             raise ValueError(f"`look` must be at most planned_looks ({self.planned_looks}); got {look}.")
+        if self.validity == "always-valid":
+            return self.alpha
         return self.alpha * self.spending[look - 1]
 
     def _arm_data(self, check: MetricCheck, arm: str, data: Mapping[str, Any]) -> Any:
@@ -384,21 +516,38 @@ class CanaryJudge:
         array = as_float_array(label, value, nan_policy=self.nan_policy, min_size=0)
         return MeanStats.from_samples(array) if check.kind == "mean" and array.size else array
 
-    def _run(self, check: MetricCheck, base: Any, canary: Any, tail: float) -> _Test:
+    def _run(self, check: MetricCheck, base: Any, canary: Any, alpha_look: float) -> _Test:
         n_base = base.n if isinstance(base, ProportionStats | MeanStats) else int(np.size(base))
         n_canary = canary.n if isinstance(canary, ProportionStats | MeanStats) else int(np.size(canary))
         if min(n_base, n_canary) < check.min_samples:
             return _Test(math.nan, math.nan, math.nan, ConfidenceInterval(math.nan, math.nan), n_base,
                          n_canary, f"needs at least {check.min_samples} units per arm; got {n_base} "
                                    f"(baseline) and {n_canary} (canary)")
+        sequential = self.validity == "always-valid"
         if check.kind == "error_rate":
-            return _test_error_rate(check, as_proportion_stats("baseline", base),
-                                    as_proportion_stats("canary", canary), tail)
+            base, canary = as_proportion_stats("baseline", base), as_proportion_stats("canary", canary)
+            if sequential:
+                return _error_rate_always_valid(check, base, canary, self.alpha, self.tuning_n, self._rho)
+            return _error_rate_pvalues(check, base, canary, alpha_look)
         if check.kind == "mean":
-            return _test_mean(check, base, canary, tail)
-        if check.kind == "latency":
-            return _test_latency(check, base, canary, tail)
-        return _test_rank(check, base, canary, tail)
+            est = _mean_estimate(check, base, canary)
+            if sequential and not est.problem:  # positive means and some variance: checked above
+                est = _mean_sequence_estimate(check, base, canary, self.alpha, self.tuning_n)
+        elif check.kind == "latency":
+            est = _latency_estimate(check, base, canary)
+        else:
+            est = _rank_estimate(check, base, canary)
+        if est.problem:
+            return _Test(math.nan, math.nan, math.nan, ConfidenceInterval(math.nan, math.nan),
+                         est.n_baseline, est.n_canary, est.problem)
+        sign = 1.0 if check.worse == "higher" else -1.0
+        if sequential:
+            return _finish_always_valid(est, sign, self.alpha, self._rho)
+        test = _finish_z(est, sign, alpha_look)
+        if check.kind == "mean":  # harm by Welch's test on the means themselves
+            harm = means_test(base, canary, alternative="greater" if sign > 0 else "less").pvalue
+            test = dataclasses.replace(test, pvalue_harm=harm)
+        return test
 
     def judge(self, baseline: Mapping[str, Any], canary: Mapping[str, Any], *,
               look: int = 1) -> CanaryVerdict:
@@ -410,7 +559,8 @@ class CanaryJudge:
             Per metric name: raw values (0/1 outcomes for error rates, one value per request
             otherwise), or ``ProportionStats`` (error rates) / ``MeanStats`` (means).
         look
-            Which look of the rollout this is (1-based, at most ``planned_looks``).
+            Which look of the rollout this is (1-based, at most ``planned_looks``). The
+            always-valid mode uses it only for the report: its tests need no look count.
 
         Returns
         -------
@@ -444,7 +594,8 @@ class CanaryJudge:
             look=look,
             planned_looks=self.planned_looks,
             alpha_look=alpha_look,
-            alpha_spent=self.alpha * float(sum(self.spending[:look])),
+            alpha_spent=self.alpha * float(sum(self.spending[:look])) if self.spending else self.alpha,
+            validity=self.validity,
         )
 
     @staticmethod

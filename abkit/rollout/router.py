@@ -1,10 +1,12 @@
 """A canary router adapter: routes live traffic by the rollout's share and feeds the judge.
 
-:class:`CanaryRouter` implements the :class:`abkit.adapters.Router` protocol. A unit goes to
-the canary when its hash bucket in [0, 1) is below the rollout's current traffic share. The
-bucket is the first 8 bytes of the SHA-256 of ``"{salt}:{unit_id}"`` over 2**64; since the ramp
-only grows, a unit once on the canary stays there until a rollback. (abkit's shared assignment
-module will provide the hashing; this adapter uses its own until then.)
+:class:`CanaryRouter` implements the :class:`abkit.adapters.Router` protocol. A unit's arm
+is :func:`abkit.assignment.assign` with weights ``[1 - share, share]`` for the rollout's current
+canary ``share``: GrowthBook's hash (version 2) of the unit id seeded with ``salt`` (default: the
+``experiment`` name), so the split is the one a GrowthBook experiment, or abkit's
+:class:`~abkit.adapters.FixedSplitRouter`, with those weights gives. The canary holds the top of
+the hash range, ``[1 - share, 1)``, which only grows with the share: a unit on the canary at 5%
+is still on it at 25%, until a rollback.
 
 ``record`` stores each metric's outcome per arm; ``evaluate`` hands everything recorded so far
 to :meth:`CanaryRollout.observe`.
@@ -14,7 +16,7 @@ Examples
 >>> from abkit.rollout import CanaryJudge, CanaryRollout
 >>> rollout = CanaryRollout(CanaryJudge([CanaryJudge.error_rate("errors")], planned_looks=4),
 ...                         steps=(10, 100))
->>> router = CanaryRouter(rollout, salt="checkout-v2")
+>>> router = CanaryRouter(rollout, experiment="checkout-v2")
 >>> routes = [router.route(f"user-{i}") for i in range(10_000)]
 >>> round(sum(r.variant == "canary" for r in routes) / 10_000, 2)
 0.1
@@ -22,28 +24,30 @@ Examples
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from abkit._validation import check_real
+from abkit._validation import check_real, check_string
 from abkit.adapters import Route
+from abkit.assignment import assign, gb_hash
 from abkit.rollout.controllers import CanaryRollout
 from abkit.rollout.judge import CanaryVerdict
 
 __all__ = ["CanaryRouter", "unit_bucket"]
 
 def unit_bucket(unit_id: str, salt: str = "") -> float:
-    """A unit's fixed, uniformly spread position in [0, 1) (SHA-256 of ``"{salt}:{unit_id}"``).
+    """A unit's fixed, uniformly spread position in [0, 1): GrowthBook's hash (version 2) seeded
+    with ``salt``; the unit is on the canary when it is at least ``1 - share``.
 
-    >>> 0.0 <= unit_bucket("user-1", "exp") < 1.0
-    True
+    >>> unit_bucket("user-1", "exp")
+    0.3004
     """
-    digest = hashlib.sha256(f"{salt}:{unit_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2.0**64
+    bucket = gb_hash(salt, unit_id, 2)
+    assert bucket is not None  # version 2 exists
+    return bucket
 
 
 class CanaryRouter:
@@ -56,32 +60,30 @@ class CanaryRouter:
     experiment
         Name put on every :class:`~abkit.adapters.Route`.
     salt
-        Mixed into the hash so different rollouts split users independently.
+        The hash seed (GrowthBook's experiment seed), so different rollouts split units
+        independently; empty (the default) means ``experiment``.
     """
 
     def __init__(self, rollout: CanaryRollout, *, experiment: str = "canary", salt: str = "") -> None:
         if not isinstance(rollout, CanaryRollout):
             raise TypeError(f"`rollout` must be a CanaryRollout; got {type(rollout).__name__}.")
-        if not isinstance(experiment, str) or not isinstance(salt, str):
-            raise TypeError("`experiment` and `salt` must be strings.")
         self.rollout = rollout
-        self.experiment = experiment
-        self.salt = salt
+        self.experiment = check_string("experiment", experiment)
+        self.salt = check_string("salt", salt) or experiment
         self._data: dict[str, dict[str, list[float]]] = {"baseline": {}, "canary": {}}
         self._lock = threading.Lock()
 
     def bucket(self, unit_id: str) -> float:
-        """The unit's fixed position in [0, 1)."""
+        """The unit's fixed position in [0, 1) (GrowthBook's hash of the unit, seeded with ``salt``)."""
         return unit_bucket(unit_id, self.salt)
 
     def _arm(self, unit_id: str) -> tuple[str, float]:
         share = self.rollout.traffic_share
-        return ("canary" if self.bucket(unit_id) < share else "baseline"), share
+        canary = assign(unit_id, self.salt, [1.0 - share, share]) == 1
+        return ("canary" if canary else "baseline"), share
 
     def route(self, unit_id: str, context: dict[str, Any] | None = None) -> Route:
         """The arm serving ``unit_id`` now; ``propensity`` is that arm's traffic share."""
-        if not isinstance(unit_id, str):
-            raise TypeError(f"`unit_id` must be a string; got {type(unit_id).__name__}.")
         arm, share = self._arm(unit_id)
         canary = arm == "canary"
         return Route(unit_id=unit_id, experiment=self.experiment, variant=arm,

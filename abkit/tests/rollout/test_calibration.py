@@ -1,4 +1,4 @@
-"""A/A calibration of each check at one look: the harm test's type-I error and the
+"""A/A calibration of each check's fixed-sample tests (spending mode) at one look: the harm test's type-I error and the
 non-inferiority test's error at the margin stay inside a 99.9% binomial band around alpha."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def _band() -> tuple[float, float]:
 
 def _rejections(check: MetricCheck, draw: Callable[[np.random.Generator], tuple[Any, Any]], seed: int,
                 field: str) -> int:
-    judge = CanaryJudge([check], alpha=ALPHA, planned_looks=1)
+    judge = CanaryJudge([check], alpha=ALPHA, planned_looks=1, validity="spending")
     rng = np.random.default_rng(seed)
     count = 0
     for _ in range(REPS):

@@ -16,7 +16,8 @@ from abkit.rollout import CanaryJudge, MetricCheck
 
 
 def _judge(*checks: MetricCheck, looks: int = 1, alpha: float = 0.05) -> CanaryJudge:
-    return CanaryJudge(list(checks), alpha=alpha, planned_looks=looks)
+    """A fixed-sample judge (spending mode): the always-valid mode is tested in test_validity.py."""
+    return CanaryJudge(list(checks), alpha=alpha, planned_looks=looks, validity="spending")
 
 
 def test_error_rate_uses_proportions_test() -> None:
@@ -90,14 +91,14 @@ def test_holm_across_metrics_and_minimum_sample() -> None:
 
 def test_alpha_spending() -> None:
     judge = CanaryJudge([CanaryJudge.error_rate("e")], alpha=0.05, planned_looks=4,
-                        spending=[0.1, 0.2, 0.3, 0.4])
+                        spending=[0.1, 0.2, 0.3, 0.4], validity="spending")
     assert [judge.look_alpha(k) for k in range(1, 5)] == pytest.approx([0.005, 0.01, 0.015, 0.02])
     verdict = judge.judge({"e": ProportionStats(10, 1000)}, {"e": ProportionStats(10, 1000)}, look=3)
     assert verdict.alpha_spent == pytest.approx(0.03)
     with pytest.raises(ValueError, match=r"`look` must be at most planned_looks \(4\); got 5"):
         judge.look_alpha(5)
     with pytest.raises(ValueError, match="`spending` must be positive and sum to 1"):
-        CanaryJudge([CanaryJudge.error_rate("e")], planned_looks=2, spending=[0.5, 0.6])
+        CanaryJudge([CanaryJudge.error_rate("e")], planned_looks=2, spending=[0.5, 0.6], validity="spending")
 
 
 def test_worse_lower_flips_the_direction() -> None:
