@@ -336,7 +336,10 @@ def t_sample_size(start: FloatArray, effect: FloatArray, s: FloatArray, ratio: F
                 lo = max(lo, n_new)
             else:
                 hi = min(hi, n_new)
-            step = f_new * (n_new - n_prev) / (f_new - f_prev) if f_new != f_prev else 0.0
+            step = f_new * (n_new - n_prev) / (f_new - f_prev)
+            if abs(step) <= 1e-12 * n_new and lo < n_new - step < hi:
+                out[i] = n_new - step  # the secant step is superlinear: the error left is far smaller
+                break
             n_prev, f_prev = n_new, f_new
             n_new = n_new - step
     return out
