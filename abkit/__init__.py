@@ -22,10 +22,12 @@ from abkit.power import (
     DurationResult,
     MeansPowerResult,
     ProportionsPowerResult,
+    SequentialSampleSizeResult,
     duration,
     power_means,
     power_proportions,
     power_ratio,
+    sequential_sample_size,
 )
 from abkit.proportions import proportions_test
 from abkit.rollout import (
@@ -74,6 +76,7 @@ __all__ = [
     "RollingUpdate",
     "Route",
     "Router",
+    "SequentialSampleSizeResult",
     "ShadowRouter",
     "StateError",
     "adjust_pvalues",
@@ -96,6 +99,7 @@ __all__ = [
     "proportions_test",
     "ratio_test",
     "sequential",
+    "sequential_sample_size",
     "srm_test",
     "wilcoxon_test",
 ]

@@ -22,13 +22,16 @@ Examples
 from abkit.power.duration import DurationResult, duration
 from abkit.power.means import MeansPowerResult, power_means, power_ratio
 from abkit.power.proportions import ProportionsPowerResult, power_proportions
+from abkit.power.sequential import SequentialSampleSizeResult, sequential_sample_size
 
 __all__ = [
     "DurationResult",
     "MeansPowerResult",
     "ProportionsPowerResult",
+    "SequentialSampleSizeResult",
     "duration",
     "power_means",
     "power_proportions",
     "power_ratio",
+    "sequential_sample_size",
 ]
