@@ -100,8 +100,9 @@ def _solve_n_t(effect: FloatArray, s: FloatArray, crit: FloatArray, level: Float
                                options.both_tails)
     missing = np.isnan(n)
     if missing.any():
-        subset = (v[missing] for v in (n_z, effect, s, r, crit, level, target))
-        n[missing] = _bracketed_n_t(*subset, options)
+        n_z, effect, s, r, crit, level, target = (
+            v[missing] for v in (n_z, effect, s, r, crit, level, target))
+        n[missing] = _bracketed_n_t(n_z, effect, s, r, crit, level, target, options)
     return n
 
 

@@ -128,5 +128,5 @@ def test_incompatible_designs_are_refused(fixed_kwargs: dict[str, Any], design: 
 
 
 def test_fixed_must_be_a_power_result() -> None:
-    with pytest.raises(TypeError, match="`fixed` must be a result of abkit.power_"):
+    with pytest.raises(TypeError, match=r"`fixed` must be a result of abkit\.power_\*; got dict\."):
         abkit.sequential_sample_size({"n_control": 100}, GroupSequentialDesign(2))  # type: ignore[arg-type]
