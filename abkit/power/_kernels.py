@@ -162,8 +162,12 @@ def _add(total: float, carry: float, term: float) -> tuple[float, float]:
 
 
 @njit(cache=True, nogil=True)
-def _nct_series(t: float, df: float, nc: float, upper: bool) -> float:
-    """``sum_j [p_j A(j + 1/2) + q_j A(j + 1)]`` with ``A = I_x`` (lower) or ``Q_x`` (upper), t > 0."""
+def _nct_series(t: float, df: float, nc: float, upper: bool, odd: bool) -> float:
+    """``sum_j [p_j A(j + 1/2) + q_j A(j + 1)]`` with ``A = I_x`` (lower) or ``Q_x`` (upper), t > 0.
+
+    ``odd=False`` leaves out the ``q_j`` terms: ``sum_j p_j Q_x(j + 1/2, df/2)`` is
+    ``P(|T| > t)``, the tail of the noncentral F(1, df) that ``T**2`` follows.
+    """
     tt = t * t
     x, y = tt / (tt + df), df / (tt + df)
     b = 0.5 * df
@@ -171,16 +175,16 @@ def _nct_series(t: float, df: float, nc: float, upper: bool) -> float:
     k = int(lam)
     if lam > 0.0:
         p_k = math.exp(_log_poisson(k, lam, 1.0))
-        q_k = nc / _SQRT2 * math.exp(_log_poisson(k, lam, 1.5))
+        q_k = nc / _SQRT2 * math.exp(_log_poisson(k, lam, 1.5)) if odd else 0.0
     else:
         p_k, q_k = 1.0, 0.0
     a1, a2 = k + 0.5, k + 1.0
     i1, c1 = ibeta(a1, b, x, y)
-    i2, c2 = ibeta(a2, b, x, y)
+    i2, c2 = ibeta(a2, b, x, y) if odd else (0.0, 0.0)
     start1, start2 = (c1, c2) if upper else (i1, i2)
     # xterm(a) = x**a y**b / (a B(a, b)): I(a + 1) = I(a) - xterm(a), Q(a + 1) = Q(a) + xterm(a).
     xt1 = math.exp(_log_prefix(a1, b, x, y)) / a1
-    xt2 = math.exp(_log_prefix(a2, b, x, y)) / a2
+    xt2 = math.exp(_log_prefix(a2, b, x, y)) / a2 if odd else 0.0
     sign = 1.0 if upper else -1.0
     total, carry = 0.0, 0.0  # Neumaier-compensated sum: the terms may alternate in sign
     # Forward from the mode.
@@ -239,10 +243,10 @@ def nct_tails(t: float, df: float, nc: float) -> tuple[float, float]:
         c = 0.5 + b + 0.5 * d2
         cross = 1.0 - (b / c) * (1.0 + d2 / (2.0 * c * c))
         if nc < 0.0 or x >= cross:
-            sf = min(max(0.5 * _nct_series(t, df, nc, True), 0.0), 1.0)
+            sf = min(max(0.5 * _nct_series(t, df, nc, True, True), 0.0), 1.0)
             cdf = 1.0 - sf
         else:
-            cdf = min(0.5 * math.erfc(nc / _SQRT2) + 0.5 * _nct_series(t, df, nc, False), 1.0)
+            cdf = min(0.5 * math.erfc(nc / _SQRT2) + 0.5 * _nct_series(t, df, nc, False, True), 1.0)
             sf = 1.0 - cdf
     if flip:
         return sf, cdf
@@ -292,10 +296,9 @@ def t_power(df: float, nc: float, q: float, z: float, both: bool) -> float:
     ``both`` adds the far rejection region of a two-sided test (below minus the critical value).
     """
     crit = t_isf(q, z, df)
-    power = nct_tails(crit, df, nc)[1]
-    if both:
-        power += nct_tails(-crit, df, nc)[0]
-    return power
+    if both:  # P(|T| > crit): one series of positive terms instead of two tails
+        return min(max(_nct_series(crit, df, nc, True, False), 0.0), 1.0)
+    return nct_tails(crit, df, nc)[1]
 
 
 @njit(cache=True, nogil=True)
