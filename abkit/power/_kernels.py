@@ -312,16 +312,6 @@ def t_power_array(df: FloatArray, nc: FloatArray, q: FloatArray, z: FloatArray,
 
 
 @njit(cache=True, nogil=True)
-def nct_tails_array(t: FloatArray, df: FloatArray, nc: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """:func:`nct_tails` over arrays (one shape)."""
-    cdf = np.empty(t.size)
-    sf = np.empty(t.size)
-    for i in range(t.size):
-        cdf[i], sf[i] = nct_tails(t[i], df[i], nc[i])
-    return cdf, sf
-
-
-@njit(cache=True, nogil=True)
 def t_sample_size(start: FloatArray, effect: FloatArray, s: FloatArray, ratio: FloatArray,
                   q: FloatArray, z: FloatArray, target: FloatArray, both: bool
                   ) -> FloatArray:
