@@ -9,10 +9,20 @@ incomplete-beta recurrences of Benton and Krishnamoorthy (2003), as Boost (and s
     sf  =            1/2 sum_j [p_j Q_x(j + 1/2, df/2) + q_j Q_x(j + 1, df/2)]
 
 with Poisson weights ``p_j`` of mean ``nc**2 / 2``, ``q_j = nc exp(-nc**2/2) (nc**2/2)**j /
-(sqrt(2) Gamma(j + 3/2))`` and ``Q = 1 - I``. The side whose sum has positive terms is summed
-(the smaller tail), and the other tail is its complement. The regularized incomplete beta is a
-Lentz continued fraction with the DiDonato and Morris (1992) form of its prefactor for large
-parameters, so that no ``lgamma`` differences of large numbers lose digits.
+(sqrt(2) Gamma(j + 3/2))`` and ``Q = 1 - I``. The smaller tail is summed (``t < 0`` by the
+reflection ``cdf(t, nc) = sf(-t, -nc)``), and the other tail is its complement. The regularized
+incomplete beta is a Lentz continued fraction with the DiDonato and Morris (1992) form of its
+prefactor for large parameters, so that no ``lgamma`` differences of large numbers lose digits;
+the Poisson weights use Stirling's series in the same cancellation-free form.
+
+Accuracy (tested against scipy and 40-digit mpmath, ``df`` up to 1e6): where ``t`` and ``nc``
+have one sign, all terms are positive and the smaller tail is within 1e-10 relative (the
+incomplete beta within about 2e-11 up to 1e6 degrees of freedom). Where they have opposite signs
+(the far rejection region of a two-sided test) the ``q_j`` terms alternate, and the tail is
+accurate to about 1e-15 absolute, which is what a power needs. Tails whose terms at the Poisson
+mode underflow (far below 1e-300) are accurate in absolute terms only. The two-sided power
+``P(|T| > c)`` is the single positive series ``sum_j p_j Q_x(j + 1/2, df/2)`` (the tail of the
+noncentral F(1, df) that ``T**2`` follows).
 
 Examples
 --------
@@ -224,7 +234,8 @@ def _nct_series(t: float, df: float, nc: float, upper: bool, odd: bool) -> float
 def nct_tails(t: float, df: float, nc: float) -> tuple[float, float]:
     """``(cdf, sf)`` of the noncentral t with ``df`` degrees of freedom and noncentrality ``nc``.
 
-    The smaller of the two is computed directly (relative accuracy); the other is one minus it.
+    The smaller of the two is computed directly; the other is one minus it (see the module
+    docstring for the accuracy).
     """
     flip = t < 0.0
     if flip:
