@@ -19,7 +19,8 @@ Accuracy (tested against scipy and 40-digit mpmath, ``df`` up to 1e6): where ``t
 have one sign, all terms are positive and the smaller tail is within 1e-10 relative (the
 incomplete beta within about 2e-11 up to 1e6 degrees of freedom). Where they have opposite signs
 (the far rejection region of a two-sided test) the ``q_j`` terms alternate, and the tail is
-accurate to about 1e-15 absolute, which is what a power needs. Tails whose terms at the Poisson
+accurate in absolute terms: about 1e-13, growing with ``df`` to about 5e-12 at 1e6 (no power
+here needs that region: two-sided power is one positive series, see below). Tails whose terms at the Poisson
 mode underflow (far below 1e-300) are accurate in absolute terms only. The two-sided power
 ``P(|T| > c)`` is the single positive series ``sum_j p_j Q_x(j + 1/2, df/2)`` (the tail of the
 noncentral F(1, df) that ``T**2`` follows).
