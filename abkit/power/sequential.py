@@ -46,8 +46,8 @@ class SequentialSampleSizeResult(ArrayResult):
     ``inflation_factor``, unrounded); ``n_control_rounded``, ``n_treatment_rounded`` round them
     up and ``n_total`` adds the rounded arms. ``n_total_max`` is the unrounded maximum total and
     ``expected_n_h0`` / ``expected_n_h1`` the expected total at stopping under no effect and
-    under the design's effect (the fixed design's ``mde``). ``looks`` are the planned sizes of
-    the control arm at each analysis (of the first design when arrays).
+    under the design's effect (the fixed design's ``mde``). The control arm's size at look ``k``
+    is ``information[k] * n_control``.
     """
 
     n_fixed_control: FloatOrArray
@@ -64,7 +64,6 @@ class SequentialSampleSizeResult(ArrayResult):
     alpha: float
     alternative: str
     information: tuple[float, ...]
-    looks: tuple[float, ...]
 
 
 def _check_compatible(fixed: PowerResult, design: _Design) -> None:
@@ -140,11 +139,9 @@ def sequential_sample_size(fixed: PowerResult, design: _Design) -> SequentialSam
     scalar = power.ndim == 0
     if scalar:
         fields = {name: (int(v) if v.dtype.kind == "i" else float(v)) for name, v in fields.items()}
-    first = float(np.ravel(n_control)[0])
     return SequentialSampleSizeResult(
         **fields,
         alpha=float(design.alpha),
         alternative=design.alternative,
         information=tuple(design.information),
-        looks=tuple(first * t for t in design.information),
     )
