@@ -24,10 +24,12 @@ from abkit.power import (
     DurationResult,
     MeansPowerResult,
     ProportionsPowerResult,
+    SequentialSampleSizeResult,
     duration,
     power_means,
     power_proportions,
     power_ratio,
+    sequential_sample_size,
 )
 from abkit.proportions import proportions_test
 from abkit.rollout import (
@@ -80,6 +82,7 @@ __all__ = [
     "RollingUpdate",
     "Route",
     "Router",
+    "SequentialSampleSizeResult",
     "ShadowRouter",
     "StateError",
     "adjust_pvalues",
@@ -107,6 +110,7 @@ __all__ = [
     "proportions_test",
     "ratio_test",
     "sequential",
+    "sequential_sample_size",
     "srm_test",
     "wilcoxon_test",
 ]

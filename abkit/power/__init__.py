@@ -5,7 +5,9 @@ of ``mde``, ``n_control`` and ``power`` left ``None``. Every numeric argument br
 NumPy array, so a grid of designs or a whole power curve is one call: closed forms where they
 exist (the near-tail normal sample size and MDE), and otherwise vectorised bracketed solves
 (regula falsi, Illinois variant) that raise :class:`abkit.ConvergenceError` with the reason when a target
-cannot be reached. :func:`duration` turns sample sizes into days.
+cannot be reached. :func:`duration` turns sample sizes into days, and
+:func:`sequential_sample_size` a fixed design into a group-sequential one (maximum and expected
+sizes).
 
 Two-sided power counts both rejection regions by default (``two_sided_power="both"``: the exact
 power, as pwr, statsmodels and R's ``strict = TRUE``); ``two_sided_power="near"`` counts only the
@@ -22,13 +24,16 @@ Examples
 from abkit.power.duration import DurationResult, duration
 from abkit.power.means import MeansPowerResult, power_means, power_ratio
 from abkit.power.proportions import ProportionsPowerResult, power_proportions
+from abkit.power.sequential import SequentialSampleSizeResult, sequential_sample_size
 
 __all__ = [
     "DurationResult",
     "MeansPowerResult",
     "ProportionsPowerResult",
+    "SequentialSampleSizeResult",
     "duration",
     "power_means",
     "power_proportions",
     "power_ratio",
+    "sequential_sample_size",
 ]

@@ -32,6 +32,7 @@ from abkit._validation import (
     check_real,
 )
 from abkit.errors import ConvergenceError
+from abkit.power import _kernels
 
 FloatArray = npt.NDArray[np.float64]
 FloatOrArray = float | FloatArray
@@ -315,23 +316,14 @@ def t_power(df: FloatArray, ncp: FloatArray, level: FloatArray, tails: int, both
     """Power of a t test with ``df`` degrees of freedom and noncentrality ``ncp``.
 
     ``level`` is the per-comparison significance level; a two-sided test rejects beyond
-    ``t_{1 - level/2}``, and ``both=False`` ignores the far tail (R's ``strict = FALSE``).
+    ``t_{1 - level/2}``, and ``both=False`` ignores the far tail (R's ``strict = FALSE``). The
+    noncentral t and the critical value are compiled (:mod:`abkit.power._kernels`).
     """
-    crit = special.stdtrit(df, 1.0 - level / tails)
-    power = 1.0 - nct_cdf(df, ncp, crit)
-    if both:
-        power = power + nct_cdf(df, ncp, -crit)
-    return power
-
-
-def nct_cdf(df: FloatArray, ncp: FloatArray, t: FloatArray) -> FloatArray:
-    """CDF of the noncentral t (``scipy.special.nctdtr``), with its NaNs on underflow resolved.
-
-    ``nctdtr`` returns NaN where the probability underflows (below about 1e-24 when ``t`` is far
-    below ``ncp``, e.g. the far tail of a well-powered test); those are 0, or 1 mirrored.
-    """
-    cdf = special.nctdtr(df, ncp, t)
-    return np.where(np.isnan(cdf), np.where(t < ncp, 0.0, 1.0), cdf)
+    df, ncp, level = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (df, ncp, level)))
+    q = np.ascontiguousarray(level / tails).ravel()
+    power = _kernels.t_power_array(np.ascontiguousarray(df).ravel(), np.ascontiguousarray(ncp).ravel(),
+                                   q, special.ndtri(1.0 - q), both)
+    return power.reshape(df.shape)
 
 
 def fail(mask: npt.NDArray[np.bool_], message: str, *, scalar: bool) -> None:
