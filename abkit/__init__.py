@@ -8,7 +8,7 @@ Examples
 True
 """
 
-from abkit import bandits, sequential
+from abkit import bandits, datasets, sequential
 from abkit._results import ConfidenceInterval
 from abkit.adapters import FixedSplitRouter, Route, Router, ShadowRouter
 from abkit.assignment import assign
@@ -94,6 +94,7 @@ __all__ = [
     "bootstrap_test",
     "compare_models",
     "cuped_test",
+    "datasets",
     "delong_test",
     "diebold_mariano_test",
     "duration",
