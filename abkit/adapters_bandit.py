@@ -17,13 +17,16 @@ How a request is routed
   Epsilon-greedy, UCB1 and KL-UCB have closed forms (about 10 microseconds), recomputed after
   every reward, so the router behaves exactly like the policy. For Thompson sampling the
   allocation is each arm's posterior probability of being best, by quadrature (accurate to about
-  1e-10, but some 20-30 ms); it is recomputed once the policy has received
-  ``max(1, refresh * n)`` new rewards since the last computation (``n`` rewards then): every
-  reward at first, every 1% of the data later (``refresh=0.01``), so about
-  ``100 (1 + ln(N / 100))`` quadratures for ``N`` rewards. Between two refreshes the router
+  1e-10, but some 20-30 ms, taken under the router's lock); it is recomputed once the policy
+  has received ``max(1, refresh * n)`` new rewards since the last computation, ``n`` being the
+  policy's data then (its effective count, warm start included): every reward at first, every
+  1% of the data later (``refresh=0.01``), so about ``100 (1 + ln(N / 100))`` quadratures for
+  ``N`` rewards from an empty start. With ``discount < 1`` the effective count levels off near
+  ``1 / (1 - discount)`` and so does the gap between refreshes. Between two refreshes the router
   serves Thompson sampling from a posterior a few rewards old (batched Thompson sampling), with
-  exactly known propensities. With ``discount < 1`` the data no longer grow; use ``refresh=0``
-  or a small value.
+  exactly known propensities. When the allocation is undefined (Gaussian Thompson sampling with
+  the reference prior and an arm whose rewards are all equal: ``DegenerateDataWarning``) the
+  router explores the active arms uniformly until the next refresh.
 * **Delayed feedback.** A pending map ``unit_id -> decision`` (insertion ordered, at most
   ``max_pending`` entries) lets ``record(unit_id, reward)`` update the arm that served the unit,
   however late. A decision leaves the map when its reward is recorded, when the map is full and
@@ -199,9 +202,9 @@ class BanditRouter(_JsonStateRouter):
         self.policy = policy
         self._base = policy.to_json()
         self._thompson = isinstance(policy, ThompsonBernoulli | ThompsonGaussian)
-        self._cumulative: list[float] = []
+        self._cumulative: list[float] = []  # empty: the allocation was never computed
         self._shares: npt.NDArray[np.float64] = np.zeros(policy.n_arms)
-        self._shares_at = -1  # n_updates when the allocation was computed; -1: never
+        self._refresh_after = 0  # n_updates from which the allocation is stale
 
     @classmethod
     def _from_config(cls, config: Any) -> BanditRouter:
@@ -218,6 +221,7 @@ class BanditRouter(_JsonStateRouter):
     def _refresh(self) -> None:
         # Called under the lock when the allocation is stale (see the module notes).
         n = self.policy.n_updates
+        gap = max(1.0, self.refresh * float(self.policy.state.counts.sum())) if self._thompson else 1.0
         shares = self.policy.allocation()
         if not np.isfinite(shares).all():  # improper posterior (already warned): explore uniformly
             active = self.policy.state.active
@@ -225,13 +229,11 @@ class BanditRouter(_JsonStateRouter):
         shares = shares / shares.sum()
         cumulative = np.cumsum(shares)
         cumulative[int(np.flatnonzero(shares > 0)[-1]):] = 1.0  # rounding never picks a 0-share arm
-        self._shares, self._cumulative, self._shares_at = shares, cumulative.tolist(), n
+        self._shares, self._cumulative = shares, cumulative.tolist()
+        self._refresh_after = n + math.ceil(gap)
 
     def _stale(self) -> bool:
-        if self._shares_at < 0:
-            return True
-        new = self.policy.n_updates - self._shares_at
-        return new > 0 and (not self._thompson or new >= self.refresh * self._shares_at)
+        return not self._cumulative or self.policy.n_updates >= self._refresh_after
 
     def route(self, unit_id: str, context: dict[str, Any] | None = None) -> Route:
         """A new decision for ``unit_id`` (or its pending one, when sticky); ``context`` is unused."""

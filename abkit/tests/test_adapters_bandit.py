@@ -114,6 +114,16 @@ def test_an_undefined_allocation_falls_back_to_uniform_exploration_with_a_warnin
         assert router.route("u").propensity == 0.5
 
 
+def test_refresh_counts_warm_start_data_as_data():
+    policy = ThompsonBernoulli(3)
+    policy.warm_start(counts=[100, 100, 100], means=[0.3, 0.5, 0.6])  # 300 rewards, n_updates 0
+    router = BanditRouter("exp", policy, refresh=0.1, rng=4)
+    first = router.allocation()
+    _serve(router, 30, seed=5)  # the 30th route sees 29 new rewards: fewer than 0.1 * 300
+    assert set(router.decision_log()["propensities"]) <= set(first)
+    assert not np.allclose(router.allocation(), first, rtol=1e-6)  # 30 new: refreshed
+
+
 # --- Delayed feedback and the pending map
 
 
