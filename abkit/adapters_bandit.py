@@ -56,6 +56,7 @@ Examples
 from __future__ import annotations
 
 import bisect
+import itertools
 import json
 import math
 import time
@@ -203,7 +204,7 @@ class BanditRouter(_JsonStateRouter):
         self._base = policy.to_json()
         self._thompson = isinstance(policy, ThompsonBernoulli | ThompsonGaussian)
         self._cumulative: list[float] = []  # empty: the allocation was never computed
-        self._shares: npt.NDArray[np.float64] = np.zeros(policy.n_arms)
+        self._shares: list[float] = []
         self._refresh_after = 0  # n_updates from which the allocation is stale
 
     @classmethod
@@ -222,14 +223,15 @@ class BanditRouter(_JsonStateRouter):
         # Called under the lock when the allocation is stale (see the module notes).
         n = self.policy.n_updates
         gap = max(1.0, self.refresh * float(self.policy.state.counts.sum())) if self._thompson else 1.0
-        shares = self.policy.allocation()
-        if not np.isfinite(shares).all():  # improper posterior (already warned): explore uniformly
-            active = self.policy.state.active
-            shares = active / active.sum()
-        shares = shares / shares.sum()
-        cumulative = np.cumsum(shares)
-        cumulative[int(np.flatnonzero(shares > 0)[-1]):] = 1.0  # rounding never picks a 0-share arm
-        self._shares, self._cumulative = shares, cumulative.tolist()
+        values = self.policy.allocation().tolist()  # a few arms: plain floats are fastest
+        if not all(math.isfinite(v) for v in values):  # improper posterior (warned): explore uniformly
+            values = [float(a) for a in self.policy.state.active]
+        total = sum(values)
+        shares = [v / total for v in values]
+        cumulative = list(itertools.accumulate(shares))
+        last = max(i for i, v in enumerate(shares) if v > 0)
+        cumulative[last:] = [1.0] * (len(shares) - last)  # rounding never picks a 0-share arm
+        self._shares, self._cumulative = shares, cumulative
         self._refresh_after = n + math.ceil(gap)
 
     def _stale(self) -> bool:
@@ -252,7 +254,7 @@ class BanditRouter(_JsonStateRouter):
                 self._refresh()
             arm = bisect.bisect_right(self._cumulative, self._rng.random())
             route = Route(unit_id=unit_id, experiment=self.experiment, variant=self.variants[arm],
-                          variant_index=arm, propensity=float(self._shares[arm]))
+                          variant_index=arm, propensity=self._shares[arm])
             if pending.pop(unit_id, None) is not None:
                 self._expired += 1
             elif len(pending) >= self.max_pending:
@@ -298,7 +300,7 @@ class BanditRouter(_JsonStateRouter):
         with self._lock:
             if self._stale():
                 self._refresh()
-            return [float(p) for p in self._shares]
+            return list(self._shares)
 
     @property
     def pending(self) -> int:
