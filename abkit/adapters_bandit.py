@@ -150,6 +150,13 @@ class BanditRouter(_JsonStateRouter):
     rng
         Seed or ``numpy.random.Generator`` for the router's draws.
 
+    Notes
+    -----
+    Unlike :class:`abkit.adapters.FixedSplitRouter`, whose ``record`` re-hashes the unit, a
+    bandit's decision is random: its reward must reach the instance that routed it (pending
+    decisions travel in the JSON state and in ``merge``). ``router.policy`` is replaced when a
+    state is loaded.
+
     Examples
     --------
     >>> from abkit.bandits import EpsilonGreedy
