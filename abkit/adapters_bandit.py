@@ -319,14 +319,18 @@ class BanditRouter(_JsonStateRouter):
         """Decisions that left the pending map without a reward (evicted, expired or replaced)."""
         return self._expired
 
-    def decision_log(self) -> dict[str, npt.NDArray[Any]]:
+    def decision_log(self, *, clear: bool = False) -> dict[str, npt.NDArray[Any]]:
         """The logged decisions as ``rewards``, ``actions`` and ``propensities`` arrays.
 
         They are the first three arguments of :func:`abkit.bandits.offpolicy.ips`, ``snips`` and
-        ``doubly_robust``: ``ips(**router.decision_log(), target=...)``.
+        ``doubly_robust``: ``ips(**router.decision_log(), target=...)``. The log grows with every
+        reward (and is part of the JSON state); ``clear=True`` empties it in the same atomic step,
+        for periodic export without losing or repeating a row.
         """
         with self._lock:
             log = list(self._log)
+            if clear:
+                self._log.clear()
         return {"rewards": np.array([row[3] for row in log], dtype=np.float64),
                 "actions": np.array([row[1] for row in log], dtype=np.int64),
                 "propensities": np.array([row[2] for row in log], dtype=np.float64)}

@@ -228,6 +228,9 @@ def test_ips_on_a_thompson_log_with_varying_propensities_covers_the_uniform_valu
     assert result.ci.contains(MEANS.mean()), result
     frame = router.to_frame()
     assert frame["variant"].tolist() == [f"arm-{i}" for i in log["actions"]]
+    exported = router.decision_log(clear=True)
+    assert all(np.array_equal(exported[k], log[k]) for k in log)
+    assert router.decision_log()["rewards"].size == 0 and router.policy.n_updates == 4_000
 
 
 # --- State, merging, threads
