@@ -10,7 +10,7 @@ True
 
 from abkit import bandits, datasets, sequential
 from abkit._results import ConfidenceInterval
-from abkit.adapters import FixedSplitRouter, Route, Router, ShadowRouter
+from abkit.adapters import BanditRouter, FixedSplitRouter, Route, Router, ShadowRouter
 from abkit.assignment import assign
 from abkit.bayes import BayesMeansResult, BayesProportionsResult, bayes_means, bayes_proportions
 from abkit.checks import srm_test
@@ -56,6 +56,7 @@ from abkit.stats import BivariateStats, MeanStats, ProportionStats
 __version__ = "0.1.0"
 
 __all__ = [
+    "BanditRouter",
     "BayesMeansResult",
     "BayesProportionsResult",
     "BivariateStats",

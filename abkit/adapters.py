@@ -8,6 +8,8 @@ their state as JSON, merge states from several router instances, and are safe un
 - :class:`FixedSplitRouter`: a fixed A/B/n split by deterministic hash (:mod:`abkit.assignment`,
   GrowthBook- or Optimizely-compatible); ``record`` updates per-variant sufficient statistics, so
   ``summary()`` feeds :func:`abkit.proportions_test` or :func:`abkit.means_test` at any time.
+- :class:`BanditRouter` (in :mod:`abkit.adapters_bandit`): a bandit policy chooses per request;
+  ``record`` updates the policy and a decision log that feeds :mod:`abkit.bandits.offpolicy`.
 - :class:`ShadowRouter`: the live model serves, shadows are called too; ``record`` appends every
   model's prediction to an in-memory shadow log in the long layout ``abkit.shadow`` reads.
 
@@ -66,7 +68,8 @@ if TYPE_CHECKING:
     from abkit.means import MeansTestResult
     from abkit.proportions import ProportionsTestResult
 
-__all__ = ["SHADOW_LOG_COLUMNS", "FixedSplitRouter", "Route", "Router", "ShadowRouter"]
+__all__ = ["DECISION_LOG_COLUMNS", "SHADOW_LOG_COLUMNS", "BanditRouter", "FixedSplitRouter", "Route",
+           "Router", "ShadowRouter"]
 
 METRICS = ("proportion", "mean")
 SHADOW_LOG_COLUMNS = ("request_id", "model", "prediction", "label", "latency", "timestamp")
@@ -144,6 +147,11 @@ class _JsonStateRouter(abc.ABC):
     def _merge_states(self, mine: dict[str, Any], theirs: dict[str, Any]) -> dict[str, Any]:
         """The state holding both ``mine`` and ``theirs``."""
 
+    @classmethod
+    def _from_config(cls: type[R], config: Any) -> R:
+        """A router with nothing recorded, from :meth:`_config` output."""
+        return cls(**config)
+
     def _snapshot(self) -> dict[str, Any]:
         with self._lock:
             return self._state()
@@ -164,7 +172,7 @@ class _JsonStateRouter(abc.ABC):
             if document.get("kind") != cls._kind or document.get("format") != _STATE_FORMAT:
                 raise ValueError(f"expected kind {cls._kind!r} format {_STATE_FORMAT}; got kind "
                                  f"{document.get('kind')!r} format {document.get('format')!r}")
-            router = cls(**document["config"])
+            router = cls._from_config(document["config"])
             router._set_state(document["state"])
         except StateError:
             raise
@@ -207,7 +215,7 @@ class _JsonStateRouter(abc.ABC):
     def merge(self: R, other: R) -> R:
         """A new router holding what both recorded (same configuration required)."""
         self._check_same_config(other, "other")
-        merged = type(self)(**self._config())
+        merged = type(self)._from_config(self._config())
         # One lock at a time: two routers merging each other concurrently cannot deadlock.
         merged._set_state(self._merge_states(self._snapshot(), other._snapshot()))
         return merged
@@ -616,3 +624,7 @@ class ShadowRouter(_JsonStateRouter):
 
     def _merge_states(self, mine: dict[str, Any], theirs: dict[str, Any]) -> dict[str, Any]:
         return {"log": {c: mine["log"][c] + theirs["log"][c] for c in SHADOW_LOG_COLUMNS}}
+
+
+# The bandit adapter lives in its own module (it builds on the machinery above).
+from abkit.adapters_bandit import DECISION_LOG_COLUMNS, BanditRouter  # noqa: E402

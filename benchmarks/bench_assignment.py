@@ -1,6 +1,6 @@
 """Per-request cost of assignment: abkit's routers against GrowthBook's Python SDK.
 
-Run: ``python benchmarks/bench_assignment.py [--requests 100000] [--repeats 7]``
+Run: ``python benchmarks/bench_assignment.py [--requests 100000] [--repeats 7] [--bandit-requests 20000]``
 
 Each request is a new unit id. abkit: ``router.route(unit)`` and ``route`` + ``record(unit, outcome)``
 on a ``FixedSplitRouter`` (50/50), for GrowthBook hash versions 2 and 1 and Optimizely's
@@ -9,6 +9,12 @@ MurmurHash3. GrowthBook: ``gb.set_attributes({"id": unit})`` then ``gb.run(exper
 ``chooseVariation``. Both sides must agree on every assignment. Medians over the repeats, in
 microseconds per request, of the process's CPU time (``time.process_time``): on a shared machine
 wall time also counts the time spent waiting for a core.
+
+Bandit router (``BanditRouter``, 3 arms, Bernoulli rewards 4/5/6%): ``route`` + ``record`` per
+request for epsilon-greedy, UCB1 and Thompson sampling (default ``refresh=0.01``), from a policy
+warm-started with 100,000 rewards (steady state) and, for Thompson, from an empty one (every
+quadrature refresh of the early phase included); against the bare policy's ``select`` +
+``update`` (no propensity, no pending map, no log).
 """
 
 from __future__ import annotations
@@ -19,7 +25,10 @@ import time
 import warnings
 from collections.abc import Callable
 
-from abkit.adapters import FixedSplitRouter
+import numpy as np
+
+from abkit.adapters import BanditRouter, FixedSplitRouter
+from abkit.bandits import UCB1, BasePolicy, EpsilonGreedy, ThompsonBernoulli, warmup
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -38,10 +47,50 @@ def _per_request(work: Callable[[], None], n: int, repeats: int) -> float:
     return statistics.median(times)
 
 
+def _bandit_results(n: int, repeats: int) -> dict[str, float]:
+    rates = np.array([0.04, 0.05, 0.06])
+    rewards = (np.random.default_rng(0).random((n, 3)) < rates).astype(float).tolist()
+    requests = [f"req-{i}" for i in range(n)]
+
+    def warm(policy: BasePolicy) -> BasePolicy:
+        policy.warm_start(counts=[33_334, 33_333, 33_333], means=rates, variances=rates * (1 - rates))
+        return policy
+
+    makers = {
+        "epsilon-greedy": lambda: warm(EpsilonGreedy(3, epsilon=0.1)),
+        "UCB1": lambda: warm(UCB1(3)),
+        "Thompson": lambda: warm(ThompsonBernoulli(3)),
+        "Thompson, empty start": lambda: ThompsonBernoulli(3),
+    }
+    warmup()  # compile the policies' kernels before timing
+    results: dict[str, float] = {}
+    for name, make in makers.items():
+        times = []
+        for _ in range(repeats if name != "Thompson, empty start" else 1):
+            router = BanditRouter("bench", make(), rng=1)
+            route, record = router.route, router.record
+            start = time.process_time()
+            for request, reward in zip(requests, rewards, strict=True):
+                record(request, reward[route(request).variant_index])
+            times.append((time.process_time() - start) / n * 1e6)
+        results[f"abkit BanditRouter route + record, {name}"] = statistics.median(times)
+        if name != "Thompson, empty start":
+            policy = make()
+
+            def bare(policy: BasePolicy = policy) -> None:
+                for reward in rewards:
+                    arm = policy.select()
+                    policy.update(arm, reward[arm])
+
+            results[f"bare policy select + update, {name}"] = _per_request(bare, n, repeats)
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--bandit-requests", type=int, default=20_000)
     args = parser.parse_args()
     n, repeats = args.requests, args.repeats
     units = [f"user-{i}" for i in range(n)]
@@ -98,6 +147,12 @@ def main() -> None:
         sdk = results[f"GrowthBook SDK set_attributes + run, v{version}"]
         ours = results[f"abkit route + record, growthbook v{version}"]
         print(f"GrowthBook run / abkit route+record (v{version}): {sdk / ours:.1f}x")
+
+    bandit = _bandit_results(args.bandit_requests, max(3, repeats // 2))
+    width = max(len(k) for k in bandit)
+    print(f"\nBandit router: {args.bandit_requests} requests; median CPU microseconds per request")
+    for name, value in bandit.items():
+        print(f"  {name.ljust(width)}  {value:8.2f}")
 
 
 if __name__ == "__main__":

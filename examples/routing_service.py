@@ -8,6 +8,10 @@ Standard library only (``http.server.ThreadingHTTPServer``, HTTP/1.1 keep-alive)
   records the outcome; ``204 No Content``.
 - ``GET /summary``: per-variant statistics (``Stats.to_dict()``) as JSON.
 - ``GET /state``: the router's JSON state (what ``FixedSplitRouter.from_json`` reads back).
+- With a ``bandit`` router (:class:`abkit.adapters.BanditRouter`): ``GET /bandit?unit_id=R``
+  routes request ``R`` by the bandit policy (the route's ``propensity`` is the exact probability
+  of that choice) and ``POST /bandit/record`` with ``{"unit_id": R, "outcome": reward}`` gives the
+  reward to the arm that served it (``400`` when ``R`` has no pending decision).
 
 Bad requests get ``400`` with ``{"error": message}``; the router's state is unchanged.
 
@@ -25,12 +29,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from abkit.adapters import FixedSplitRouter
+from abkit.adapters import BanditRouter, FixedSplitRouter
 
 __all__ = ["make_server", "serve_in_thread"]
 
 
-def _handler_for(router: FixedSplitRouter) -> type[BaseHTTPRequestHandler]:
+def _handler_for(router: FixedSplitRouter, bandit: BanditRouter | None) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive: every response carries Content-Length
         # Headers and body leave in one write (flushed after each request), without Nagle's
@@ -53,6 +57,9 @@ def _handler_for(router: FixedSplitRouter) -> type[BaseHTTPRequestHandler]:
                 if parts.path == "/route":
                     unit_id = parse_qs(parts.query).get("unit_id", [""])[0]
                     self._send(HTTPStatus.OK, router.route(unit_id).to_dict())
+                elif parts.path == "/bandit" and bandit is not None:
+                    unit_id = parse_qs(parts.query).get("unit_id", [""])[0]
+                    self._send(HTTPStatus.OK, bandit.route(unit_id).to_dict())
                 elif parts.path == "/summary":
                     self._send(HTTPStatus.OK, {k: s.to_dict() for k, s in router.summary().items()})
                 elif parts.path == "/state":
@@ -65,14 +72,18 @@ def _handler_for(router: FixedSplitRouter) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", 0))
             raw = self.rfile.read(length)
-            if urlsplit(self.path).path != "/record":
+            path = urlsplit(self.path).path
+            if path != "/record" and (path != "/bandit/record" or bandit is None):
                 self._send(HTTPStatus.NOT_FOUND, {"error": f"no such path {self.path!r}"})
                 return
             try:
                 body = json.loads(raw)
                 if not isinstance(body, dict):
                     raise TypeError(f"the body must be a JSON object; got {body!r}")
-                router.record(body.get("unit_id"), body.get("outcome"), variant=body.get("variant"))
+                if path == "/record":
+                    router.record(body.get("unit_id"), body.get("outcome"), variant=body.get("variant"))
+                elif bandit is not None:
+                    bandit.record(body.get("unit_id"), body.get("outcome"))
             except (TypeError, ValueError) as exc:
                 self._send(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
                 return
@@ -84,17 +95,18 @@ def _handler_for(router: FixedSplitRouter) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def make_server(router: FixedSplitRouter, host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
-    """A threading HTTP server around ``router`` (``port=0`` picks a free port)."""
-    server = ThreadingHTTPServer((host, port), _handler_for(router))
+def make_server(router: FixedSplitRouter, host: str = "127.0.0.1", port: int = 0, *,
+                bandit: BanditRouter | None = None) -> ThreadingHTTPServer:
+    """A threading HTTP server around ``router`` and optionally ``bandit`` (``port=0``: a free port)."""
+    server = ThreadingHTTPServer((host, port), _handler_for(router, bandit))
     server.daemon_threads = True
     return server
 
 
-def serve_in_thread(router: FixedSplitRouter, host: str = "127.0.0.1",
-                    port: int = 0) -> tuple[ThreadingHTTPServer, threading.Thread]:
+def serve_in_thread(router: FixedSplitRouter, host: str = "127.0.0.1", port: int = 0, *,
+                    bandit: BanditRouter | None = None) -> tuple[ThreadingHTTPServer, threading.Thread]:
     """Start the service in a daemon thread; stop it with ``server.shutdown(); server.server_close()``."""
-    server = make_server(router, host, port)
+    server = make_server(router, host, port, bandit=bandit)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     return server, thread

@@ -18,7 +18,8 @@ PACKAGE = Path(abkit.__file__).resolve().parent
 
 # Modules allowed to touch data frames, engines, plotting or the router layer (paths relative to
 # the package; every `__init__.py` re-exports and is exempt too).
-NOT_PRIMITIVE = {"frame.py", "shadow_log.py", "adapters.py", "cli.py", "datasets.py", "rollout/router.py"}
+NOT_PRIMITIVE = {"frame.py", "shadow_log.py", "adapters.py", "adapters_bandit.py", "cli.py", "datasets.py",
+                 "rollout/router.py"}
 FORBIDDEN = ("pandas", "narwhals", "polars", "duckdb", "pyspark", "pyarrow", "matplotlib",
              "abkit.frame", "abkit.adapters", "abkit.plotting", "abkit.cli")
 

@@ -1,0 +1,429 @@
+"""A router whose variant is chosen per request by a bandit policy (:mod:`abkit.bandits`).
+
+:class:`BanditRouter` follows the :class:`abkit.adapters.Router` protocol and reuses the adapters'
+JSON state, file persistence, merging and lock (re-exported from :mod:`abkit.adapters`).
+
+How a request is routed
+-----------------------
+* **Per request.** Every ``route(unit_id)`` is a new decision (the usual choice for a bandit:
+  the policy learns from every reward). ``unit_id`` is best a request id. With ``sticky=s`` a
+  unit routed again while its decision is pending and less than ``s`` seconds old gets the same
+  route back (no new decision).
+* **Exact propensities.** The router draws the arm from the policy's allocation, the probability
+  with which ``select()`` would choose each arm in the current state
+  (:meth:`abkit.bandits.BasePolicy.allocation`), and logs that probability. The logged
+  propensity is therefore the exact probability of the decision that was made, which is what
+  :mod:`abkit.bandits.offpolicy` needs (a Monte Carlo estimate of it would bias IPS).
+  Epsilon-greedy, UCB1 and KL-UCB have closed forms (about 10 microseconds), recomputed after
+  every reward, so the router behaves exactly like the policy. For Thompson sampling the
+  allocation is each arm's posterior probability of being best, by quadrature (accurate to about
+  1e-10, but some 20-30 ms, taken under the router's lock); it is recomputed once the policy
+  has received ``max(1, refresh * n)`` new rewards since the last computation, ``n`` being the
+  policy's data then (its effective count, warm start included): every reward at first, every
+  1% of the data later (``refresh=0.01``), so about ``100 (1 + ln(N / 100))`` quadratures for
+  ``N`` rewards from an empty start. With ``discount < 1`` the effective count levels off near
+  ``1 / (1 - discount)`` and so does the gap between refreshes. Between two refreshes the router
+  serves Thompson sampling from a posterior a few rewards old (batched Thompson sampling), with
+  exactly known propensities. When the allocation is undefined (Gaussian Thompson sampling with
+  the reference prior and an arm whose rewards are all equal: ``DegenerateDataWarning``) the
+  router explores the active arms uniformly until the next refresh.
+* **Delayed feedback.** A pending map ``unit_id -> decision`` (insertion ordered, at most
+  ``max_pending`` entries) lets ``record(unit_id, reward)`` update the arm that served the unit,
+  however late. A decision leaves the map when its reward is recorded, when the map is full and
+  it is the oldest (evicted), when it is older than ``ttl`` seconds (expired, checked on every
+  ``route``) or when the same id is routed again without stickiness (replaced); the last three
+  are counted in :attr:`BanditRouter.expired`. Recording an id with no pending decision raises
+  ``ValueError`` and changes nothing.
+* **Decision log.** Every recorded reward appends ``(unit_id, variant_index, propensity,
+  reward, routed_at)`` (:data:`DECISION_LOG_COLUMNS`); :meth:`BanditRouter.decision_log` returns
+  the arrays :func:`abkit.bandits.offpolicy.ips` and friends take.
+
+Update the policy only through the router (``record``): the router reads its state under the
+router's lock.
+
+Examples
+--------
+>>> from abkit.bandits import ThompsonBernoulli
+>>> router = BanditRouter("headline", ThompsonBernoulli(2, rng=0), ["short", "long"], rng=1)
+>>> route = router.route("request-1")
+>>> route.propensity                                  # no data yet: each arm half the time
+0.5
+>>> router.record("request-1", 1.0)
+>>> router.policy.n_updates, len(router.decision_log()["rewards"])
+(1, 1)
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import json
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from abkit._validation import check_id, check_int, check_nonnegative, check_positive, check_rng
+from abkit.adapters import Route, _check_names, _JsonStateRouter
+from abkit.bandits.policies import (
+    STATE_FORMAT,
+    STATE_VERSION,
+    BasePolicy,
+    ThompsonBernoulli,
+    ThompsonGaussian,
+)
+from abkit.errors import StateError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["DECISION_LOG_COLUMNS", "BanditRouter"]
+
+DECISION_LOG_COLUMNS = ("unit_id", "variant_index", "propensity", "reward", "routed_at")
+_PENDING_COLUMNS = ("unit_id", "variant_index", "propensity", "routed_at")
+_SPEC_KEYS = ("policy", "n_arms", "options", "prior")
+
+
+def _policy_spec(policy: BasePolicy) -> dict[str, Any]:
+    """What a policy is, apart from its data: class, arms, options, prior (JSON-safe)."""
+    payload = json.loads(policy.to_json())
+    return {key: payload[key] for key in _SPEC_KEYS}
+
+
+def _empty_policy(spec: Any) -> BasePolicy:
+    """A policy without data from :func:`_policy_spec` output (``StateError`` when corrupt)."""
+    if not isinstance(spec, dict) or set(spec) != set(_SPEC_KEYS):
+        raise StateError(f"Corrupt BanditRouter state: `policy` must have the keys {list(_SPEC_KEYS)}; "
+                         f"got {spec!r}.")
+    n_arms = spec["n_arms"]
+    if type(n_arms) is not int or n_arms < 1:
+        raise StateError(f"Corrupt BanditRouter state: `n_arms` must be a positive integer; got {n_arms!r}.")
+    zeros = [0.0] * n_arms
+    payload = {"format": STATE_FORMAT, "version": STATE_VERSION, **spec, "n_updates": 0, "counts": zeros,
+               "means": zeros, "m2": zeros, "active": [True] * n_arms}
+    return BasePolicy.from_json(json.dumps(payload))
+
+
+def _column(name: str, values: Any, kind: str, n_arms: int) -> list[Any]:
+    """One column of a saved pending map or log, every value checked (``ValueError``)."""
+    if not isinstance(values, list):
+        raise ValueError(f"`{name}` must be a list; got {values!r}")
+    for value in values:
+        if kind == "id":
+            ok = type(value) is str and value != ""
+        elif kind == "arm":
+            ok = type(value) is int and 0 <= value < n_arms
+        else:
+            ok = type(value) in (int, float) and math.isfinite(value)
+            ok = ok and (0.0 < value <= 1.0 if kind == "probability" else True)
+        if not ok:
+            raise ValueError(f"`{name}` has an invalid value {value!r}")
+    return values
+
+
+class BanditRouter(_JsonStateRouter):
+    """Route each request to the arm a bandit policy chooses; record rewards as they arrive.
+
+    Parameters
+    ----------
+    experiment
+        A name for the experiment, reported in routes.
+    policy
+        An :mod:`abkit.bandits` policy (its data, if any, is a warm start). The router owns it:
+        update it only through :meth:`record`.
+    variants
+        One name per arm (default ``arm-0``, ``arm-1``, ...).
+    max_pending
+        Most decisions awaiting a reward; when full, routing evicts the oldest.
+    ttl
+        Seconds after which a pending decision expires (default: never).
+    sticky
+        Seconds during which a unit routed again, its decision still pending, gets the same route
+        (default: every route is a new decision).
+    refresh
+        Thompson policies only: recompute the allocation after ``max(1, refresh * n)`` new rewards
+        (see the module notes; 0 recomputes after every reward).
+    rng
+        Seed or ``numpy.random.Generator`` for the router's draws.
+
+    Notes
+    -----
+    Unlike :class:`abkit.adapters.FixedSplitRouter`, whose ``record`` re-hashes the unit, a
+    bandit's decision is random: its reward must reach the instance that routed it (pending
+    decisions travel in the JSON state and in ``merge``). ``router.policy`` is replaced when a
+    state is loaded.
+
+    Examples
+    --------
+    >>> from abkit.bandits import EpsilonGreedy
+    >>> policy = EpsilonGreedy(3, epsilon=0.3)
+    >>> policy.update_batch([0, 1, 2], [0.2, 0.9, 0.4])   # a warm start
+    >>> router = BanditRouter("ranker", policy, ["a", "b", "c"], rng=2)
+    >>> [round(p, 3) for p in router.allocation()]        # greedy arm 0.7 + 0.1, others 0.1
+    [0.1, 0.8, 0.1]
+    >>> route = router.route("request-7")
+    >>> route.propensity == router.allocation()[route.variant_index]
+    True
+    """
+
+    _kind = "BanditRouter"
+
+    def __init__(
+        self,
+        experiment: str,
+        policy: BasePolicy,
+        variants: Sequence[str] | None = None,
+        *,
+        max_pending: int = 100_000,
+        ttl: float | None = None,
+        sticky: float | None = None,
+        refresh: float = 0.01,
+        rng: Any = None,
+    ) -> None:
+        super().__init__()
+        self.experiment = check_id("experiment", experiment)
+        if not isinstance(policy, BasePolicy):
+            raise TypeError(f"`policy` must be an abkit.bandits policy; got {type(policy).__name__}.")
+        names = [f"arm-{i}" for i in range(policy.n_arms)] if variants is None else variants
+        self.variants = _check_names("variants", names, 1)
+        if len(self.variants) != policy.n_arms:
+            raise ValueError(
+                f"`variants` must name the policy's {policy.n_arms} arms; got {len(self.variants)}."
+            )
+        self.max_pending = check_int("max_pending", max_pending, minimum=1)
+        self.ttl = None if ttl is None else check_positive("ttl", ttl)
+        self.sticky = None if sticky is None else check_positive("sticky", sticky)
+        self.refresh = check_nonnegative("refresh", refresh)
+        self._rng = check_rng(rng)
+        self._spec = _policy_spec(policy)
+        self._use(policy)
+        self._pending: OrderedDict[str, tuple[Route, float]] = OrderedDict()
+        self._log: list[tuple[str, int, float, float, float]] = []
+        self._expired = 0
+
+    def _use(self, policy: BasePolicy) -> None:
+        # The policy to serve from; its state now is the base that merges subtract once.
+        self.policy = policy
+        self._base = policy.to_json()
+        self._thompson = isinstance(policy, ThompsonBernoulli | ThompsonGaussian)
+        self._cumulative: list[float] = []  # empty: the allocation was never computed
+        self._shares: list[float] = []
+        self._refresh_after = 0  # n_updates from which the allocation is stale
+
+    @classmethod
+    def _from_config(cls, config: Any) -> BanditRouter:
+        options = dict(config)
+        return cls(policy=_empty_policy(options.pop("policy")), **options)
+
+    def _config(self) -> dict[str, Any]:
+        return {"experiment": self.experiment, "policy": self._spec, "variants": list(self.variants),
+                "max_pending": self.max_pending, "ttl": self.ttl, "sticky": self.sticky,
+                "refresh": self.refresh}
+
+    # --- the hot path ---------------------------------------------------------------------------
+
+    def _refresh(self) -> None:
+        # Called under the lock when the allocation is stale (see the module notes).
+        n = self.policy.n_updates
+        gap = max(1.0, self.refresh * float(self.policy.state.counts.sum())) if self._thompson else 1.0
+        values = self.policy.allocation().tolist()  # a few arms: plain floats are fastest
+        if not all(math.isfinite(v) for v in values):  # improper posterior (warned): explore uniformly
+            values = [float(a) for a in self.policy.state.active]
+        total = sum(values)
+        shares = [v / total for v in values]
+        cumulative = list(itertools.accumulate(shares))
+        last = max(i for i, v in enumerate(shares) if v > 0)
+        cumulative[last:] = [1.0] * (len(shares) - last)  # rounding never picks a 0-share arm
+        self._shares, self._cumulative = shares, cumulative
+        self._refresh_after = n + math.ceil(gap)
+
+    def _stale(self) -> bool:
+        return not self._cumulative or self.policy.n_updates >= self._refresh_after
+
+    def route(self, unit_id: str, context: dict[str, Any] | None = None) -> Route:
+        """A new decision for ``unit_id`` (or its pending one, when sticky); ``context`` is unused."""
+        if type(unit_id) is not str or not unit_id:
+            check_id("unit_id", unit_id)
+        now = time.time()
+        with self._lock:
+            pending = self._pending
+            if self.ttl is not None:
+                self._expire(now - self.ttl)
+            if self.sticky is not None:
+                held = pending.get(unit_id)
+                if held is not None and now - held[1] < self.sticky:
+                    return held[0]
+            if self._stale():
+                self._refresh()
+            arm = bisect.bisect_right(self._cumulative, self._rng.random())
+            route = Route(unit_id=unit_id, experiment=self.experiment, variant=self.variants[arm],
+                          variant_index=arm, propensity=self._shares[arm])
+            if pending.pop(unit_id, None) is not None:
+                self._expired += 1
+            elif len(pending) >= self.max_pending:
+                del pending[next(iter(pending))]
+                self._expired += 1
+            pending[unit_id] = (route, now)
+        return route
+
+    def _expire(self, cutoff: float) -> None:
+        pending = self._pending
+        while pending:
+            oldest = next(iter(pending))
+            if pending[oldest][1] >= cutoff:
+                return
+            del pending[oldest]
+            self._expired += 1
+
+    def record(self, unit_id: str, outcome: Any) -> None:
+        """Give the reward ``outcome`` to the arm that served ``unit_id`` (atomic; thread-safe).
+
+        ``ValueError`` (nothing changed) when ``unit_id`` has no pending decision, or when the
+        reward is outside the policy's range (``[0, 1]`` for all but epsilon-greedy and
+        Gaussian Thompson sampling).
+        """
+        if type(unit_id) is not str or not unit_id:
+            check_id("unit_id", unit_id)
+        if isinstance(outcome, bool | np.bool_):
+            outcome = float(outcome)
+        with self._lock:
+            held = self._pending.get(unit_id)
+            if held is None or (self.ttl is not None and held[1] < time.time() - self.ttl):
+                raise ValueError(f"`unit_id` has no pending decision (never routed, already recorded or "
+                                 f"expired); got {unit_id!r}.")
+            route, routed_at = held
+            self.policy.update(route.variant_index, outcome)  # validates first: raises, changes nothing
+            del self._pending[unit_id]
+            self._log.append((unit_id, route.variant_index, route.propensity, float(outcome), routed_at))
+
+    # --- what was recorded ----------------------------------------------------------------------
+
+    def allocation(self) -> list[float]:
+        """The probabilities the next route draws from (refreshed first if stale)."""
+        with self._lock:
+            if self._stale():
+                self._refresh()
+            return list(self._shares)
+
+    @property
+    def pending(self) -> int:
+        """Number of decisions awaiting a reward."""
+        return len(self._pending)
+
+    @property
+    def expired(self) -> int:
+        """Decisions that left the pending map without a reward (evicted, expired or replaced)."""
+        return self._expired
+
+    def decision_log(self, *, clear: bool = False) -> dict[str, npt.NDArray[Any]]:
+        """The logged decisions as ``rewards``, ``actions`` and ``propensities`` arrays.
+
+        They are the first three arguments of :func:`abkit.bandits.offpolicy.ips`, ``snips`` and
+        ``doubly_robust``: ``ips(**router.decision_log(), target=...)``. The log grows with every
+        reward (and is part of the JSON state); ``clear=True`` empties it in the same atomic step,
+        for periodic export without losing or repeating a row.
+        """
+        with self._lock:
+            log = list(self._log)
+            if clear:
+                self._log.clear()
+        return {"rewards": np.array([row[3] for row in log], dtype=np.float64),
+                "actions": np.array([row[1] for row in log], dtype=np.int64),
+                "propensities": np.array([row[2] for row in log], dtype=np.float64)}
+
+    def to_frame(self) -> pd.DataFrame:
+        """The decision log as a pandas DataFrame, columns :data:`DECISION_LOG_COLUMNS` and ``variant``."""
+        import pandas as pd
+
+        with self._lock:
+            log = list(self._log)
+        frame = pd.DataFrame(log, columns=list(DECISION_LOG_COLUMNS))
+        frame["variant"] = [self.variants[i] for i in frame["variant_index"]]
+        return frame
+
+    # --- state ----------------------------------------------------------------------------------
+
+    def _state(self) -> dict[str, Any]:
+        held = list(self._pending.items())
+        return {
+            "policy": json.loads(self.policy.to_json()),
+            "pending": {"unit_id": [u for u, _ in held],
+                        "variant_index": [r.variant_index for _, (r, _) in held],
+                        "propensity": [r.propensity for _, (r, _) in held],
+                        "routed_at": [t for _, (_, t) in held]},
+            "log": {c: [row[j] for row in self._log] for j, c in enumerate(DECISION_LOG_COLUMNS)},
+            "expired": self._expired,
+        }
+
+    def _set_state(self, state: Any) -> None:
+        if not isinstance(state, dict) or set(state) != {"policy", "pending", "log", "expired"}:
+            raise StateError(f"Corrupt {self._kind} state: expected policy, pending, log and expired.")
+        policy = BasePolicy.from_json(json.dumps(state["policy"]))
+        if _policy_spec(policy) != self._spec:
+            raise StateError(f"Corrupt {self._kind} state: the policy is not the configured one "
+                             f"({_policy_spec(policy)} instead of {self._spec}).")
+        n_arms = policy.n_arms
+        try:
+            pending = self._columns(state["pending"], _PENDING_COLUMNS, n_arms)
+            log = self._columns(state["log"], DECISION_LOG_COLUMNS, n_arms)
+        except ValueError as exc:
+            raise StateError(f"Corrupt {self._kind} state: {exc}.") from exc
+        expired = state["expired"]
+        if type(expired) is not int or expired < 0:
+            raise StateError(f"Corrupt {self._kind} state: expired must be a count; got {expired!r}.")
+        if len(set(pending[0])) != len(pending[0]) or len(pending[0]) > self.max_pending:
+            raise StateError(f"Corrupt {self._kind} state: pending ids must be distinct and at most "
+                             f"{self.max_pending}.")
+        self._use(policy)
+        self._pending = OrderedDict(
+            (u, (Route(unit_id=u, experiment=self.experiment, variant=self.variants[i], variant_index=i,
+                       propensity=float(p)), float(t)))
+            for u, i, p, t in zip(*pending, strict=True))
+        self._log = [(u, i, float(p), float(r), float(t)) for u, i, p, r, t in zip(*log, strict=True)]
+        self._expired = expired
+
+    @staticmethod
+    def _columns(block: Any, names: tuple[str, ...], n_arms: int) -> list[list[Any]]:
+        if not isinstance(block, dict) or set(block) != set(names):
+            raise ValueError(f"expected the columns {list(names)}; got {block!r}")
+        kinds = {"unit_id": "id", "variant_index": "arm", "propensity": "probability"}
+        columns = [_column(name, block[name], kinds.get(name, "real"), n_arms) for name in names]
+        if len({len(c) for c in columns}) > 1:
+            raise ValueError(f"the columns {list(names)} must have one length")
+        return columns
+
+    def merge(self, other: BanditRouter) -> BanditRouter:
+        """A new router with both routers' rewards, pending decisions and logs.
+
+        Both must have the same configuration and have started from the same policy state (built
+        alike, or loaded from the same JSON): that common state is counted once
+        (``policy.merge(other, base=...)``). A pending id held by both keeps this router's
+        decision; pending decisions beyond ``max_pending`` drop the oldest (counted as expired).
+        """
+        self._check_same_config(other, "other")
+        if other._base != self._base:
+            raise StateError("`other` started from another policy state; merge routers built alike or "
+                             "loaded from the same JSON.")
+        merged = super().merge(other)
+        merged._base = self._base
+        return merged
+
+    def _merge_states(self, mine: dict[str, Any], theirs: dict[str, Any]) -> dict[str, Any]:
+        first, second = (BasePolicy.from_json(json.dumps(s["policy"])) for s in (mine, theirs))
+        try:
+            policy = first.merge(second, base=BasePolicy.from_json(self._base))
+        except ValueError as exc:
+            raise StateError(f"Cannot merge the routers' policies: {exc}") from exc
+        rows = {u: row for u, *row in zip(*(theirs["pending"][c] for c in _PENDING_COLUMNS), strict=True)}
+        rows.update({u: row for u, *row in zip(*(mine["pending"][c] for c in _PENDING_COLUMNS), strict=True)})
+        kept = sorted(rows.items(), key=lambda item: item[1][2])[-self.max_pending :]
+        dropped = len(rows) - len(kept)
+        pending = {"unit_id": [u for u, _ in kept], **{c: [row[j] for _, row in kept]
+                                                       for j, c in enumerate(_PENDING_COLUMNS[1:])}}
+        return {"policy": json.loads(policy.to_json()), "pending": pending,
+                "log": {c: mine["log"][c] + theirs["log"][c] for c in DECISION_LOG_COLUMNS},
+                "expired": mine["expired"] + theirs["expired"] + dropped}
