@@ -369,3 +369,122 @@ def t_sample_size(start: FloatArray, effect: FloatArray, s: FloatArray, ratio: F
             n_prev, f_prev = n_new, f_new
             n_new = n_new - step
     return out
+
+
+@njit(cache=True, nogil=True)
+def _t_quantile_cf(z: float, df: float) -> tuple[float, float]:
+    """Cornish-Fisher t quantile from the normal one ``z`` and its derivative in ``df``."""
+    z2 = z * z
+    g1 = z * (z2 + 1.0) / 4.0
+    g2 = z * ((5.0 * z2 + 16.0) * z2 + 3.0) / 96.0
+    g3 = z * (((3.0 * z2 + 19.0) * z2 + 17.0) * z2 - 15.0) / 384.0
+    g4 = z * ((((79.0 * z2 + 776.0) * z2 + 1482.0) * z2 - 1920.0) * z2 - 945.0) / 92160.0
+    v = 1.0 / df
+    t = z + v * (g1 + v * (g2 + v * (g3 + v * g4)))
+    slope = -v * v * (g1 + v * (2.0 * g2 + v * (3.0 * g3 + v * 4.0 * g4)))
+    return t, slope
+
+
+@njit(cache=True, nogil=True)
+def _power_terms(c: float, df: float, nc: float, both: bool
+                 ) -> tuple[float, float, float, float, float]:
+    """Two-sided tail ``P(|T0| > c)`` of the central t and the power at ``c`` with derivatives.
+
+    Returns ``(tail, tail_c, power, power_c, power_nc)``: the central two-sided tail and its
+    derivative in ``c``, the power (``P(|T| > c)`` with ``both``, else ``P(T > c)``) and its
+    derivatives in ``c`` and ``nc``. The Poisson mixture is summed upward from ``j = 0``, where
+    ``Q_x(1/2, df/2)`` is the central tail itself (one incomplete beta) and every later
+    ``Q_x(j + 1/2, df/2)`` adds a positive term, until the Poisson tail left (``Q <= 1``)
+    falls below 1e-17 of the sum.
+    """
+    cc = c * c
+    x, y = cc / (cc + df), df / (cc + df)
+    b = 0.5 * df
+    lam = 0.5 * nc * nc
+    tail = ibeta(0.5, b, x, y)[1]
+    xt = 2.0 * math.exp(_log_prefix(0.5, b, x, y))  # x**a y**b / (a B(a, b)) at a = 1/2
+    tail_c = -xt / c
+    e = math.exp(-lam)
+    p, big_q, f = e, tail, xt
+    # Odd terms (one-sided power): q_j = nc e^-lam lam^j / (sqrt(2) Gamma(j + 3/2)), Q_x(j + 1, b).
+    q = nc * e * _SQRT2 / math.sqrt(math.pi) if not both else 0.0
+    big_r = math.exp(b * math.log(y)) if y > 0.5 else math.exp(b * math.log1p(-x))
+    g = x * b * big_r
+    power, d_c, d_nc = 0.0, 0.0, 0.0
+    inv_nc = 1.0 / nc
+    for j in range(_MAX_TERMS):
+        a = j + 0.5
+        power += p * big_q + q * big_r
+        d_c += p * a * f + q * (j + 1.0) * g
+        d_nc += p * (2.0 * j * inv_nc - nc) * big_q + q * ((2.0 * j + 1.0) * inv_nc - nc) * big_r
+        if j > lam and (p + q) * lam <= 1e-17 * power * (j + 1.0 - lam):
+            break
+        big_q += f
+        f *= x * (a + b) / (a + 1.0)
+        p *= lam / (j + 1.0)
+        if not both:
+            big_r += g
+            g *= x * (j + 1.0 + b) / (j + 2.0)
+            q *= lam / (j + 1.5)
+    scale = 1.0 if both else 0.5
+    return tail, tail_c, scale * power, -scale * 2.0 / c * d_c, scale * d_nc
+
+
+@njit(cache=True, nogil=True)
+def _t_power_slope_df(c: float, df: float, nc: float) -> float:
+    """Approximate ``d power / d df`` at fixed ``c`` and ``nc`` (normal approximation of the t)."""
+    spread = 1.0 + c * c / (2.0 * df)
+    root = math.sqrt(spread)
+    w = (nc - c * (1.0 - 0.25 / df)) / root
+    dw = (-0.25 * c + w * c * c / (4.0 * spread)) / (df * df * root)
+    return math.exp(-0.5 * w * w) / math.sqrt(2.0 * math.pi) * dw
+
+
+@njit(cache=True, nogil=True)
+def _start_n(e: float, sd: float, r: float, z: float, z_target: float) -> float:
+    """``n_control`` from the normal approximation ``Phi((nc - t (1 - 1/(4 df))) / sqrt(1 + t^2/(2 df)))``."""
+    n = ((z + z_target) * sd / e) ** 2 + z * z / (2.0 * (1.0 + r))
+    for _ in range(4):
+        df = max(n * (1.0 + r) - 2.0, 1.0)
+        c = _t_quantile_cf(z, df)[0]
+        nc = z_target * math.sqrt(1.0 + c * c / (2.0 * df)) + c * (1.0 - 0.25 / df)
+        n = (nc * sd / e) ** 2
+    return n
+
+
+@njit(cache=True, nogil=True)
+def _newton_n(e: float, sd: float, r: float, q: float, z: float, z_target: float, target: float,
+              both: bool) -> float:
+    """Joint Newton solve of ``n`` and the critical value (NaN when it does not settle)."""
+    n_min = 3.0 / (1.0 + r)
+    n = _start_n(e, sd, r, z, z_target)
+    if not n > n_min or 0.5 * n * (e / sd) ** 2 > 200.0:
+        return math.nan
+    c = _t_quantile_cf(z, n * (1.0 + r) - 2.0)[0]
+    for _ in range(12):
+        df = n * (1.0 + r) - 2.0
+        nc = math.sqrt(n) * e / sd
+        tail, tail_c, power, power_c, power_nc = _power_terms(c, df, nc, both)
+        step_c = -(tail - 2.0 * q) / tail_c  # Newton step to the exact critical value at this df
+        excess = power + power_c * step_c - target
+        c_slope = _t_quantile_cf(z, df)[1]
+        slope = power_nc * nc / (2.0 * n) + (1.0 + r) * (power_c * c_slope + _t_power_slope_df(c, df, nc))
+        step = -excess / slope
+        n_new = n + step
+        if not n_new > n_min:
+            return math.nan
+        c = c + step_c + c_slope * (1.0 + r) * step
+        n = n_new
+        if abs(step) <= 1e-9 * n and abs(step_c) <= 1e-7 * c:
+            return n
+    return math.nan
+
+
+@njit(cache=True, nogil=True)
+def t_sample_size_newton(effect: FloatArray, s: FloatArray, ratio: FloatArray, q: FloatArray,
+                         z: FloatArray, z_target: FloatArray, target: FloatArray, both: bool
+                         ) -> FloatArray:
+    out = np.empty(effect.size)
+    for i in range(effect.size):
+        out[i] = _newton_n(effect[i], s[i], ratio[i], q[i], z[i], z_target[i], target[i], both)
+    return out
