@@ -371,7 +371,7 @@ def _power_terms(c: float, df: float, nc: float, both: bool, tol: float
     p = math.exp(-lam)
     cdf, big_q = p, tail
     q = 0.0 if both else nc * p * _SQRT2 / math.sqrt(math.pi)
-    big_r = 0.0 if both else math.exp(b * math.log(y) if y > 0.5 else b * math.log1p(-x))
+    big_r = 0.0 if both else math.exp(b * (math.log1p(-x) if x < 0.5 else math.log(y)))  # Q_x(1, b)
     g = x * b * big_r
     total, d_c, d_lam, odd, d_odd = 0.0, 0.0, 0.0, 0.0, 0.0
     small = 0.05 * tol  # what the rest of a series may add
