@@ -124,17 +124,26 @@ def _bracketed_n_t(n_z: FloatArray, effect: FloatArray, s: FloatArray, r: FloatA
 
 def _solve_effect_t(n: FloatArray, s: FloatArray, crit: FloatArray, level: FloatArray,
                     target: FloatArray, options: Options) -> FloatArray:
-    """Effect toward the alternative that the t test detects with ``target`` power at ``n``."""
+    """Effect toward the alternative that the t test detects with ``target`` power at ``n``.
+
+    A compiled Newton solve in the noncentrality (:func:`abkit.power._kernels.t_effect`);
+    designs it declines go to a bracketed solve.
+    """
     df = n * (1.0 + options.ratio) - 2.0
     args = (df, level, target, *_flags(options, n.size))
     zero = np.zeros_like(n)
-    f_zero = _t_excess_ncp(zero, *args)
+    q = level / options.tails
+    f_zero = q * (2.0 if options.both_tails else 1.0) - target  # the power at zero effect is the level
     fail(f_zero >= 0.0,
          "`power` must exceed the rejection rate at zero effect; raise `power` or lower `alpha`.",
          scalar=options.scalar)
-    start = np.maximum(crit + special.ndtri(target), 0.5)
-    ncp = solve_increasing(_t_excess_ncp, zero, 1.1 * start, args, what="mde",
-                           scalar=options.scalar, expand=True, f_low=f_zero)
+    ncp = _kernels.t_effect(df, q, crit, special.ndtri(target), target, options.both_tails)
+    missing = np.isnan(ncp)
+    if missing.any():
+        start = np.maximum(crit + special.ndtri(target), 0.5)[missing]
+        sub = tuple(a[missing] for a in args)
+        ncp[missing] = solve_increasing(_t_excess_ncp, zero[missing], 1.1 * start, sub, what="mde",
+                                        scalar=options.scalar, expand=True, f_low=f_zero[missing])
     return ncp * s / np.sqrt(n)
 
 
