@@ -360,10 +360,11 @@ def _power_terms(c: float, df: float, nc: float, both: bool, tol: float
     (swapping the order of the double sum), one upward pass of positive terms that ends when
     the rest of the ``f`` series (ratio ``x (a + b) / (a + 1)``, decreasing) is below
     ``tol / 20``; ``tol`` also ends the incomplete beta's continued fraction.
-    For ``x > 0.3`` (few degrees of freedom) that series is slow: the tail is then one incomplete
-    beta and the ``Q`` add up from it. The odd terms of one-sided power,
-    ``q_j = nc e**-lam lam**j / (sqrt(2) Gamma(j + 3/2))`` with ``Q_x(j + 1, b)`` (from
-    ``Q_x(1, b) = y**b``), are summed upward until their Poisson-like tail is below ``tol / 20``.
+    For ``x > 0.3`` (few degrees of freedom) that series is slow (and below 2 degrees of freedom
+    its ratios grow): the tail is then one incomplete beta and the ``Q`` add up from it. The odd
+    terms of one-sided power, ``q_j = nc e**-lam lam**j / (sqrt(2) Gamma(j + 3/2))`` with
+    ``Q_x(j + 1, b)`` (from ``Q_x(1, b) = y**b``), are summed upward until their Poisson-like
+    tail is below ``tol / 20``.
     """
     cc = c * c
     x, y = cc / (cc + df), df / (cc + df)
@@ -371,7 +372,7 @@ def _power_terms(c: float, df: float, nc: float, both: bool, tol: float
     lam = 0.5 * nc * nc
     f = 2.0 * math.exp(_log_prefix(0.5, b, x, y))  # f_0
     tail_c = -f / c
-    series = x <= 0.3
+    series = x <= 0.3 and b >= 1.0  # then the ratios decrease to x: the tail bound below holds
     tail = 1.0 if series else ibeta(0.5, b, x, y, tol)[1]
     p = math.exp(-lam)
     cdf, big_q = p, tail

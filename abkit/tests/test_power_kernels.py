@@ -203,3 +203,15 @@ def test_t_effect_gives_scipys_power(log_df: float, ratio: float, alpha: float, 
     r = power_means(sd=1.0, n_control=n, power=power, alpha=alpha, ratio=ratio,
                     two_sided_power="both" if both else "near")
     assert _scipy_t_power(n, r.mde, ratio, alpha, both) == pytest.approx(power, abs=1e-9)
+
+
+def test_t_effect_beyond_the_kernel_takes_the_bracketed_solve() -> None:
+    # At 1 degree of freedom a small alpha needs a noncentrality near 27: the compiled solve
+    # declines (beyond 20) and the bracketed solve answers; scipy's power at its mde is the target.
+    from abkit import power_means
+
+    q = 0.015625 / 2.0
+    assert np.isnan(_kernels.t_effect(np.array([1.0]), np.array([q]), np.array([special.ndtri(1.0 - q)]),
+                                      np.array([0.0]), np.array([0.5]), True)[0])
+    r = power_means(sd=1.0, n_control=1.5, power=0.5, alpha=0.015625)
+    assert _scipy_t_power(1.5, r.mde, 1.0, 0.015625, True) == pytest.approx(0.5, abs=1e-9)
