@@ -410,12 +410,13 @@ def _newton_both_tails(x: FloatArray, effect: FloatArray, s0: FloatArray, s1: Fl
 
 def solve_sqrt_n_normal(
     effect: FloatArray, s0: FloatArray, s1: FloatArray, crit: FloatArray, target: FloatArray,
-    options: Options,
+    options: Options, *, refine: bool = True,
 ) -> FloatArray:
     """``sqrt(n)`` at which a normal test reaches ``target`` power (closed form for the near tail).
 
-    ``sqrt(n) = (crit * s0 + z_target * s1) / effect``; when both tails count, refined by a
-    bracketed solve below it (the far tail only adds power).
+    ``sqrt(n) = (crit * s0 + z_target * s1) / effect``; when both tails count (and ``refine``),
+    refined by a bracketed solve below it (the far tail only adds power). ``refine=False`` gives
+    the near-tail closed form, still checked.
     """
     fail(~(effect > 0.0), "No sample size reaches the power: the effect (mde minus margin) is 0 or "
          "points against the alternative.", scalar=options.scalar)
@@ -424,14 +425,14 @@ def solve_sqrt_n_normal(
     fail(~(sqrt_n > 0.0) | (floor >= target),
          "`power` must exceed the power as n_control -> 0 (the chance of rejecting by the critical "
          "value alone); raise `power` or lower `alpha`.", scalar=options.scalar)
-    if options.both_tails:
+    if options.both_tails and refine:
         # The far tail only adds power, so the root lies below the near-tail one; where it adds
         # more than 1e-15, Newton steps (analytic derivative) from above converge monotonically.
-        refine = special.ndtr((-sqrt_n * effect - crit * s0) / s1) > 1e-15
-        if refine.any():
-            args = tuple(v[refine] for v in (effect, s0, s1, crit, target))
+        far = special.ndtr((-sqrt_n * effect - crit * s0) / s1) > 1e-15
+        if far.any():
+            args = tuple(v[far] for v in (effect, s0, s1, crit, target))
             sqrt_n = sqrt_n.copy()
-            sqrt_n[refine] = _newton_both_tails(sqrt_n[refine], *args, scalar=options.scalar)
+            sqrt_n[far] = _newton_both_tails(sqrt_n[far], *args, scalar=options.scalar)
     return sqrt_n
 
 

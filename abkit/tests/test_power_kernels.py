@@ -117,7 +117,10 @@ def _scipy_t_power(n: float, effect: float, ratio: float, alpha: float, both: bo
     df = n * (1.0 + ratio) - 2.0
     nc = np.sqrt(n) * effect / np.sqrt(1.0 + 1.0 / ratio)
     crit = stats.t.isf(alpha / 2.0, df)
-    return float(stats.nct.sf(crit, df, nc) + (stats.nct.cdf(-crit, df, nc) if both else 0.0))
+    far = stats.nct.cdf(-crit, df, nc) if both else 0.0
+    if np.isnan(far):  # scipy fails in the far tail at few df: nct_tails, tested against mpmath above
+        far = _kernels.nct_tails(-crit, df, nc)[0]
+    return float(stats.nct.sf(crit, df, nc) + far)
 
 
 @settings(max_examples=40, deadline=None)
@@ -142,3 +145,73 @@ def test_tiny_designs_take_the_bracketed_solve() -> None:
     r = power_means(sd=1.0, mde=3.0, power=0.6, alpha=0.1)
     assert r.n_control < 2.5
     assert _scipy_t_power(r.n_control, 3.0, 1.0, 0.1, True) == pytest.approx(0.6, abs=1e-10)
+
+
+@settings(max_examples=60, deadline=None)
+@given(c=st.floats(0.5, 5.0), df=dfs, nc=st.floats(0.1, 8.0), both=st.booleans())
+def test_power_terms_match_scipy(c: float, df: float, nc: float, both: bool) -> None:
+    # Both branches: the upward series (x = c**2 / (c**2 + df) <= 0.3) and the incomplete beta.
+    # The tail and power are probabilities near 1e-2 to 1: 1e-12 absolute is scipy's accuracy
+    # up to 1e6 degrees of freedom.
+    tail, tail_c, power, power_c, power_nc = _kernels._power_terms(c, df, nc, both, 4e-16)
+    assert tail == pytest.approx(2.0 * stats.t.sf(c, df), abs=1e-13)
+    assert tail_c == pytest.approx(-2.0 * stats.t.pdf(c, df), rel=1e-11)
+    far = stats.nct.cdf(-c, df, nc) if both else 0.0
+    if np.isnan(far):  # scipy fails in the far tail at few df: nct_tails, tested against mpmath above
+        far = _kernels.nct_tails(-c, df, nc)[0]
+    assert power == pytest.approx(stats.nct.sf(c, df, nc) + far, abs=1e-12)
+    # The derivatives against central differences of the power itself (1e-6: the difference's
+    # truncation and rounding errors at step 1e-5).
+    h = 1e-5
+    for index, dc, dnc, slope in ((0, h, 0.0, power_c), (1, 0.0, h, power_nc)):
+        up = _kernels._power_terms(c + dc, df, nc + dnc, both, 4e-16)[2]
+        down = _kernels._power_terms(c - dc, df, nc - dnc, both, 4e-16)[2]
+        assert slope == pytest.approx((up - down) / (2.0 * h), rel=1e-6, abs=1e-9), index
+
+
+def test_t_quantile_cornish_fisher_slope() -> None:
+    # The Cornish-Fisher quantile is within 1e-6 of the exact one from 30 degrees of freedom, and
+    # its slope in df matches the exact quantile's central difference to 1e-3 relative there.
+    z = float(special.ndtri(0.975))
+    for df in (30.0, 300.0, 3e4):
+        t, slope = _kernels._t_quantile_cf(z, df)
+        assert t == pytest.approx(stats.t.isf(0.025, df), rel=1e-6)
+        exact = (stats.t.isf(0.025, df * 1.001) - stats.t.isf(0.025, df * 0.999)) / (0.002 * df)
+        assert slope == pytest.approx(exact, rel=1e-3)
+
+
+def test_t_sample_size_at_large_df_against_scipy() -> None:
+    # Small effects: the solve ends in the upward series with 1e4 to 1e6 degrees of freedom.
+    from abkit import power_means
+
+    for effect, alpha, power in ((0.05, 0.05, 0.8), (0.01, 0.01, 0.9), (0.003, 0.1, 0.6)):
+        r = power_means(sd=1.0, mde=effect, power=power, alpha=alpha)
+        assert _scipy_t_power(r.n_control, effect, 1.0, alpha, True) == pytest.approx(power, abs=1e-10)
+
+
+@settings(max_examples=40, deadline=None)
+@given(log_df=st.floats(1e-6, np.log(1e5)), ratio=st.floats(0.3, 3.0), alpha=st.floats(0.005, 0.2),
+       power=st.floats(0.5, 0.99), both=st.booleans())
+def test_t_effect_gives_scipys_power(log_df: float, ratio: float, alpha: float, power: float,
+                                     both: bool) -> None:
+    # From 1 to 1e5 degrees of freedom: scipy's power at the solved mde is the target (1e-9 as
+    # above).
+    from abkit import power_means
+
+    n = (np.exp(log_df) + 2.0) / (1.0 + ratio)
+
+    r = power_means(sd=1.0, n_control=n, power=power, alpha=alpha, ratio=ratio,
+                    two_sided_power="both" if both else "near")
+    assert _scipy_t_power(n, r.mde, ratio, alpha, both) == pytest.approx(power, abs=1e-9)
+
+
+def test_t_effect_beyond_the_kernel_takes_the_bracketed_solve() -> None:
+    # At 1 degree of freedom a small alpha needs a noncentrality near 27: the compiled solve
+    # declines (beyond 20) and the bracketed solve answers; scipy's power at its mde is the target.
+    from abkit import power_means
+
+    q = 0.015625 / 2.0
+    assert np.isnan(_kernels.t_effect(np.array([1.0]), np.array([q]), np.array([special.ndtri(1.0 - q)]),
+                                      np.array([0.0]), np.array([0.5]), True)[0])
+    r = power_means(sd=1.0, n_control=1.5, power=0.5, alpha=0.015625)
+    assert _scipy_t_power(1.5, r.mde, 1.0, 0.015625, True) == pytest.approx(0.5, abs=1e-9)
