@@ -64,3 +64,10 @@ def test_aa_calibration() -> None:
 def test_bad_input(counts, weights, message) -> None:
     with pytest.raises(ValueError, match=message):
         srm_test(counts, weights)
+
+
+def test_bad_alpha() -> None:
+    with pytest.raises(ValueError, match=r"`alpha` must be in \(0, 1\); got 1\.5\."):
+        srm_test([10, 20], alpha=1.5)
+    with pytest.raises(TypeError, match=r"`counts` must be a 1-D array of numbers; got 'ab'\."):
+        srm_test("ab")
