@@ -1,18 +1,27 @@
 """Which arm is best, and what choosing each arm for good would cost, by one-dimensional quadrature.
 
-For independent posteriors with distribution functions ``F_i`` and quantile functions ``Q_i``,
-substituting ``x = Q_i(u)`` keeps every integrand on ``[0, 1]`` (heavy Student t tails included):
+For independent posteriors with densities ``f_i``, distribution functions ``F_i`` and quantile
+functions ``Q_i``:
 
-* ``P(arm i is best) = integral_0^1 prod_{j != i} F_j(Q_i(u)) du``;
-* ``E[max_j mu_j] = sum_i integral_0^1 Q_i(u) prod_{j != i} F_j(Q_i(u)) du``, and the expected
-  loss of arm ``i`` is ``E[max_j mu_j] - E[mu_i]``.
+* ``P(arm i is best) = integral f_i(x) prod_{j != i} F_j(x) dx``;
+* ``E[max_j mu_j] = sum_i integral x f_i(x) prod_{j != i} F_j(x) dx``, and the expected loss of
+  arm ``i`` is ``E[max_j mu_j] - E[mu_i]``.
 
 Posteriors are Beta (``scipy.stats.beta``) or, for Normal-Inverse-Gamma, the marginal of the
 mean: Student t with ``2 alpha`` degrees of freedom, location ``mu`` and scale
-``sqrt(beta / (alpha kappa))``. One adaptive vector quadrature (``scipy.integrate.quad_vec``)
-serves all arms; it is deterministic and accurate to about 1e-10 (expected losses of Student t
-posteriors with 2 or 3 degrees of freedom to about 1e-7 of their scale, the tails beyond the
-1e-15 quantiles being dropped), where Monte Carlo would need ~10^20 draws for the same.
+``sqrt(beta / (alpha kappa))``.
+
+The fast path is a fixed composite Gauss-Legendre rule in ``x``, shared by all arms: panels
+break at every arm's quantiles ``Q_j(p)`` for the levels ``p`` in ``_LEVELS`` (from 1e-13 to
+1 - 1e-13), so each panel sees at most a few smooth pieces of every integrand; the upper tail
+beyond the last breakpoint is added in closed form, the lower tail (below ``1e-26``) dropped.
+It costs about ``n_arms^2 * 17 * 40`` vectorised ``betainc``/``stdtr`` evaluations (1-3 ms
+for three arms), against over 2,000 integrand evaluations of the adaptive rule. Its error is
+estimated by a rule of two-thirds the order (16) on the same panels; when that exceeds 1e-10 (or
+1e-10 of the expected maximum's scale), one adaptive vector quadrature
+(``scipy.integrate.quad_vec``) over the quantile-transformed integrands on ``u in [0, 1]``
+(``x = Q_i(u)``) is used instead. Both are deterministic and accurate to about 1e-10, where Monte
+Carlo would need ~10^20 draws for the same.
 
 Examples
 --------
@@ -24,6 +33,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -32,38 +42,122 @@ from scipy import integrate, special
 __all__ = ["Marginals", "beta_marginals", "expected_loss", "prob_best", "t_marginals"]
 
 FloatArray = npt.NDArray[np.float64]
-# (quantile function, distribution function, mean) of every arm, vectorised over arms.
-Marginals = tuple[Callable[[float], FloatArray], Callable[[FloatArray], FloatArray], FloatArray]
+ArrayFunction = Callable[[FloatArray], FloatArray]
+
+# Quantile levels where the fixed rule's panels break (for every arm), and its order per panel.
+_TAIL = 1e-13
+_LEVELS = np.array([_TAIL, 1e-9, 1e-6, 1e-4, 1e-3, 0.01, 0.05, 0.2, 0.5, 0.8, 0.95, 0.99, 0.999, 1 - 1e-4,
+                    1 - 1e-6, 1 - 1e-9, 1 - _TAIL])
+_ORDER = 24
+_TOLERANCE = 1e-10
+
+
+class Marginals(NamedTuple):
+    """Every arm's posterior of its mean, vectorised over arms (``x`` broadcast as ``(1, n)``)."""
+
+    quantile: ArrayFunction  # u of shape (n,) -> Q_i(u_n) of shape (arms, n)
+    cdf: ArrayFunction  # x of shape (n,) -> F_i(x_n) of shape (arms, n)
+    mean: FloatArray
+    pdf: ArrayFunction  # x of shape (n,) -> f_i(x_n) of shape (arms, n)
+    upper_moment: ArrayFunction  # x of shape (arms,) -> integral_{x_i}^inf t f_i(t) dt
+
+
+def _gauss_legendre(order: int) -> tuple[FloatArray, FloatArray]:
+    nodes, weights = np.polynomial.legendre.leggauss(order)
+    return (nodes + 1.0) / 2.0, weights / 2.0
+
+
+_RULES = (_gauss_legendre(_ORDER), _gauss_legendre(2 * _ORDER // 3))
 
 
 def beta_marginals(a: FloatArray, b: FloatArray) -> Marginals:
     """Beta(a, b) posteriors."""
-    return (
-        lambda u: special.betaincinv(a, b, u),
-        lambda x: special.betainc(a[:, None], b[:, None], np.clip(x, 0.0, 1.0)[None, :]),
-        a / (a + b),
+    a2, b2 = a[:, None], b[:, None]
+    mean = a / (a + b)
+    c = mean[:, None]
+    # The density around the mean c, log f = (a-1) log1p((x-c)/c) + (b-1) log1p((c-x)/(1-c)) + const,
+    # keeps large a, b accurate; the constant's rounding cancels in _fixed_rule's renormalisation.
+    log_c = special.xlogy(a2 - 1.0, c) + special.xlog1py(b2 - 1.0, -c) - special.betaln(a2, b2)
+
+    def pdf(x: FloatArray) -> FloatArray:
+        x = np.clip(x, 0.0, 1.0)[None, :]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_ratio = special.xlog1py(a2 - 1.0, (x - c) / c) + special.xlog1py(b2 - 1.0, (c - x) / (1.0 - c))
+            return np.exp(log_ratio + log_c)
+
+    return Marginals(
+        lambda u: special.betaincinv(a2, b2, u[None, :]),
+        lambda x: special.betainc(a2, b2, np.clip(x, 0.0, 1.0)[None, :]),
+        mean,
+        pdf,
+        lambda x: mean * special.betaincc(a + 1.0, b, np.clip(x, 0.0, 1.0)),
     )
 
 
 def t_marginals(df: FloatArray, loc: FloatArray, scale: FloatArray) -> Marginals:
     """Student t posteriors (the mean's marginal under a Normal-Inverse-Gamma posterior)."""
     mean = np.where(df > 1, loc, np.nan)
-    return (
-        lambda u: loc + scale * special.stdtrit(df, u),
-        lambda x: special.stdtr(df[:, None], (x[None, :] - loc[:, None]) / scale[:, None]),
+    log_norm = special.gammaln((df + 1.0) / 2.0) - special.gammaln(df / 2.0) - 0.5 * np.log(df * np.pi)
+
+    def standard_pdf(z: FloatArray, nu: FloatArray, log_c: FloatArray) -> FloatArray:
+        return np.exp(log_c - (nu + 1.0) / 2.0 * np.log1p(z * z / nu))
+
+    def upper_moment(x: FloatArray) -> FloatArray:
+        # int_x^inf t f(t) dt = loc P(T > z) + scale (df + z^2) / (df - 1) f_std(z), z = (x - loc) / scale
+        z = (x - loc) / scale
+        with np.errstate(divide="ignore", invalid="ignore"):
+            tail = scale * (df + z * z) / (df - 1.0) * standard_pdf(z, df, log_norm)
+        return np.where(df > 1, loc * special.stdtr(df, -z) + tail, np.nan)
+
+    df2, loc2, scale2 = df[:, None], loc[:, None], scale[:, None]
+    return Marginals(
+        lambda u: loc2 + scale2 * special.stdtrit(df2, u[None, :]),
+        lambda x: special.stdtr(df2, (x[None, :] - loc2) / scale2),
         mean,
+        lambda x: standard_pdf((x[None, :] - loc2) / scale2, df2, log_norm[:, None]) / scale2,
+        upper_moment,
     )
 
 
-def _integrals(marginals: Marginals) -> tuple[FloatArray, float]:
+def _others(cdf: FloatArray) -> FloatArray:
+    """``prod_{j != i} F_j`` for every row ``i`` of ``cdf`` (shape ``(arms, n)``), without dividing."""
+    ones = np.ones_like(cdf[:1])
+    before = np.cumprod(np.concatenate([ones, cdf[:-1]]), axis=0)
+    after = np.cumprod(np.concatenate([ones, cdf[:0:-1]]), axis=0)[::-1]
+    return before * after
+
+
+def _fixed_rule(marginals: Marginals) -> tuple[FloatArray, float, float, float]:
+    # Composite Gauss-Legendre in x on panels broken at every arm's quantile levels, plus the upper
+    # tail in closed form. Returns P_i, E[max], and the error estimates of both (the difference from
+    # the rule of two-thirds the order; the higher order's own error is far smaller).
+    edges = np.unique(marginals.quantile(_LEVELS))
+    low, width = edges[:-1, None], np.diff(edges)[:, None]
+    top = edges[-1:]
+    others_top = _others(marginals.cdf(top))[:, 0]
+    tail_p = (1.0 - marginals.cdf(top)[:, 0]) * others_top
+    tail_m = float((marginals.upper_moment(np.full(others_top.size, top[0])) * others_top).sum())
+    bottom = edges[:1]
+    results = []
+    for nodes, weights in _RULES:
+        x = (low + width * nodes).ravel()
+        w = (width * weights).ravel()
+        pdf = marginals.pdf(x) * w
+        # Dividing by each density's own integral (1 up to rounding) cancels its normalising error.
+        norm = pdf.sum(axis=1) + marginals.cdf(bottom)[:, 0] + 1.0 - marginals.cdf(top)[:, 0]
+        density = pdf * _others(marginals.cdf(x)) / norm[:, None]
+        results.append((density.sum(axis=1) + tail_p, float((density @ x).sum()) + tail_m))
+    (p, m), (p_half, m_half) = results
+    return p, m, float(np.abs(p - p_half).max()), abs(m - m_half) / max(abs(m), float(edges[-1] - edges[0]))
+
+
+def _adaptive(marginals: Marginals) -> tuple[FloatArray, float]:
     # One adaptive vector quadrature over u in (0, 1) for every arm i at once:
     # P_i = int prod_{j != i} F_j(Q_i(u)) du and M_i = int Q_i(u) prod_{j != i} F_j(Q_i(u)) du.
-    quantile, cdf, _ = marginals
-
     def integrand(u: float) -> FloatArray:
         # Clipping u keeps heavy t tails finite; it drops at most the mass beyond 1e-15.
-        x = quantile(min(max(u, 1e-15), 1.0 - 1e-15))
-        below = cdf(x)  # below[j, i] = F_j(x_i)
+        x = marginals.quantile(np.array([min(max(u, 1e-15), 1.0 - 1e-15)]))[:, 0]
+        below = marginals.cdf(x)  # below[j, i] = F_j(x_i)
         np.fill_diagonal(below, 1.0)
         others = below.prod(axis=0)
         return np.concatenate([others, x * others])
@@ -71,6 +165,13 @@ def _integrals(marginals: Marginals) -> tuple[FloatArray, float]:
     values = integrate.quad_vec(integrand, 0.0, 1.0, epsabs=1e-12, epsrel=1e-10, limit=2_000)[0]
     n = values.size // 2
     return values[:n], float(values[n:].sum())
+
+
+def _integrals(marginals: Marginals, moment: bool) -> tuple[FloatArray, float]:
+    p, m, p_error, m_error = _fixed_rule(marginals)
+    if p_error <= _TOLERANCE and (not moment or m_error <= _TOLERANCE):
+        return p, m
+    return _adaptive(marginals)
 
 
 def prob_best(marginals: Marginals) -> FloatArray:
@@ -82,10 +183,10 @@ def prob_best(marginals: Marginals) -> FloatArray:
     >>> prob_best(beta_marginals(np.array([1.0, 1.0]), np.array([1.0, 1.0]))).round(12).tolist()
     [0.5, 0.5]
     """
-    return _integrals(marginals)[0]
+    return _integrals(marginals, moment=False)[0]
 
 
 def expected_loss(marginals: Marginals) -> FloatArray:
     """``E[max_j mu_j - mu_i]`` for each arm ``i`` (NaN where a posterior has no mean)."""
-    expected_max = _integrals(marginals)[1]
-    return np.maximum(expected_max - marginals[2], 0.0)
+    expected_max = _integrals(marginals, moment=True)[1]
+    return np.maximum(expected_max - marginals.mean, 0.0)
