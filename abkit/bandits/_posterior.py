@@ -15,9 +15,9 @@ The fast path is a fixed composite Gauss-Legendre rule in ``x``, shared by all a
 break at every arm's quantiles ``Q_j(p)`` for the levels ``p`` in ``_LEVELS`` (from 1e-13 to
 1 - 1e-13), so each panel sees at most a few smooth pieces of every integrand; the upper tail
 beyond the last breakpoint is added in closed form, the lower tail (below ``1e-26``) dropped.
-It costs about ``n_arms^2 * 17 * 40`` vectorised ``betainc``/``stdtr`` evaluations (1-3 ms
+It costs about ``n_arms^2 * 15 * 34`` vectorised ``betainc``/``stdtr`` evaluations (1-3 ms
 for three arms), against over 2,000 integrand evaluations of the adaptive rule. Its error is
-estimated by a rule of two-thirds the order (16) on the same panels; when that exceeds 1e-10 (or
+estimated by a rule of order 14 on the same panels; when that exceeds 1e-10 (or
 1e-10 of the expected maximum's scale), one adaptive vector quadrature
 (``scipy.integrate.quad_vec``) over the quantile-transformed integrands on ``u in [0, 1]``
 (``x = Q_i(u)``) is used instead. Both are deterministic and accurate to about 1e-10, where Monte
@@ -46,10 +46,11 @@ ArrayFunction = Callable[[FloatArray], FloatArray]
 
 # Quantile levels where the fixed rule's panels break (for every arm), and its order per panel.
 _TAIL = 1e-13
-_LEVELS = np.array([_TAIL, 1e-9, 1e-6, 1e-4, 1e-3, 0.01, 0.05, 0.2, 0.5, 0.8, 0.95, 0.99, 0.999, 1 - 1e-4,
-                    1 - 1e-6, 1 - 1e-9, 1 - _TAIL])
-_ORDER = 24
+_LEVELS = np.array([_TAIL, 1e-9, 1e-6, 1e-4, 1e-3, 0.02, 0.2, 0.5, 0.8, 0.98, 0.999, 1 - 1e-4, 1 - 1e-6,
+                    1 - 1e-9, 1 - _TAIL])
+_ORDER = 20
 _TOLERANCE = 1e-10
+_NEGLIGIBLE = 1e-18  # panels whose contribution is bounded by this are skipped
 
 
 class Marginals(NamedTuple):
@@ -67,7 +68,7 @@ def _gauss_legendre(order: int) -> tuple[FloatArray, FloatArray]:
     return (nodes + 1.0) / 2.0, weights / 2.0
 
 
-_RULES = (_gauss_legendre(_ORDER), _gauss_legendre(2 * _ORDER // 3))
+_RULES = (_gauss_legendre(_ORDER), _gauss_legendre(_ORDER - 6))
 
 
 def beta_marginals(a: FloatArray, b: FloatArray) -> Marginals:
@@ -82,7 +83,7 @@ def beta_marginals(a: FloatArray, b: FloatArray) -> Marginals:
     def pdf(x: FloatArray) -> FloatArray:
         x = np.clip(x, 0.0, 1.0)[None, :]
         with np.errstate(divide="ignore", invalid="ignore"):
-            log_ratio = special.xlog1py(a2 - 1.0, (x - c) / c) + special.xlog1py(b2 - 1.0, (c - x) / (1.0 - c))
+            log_ratio = special.xlog1py(a2 - 1.0, (x - c) / c) + special.xlog1py(b2 - 1.0, (c - x) / (1 - c))
             return np.exp(log_ratio + log_c)
 
     return Marginals(
@@ -130,25 +131,33 @@ def _others(cdf: FloatArray) -> FloatArray:
 def _fixed_rule(marginals: Marginals) -> tuple[FloatArray, float, float, float]:
     # Composite Gauss-Legendre in x on panels broken at every arm's quantile levels, plus the upper
     # tail in closed form. Returns P_i, E[max], and the error estimates of both (the difference from
-    # the rule of two-thirds the order; the higher order's own error is far smaller).
+    # the rule of order 14, plus the bound on the panels skipped; the higher order's own
+    # error is far smaller).
     edges = np.unique(marginals.quantile(_LEVELS))
-    low, width = edges[:-1, None], np.diff(edges)[:, None]
-    top = edges[-1:]
-    others_top = _others(marginals.cdf(top))[:, 0]
-    tail_p = (1.0 - marginals.cdf(top)[:, 0]) * others_top
-    tail_m = float((marginals.upper_moment(np.full(others_top.size, top[0])) * others_top).sum())
-    bottom = edges[:1]
+    at_edges = marginals.cdf(edges)  # (arms, edges)
+    mass = np.diff(at_edges, axis=1)  # each arm's probability in each panel
+    # Arm i's contribution from a panel is at most its mass there times prod_{j != i} F_j at the
+    # panel's top: panels where that bound is negligible for every arm are skipped.
+    bound = (mass * _others(at_edges[:, 1:])).max(axis=0) * np.maximum(1.0, np.abs(edges[1:]))
+    keep = bound > _NEGLIGIBLE
+    low, width = edges[:-1][keep, None], np.diff(edges)[keep, None]
+    others_top = _others(at_edges[:, -1:])[:, 0]
+    tail_p = (1.0 - at_edges[:, -1]) * others_top
+    tail_m = float((marginals.upper_moment(np.full(others_top.size, edges[-1])) * others_top).sum())
+    kept_mass = mass[:, keep].sum(axis=1)
     results = []
     for nodes, weights in _RULES:
         x = (low + width * nodes).ravel()
-        w = (width * weights).ravel()
-        pdf = marginals.pdf(x) * w
-        # Dividing by each density's own integral (1 up to rounding) cancels its normalising error.
-        norm = pdf.sum(axis=1) + marginals.cdf(bottom)[:, 0] + 1.0 - marginals.cdf(top)[:, 0]
-        density = pdf * _others(marginals.cdf(x)) / norm[:, None]
+        pdf = marginals.pdf(x) * (width * weights).ravel()
+        # Rescaling each density to its exact mass on the kept panels cancels its normalising error.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = np.where(kept_mass > 0, kept_mass / pdf.sum(axis=1), 0.0)
+        density = pdf * _others(marginals.cdf(x)) * scale[:, None]
         results.append((density.sum(axis=1) + tail_p, float((density @ x).sum()) + tail_m))
-    (p, m), (p_half, m_half) = results
-    return p, m, float(np.abs(p - p_half).max()), abs(m - m_half) / max(abs(m), float(edges[-1] - edges[0]))
+    (p, m), (p_low, m_low) = results
+    skipped = float(bound[~keep].sum())
+    p_error = float(np.abs(p - p_low).max()) + skipped
+    return p, m, p_error, (abs(m - m_low) + skipped) / max(abs(m), float(edges[-1] - edges[0]))
 
 
 def _adaptive(marginals: Marginals) -> tuple[FloatArray, float]:
