@@ -49,6 +49,7 @@ _TAIL = 1e-13
 _LEVELS = np.array([_TAIL, 1e-9, 1e-6, 1e-4, 1e-3, 0.02, 0.2, 0.5, 0.8, 0.98, 0.999, 1 - 1e-4, 1 - 1e-6,
                     1 - 1e-9, 1 - _TAIL])
 _ORDER = 20
+_SPREAD = tuple(np.flatnonzero((_LEVELS == 0.02) | (_LEVELS == 0.98)))  # error scale of E[max]
 _TOLERANCE = 1e-10
 _NEGLIGIBLE = 1e-18  # panels whose contribution is bounded by this are skipped
 
@@ -60,7 +61,7 @@ class Marginals(NamedTuple):
     cdf: ArrayFunction  # x of shape (n,) -> F_i(x_n) of shape (arms, n)
     mean: FloatArray
     pdf: ArrayFunction  # x of shape (n,) -> f_i(x_n) of shape (arms, n)
-    upper_moment: ArrayFunction  # x of shape (arms,) -> integral_{x_i}^inf t f_i(t) dt
+    upper_moment: ArrayFunction  # x of shape (n,) -> integral_{x_n}^inf t f_i(t) dt, shape (arms, n)
 
 
 def _gauss_legendre(order: int) -> tuple[FloatArray, FloatArray]:
@@ -91,26 +92,27 @@ def beta_marginals(a: FloatArray, b: FloatArray) -> Marginals:
         lambda x: special.betainc(a2, b2, np.clip(x, 0.0, 1.0)[None, :]),
         mean,
         pdf,
-        lambda x: mean * special.betaincc(a + 1.0, b, np.clip(x, 0.0, 1.0)),
+        lambda x: c * special.betaincc(a2 + 1.0, b2, np.clip(x, 0.0, 1.0)[None, :]),
     )
 
 
 def t_marginals(df: FloatArray, loc: FloatArray, scale: FloatArray) -> Marginals:
     """Student t posteriors (the mean's marginal under a Normal-Inverse-Gamma posterior)."""
     mean = np.where(df > 1, loc, np.nan)
-    log_norm = special.gammaln((df + 1.0) / 2.0) - special.gammaln(df / 2.0) - 0.5 * np.log(df * np.pi)
+    log_norm = -special.betaln(df / 2.0, 0.5) - 0.5 * np.log(df)  # accurate for large df too
 
     def standard_pdf(z: FloatArray, nu: FloatArray, log_c: FloatArray) -> FloatArray:
         return np.exp(log_c - (nu + 1.0) / 2.0 * np.log1p(z * z / nu))
 
+    df2, loc2, scale2 = df[:, None], loc[:, None], scale[:, None]
+
     def upper_moment(x: FloatArray) -> FloatArray:
         # int_x^inf t f(t) dt = loc P(T > z) + scale (df + z^2) / (df - 1) f_std(z), z = (x - loc) / scale
-        z = (x - loc) / scale
+        z = (x[None, :] - loc2) / scale2
         with np.errstate(divide="ignore", invalid="ignore"):
-            tail = scale * (df + z * z) / (df - 1.0) * standard_pdf(z, df, log_norm)
-        return np.where(df > 1, loc * special.stdtr(df, -z) + tail, np.nan)
+            tail = scale2 * (df2 + z * z) / (df2 - 1.0) * standard_pdf(z, df2, log_norm[:, None])
+            return np.where(df2 > 1, loc2 * special.stdtr(df2, -z) + tail, np.nan)
 
-    df2, loc2, scale2 = df[:, None], loc[:, None], scale[:, None]
     return Marginals(
         lambda u: loc2 + scale2 * special.stdtrit(df2, u[None, :]),
         lambda x: special.stdtr(df2, (x[None, :] - loc2) / scale2),
@@ -128,12 +130,23 @@ def _others(cdf: FloatArray) -> FloatArray:
     return before * after
 
 
+def _rescaled(weights: FloatArray, others: FloatArray, exact: FloatArray) -> tuple[FloatArray, float]:
+    """Per panel ``sum(weights * others)`` rescaled so that ``sum(weights)`` is ``exact``, and the
+    exact mass of panels where every weight underflowed (then lost)."""
+    rule = weights.sum(axis=2)
+    with np.errstate(invalid="ignore"):
+        usable = (rule > 0) & (exact > 0)
+    ratio = np.divide(exact, rule, out=np.zeros_like(exact), where=usable)
+    return (weights * others).sum(axis=2) * ratio, float(np.nansum(np.abs(exact), where=~usable))
+
+
 def _fixed_rule(marginals: Marginals) -> tuple[FloatArray, float, float, float]:
     # Composite Gauss-Legendre in x on panels broken at every arm's quantile levels, plus the upper
     # tail in closed form. Returns P_i, E[max], and the error estimates of both (the difference from
-    # the rule of order 14, plus the bound on the panels skipped; the higher order's own
-    # error is far smaller).
-    edges = np.unique(marginals.quantile(_LEVELS))
+    # the rule of order 14, plus the bound on the panels skipped; the higher order's own error is
+    # far smaller).
+    quantiles = marginals.quantile(_LEVELS)
+    edges = np.unique(quantiles)
     at_edges = marginals.cdf(edges)  # (arms, edges)
     mass = np.diff(at_edges, axis=1)  # each arm's probability in each panel
     # Arm i's contribution from a panel is at most its mass there times prod_{j != i} F_j at the
@@ -141,23 +154,31 @@ def _fixed_rule(marginals: Marginals) -> tuple[FloatArray, float, float, float]:
     bound = (mass * _others(at_edges[:, 1:])).max(axis=0) * np.maximum(1.0, np.abs(edges[1:]))
     keep = bound > _NEGLIGIBLE
     low, width = edges[:-1][keep, None], np.diff(edges)[keep, None]
-    others_top = _others(at_edges[:, -1:])[:, 0]
-    tail_p = (1.0 - at_edges[:, -1]) * others_top
-    tail_m = float((marginals.upper_moment(np.full(others_top.size, edges[-1])) * others_top).sum())
-    kept_mass = mass[:, keep].sum(axis=1)
+    with np.errstate(invalid="ignore"):  # NaN moments where the mean does not exist (t, df <= 1)
+        moments = marginals.upper_moment(edges)
+        others_top = _others(at_edges[:, -1:])[:, 0]
+        tail_p = (1.0 - at_edges[:, -1]) * others_top
+        tail_m = float((moments[:, -1] * others_top).sum())
+        # exact int (x - low) f_i(x) dx over each kept panel
+        kept_mass, kept_shift = mass[:, keep], -np.diff(moments, axis=1)[:, keep] - low[:, 0] * mass[:, keep]
     results = []
     for nodes, weights in _RULES:
         x = (low + width * nodes).ravel()
-        pdf = marginals.pdf(x) * (width * weights).ravel()
-        # Rescaling each density to its exact mass on the kept panels cancels its normalising error.
-        with np.errstate(divide="ignore", invalid="ignore"):
-            scale = np.where(kept_mass > 0, kept_mass / pdf.sum(axis=1), 0.0)
-        density = pdf * _others(marginals.cdf(x)) * scale[:, None]
-        results.append((density.sum(axis=1) + tail_p, float((density @ x).sum()) + tail_m))
-    (p, m), (p_low, m_low) = results
+        shape = (kept_mass.shape[0], -1, nodes.size)
+        pdf = (marginals.pdf(x) * (width * weights).ravel()).reshape(shape)
+        # Rescaling the rule's f_i and (x - low) f_i to their exact integrals on every panel cancels
+        # the density's normalising error and most of the error from densities singular at a panel's
+        # end (Beta(a < 1), far t tails): what remains is the average of the smooth prod F_j.
+        others = _others(marginals.cdf(x)).reshape(shape)
+        pdf_others, lost_p = _rescaled(pdf, others, kept_mass)
+        shift_others, lost_m = _rescaled(pdf * (width * nodes), others, kept_shift)
+        p = pdf_others.sum(axis=1) + tail_p
+        results.append((p, float((pdf_others * low[:, 0] + shift_others).sum()) + tail_m, lost_p, lost_m))
+    (p, m, lost_p, lost_m), (p_low, m_low, _, _) = results
     skipped = float(bound[~keep].sum())
-    p_error = float(np.abs(p - p_low).max()) + skipped
-    return p, m, p_error, (abs(m - m_low) + skipped) / max(abs(m), float(edges[-1] - edges[0]))
+    spread = float((quantiles[:, _SPREAD[1]] - quantiles[:, _SPREAD[0]]).max())
+    p_error = float(np.abs(p - p_low).max()) + skipped + lost_p
+    return p, m, p_error, (abs(m - m_low) + skipped + lost_m) / max(abs(m), spread)
 
 
 def _adaptive(marginals: Marginals) -> tuple[FloatArray, float]:
