@@ -13,15 +13,23 @@ mean: Student t with ``2 alpha`` degrees of freedom, location ``mu`` and scale
 
 The fast path is a fixed composite Gauss-Legendre rule in ``x``, shared by all arms: panels
 break at every arm's quantiles ``Q_j(p)`` for the levels ``p`` in ``_LEVELS`` (from 1e-13 to
-1 - 1e-13), so each panel sees at most a few smooth pieces of every integrand; the upper tail
-beyond the last breakpoint is added in closed form, the lower tail (below ``1e-26``) dropped.
-It costs about ``n_arms^2 * 15 * 34`` vectorised ``betainc``/``stdtr`` evaluations (1-3 ms
-for three arms), against over 2,000 integrand evaluations of the adaptive rule. Its error is
-estimated by a rule of order 14 on the same panels; when that exceeds 1e-10 (or
-1e-10 of the expected maximum's scale), one adaptive vector quadrature
-(``scipy.integrate.quad_vec``) over the quantile-transformed integrands on ``u in [0, 1]``
-(``x = Q_i(u)``) is used instead. Both are deterministic and accurate to about 1e-10, where Monte
-Carlo would need ~10^20 draws for the same.
+1 - 1e-13), so on each panel ``prod_{j != i} F_j`` is smooth. On every panel the rule's
+``f_i`` and ``(x - low) f_i`` are rescaled to their exact integrals (from ``F_i`` and the
+closed-form partial first moment), which removes the densities' rounding and endpoint
+singularities (Beta with ``a < 1``, far Student t tails) from the error; panels where a bound
+(each arm's mass there times ``prod_{j != i} F_j`` at the panel's top) is below 1e-18 are
+skipped, which drops most panels of well-separated arms; the upper tail beyond the last
+breakpoint is added in closed form, the lower one (probability below ~1e-26) dropped. That costs
+``n_arms`` times ``34`` nodes per kept panel (at most ``15 n_arms - 1``) of ``betainc``/``stdtr``
+in one vectorised call: about 1 ms for three arms, against 20-70 ms for the adaptive rule.
+The error is estimated as the difference from the rule of order 14 on the same panels (plus
+the skipped bounds); above 1e-10 (``E[max]``: relative to the larger of ``|E[max]|`` and the
+widest 2%-98% range), one adaptive vector quadrature (``scipy.integrate.quad_vec``) of the
+quantile-transformed integrands on ``u in [0, 1]`` (``x = Q_i(u)``) is used instead (Beta
+priors with ``a < 1`` for ``expected_loss``, Student t with ``df <= 1``). Both are deterministic
+and accurate to about 1e-10, where Monte Carlo would need ~10^20 draws for the same; the
+adaptive rule can, rarely, miss a posterior far narrower than another (probabilities summing to
+``1 - 1e-5``), which the fixed rule does not.
 
 Examples
 --------

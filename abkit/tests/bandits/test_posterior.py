@@ -94,3 +94,14 @@ def test_heavy_t_tails_match_the_expected_maximum_by_scipy_quad() -> None:
     max_error = _posterior._fixed_rule(marginals)[3]
     assert max_error < _posterior._TOLERANCE
     np.testing.assert_allclose(_posterior.expected_loss(marginals), upper - lower - loc, rtol=0, atol=1e-10)
+
+
+def test_fallback_to_adaptive_quadrature_when_the_estimate_is_too_large() -> None:
+    # Arcsine posteriors (Beta(0.5, 0.5)): E[max] of two is 1 - int_0^1 F(x)^2 dx with
+    # F = (2 / pi) arcsin(sqrt(x)); the fixed rule's estimate flags its moment, so the adaptive rule
+    # (exact here to ~1e-12) answers.
+    marginals = _posterior.beta_marginals(np.full(2, 0.5), np.full(2, 0.5))
+    assert _posterior._fixed_rule(marginals)[3] > _posterior._TOLERANCE
+    below = integrate.quad(lambda x: (2 / np.pi * np.arcsin(np.sqrt(x))) ** 2, 0, 1, epsabs=1e-14)[0]
+    np.testing.assert_allclose(_posterior.expected_loss(marginals), 0.5 - below, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(_posterior.prob_best(marginals), [0.5, 0.5], rtol=0, atol=1e-12)
