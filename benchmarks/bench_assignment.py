@@ -14,7 +14,9 @@ Bandit router (``BanditRouter``, 3 arms, Bernoulli rewards 4/5/6%): ``route`` + 
 request for epsilon-greedy, UCB1 and Thompson sampling (default ``refresh=0.01``), from a policy
 warm-started with 100,000 rewards (steady state) and, for Thompson, from an empty one (every
 quadrature refresh of the early phase included); against the bare policy's ``select`` +
-``update`` (no propensity, no pending map, no log).
+``update`` (no propensity, no pending map, no log). The Thompson allocation is ``prob_best()``:
+its fixed Gauss-Legendre rule is timed against the adaptive quadrature it falls back to, on the
+router's posteriors after 300 and 100,000 rewards.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from collections.abc import Callable
 import numpy as np
 
 from abkit.adapters import BanditRouter, FixedSplitRouter
-from abkit.bandits import UCB1, BasePolicy, EpsilonGreedy, ThompsonBernoulli, warmup
+from abkit.bandits import UCB1, BasePolicy, EpsilonGreedy, ThompsonBernoulli, _posterior, warmup
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -83,6 +85,26 @@ def _bandit_results(n: int, repeats: int) -> dict[str, float]:
                     policy.update(arm, reward[arm])
 
             results[f"bare policy select + update, {name}"] = _per_request(bare, n, repeats)
+    return results
+
+
+def _prob_best_results(repeats: int) -> dict[str, float]:
+    # milliseconds per prob_best() on Beta(1 + s, 1 + n - s) posteriors of the 4/5/6% arms
+    results: dict[str, float] = {}
+    for total in (300, 100_000):
+        n = np.full(3, total / 3)
+        successes = np.round(n * np.array([0.04, 0.05, 0.06]))
+        marginals = _posterior.beta_marginals(1.0 + successes, 1.0 + n - successes)
+        fixed, adaptive = _posterior._fixed_rule(marginals)[0], _posterior._adaptive(marginals)[0]
+        assert np.abs(fixed - adaptive).max() < 1e-10
+        for name, work in (("fixed rule", _posterior.prob_best), ("adaptive", _posterior._adaptive)):
+            times = []
+            for _ in range(repeats):
+                start = time.process_time()
+                for _ in range(20):
+                    work(marginals)
+                times.append((time.process_time() - start) / 20 * 1e3)
+            results[f"prob_best {name}, {total:,} rewards"] = statistics.median(times)
     return results
 
 
@@ -153,6 +175,15 @@ def main() -> None:
     print(f"\nBandit router: {args.bandit_requests} requests; median CPU microseconds per request")
     for name, value in bandit.items():
         print(f"  {name.ljust(width)}  {value:8.2f}")
+    quadrature = _prob_best_results(max(3, repeats // 2))
+    width = max(len(k) for k in quadrature)
+    print("\nThompson allocation, 3 arms; median CPU milliseconds per prob_best()")
+    for name, value in quadrature.items():
+        print(f"  {name.ljust(width)}  {value:8.3f}")
+    for total in ("300", "100,000"):
+        ratio = quadrature[f"prob_best adaptive, {total} rewards"]
+        ratio /= quadrature[f"prob_best fixed rule, {total} rewards"]
+        print(f"  speed-up at {total} rewards: {ratio:.1f}x")
 
 
 if __name__ == "__main__":
