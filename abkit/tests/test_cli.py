@@ -26,6 +26,18 @@ def test_demo_runs_as_a_command() -> None:
     assert "CUPED" in done.stdout
 
 
+def test_closed_pipe_is_quiet() -> None:
+    # `abkit demo | head -1`: the reader goes away; no traceback, exit status 0
+    process = subprocess.Popen([sys.executable, "-m", "abkit.cli", "demo", "--users", "3000"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+    process.stderr.close()
+    assert process.wait() == 0
+    assert "Traceback" not in stderr
+
+
 def test_unknown_command_fails() -> None:
     with pytest.raises(SystemExit):
         main(["nonsense"])
