@@ -15,6 +15,8 @@ True
 from __future__ import annotations
 
 import math
+import os
+import sys
 import warnings
 
 from scipy import special, stats
@@ -91,21 +93,17 @@ def relative_interval_log(
     Needs both means positive; otherwise NaN with a ``DegenerateDataWarning``.
     """
     if not (mean_control > 0.0 and mean_treatment > 0.0):
-        warnings.warn(
+        warn_degenerate(
             "The delta-log relative interval needs positive means in both arms; got "
-            f"{mean_control} and {mean_treatment}. Use relative_method='fieller'.",
-            DegenerateDataWarning,
-            stacklevel=3,
+            f"{mean_control} and {mean_treatment}. Use relative_method='fieller'."
         )
         return NAN_INTERVAL
     log_ratio = math.log(mean_treatment / mean_control)
     log_var = (var_mean_treatment / mean_treatment / mean_treatment
                + var_mean_control / mean_control / mean_control)
     if not math.isfinite(log_var) or (df is not None and math.isnan(df)):
-        warnings.warn(
-            "A mean is too close to 0 for the delta-log relative interval; it is NaN.",
-            DegenerateDataWarning,
-            stacklevel=3,
+        warn_degenerate(
+            "A mean is too close to 0 for the delta-log relative interval; it is NaN."
         )
         return NAN_INTERVAL
     log_ci = interval(log_ratio, math.sqrt(log_var), alternative, confidence_level, df)
@@ -138,10 +136,8 @@ def relative_interval_fieller(
     c = mean_treatment * mean_treatment - q * q * var_mean_treatment
     discriminant = b * b - 4.0 * a * c
     if a <= 0.0 or discriminant < 0.0:
-        warnings.warn(
-            "Fieller's interval is unbounded: the control mean is not distinguishable from 0.",
-            DegenerateDataWarning,
-            stacklevel=3,
+        warn_degenerate(
+            "Fieller's interval is unbounded: the control mean is not distinguishable from 0."
         )
         return NAN_INTERVAL
     root = math.sqrt(discriminant)
@@ -171,6 +167,24 @@ def describe_hypothesis(alternative: str, margin: float, parameter: str = "effec
     return f"{text} ({kind}, lower is better)"
 
 
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_TESTS_DIR = _PACKAGE_DIR + "tests" + os.sep
+
+
+def _outside_abkit(filename: str) -> bool:
+    path = os.path.abspath(filename)
+    return not path.startswith(_PACKAGE_DIR) or path.startswith(_TESTS_DIR)
+
+
 def warn_degenerate(message: str) -> None:
-    """Emit a ``DegenerateDataWarning`` pointing at the caller of the public function."""
-    warnings.warn(message, DegenerateDataWarning, stacklevel=4)
+    """Emit a ``DegenerateDataWarning`` at the caller's line, however deep inside abkit it arose.
+
+    The stack level is the first frame outside the package (tests count as callers), so every
+    module reports degenerate data the same way without counting its own call depth.
+    """
+    frame = sys._getframe(1)
+    level = 2
+    while frame.f_back is not None and not _outside_abkit(frame.f_code.co_filename):
+        frame = frame.f_back
+        level += 1
+    warnings.warn(message, DegenerateDataWarning, stacklevel=level)

@@ -35,16 +35,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import warnings
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from abkit._inference import interval
+from abkit._inference import interval, warn_degenerate
 from abkit._results import ConfidenceInterval, Result
 from abkit._validation import as_float_array, check_confidence_level, check_positive, check_same_length
-from abkit.errors import DegenerateDataWarning
 
 __all__ = ["OffPolicyResult", "direct_method", "doubly_robust", "ips", "replay", "snips"]
 
@@ -142,11 +140,7 @@ def _result(
     level = check_confidence_level(confidence_level)
     n = terms.size
     if n < 2 or math.isnan(value):
-        warnings.warn(
-            f"{method}: too few rounds for an interval (n = {n}); se and ci are NaN.",
-            DegenerateDataWarning,
-            stacklevel=3,
-        )
+        warn_degenerate(f"{method}: too few rounds for an interval (n = {n}); se and ci are NaN.")
         se = math.nan
     else:
         se = float(terms.std(ddof=1) / math.sqrt(n))

@@ -49,16 +49,16 @@ import json
 import math
 import numbers
 import threading
-import warnings
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
+from abkit._inference import warn_degenerate
 from abkit._validation import check_int, check_real, check_rng
 from abkit.bandits import _kernels as k
 from abkit.bandits import _posterior
-from abkit.errors import DegenerateDataWarning, StateError
+from abkit.errors import StateError
 
 __all__ = [
     "KLUCB",
@@ -251,11 +251,9 @@ class BasePolicy:
         return _posterior.t_marginals(2.0 * alpha[keep], mu[keep], scale[keep]), active, proper
 
     def _degenerate(self, what: str) -> None:
-        warnings.warn(
+        warn_degenerate(
             f"{what}: some active arm has too few (or identical) rewards for a proper posterior; "
-            "the result is NaN.",
-            DegenerateDataWarning,
-            stacklevel=3,
+            "the result is NaN."
         )
 
     def prob_best(self) -> FloatArray:
