@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
+from scipy import stats
 
 settings.register_profile(
     "abkit",
@@ -47,6 +48,11 @@ def reference_cases(name: str, **match: str) -> list[Any]:
         c for c in load_reference(name) if all(c.get(k) == v for k, v in match.items())
     ]
     return [pytest.param(c, id=c["id"]) for c in cases]
+
+
+def binomial_band(n: int, p: float, level: float = 0.99) -> tuple[int, int]:
+    """Central ``level`` band of a Binomial(n, p) count, for Monte Carlo calibration checks."""
+    return int(stats.binom.ppf((1 - level) / 2, n, p)), int(stats.binom.isf((1 - level) / 2, n, p))
 
 
 @pytest.fixture(scope="session")

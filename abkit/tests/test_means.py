@@ -23,7 +23,7 @@ from abkit import (
     means_test,
     ratio_test,
 )
-from abkit.tests.conftest import REFERENCE_DIR, reference_cases
+from abkit.tests.conftest import REFERENCE_DIR, binomial_band, reference_cases
 
 # positive values keep both means positive, where the delta-log relative interval is defined
 values = arrays(np.float64, st.integers(3, 40), elements=st.floats(0.01, 100, allow_nan=False))
@@ -270,10 +270,6 @@ def test_bad_input(call, error, message) -> None:
 
 
 # ---------------------------------------------------------------- A/A calibration
-
-
-def binomial_band(n: int, p: float, level: float = 0.99) -> tuple[int, int]:
-    return int(stats.binom.ppf((1 - level) / 2, n, p)), int(stats.binom.isf((1 - level) / 2, n, p))
 
 
 def _check_calibration(results) -> None:

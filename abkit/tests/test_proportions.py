@@ -13,7 +13,7 @@ from statsmodels.stats import proportion as sm_prop
 
 from abkit import DegenerateDataWarning, ProportionStats, proportions_test
 from abkit.proportions import restricted_rates
-from abkit.tests.conftest import reference_cases
+from abkit.tests.conftest import binomial_band, reference_cases
 
 SM_ALTERNATIVE = {"two-sided": "two-sided", "greater": "larger", "less": "smaller"}
 
@@ -275,10 +275,6 @@ def test_empty_group_is_refused() -> None:
 
 
 # ---------------------------------------------------------------- A/A calibration
-
-
-def binomial_band(n: int, p: float, level: float = 0.99) -> tuple[int, int]:
-    return int(stats.binom.ppf((1 - level) / 2, n, p)), int(stats.binom.isf((1 - level) / 2, n, p))
 
 
 @pytest.mark.parametrize("method", ["pooled", "unpooled"])
