@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -19,24 +18,16 @@ settings.register_profile(
 )
 settings.load_profile("abkit")
 
-# The reference cases live in the team's shared folder beside the repository (CI puts a copy
-# there too); ABKIT_REFERENCE_DIR overrides the location.
-REFERENCE_DIR = Path(
-    os.environ.get(
-        "ABKIT_REFERENCE_DIR",
-        Path(__file__).resolve().parents[2].parent / "shared" / "reference",
-    )
-)
+# The project's own copy of the reference cases (refreshed from the team's shared/reference
+# folder when it changes), so a fresh clone with nothing beside it passes the suite.
+REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
 
 
 def load_reference(name: str) -> list[dict[str, Any]]:
-    """The cases of ``shared/reference/<name>.json``."""
+    """The cases of ``abkit/tests/reference/<name>.json``."""
     path = REFERENCE_DIR / f"{name}.json"
     if not path.exists():
-        raise FileNotFoundError(
-            f"Reference file {path} is missing; set ABKIT_REFERENCE_DIR to the shared/reference "
-            "folder."
-        )
+        raise FileNotFoundError(f"Reference file {path} is missing from the repository.")
     with path.open() as handle:
         cases: list[dict[str, Any]] = json.load(handle)
     return cases

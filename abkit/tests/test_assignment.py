@@ -33,7 +33,7 @@ from abkit.tests.conftest import reference_cases
 UNITS = [f"user-{i}" for i in range(20_000)]
 
 
-# --- GrowthBook's SDK cases (shared/reference/hashing.json; exact unless the file says otherwise)
+# --- GrowthBook's SDK cases (abkit/tests/reference/hashing.json; exact unless the file says otherwise)
 
 
 @pytest.mark.parametrize("case", reference_cases("hashing", area="fnv1a32_mod1000")

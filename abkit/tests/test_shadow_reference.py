@@ -1,4 +1,4 @@
-"""abkit.shadow against ../shared/reference/shadow.json (R pROC, stats, forecast; numpy).
+"""abkit.shadow against ../abkit/tests/reference/shadow.json (R pROC, stats, forecast; numpy).
 
 Every case's inputs name the first model ``a`` (champion) and the second ``b`` (challenger) and
 report ``a - b``; abkit orients everything ``challenger - champion``, so signs flip and

@@ -1,5 +1,5 @@
 """Kayenta's classifier, scorer and score thresholds, and Argo's assessment, against the
-published cases in shared/reference/canary.json (Kayenta's ClassifierSuite and ScorerSuite,
+published cases in abkit/tests/reference/canary.json (Kayenta's ClassifierSuite and ScorerSuite,
 Argo Rollouts' analysis_test.go)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Every case of shared/reference/sequential.json, mapped to abkit's sequential API.
+"""Every case of abkit/tests/reference/sequential.json, mapped to abkit's sequential API.
 
 Sources (named in each case): R rpact 3.3.4 and Jennison & Turnbull's tables for boundaries;
 Johari et al.'s closed forms and mixtureSPRT for the mSPRT; confseq 0.0.11 for uniform
