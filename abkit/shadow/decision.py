@@ -13,6 +13,8 @@ adjusts each family across all challengers and metrics. A challenger is
 - ``"inconclusive"`` otherwise, naming the metrics still undecided.
 
 Intervals are two-sided at ``1 - alpha`` and not adjusted; the verdicts use adjusted p-values.
+Differences of accuracies and of AUCs are clipped to [-1, 1], their range (as R's ``prop.test``
+clips a difference of rates).
 A fixed-sample verdict should be read once, at the planned size; to watch a shadow daily use
 :class:`abkit.shadow.ShadowMonitor` (always-valid inference).
 
@@ -43,7 +45,7 @@ import numpy as np
 import numpy.typing as npt
 
 from abkit._bootstrap import percentile_interval
-from abkit._inference import pvalue_from_statistic
+from abkit._inference import clip_interval, pvalue_from_statistic
 from abkit._results import ConfidenceInterval, Result
 from abkit._validation import (
     RngLike,
@@ -280,7 +282,10 @@ def _evaluate(log: ShadowLog, champion: str, challenger: str, metric: ShadowMetr
     a, b = per_request_values(metric, y, a, b)
     method = "paired t on correctness" if metric.kind == "accuracy" else "paired t"
     test = paired_t_test(a, b, margin=threshold, confidence_level=level)
-    return _from_test(test, test.df, (test.mean_champion, test.mean_challenger), method, n)
+    evaluation = _from_test(test, test.df, (test.mean_champion, test.mean_challenger), method, n)
+    if metric.kind == "accuracy":  # a difference of accuracies lies in [-1, 1] (as R's prop.test)
+        evaluation = dataclasses.replace(evaluation, ci=clip_interval(evaluation.ci, -1.0, 1.0))
+    return evaluation
 
 
 def per_request_values(

@@ -58,7 +58,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from abkit._inference import warn_degenerate
+from abkit._inference import clip_interval, warn_degenerate
 from abkit._results import ConfidenceInterval
 from abkit._validation import check_choice, check_id, check_int, check_open_unit, check_positive
 from abkit.errors import StateError
@@ -88,7 +88,8 @@ class ShadowMonitorResult(ShadowComparison):
     """The monitor after a look: rows and verdicts as in :class:`ShadowComparison`.
 
     In each row ``ci`` is the running intersection of the confidence sequence (simultaneous at
-    ``1 - alpha`` over all rows and looks), ``pvalue``/``pvalue_miss`` the running minima of the
+    ``1 - alpha`` over all rows and looks; clipped to [-1, 1] for accuracy, a difference of
+    rates, as R's ``prop.test``), ``pvalue``/``pvalue_miss`` the running minima of the
     always-valid one-sided p-values and ``*_adjusted`` their Bonferroni adjustment; ``effect``
     is the current estimate (``ratio - 1`` for latency). ``looks`` counts updates and
     ``n_pending`` the requests skipped so far for a pending label.
@@ -338,6 +339,8 @@ class ShadowMonitor:
                 return math.exp(x) if latency else x
 
             ci = _NAN_INTERVAL if seq.counted == 0 else ConfidenceInterval(back(seq.low), back(seq.high))
+            if spec.kind == "accuracy":  # a difference of accuracies lies in [-1, 1] (as R's prop.test)
+                ci = clip_interval(ci, -1.0, 1.0)
             p_meet_adj, p_miss_adj = min(1.0, m * seq.p_meet), min(1.0, m * seq.p_miss)
             if seq.difference.n < self.min_requests:
                 status = "insufficient data"

@@ -73,7 +73,7 @@ def test_result_to_dict_is_strict_json_and_repr_is_a_table() -> None:
     r = proportions_test(ProportionStats(100, 1000), ProportionStats(130, 1000), alternative="greater")
     text = json.dumps(r.to_dict(), allow_nan=False)  # infinite interval ends become strings
     restored = json.loads(text)
-    assert restored["ci"]["high"] == "inf"
+    assert restored["relative_ci"]["high"] == "inf"
     assert restored["pvalue"] == pytest.approx(r.pvalue)
     lines = repr(r).splitlines()
     assert lines[0] == "ProportionsTestResult"
