@@ -173,7 +173,7 @@ def test_streaming_msprt_on_proportions_in_range(looks) -> None:
     test = MSPRT(tau2=0.05)
     for control, treatment in looks:
         quiet(test.update, control, treatment)
-    assert -1.0 <= test.ci.low and test.ci.high <= 1.0  # a running intersection may be empty
+    assert test.ci.low >= -1.0 and test.ci.high <= 1.0  # a running intersection may be empty
 
 
 @given(proportion_stats(), proportion_stats(), st.floats(0.01, 0.2), st.floats(10.0, 1e5),
