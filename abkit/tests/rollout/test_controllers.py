@@ -13,17 +13,15 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from abkit import ProportionStats
-from abkit.adapters import FixedSplitRouter, Router
+from abkit.adapters import CanaryRouter, FixedSplitRouter, Router, unit_bucket
 from abkit.assignment import assign
 from abkit.errors import StateError
 from abkit.rollout import (
     BlueGreen,
     CanaryJudge,
     CanaryRollout,
-    CanaryRouter,
     Recreate,
     RollingUpdate,
-    unit_bucket,
 )
 
 GOOD = ({"e": ProportionStats(100, 10_000)}, {"e": ProportionStats(98, 10_000)})   # pass
