@@ -14,9 +14,12 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from abkit._validation import check_id, check_nonnegative, check_real
 from abkit.adapters._base import Route, _check_names, _JsonStateRouter
 from abkit.errors import StateError
+from abkit.shadow.log import ShadowLog
 from abkit.stats import MeanStats
 
 if TYPE_CHECKING:
@@ -150,6 +153,30 @@ class ShadowRouter(_JsonStateRouter):
         """The shadow log as a list of row dicts (a snapshot)."""
         with self._lock:
             return [dict(zip(SHADOW_LOG_COLUMNS, row, strict=True)) for row in self._rows]
+
+    def to_shadow_log(self, *, duplicates: str = "raise") -> ShadowLog:
+        """The shadow log as an :class:`abkit.shadow.ShadowLog`, what :mod:`abkit.shadow` compares.
+
+        The same log :func:`abkit.frame.load_shadow_log` reads from :meth:`to_frame`: one row of
+        the arrays per request, one column per model (``prediction`` is the score). ``duplicates``
+        (``"raise"``, ``"first"`` or ``"last"``) handles a model logged twice for one request.
+
+        Examples
+        --------
+        >>> router = ShadowRouter("v1", ["v2"])
+        >>> router.record("r1", {"predictions": {"v1": 0.2, "v2": 0.7}, "label": 1})
+        >>> router.record("r2", {"predictions": {"v1": 0.9}})
+        >>> log = router.to_shadow_log()
+        >>> log.models, log.score.tolist(), log.report.missing
+        (('v1', 'v2'), [[0.2, 0.7], [0.9, nan]], (0, 1))
+        """
+        with self._lock:
+            columns = [np.array([row[j] for row in self._rows], dtype=object)
+                       for j in range(len(SHADOW_LOG_COLUMNS))]
+        request_id, model, prediction, label, latency, stamp = columns
+        return ShadowLog.from_arrays(request_id=request_id, model=model, score=prediction, label=label,
+                                     latency=latency, timestamp=stamp.astype(np.float64),
+                                     duplicates=duplicates)
 
     def to_frame(self) -> pd.DataFrame:
         """The shadow log as a pandas DataFrame with the columns :data:`SHADOW_LOG_COLUMNS`."""

@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from abkit.shadow import ShadowLog, ShadowMetric, compare_models, delong_test
-from abkit.shadow_log import load_shadow_log, make_shadow_log
+from abkit.datasets import make_shadow_log
+from abkit.frame import compare_models, load_shadow_log, to_frame
+from abkit.shadow import ShadowLog, ShadowMetric, delong_test
 
 matplotlib.use("Agg")
 
@@ -212,7 +213,7 @@ def test_result_prints_renders_converts_and_plots(frame: pd.DataFrame) -> None:
     assert [line.split(":")[0].strip() for line in verdict_lines] == ["better", "same"]
     assert text.splitlines()[0].startswith("ShadowComparison vs champion 'champion'")
     assert "<table>" in result._repr_html_()
-    table = result.to_pandas()
+    table = to_frame(result)
     assert list(table["challenger"]) == ["better", "better", "same", "same"]
     assert {"ci_low", "ci_high", "verdict", "pvalue_adjusted"} <= set(table.columns)
     json.dumps(result.to_dict())
