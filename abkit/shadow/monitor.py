@@ -39,10 +39,12 @@ monitor instead.
 
 Examples
 --------
->>> from abkit.shadow_log import make_shadow_log
+>>> from abkit.datasets import make_shadow_log
+>>> from abkit.frame import load_shadow_log
 >>> monitor = ShadowMonitor("v1", ["v2"], ["log_loss"], min_requests=200)
 >>> for day in range(5):
-...     result = monitor.update(make_shadow_log(2000, models={"v1": 1.0, "v2": 1.3}, rng=day))
+...     batch = load_shadow_log(make_shadow_log(2000, models={"v1": 1.0, "v2": 1.3}, rng=day))
+...     result = monitor.update(batch)
 >>> result.looks, result.verdicts[0].verdict
 (5, 'promote')
 """
@@ -60,7 +62,14 @@ import numpy.typing as npt
 
 from abkit._inference import clip_interval, warn_degenerate
 from abkit._results import ConfidenceInterval
-from abkit._validation import check_choice, check_id, check_int, check_open_unit, check_positive
+from abkit._validation import (
+    check_choice,
+    check_id,
+    check_instance,
+    check_int,
+    check_open_unit,
+    check_positive,
+)
 from abkit.errors import StateError
 from abkit.sequential.always_valid import asymptotic_cs, msprt_halfwidth, msprt_log_likelihood_ratio
 from abkit.sequential.boundaries import normal_mixture_rho
@@ -73,7 +82,7 @@ from abkit.shadow.decision import (
     goal_threshold,
     per_request_values,
 )
-from abkit.shadow.log import ShadowLog
+from abkit.shadow.log import LOAD_HINT, ShadowLog
 from abkit.stats import MeanStats
 
 __all__ = ["MONITOR_METHODS", "ShadowMonitor", "ShadowMonitorResult"]
@@ -175,9 +184,10 @@ class ShadowMonitor:
 
     Examples
     --------
-    >>> from abkit.shadow_log import make_shadow_log
+    >>> from abkit.datasets import make_shadow_log
+    >>> from abkit.frame import load_shadow_log
     >>> monitor = ShadowMonitor("champion", ["challenger"], ["accuracy", "latency"])
-    >>> result = monitor.update(make_shadow_log(1000, rng=1))
+    >>> result = monitor.update(load_shadow_log(make_shadow_log(1000, rng=1)))
     >>> [row.status for row in result.rows], monitor.looks
     (['met', 'undecided'], 1)
     >>> ShadowMonitor.from_json(monitor.to_json()).to_dict() == monitor.to_dict()
@@ -236,25 +246,22 @@ class ShadowMonitor:
         """``alpha / m``: the level of each (challenger, metric) sequence (Bonferroni)."""
         return self.alpha / len(self._sequences)
 
-    def update(self, batch: ShadowLog | Any) -> ShadowMonitorResult:
+    def update(self, batch: ShadowLog) -> ShadowMonitorResult:
         """Add a batch of new requests and look.
 
         Parameters
         ----------
         batch
-            A :class:`ShadowLog`, or anything :func:`abkit.shadow_log.load_shadow_log` reads
-            (a long-layout table, a Parquet/CSV path, an :class:`abkit.adapters.ShadowRouter`).
+            A :class:`ShadowLog`: a table, a Parquet/CSV path or an
+            :class:`abkit.adapters.ShadowRouter` goes through :func:`abkit.frame.load_shadow_log`
+            first.
             Requests already sent in an earlier batch must not be sent again.
 
         Returns
         -------
         ShadowMonitorResult
         """
-        log = batch
-        if not isinstance(log, ShadowLog):
-            from abkit.shadow_log import load_shadow_log
-
-            log = load_shadow_log(batch)
+        log = check_instance("batch", batch, ShadowLog, hint=LOAD_HINT)
         for name in (self.champion, *self.challengers):
             log.model_index(name)
         labelled = any(m.kind != "latency" for m in self.metrics)
