@@ -13,9 +13,10 @@ import pytest
 import abkit
 from abkit import _progress, bandits
 from abkit.sequential import peeking_type1_error
-from abkit.shadow import paired_bootstrap
+from abkit.shadow import compare_models, paired_bootstrap
+from abkit.shadow_log import make_shadow_log
 
-LONG_RUNNING = [abkit.bootstrap_test, paired_bootstrap, bandits.simulate, peeking_type1_error]
+LONG_RUNNING = [abkit.bootstrap_test, paired_bootstrap, compare_models, bandits.simulate, peeking_type1_error]
 
 
 class _Terminal(io.StringIO):
@@ -120,8 +121,13 @@ def test_other_bars_move_and_results_do_not_change(monkeypatch: pytest.MonkeyPat
         bandits.simulate(policy, [0.2, 0.4], horizon=50, n_runs=3, rng=1, progress=True),
         bandits.simulate(policy, [0.2, 0.4], horizon=50, n_runs=3, rng=1, progress=False))
     assert peeking_type1_error(20, progress=True) == peeking_type1_error(20, progress=False)
+    table = make_shadow_log(300, models={"v1": 1.0, "v2": 1.2, "v3": 1.0}, rng=1)
+    options = dict(champion="v1", challengers=["v2", "v3"], metrics=["auc", "brier"], n_resamples=30)
+    assert (compare_models(table, progress=True, **options)
+            == compare_models(table, progress=False, **options))
     assert [(bar.desc, bar.total, bar.n, bar.closed) for bar in bars] == [
-        ("paired_bootstrap", 40, 40, True), ("simulate UCB1", 3, 3, True), ("peeking_type1_error", 20, 20, True)]
+        ("paired_bootstrap", 40, 40, True), ("simulate UCB1", 3, 3, True), ("peeking_type1_error", 20, 20, True),
+        ("compare_models", 4, 4, True)]
 
 
 def test_large_default_work_shows_a_bar_when_watched(monkeypatch: pytest.MonkeyPatch) -> None:
