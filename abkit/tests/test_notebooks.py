@@ -37,6 +37,7 @@ def execute(path: Path) -> Any:
         notebook,
         timeout=600,
         kernel_name="python3",
+        record_timing=False,  # no wall-clock times in the committed files
         resources={"metadata": {"path": str(NOTEBOOK_DIR)}},
     )
     client.execute(env=environment)
