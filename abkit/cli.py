@@ -15,7 +15,9 @@ A user's mistake never ends in a traceback: the command prints one line naming t
 the file and exits with status 2 when the command line is wrong (a bad option value, a missing
 file, a column that is not in the file, a ``--control`` value that is not in the variant
 column) and 1 when the data are (an unreadable or corrupt file, too few rows, a missing optional
-dependency).
+dependency). To tell a mistyped ``--control`` or ``--weights`` from bad data, ``analyze`` reads
+the distinct values of the variant column first (one more scan of that column) when either is
+given.
 
 Examples
 --------
