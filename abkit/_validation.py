@@ -130,6 +130,13 @@ def check_choice(name: str, value: Any, choices: Sequence[str]) -> str:
     return value
 
 
+def check_progress(progress: Any) -> bool | None:
+    """``True``, ``False`` or ``None`` (a progress bar's switch)."""
+    if progress is None or isinstance(progress, bool):
+        return progress
+    raise TypeError(f"`progress` must be True, False or None; got {_show(progress)}.")
+
+
 def check_alternative(alternative: Any) -> str:
     """``"two-sided"``, ``"less"`` or ``"greater"``."""
     return check_choice("alternative", alternative, ALTERNATIVES)

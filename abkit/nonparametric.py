@@ -48,6 +48,7 @@ from scipy import special, stats
 from abkit import _kernels
 from abkit._bootstrap import bca_interval, bca_parameters, bootstrap_pvalue, percentile_interval
 from abkit._inference import NAN_INTERVAL, pvalue_from_statistic, warn_degenerate
+from abkit._progress import progress_bar, show_progress
 from abkit._results import ConfidenceInterval, Result
 from abkit._rootfind import zeroin
 from abkit._validation import (
@@ -77,6 +78,8 @@ EXACT_MAX_PAIRS = 10_000
 NAMED_STATISTICS = ("mean", "median", "ratio")
 # Callables get resamples in batches of at most this many values (about 8 MB of float64).
 _BATCH_VALUES = 1 << 20
+_BLOCK_VALUES = 1 << 24  # values resampled per kernel call (a progress step, ~0.3 s)
+_PROGRESS_VALUES = 100_000_000  # resampled values above which a watched call shows a bar
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
@@ -490,14 +493,21 @@ def _as_arm_values(name: str, values: Any, kind: int, nan_policy: str) -> npt.ND
 
 
 def _kernel_arm(values: npt.NDArray[np.float64], kind: int, q: float, n_resamples: int,
-                rng: np.random.Generator, jackknife: bool) -> _Arm:
+                rng: np.random.Generator, jackknife: bool, advance: Callable[[float], Any]) -> _Arm:
     if kind == _kernels.STAT_RATIO:
         estimate = float(values[:, 0].sum() / values[:, 1].sum())
     elif kind == _kernels.STAT_MEAN:
         estimate = float(values[:, 0].mean())
     else:
         estimate = float(np.quantile(values[:, 0], q))
-    replicates = _kernels.bootstrap_replicates(values, kind, q, n_resamples, rng)
+    # Blocks of resamples, so a progress bar can move; the kernel draws each resample's indices
+    # in turn, so the blocks draw the same stream as one call.
+    block = max(1, _BLOCK_VALUES // values.shape[0])
+    replicates = np.empty(n_resamples, dtype=np.float64)
+    for start in range(0, n_resamples, block):
+        stop = min(start + block, n_resamples)
+        replicates[start:stop] = _kernels.bootstrap_replicates(values, kind, q, stop - start, rng)
+        advance(stop - start)
     loo = _kernels.jackknife_values(values, kind, q) if jackknife else None
     return _Arm(estimate, replicates, loo)
 
@@ -515,7 +525,7 @@ def _call_statistic(
 
 
 def _callable_arm(values: npt.NDArray[np.float64], function: Callable[..., Any], n_resamples: int,
-                  rng: np.random.Generator, jackknife: bool) -> _Arm:
+                  rng: np.random.Generator, jackknife: bool, advance: Callable[[float], Any]) -> _Arm:
     sample = values[:, 0]
     n = sample.size
     batch = max(1, _BATCH_VALUES // n)
@@ -524,6 +534,7 @@ def _callable_arm(values: npt.NDArray[np.float64], function: Callable[..., Any],
     for start in range(0, n_resamples, batch):
         stop = min(start + batch, n_resamples)
         replicates[start:stop] = _call_statistic(function, sample[rng.integers(0, n, size=(stop - start, n))])
+        advance(stop - start)
     loo = None
     if jackknife:
         loo = np.empty(n, dtype=np.float64)
@@ -582,6 +593,7 @@ def bootstrap_test(
     alternative: str = "two-sided",
     rng: int | np.random.Generator | None = None,
     nan_policy: str = "raise",
+    progress: bool | None = None,
 ) -> BootstrapTestResult:
     """Two-sample bootstrap of the difference in any statistic, with a percentile or BCa interval.
 
@@ -609,6 +621,11 @@ def bootstrap_test(
         with the same generator both produce the same replicates.
     nan_policy
         ``"raise"`` (default) or ``"omit"``.
+    progress
+        Show a tqdm bar over the resamples; ``None`` (default): when the resampling is large
+        (``n_resamples * (n_control + n_treatment)`` above 10^8 values, a few seconds) and
+        standard error is a terminal or a notebook. ``TQDM_DISABLE=1`` hides it. The bar never
+        changes the result.
 
     Returns
     -------
@@ -637,14 +654,17 @@ def bootstrap_test(
     control_values = _as_arm_values("control", control, kind, nan_policy)
     treatment_values = _as_arm_values("treatment", treatment, kind, nan_policy)
     jackknife = method == "bca"
-    if callable(parsed):
-        name = getattr(parsed, "__name__", type(parsed).__name__)
-        arms = [_callable_arm(v, parsed, n_resamples, generator, jackknife)
-                for v in (control_values, treatment_values)]
-    else:
-        kind, q, name = parsed
-        arms = [_kernel_arm(v, kind, q, n_resamples, generator, jackknife)
-                for v in (control_values, treatment_values)]
+    size = control_values.shape[0] + treatment_values.shape[0]
+    show = show_progress(progress, work=n_resamples * size, threshold=_PROGRESS_VALUES)
+    with progress_bar(show, total=2 * n_resamples, desc="bootstrap_test", unit="resample") as advance:
+        if callable(parsed):
+            name = getattr(parsed, "__name__", type(parsed).__name__)
+            arms = [_callable_arm(v, parsed, n_resamples, generator, jackknife, advance)
+                    for v in (control_values, treatment_values)]
+        else:
+            kind, q, name = parsed
+            arms = [_kernel_arm(v, kind, q, n_resamples, generator, jackknife, advance)
+                    for v in (control_values, treatment_values)]
     control_arm, treatment_arm = arms
     effect = treatment_arm.estimate - control_arm.estimate
     replicates = treatment_arm.replicates - control_arm.replicates

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from abkit._progress import progress_bar, show_progress
 from abkit._validation import as_float_array, check_choice, check_int, check_rng
 from abkit.bandits import _kernels as k
 from abkit.bandits.policies import (
@@ -37,7 +38,7 @@ from abkit.bandits.policies import (
 __all__ = ["lai_robbins_bound", "simulate", "warmup"]
 
 ARMS = ("bernoulli", "gaussian")
-_PROGRESS_STEPS = 5_000_000  # show a bar by default above this many steps in all
+_PROGRESS_STEPS = 5_000_000  # steps in all above which a watched run shows a bar by default
 
 
 def _check_means(means: Any, arms: str, sd: Any) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
@@ -77,7 +78,8 @@ def simulate(
         ``"bernoulli"`` (rewards 0/1) or ``"gaussian"`` (Normal with standard deviation ``sd``,
         one number or one per arm).
     progress
-        Show a tqdm bar over runs; default: when ``horizon * n_runs`` exceeds five million.
+        Show a tqdm bar over runs; ``None`` (default): when ``horizon * n_runs`` exceeds five
+        million and standard error is a terminal or a notebook. ``TQDM_DISABLE=1`` hides it.
 
     Returns
     -------
@@ -101,19 +103,17 @@ def simulate(
     steps = check_int("horizon", horizon, minimum=1)
     runs = check_int("n_runs", n_runs, minimum=1)
     generator = check_rng(rng)
+    show = show_progress(progress, work=steps * runs, threshold=_PROGRESS_STEPS)
     with policy._lock:
         table, params = policy._table.copy(), policy._params.copy()
     out = np.empty((runs, steps))
-    show = steps * runs > _PROGRESS_STEPS if progress is None else bool(progress)
-    indices: Any = range(runs)
-    if show:
-        from tqdm import tqdm
-
-        indices = tqdm(indices, desc=f"simulate {type(policy).__name__}", unit="run")
-    for r in indices:
-        k.simulate_run(
-            policy._kind, table.copy(), params.copy(), generator, mean_array, sds, arms == "gaussian", out[r]
-        )
+    with progress_bar(show, total=runs, desc=f"simulate {type(policy).__name__}", unit="run") as advance:
+        for r in range(runs):
+            k.simulate_run(
+                policy._kind, table.copy(), params.copy(), generator, mean_array, sds, arms == "gaussian",
+                out[r],
+            )
+            advance(1)
     return out
 
 
