@@ -97,10 +97,10 @@ def _offsets(d):
 @jit
 def finite(x):
     """Whether every entry of the vector ``x`` is finite."""
+    ok = True
     for i in range(x.size):
-        if not math.isfinite(x[i]):
-            return False
-    return True
+        ok = ok and math.isfinite(x[i])
+    return ok
 
 
 @jit
@@ -355,7 +355,7 @@ def laplace_batch(table, params, arm, contexts, rewards, rows, work):
     (Chapelle and Li, 2011, with a full covariance).
     """
     d = int(params[P_FEATURES])
-    g, b, inv, theta = _offsets(d)
+    g, b, _, theta = _offsets(d)
     row = table[arm]
     m0 = row[theta : theta + d].copy()
     h0 = np.empty((d, d))

@@ -182,7 +182,9 @@ class ContextualPolicy:
         try:
             array = np.asarray(contexts, dtype=np.float64)
         except (TypeError, ValueError) as exc:
-            raise TypeError(f"`contexts` must be a matrix of real numbers; got {type(contexts).__name__}.") from exc
+            raise TypeError(
+                f"`contexts` must be a matrix of real numbers; got {type(contexts).__name__}."
+            ) from exc
         if isinstance(contexts, np.ndarray) and not np.issubdtype(contexts.dtype, np.number):
             raise TypeError(f"`contexts` must hold real numbers; got dtype {contexts.dtype}.")
         if array.ndim != 2 or array.shape[1] != self._d:
@@ -239,7 +241,11 @@ class ContextualPolicy:
         """Record ``reward`` for ``arm`` served in ``context`` (feedback may arrive late)."""
         if type(arm) is not int or not 0 <= arm < self._table.shape[0]:
             arm = self._check_arm(arm)
-        if type(reward) is not float or not math.isfinite(reward) or (self._bounded and not 0.0 <= reward <= 1.0):
+        if (
+            type(reward) is not float
+            or not math.isfinite(reward)
+            or (self._bounded and not 0.0 <= reward <= 1.0)
+        ):
             reward = self._check_reward(reward)
         x = self._context(context)
         with self._lock:
@@ -248,7 +254,7 @@ class ContextualPolicy:
             raise ValueError(f"`context` must be finite; got {x.tolist()}.")
 
     def update_batch(self, arms: Any, rewards: Any, contexts: Any) -> None:
-        """Record many rewards (row ``j``: ``arms[j]``, ``rewards[j]``, ``contexts[j]``); all checked first."""
+        """Record many rewards (``arms[j]``, ``rewards[j]``, ``contexts[j]``); all checked first."""
         arm_array = np.asarray(arms)
         reward_array = np.asarray(rewards)
         if arm_array.ndim != 1 or not (np.issubdtype(arm_array.dtype, np.integer) or arm_array.size == 0):
@@ -259,7 +265,8 @@ class ContextualPolicy:
             raise TypeError(f"`rewards` must be a 1-D array of real numbers; got dtype {reward_array.dtype}.")
         if arm_array.size != reward_array.size:
             raise ValueError(
-                f"`arms` and `rewards` must have the same length; got {arm_array.size} and {reward_array.size}."
+                "`arms` and `rewards` must have the same length; "
+                f"got {arm_array.size} and {reward_array.size}."
             )
         x = self._contexts(contexts, arm_array.size)
         arm_array = np.ascontiguousarray(arm_array, dtype=np.int64)
@@ -320,10 +327,13 @@ class ContextualPolicy:
         names = {"l2"} | ({cls._explore_name} if cls._explore_name is not None else set())
         expected = {"n_arms", "n_features"} | names
         if set(config) != expected:
-            raise StateError(f"{cls.__name__} state: `config` must have keys {sorted(expected)}; got {sorted(config)}.")
+            raise StateError(
+                f"{cls.__name__} state: `config` must have keys {sorted(expected)}; got {sorted(config)}."
+            )
         if set(state) != {"n_updates", "counts", "gram", "moment"}:
             raise StateError(
-                f"{cls.__name__} state: `state` must have keys counts, gram, moment, n_updates; got {sorted(state)}."
+                f"{cls.__name__} state: `state` must have keys counts, gram, moment, n_updates; "
+                f"got {sorted(state)}."
             )
         try:
             if any(type(config[key]) not in (int, float) for key in expected):
@@ -381,9 +391,10 @@ class ContextualPolicy:
         if base is not None:
             base = self._same_setup(base, "base")
             shared = base.state
-            if base.n_updates > min(self.n_updates, other.n_updates) or (
-                shared.counts > np.minimum(parts[0].counts, parts[1].counts)
-            ).any():
+            if (
+                base.n_updates > min(self.n_updates, other.n_updates)
+                or (shared.counts > np.minimum(parts[0].counts, parts[1].counts)).any()
+            ):
                 raise ValueError("`base` must be an earlier state of both policies; it has more updates.")
             n_updates -= base.n_updates
         counts = parts[0].counts + parts[1].counts
@@ -447,7 +458,9 @@ class LinUCB(ContextualPolicy):
     _explore_name = "alpha"
     _bounded = False
 
-    def __init__(self, n_arms: int, n_features: int, *, alpha: float = 1.0, l2: float = 1.0, rng: Any = None) -> None:
+    def __init__(
+        self, n_arms: int, n_features: int, *, alpha: float = 1.0, l2: float = 1.0, rng: Any = None
+    ) -> None:
         super().__init__(n_arms, n_features, explore=check_nonnegative("alpha", alpha), l2=l2, rng=rng)
 
 
@@ -470,7 +483,9 @@ class LinTS(ContextualPolicy):
     _explore_name = "v"
     _bounded = False
 
-    def __init__(self, n_arms: int, n_features: int, *, v: float = 1.0, l2: float = 1.0, rng: Any = None) -> None:
+    def __init__(
+        self, n_arms: int, n_features: int, *, v: float = 1.0, l2: float = 1.0, rng: Any = None
+    ) -> None:
         super().__init__(n_arms, n_features, explore=check_positive("v", v), l2=l2, rng=rng)
 
 
@@ -486,7 +501,7 @@ class LogisticTS(ContextualPolicy):
     >>> policy = LogisticTS(2, n_features=1, rng=0)
     >>> policy.update_batch([0] * 50 + [1] * 50, [1.0] * 45 + [0.0] * 5 + [0.0] * 50, [[1.0]] * 100)
     >>> policy.expected_rewards([[1.0]]).round(2).tolist()
-    [[0.88, 0.02]]
+    [[0.86, 0.06]]
     """
 
     _kind = lk.LOGISTIC_TS

@@ -182,8 +182,15 @@ def simulate_contextual(
     out = np.empty((runs, steps))
     for r in _runs(runs, steps, progress, type(policy).__name__):
         lk.simulate_run(
-            policy._kind, table.copy(), params.copy(), generator, coef_array, noise,
-            environment == "logistic", out[r], work,
+            policy._kind,
+            table.copy(),
+            params.copy(),
+            generator,
+            coef_array,
+            noise,
+            environment == "logistic",
+            out[r],
+            work,
         )
     return out
 
@@ -257,5 +264,7 @@ def warmup() -> None:
         contextual.update(contextual.select(contexts[0]), 1.0, contexts[0])
         contextual.select_many(contexts)
         environment = "logistic" if contextual._bounded else "linear"
-        simulate_contextual(contextual, coefs, horizon=2, n_runs=1, rng=0, environment=environment, progress=False)
+        simulate_contextual(
+            contextual, coefs, horizon=2, n_runs=1, rng=0, environment=environment, progress=False
+        )
     lk.lints_bare(coefs, 1.0, 1.0, 1.0, 2, np.random.default_rng(0))
