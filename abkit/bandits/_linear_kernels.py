@@ -292,13 +292,13 @@ def update_one(kind, table, params, arm, x, reward, work):
 
 
 @jit
-def update_many(kind, table, params, arms, contexts, rewards, work):
-    """``update_one`` for every row in order (contexts already checked)."""
+def update_many(table, params, arms, contexts, rewards, work):
+    """``update_one`` of a linear policy for every row in order (contexts already checked).
+
+    LogisticTS learns a batch in one Laplace step instead (:func:`laplace_many`).
+    """
     for j in range(arms.size):
-        if kind == LOGISTIC_TS:
-            _update(LOGISTIC_TS, table, params, arms[j], contexts[j], rewards[j], work)
-        else:
-            _update(LINUCB, table, params, arms[j], contexts[j], rewards[j], work)
+        _update(LINUCB, table, params, arms[j], contexts[j], rewards[j], work)
 
 
 @jit
@@ -398,7 +398,8 @@ def laplace_batch(table, params, arm, contexts, rewards, rows, work):
             for i in range(d):
                 trial[i] = w[i] - t * delta[i]
             value = _neg_log_posterior(trial, m0, h0, contexts, rewards, rows)
-            if value <= current - 1e-4 * t * decrease:
+            # near the mode the objective cannot resolve the decrease: take the full step there
+            if value <= current - 1e-4 * t * decrease or decrease <= 1e-10 * (1.0 + abs(current)):
                 break
             t *= 0.5
         moved = 0.0

@@ -203,14 +203,14 @@ class ContextualPolicy:
             raise ValueError(f"`arm` must be in [0, {self.n_arms - 1}]; got {int(arm)}.")
         return int(arm)
 
-    def _check_reward(self, reward: Any) -> float:
-        value = check_real("reward", reward) if not isinstance(reward, float) else reward
+    def _check_reward(self, reward: Any, name: str = "reward") -> float:
+        value = check_real(name, reward) if not isinstance(reward, float) else reward
         if math.isnan(value):
-            raise ValueError("`reward` must not be NaN; got nan.")
+            raise ValueError(f"`{name}` must not be NaN; got nan.")
         if math.isinf(value):
-            raise ValueError(f"`reward` must be finite; got {value}.")
+            raise ValueError(f"`{name}` must be finite; got {value}.")
         if self._bounded and not 0.0 <= value <= 1.0:
-            raise ValueError(f"`reward` must be in [0, 1] for {type(self).__name__}; got {value}.")
+            raise ValueError(f"`{name}` must be in [0, 1] for {type(self).__name__}; got {value}.")
         return float(value)
 
     # --- the hot path ---------------------------------------------------------------------------
@@ -277,12 +277,12 @@ class ContextualPolicy:
         low, high = (0.0, 1.0) if self._bounded else (-np.inf, np.inf)
         bad_reward = ~((reward_array >= low) & (reward_array <= high)) | ~np.isfinite(reward_array)
         if bad_reward.any():
-            self._check_reward(float(reward_array[bad_reward.argmax()]))
+            self._check_reward(float(reward_array[bad_reward.argmax()]), "rewards")
         with self._lock:
             if self._kind == lk.LOGISTIC_TS:
                 lk.laplace_many(self._table, self._params, arm_array, x, reward_array, self._work)
             else:
-                lk.update_many(self._kind, self._table, self._params, arm_array, x, reward_array, self._work)
+                lk.update_many(self._table, self._params, arm_array, x, reward_array, self._work)
 
     # --- what the state says --------------------------------------------------------------------
 
