@@ -339,7 +339,7 @@ class ContextualPolicy:
             if any(type(config[key]) not in (int, float) for key in expected):
                 raise TypeError("`config` values must be numbers.")
             options = {name: config[name] for name in names}
-            policy = cls(config["n_arms"], n_features=config["n_features"], **options, rng=rng)  # type: ignore[call-arg]
+            policy = cls(config["n_arms"], n_features=config["n_features"], **options, rng=rng)
             n, d = policy.n_arms, policy.n_features
             n_updates = state["n_updates"]
             if type(n_updates) is not int or n_updates < 0:
