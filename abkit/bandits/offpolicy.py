@@ -381,7 +381,9 @@ def ridge_reward_model(
     """A reward model for the direct method: ridge regression per arm, fitted on the log.
 
     Returns ``q_hat[i, a] = x_i' beta_a`` with ``beta_a = (l2 I + X_a'X_a)^-1 X_a'y_a`` over the
-    logged rounds where arm ``a`` was taken (zero for an arm never taken).
+    logged rounds where arm ``a`` was taken (zero for an arm never taken). There is no separate
+    intercept: include a column of ones in ``contexts`` for one. For 0/1 rewards a logistic model
+    may fit better: ``LogisticTS.update_batch`` on the log, then ``expected_rewards``.
 
     Examples
     --------
