@@ -10,7 +10,8 @@
    100,000-step LinTS simulation against a bare numba loop (``_linear_kernels.lints_bare``).
 
 Run from the repository root: ``python benchmarks/bench_bandits.py`` (needs ``pip install
-mabwiser river``, the ``bench`` extra). Timings are medians of repeated blocks.
+mabwiser river``, the ``bench`` extra); ``--contextual`` runs section 4 alone (MABWiser only).
+Timings are medians of repeated blocks.
 """
 
 from __future__ import annotations
@@ -180,6 +181,10 @@ def startup() -> float:
 
 
 def main() -> None:
+    if "--contextual" in sys.argv[1:]:
+        warmup()
+        contextual()
+        return
     warnings.filterwarnings("ignore", module="mabwiser")
     warmup()
     print(f"10 arms; medians; Python {sys.version.split()[0]}")
@@ -196,7 +201,13 @@ def main() -> None:
     print(f"abkit.simulate {ours_s:.3f}  bare numba loop {bare_s:.3f}  ratio {ours_s / bare_s:.2f}")
     print(f"steps per second: abkit {1e6 / ours_s:,.0f}, bare {1e6 / bare_s:,.0f}")
     print(f"\nwarmup() in a fresh interpreter (numba cache warm): {startup():.2f} s")
-    print(f"\ncontextual select(x) + update(arm, reward, x), {N_FEATURES} features, microseconds")
+    contextual()
+
+
+def contextual() -> None:
+    """Section 4 (alone: ``python benchmarks/bench_bandits.py --contextual``)."""
+    warnings.filterwarnings("ignore", module="mabwiser")
+    print(f"\nContextual select(x) + update(arm, reward, x), {N_FEATURES} features, microseconds")
     print("{:<10} {:>8} {:>10} {:>15}".format("policy", "abkit", "MABWiser", "MABWiser/abkit"))
     for kind in ("linucb", "lints"):
         ours = contextual_latency(lambda kind=kind: abkit_contextual(kind), 20_000, 7)

@@ -22,17 +22,15 @@ decision on this machine (``predict`` + ``partial_fit``), so its online part is 
 batched part both libraries choose 100 requests with ``predict`` / ``select_many`` and then learn
 them with ``partial_fit`` / ``update_batch``. Paired parts give both libraries the same contexts
 and the same noise in every run. Output: one line per policy, mean final regret with a 95%
-normal interval over runs, and a JSON file under ``benchmarks/results/``.
+normal interval over runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import time
 import warnings
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -48,7 +46,6 @@ from abkit.bandits import (
 )
 
 K, D, SEED = 5, 5, 2026
-RESULTS = Path(__file__).parent / "results"
 
 
 def coefs(environment: str) -> np.ndarray:
@@ -216,13 +213,9 @@ def main() -> None:
     warmup()
     print(f"part {args.part}: {runs} runs x {horizon:,} steps; final regret, mean [95% CI]")
     if args.part == "abkit":
-        results = part_abkit(runs, horizon)
+        part_abkit(runs, horizon)
     else:
-        results = part_paired(runs, horizon, 100 if args.part == "batched" else 1)
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"contextual_regret_{args.part}.json"
-    path.write_text(json.dumps({"runs": runs, "horizon": horizon, "results": results}, indent=1))
-    print(f"written {path}")
+        part_paired(runs, horizon, 100 if args.part == "batched" else 1)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from abkit._validation import as_float_array, check_choice, check_int, check_rea
 from abkit.bandits import _kernels as k
 from abkit.bandits import _linear_kernels as lk
 from abkit.bandits.contextual import ContextualPolicy, LinTS, LinUCB, LogisticTS
+from abkit.bandits.offpolicy import policy_probabilities
 from abkit.bandits.policies import (
     KLUCB,
     UCB1,
@@ -263,6 +264,8 @@ def warmup() -> None:
         contextual.update_batch(np.array([0, 1]), np.array([1.0, 0.0]), contexts)
         contextual.update(contextual.select(contexts[0]), 1.0, contexts[0])
         contextual.select_many(contexts)
+        policy_probabilities(contextual, contexts, n_samples=2, rng=0)
+        policy_probabilities(contextual, contexts, greedy=True)
         environment = "logistic" if contextual._bounded else "linear"
         simulate_contextual(
             contextual, coefs, horizon=2, n_runs=1, rng=0, environment=environment, progress=False
