@@ -156,8 +156,7 @@ def show(label: str, result: dict[str, float], seconds: float) -> None:
     )
 
 
-def part_abkit(runs: int, horizon: int) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def part_abkit(runs: int, horizon: int) -> None:
     for environment in ("linear", "logistic"):
         names = ("LinUCB", "LinTS") + (("LogisticTS",) if environment == "logistic" else ())
         for name in names:
@@ -172,32 +171,25 @@ def part_abkit(runs: int, horizon: int) -> dict[str, Any]:
                 progress=False,
             )
             result = summary(regret[:, -1].tolist())
-            out[f"{environment}/{name}"] = result
             show(f"{environment:<9} abkit {name}", result, time.perf_counter() - start)
         start = time.perf_counter()
         result = summary([play_noncontextual(environment, run, horizon) for run in range(runs)])
-        out[f"{environment}/non-contextual Thompson"] = result
         show(f"{environment:<9} non-contextual Thompson", result, time.perf_counter() - start)
-    return out
 
 
-def part_paired(runs: int, horizon: int, batch: int) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def part_paired(runs: int, horizon: int, batch: int) -> None:
     for environment in ("linear", "logistic"):
         for name in ("LinUCB", "LinTS"):
             for library in ("abkit", "mabwiser"):
                 start = time.perf_counter()
                 values = [play(library, name, environment, run, horizon, batch) for run in range(runs)]
                 result = summary(values)
-                out[f"{environment}/{library}/{name}"] = result
                 show(f"{environment:<9} {library:<8} {name}", result, time.perf_counter() - start)
         if environment == "logistic":
             start = time.perf_counter()
             values = [play("abkit", "LogisticTS", environment, run, horizon, batch) for run in range(runs)]
             result = summary(values)
-            out[f"{environment}/abkit/LogisticTS"] = result
             show(f"{environment:<9} abkit    LogisticTS", result, time.perf_counter() - start)
-    return out
 
 
 def main() -> None:
