@@ -29,8 +29,9 @@ State and service use
 LogisticTS's ``update`` is one Laplace step on one reward (the current posterior as prior; the
 exact mode of a one-dimensional problem), and ``update_batch`` one Laplace step on the whole
 batch (Newton's method to the exact mode), so a batch from the prior gives exactly the
-Laplace approximation of ridge logistic regression on it. Sequential updates and one batch
-agree closely but not exactly; a merge adds the two streams' Laplace terms.
+Laplace approximation of ridge logistic regression on it. Sequential updates (assumed density
+filtering) give a different, cheaper approximation than one batch of the same rewards; a merge
+adds the two streams' Laplace terms.
 
 Examples
 --------
