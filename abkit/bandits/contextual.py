@@ -372,13 +372,11 @@ class ContextualPolicy:
         with self._lock:
             self._table, self._params = table, params
 
-    def _same_setup(self, other: Any, name: str) -> ContextualPolicy:
+    def _same_setup(self, other: ContextualPolicy, name: str) -> None:
         if type(other) is not type(self):
             raise TypeError(f"`{name}` must be a {type(self).__name__}; got {type(other).__name__}.")
         if other._config() != self._config():
             raise ValueError(f"`{name}` must have the same arms, features and options; it does not.")
-        result: ContextualPolicy = other
-        return result
 
     def merge(self, other: ContextualPolicy, *, base: ContextualPolicy | None = None) -> ContextualPolicy:
         """Both policies' data together, as a new policy: ``self + other - base``.
@@ -386,11 +384,11 @@ class ContextualPolicy:
         ``base`` is a state both started from (e.g. both loaded the same JSON), counted once;
         without it both must have started empty. The prior is counted once.
         """
-        other = self._same_setup(other, "other")
+        self._same_setup(other, "other")
         parts = [self.state, other.state]
         n_updates = self.n_updates + other.n_updates
         if base is not None:
-            base = self._same_setup(base, "base")
+            self._same_setup(base, "base")
             shared = base.state
             if (
                 base.n_updates > min(self.n_updates, other.n_updates)
