@@ -54,9 +54,8 @@ ArrayFunction = Callable[[FloatArray], FloatArray]
 
 # Quantile levels where the fixed rule's panels break (for every arm), and its order per panel.
 _TAIL = 1e-13
-_LEVELS = np.array(
-    [_TAIL, 1e-9, 1e-6, 1e-4, 1e-3, 0.02, 0.2, 0.5, 0.8, 0.98, 0.999, 1 - 1e-4, 1 - 1e-6, 1 - 1e-9, 1 - _TAIL]
-)
+_LEVELS = np.array([_TAIL, 1e-9, 1e-6, 1e-4, 1e-3, 0.02, 0.2, 0.5, 0.8, 0.98, 0.999, 1 - 1e-4, 1 - 1e-6,
+                    1 - 1e-9, 1 - _TAIL])
 _ORDER = 20
 _SPREAD = tuple(np.flatnonzero((_LEVELS == 0.02) | (_LEVELS == 0.98)))  # error scale of E[max]
 _TOLERANCE = 1e-10
