@@ -321,8 +321,10 @@ def _fixed_rule(marginals: Marginals, refine: int = 0,
     mass = np.diff(at_edges, axis=1)  # each arm's probability in each panel
     # Arm i's contribution from a panel is at most its mass there times prod_{j != i} F_j at the
     # panel's top: panels where that bound is negligible for every arm are skipped.
-    bound = (mass * _others(at_edges[:, 1:])).max(axis=0) * np.maximum(1.0, np.abs(edges[1:]))
+    bound = (mass * _others(at_edges[:, 1:])).max(axis=0) * arms.size
     keep = bound > _NEGLIGIBLE
+    # ... and its contribution to E[max] (centred) at most that times the panel's largest |y|
+    moment_bound = bound * np.maximum(np.abs(edges[:-1]), np.abs(edges[1:]))
     low, width = edges[:-1][keep, None], np.diff(edges)[keep, None]
     with np.errstate(invalid="ignore"):  # NaN moments where the mean does not exist (t, df <= 1)
         # (E[max] only when asked: the incomplete betas of the moments cost more than the rest)
@@ -346,12 +348,12 @@ def _fixed_rule(marginals: Marginals, refine: int = 0,
         p = pdf_others.sum(axis=1) + tail_p
         results.append((p, float((pdf_others * low[:, 0] + shift_others).sum()) + tail_m, lost_p, lost_m))
     (p, m, lost_p, lost_m), (p_low, m_low, _, _) = results
-    skipped = float(bound[~keep].sum())
+    skipped, skipped_m = float(bound[~keep].sum()), float(moment_bound[~keep].sum())
     spread = float((quantiles[:, _SPREAD[1]] - quantiles[:, _SPREAD[0]]).max())
     p_error = float(np.abs(p - p_low).max()) + skipped + lost_p
     full = np.zeros(contending.size)
     full[arms] = p
-    return full, m, p_error, (abs(m - m_low) + skipped + lost_m) / max(abs(m), spread)
+    return full, m, p_error, (abs(m - m_low) + skipped_m + lost_m) / max(abs(m), spread)
 
 
 def _adaptive(marginals: Marginals) -> tuple[FloatArray, float]:
