@@ -48,7 +48,8 @@ def _check_small_n_variance(n: int, names_values: list[tuple[str, float]]) -> No
 def _rounding(n: int, *magnitudes: float) -> float:
     """How far sums of ``n`` floats of these magnitudes can be off by rounding (a generous bound:
     naive summation's ``n`` ulps, times 8)."""
-    return 8.0 * (n + 1) * sys.float_info.epsilon * sum(abs(m) for m in magnitudes)
+    # (plus the smallest normal float per term: squares of values near 1e-154 are subnormal)
+    return 8.0 * (n + 1) * (sys.float_info.epsilon * sum(abs(m) for m in magnitudes) + sys.float_info.min)
 
 
 def _m2_from_sums(n: int, total: float, total_sq: float,

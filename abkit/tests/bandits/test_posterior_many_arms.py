@@ -21,7 +21,7 @@ from scipy import special, stats
 from abkit.bandits import ThompsonGaussian, _posterior
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=6, deadline=None)
 @given(arms=st.integers(_posterior._FEW + 1, 30), trials=st.sampled_from([30.0, 1e3, 1e5]), seed=st.integers(0, 99))
 def test_many_arms_on_snapped_panels_match_adaptive_quadrature(arms: int, trials: float, seed: int) -> None:
     rng = np.random.default_rng(seed)
