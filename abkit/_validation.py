@@ -105,6 +105,13 @@ def check_string(name: str, value: Any) -> str:
     return value
 
 
+def check_bool(name: str, value: Any) -> bool:
+    """``True`` or ``False`` (numpy booleans too; not 0 or 1)."""
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"`{name}` must be True or False; got {value!r}.")
+    return bool(value)
+
+
 def check_id(name: str, value: Any) -> str:
     """A non-empty string: a unit, request, experiment or model id."""
     if not check_string(name, value):

@@ -55,6 +55,7 @@ from abkit._validation import (
     as_float_array,
     as_paired_float_arrays,
     check_alternative,
+    check_bool,
     check_choice,
     check_confidence_level,
     check_int,
@@ -111,9 +112,10 @@ class MannWhitneyResult(Result):
 
 
 def _rank_sum_pvalue(
-    treatment: npt.NDArray[np.float64], control: npt.NDArray[np.float64], alternative: str
+    treatment: npt.NDArray[np.float64], control: npt.NDArray[np.float64], alternative: str, correction: bool
 ) -> tuple[float, float, float]:
-    """U of the treatment, its corrected z score and p-value (scipy's asymptotic method)."""
+    """U of the treatment, its (tie- and, with ``correction``, continuity-) corrected z score and
+    p-value (scipy's asymptotic method)."""
     n, m = treatment.size, control.size
     ranks = stats.rankdata(np.concatenate([treatment, control]))
     u = float(ranks[:n].sum()) - n * (n + 1) / 2.0
@@ -122,12 +124,15 @@ def _rank_sum_pvalue(
         warn_degenerate("All observations are tied; the Mann-Whitney p-value is NaN.")
         return u, math.nan, math.nan
     deviation = u - n * m / 2.0
-    z = (deviation - _continuity(deviation, alternative)) / sigma
+    z = (deviation - _continuity(deviation, alternative, correction)) / sigma
     return u, z, pvalue_from_statistic(z, alternative)
 
 
-def _continuity(deviation: float, alternative: str) -> float:
-    """R's and scipy's continuity correction of a centred U: one-sided +-1/2, else sign / 2."""
+def _continuity(deviation: float, alternative: str, correction: bool = True) -> float:
+    """R's and scipy's continuity correction of a centred U: one-sided +-1/2, else sign / 2
+    (0 without ``correction``)."""
+    if not correction:
+        return 0.0
     if alternative == "greater":
         return 0.5
     if alternative == "less":
@@ -170,6 +175,7 @@ def _shift_interval(
     control: npt.NDArray[np.float64],
     alternative: str,
     confidence_level: float,
+    correction: bool = True,
 ) -> ConfidenceInterval:
     """R's asymptotic ``wilcox.test`` interval for the shift, as exact order statistics.
 
@@ -185,7 +191,7 @@ def _shift_interval(
 
     def g(u: int) -> float:
         deviation = u - size / 2.0
-        return (deviation - _continuity(deviation, alternative)) / sigma
+        return (deviation - _continuity(deviation, alternative, correction)) / sigma
 
     tail = _tail(confidence_level, alternative)
     t_sorted, c_sorted = np.sort(treatment), np.sort(control)
@@ -208,6 +214,7 @@ def _uniroot_shift_interval(
     control: npt.NDArray[np.float64],
     alternative: str,
     confidence_level: float,
+    correction: bool = True,
 ) -> ConfidenceInterval:
     """R's asymptotic ``wilcox.test`` interval along R's own path: its ``W(d)`` (the corrected
     normal score of ``treatment - d`` against ``control``, tie-corrected at each ``d``) solved
@@ -222,7 +229,7 @@ def _uniroot_shift_interval(
     def w(d: float) -> float:
         rank_sum, ties = _kernels.shifted_rank_sum(t_sorted, c_sorted, d)
         dz = rank_sum - n * (n + 1) / 2.0 - n * m / 2.0
-        return (dz - _continuity(dz, alternative)) / _u_sd(n, m, ties)
+        return (dz - _continuity(dz, alternative, correction)) / _u_sd(n, m, ties)
 
     w_low, w_high = w(low_end), w(high_end)
 
@@ -321,6 +328,7 @@ def mann_whitney_test(
     confidence_level: float = 0.95,
     method: str = "asymptotic",
     ci_method: str = "exact",
+    correction: bool = True,
     nan_policy: str = "raise",
 ) -> MannWhitneyResult:
     """Mann-Whitney (Wilcoxon rank-sum) test with the Hodges-Lehmann shift and its interval.
@@ -345,6 +353,11 @@ def mann_whitney_test(
         which reproduces R's printed interval digit for digit but is only within about 1e-4 of
         the exact ends (an absolute tolerance: coarse for data on a small scale). Only with
         ``method="asymptotic"``.
+    correction
+        Continuity correction of the normal approximation (p-value, ``z`` and interval), as
+        scipy's ``use_continuity`` and R's ``correct`` (both default to it). ``False`` matches
+        ``mannwhitneyu(..., use_continuity=False)`` and ``wilcox.test(..., correct=FALSE)``;
+        ``method="exact"`` has no correction to make.
     nan_policy
         ``"raise"`` (default) or ``"omit"`` to drop NaN values.
 
@@ -368,6 +381,7 @@ def mann_whitney_test(
     confidence_level = check_confidence_level(confidence_level)
     method = check_choice("method", method, MANN_WHITNEY_METHODS)
     ci_method = check_choice("ci_method", ci_method, CI_METHODS)
+    correction = check_bool("correction", correction)
     if ci_method == "uniroot" and method != "asymptotic":
         raise ValueError(f"`ci_method` 'uniroot' needs method='asymptotic'; got method={method!r}.")
     control_values = as_float_array("control", control, nan_policy=nan_policy)
@@ -375,14 +389,15 @@ def mann_whitney_test(
     n, m = treatment_values.size, control_values.size
     if method == "exact":
         _check_exact_allowed(treatment_values, control_values)
-    u, z, pvalue = _rank_sum_pvalue(treatment_values, control_values, alternative)
+    u, z, pvalue = _rank_sum_pvalue(treatment_values, control_values, alternative, correction)
     if method == "exact":
         pvalue, ci = _exact_test(np.sort(treatment_values), np.sort(control_values), u, alternative,
                                  confidence_level)
     elif ci_method == "uniroot":
-        ci = _uniroot_shift_interval(treatment_values, control_values, alternative, confidence_level)
+        ci = _uniroot_shift_interval(treatment_values, control_values, alternative, confidence_level,
+                                     correction)
     else:
-        ci = _shift_interval(treatment_values, control_values, alternative, confidence_level)
+        ci = _shift_interval(treatment_values, control_values, alternative, confidence_level, correction)
     effect = hodges_lehmann(treatment_values, control_values)
     control_median = float(np.median(control_values))
     superiority = u / (n * m)

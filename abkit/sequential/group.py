@@ -53,12 +53,21 @@ DECISIONS = ("efficacy", "futility", "continue")
 FloatArray = integ.FloatArray
 
 
+# Each look is one step of the numerical recursion (a few milliseconds): beyond this many looks
+# the answer would take minutes (continuous monitoring is what always-valid tests are for).
+MAX_LOOKS = 10_000
+
+
 def check_information(information: Any) -> FloatArray:
     """Information fractions: an int ``K`` (equal looks) or increasing values in ``(0, 1]``."""
     if isinstance(information, int | np.integer) and not isinstance(information, bool):
         k = check_int("information", information, minimum=1)
+        if k > MAX_LOOKS:
+            raise ValueError(f"`information` must be at most {MAX_LOOKS} looks; got {k}.")
         return np.arange(1, k + 1, dtype=np.float64) / k
     fractions = as_float_array("information", information)
+    if fractions.size > MAX_LOOKS:
+        raise ValueError(f"`information` must be at most {MAX_LOOKS} looks; got {fractions.size}.")
     if np.any(fractions <= 0.0):
         raise ValueError(f"`information` must be greater than 0; got {fractions}.")
     if np.any(np.diff(fractions) <= 0.0):
