@@ -14,8 +14,8 @@ All of it agrees with GrowthBook's SDK conformance suite (spec 0.8.0); hashing a
 from abkit.flags._flag import FeatureFlag
 from abkit.flags.conditions import MAX_CONDITION_DEPTH, check_condition, evaluate_condition
 from abkit.flags.evaluation import (
-    ExperimentSpec,
     Assignment,
+    ExperimentSpec,
     FeatureResult,
     evaluate_feature,
     query_string_override,
@@ -24,8 +24,8 @@ from abkit.flags.evaluation import (
 
 __all__ = [
     "MAX_CONDITION_DEPTH",
-    "ExperimentSpec",
     "Assignment",
+    "ExperimentSpec",
     "FeatureFlag",
     "FeatureResult",
     "check_condition",

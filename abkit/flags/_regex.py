@@ -33,8 +33,14 @@ try:  # the linear-time engine (optional extra "re2")
 except ImportError:  # pragma: no cover - the suite installs it; the fallback is tested directly
     _re2 = None
 
-__all__ = ["MAX_FALLBACK_PATTERN", "MAX_FALLBACK_QUANTIFIERS", "MAX_FALLBACK_TEXT", "HAS_RE2",
-           "compile_pattern", "fallback_refusal"]
+__all__ = [
+    "HAS_RE2",
+    "MAX_FALLBACK_PATTERN",
+    "MAX_FALLBACK_QUANTIFIERS",
+    "MAX_FALLBACK_TEXT",
+    "compile_pattern",
+    "fallback_refusal",
+]
 
 HAS_RE2 = _re2 is not None
 MAX_FALLBACK_PATTERN = 256

@@ -32,7 +32,9 @@ JavaScript's semantics (``1`` never equals ``True``; strings order by UTF-16 cod
 An operator abkit does not know (or a malformed operand) makes its entry fail rather than error,
 as in GrowthBook, so payloads written for newer SDKs degrade safely; ``$not`` cannot turn such a
 failure into a match. :func:`check_condition` is the strict form that refuses them up front.
-Conditions may nest at most ``MAX_CONDITION_DEPTH`` (64) levels; deeper ones raise ``ValueError``.
+Conditions may nest at most ``MAX_CONDITION_DEPTH`` (64) levels: :func:`check_condition` refuses
+deeper ones, and :func:`evaluate_condition` raises ``ValueError`` when its evaluation reaches
+that depth (it stops as soon as the result is decided), never ``RecursionError``.
 
 Examples
 --------
@@ -51,8 +53,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from abkit.flags._regex import compile_pattern, fallback_refusal
-from abkit.flags._regex import HAS_RE2 as _HAS_RE2
+from abkit.flags import _regex
+from abkit.flags._regex import compile_pattern
 
 __all__ = ["MAX_CONDITION_DEPTH", "OPERATORS", "check_condition", "evaluate_condition",
            "js_string", "version_key"]
@@ -73,7 +75,7 @@ _TYPES = ("null", "boolean", "number", "string", "array", "object")
 Result = bool | None  # None: decided by an operator abkit does not know (a failure under $not too)
 
 
-class _TooDeep(Exception):
+class _TooDeepError(Exception):
     """Raised inside evaluation; turned into the public ValueError at the boundary."""
 
 
@@ -99,7 +101,7 @@ def evaluate_condition(condition: Mapping[str, Any], attributes: Mapping[str, An
     Raises
     ------
     ValueError
-        If ``condition`` nests deeper than ``MAX_CONDITION_DEPTH``.
+        If evaluating ``condition`` goes deeper than ``MAX_CONDITION_DEPTH`` levels.
 
     Examples
     --------
@@ -112,7 +114,7 @@ def evaluate_condition(condition: Mapping[str, Any], attributes: Mapping[str, An
         raise TypeError(f"`condition` must be a mapping; got {condition!r}.")
     try:
         return _condition(attributes or {}, condition, saved_groups or {}, 0) is True
-    except _TooDeep:
+    except _TooDeepError:
         raise _too_deep() from None
     except (TypeError, ValueError, AttributeError, IndexError, KeyError):
         return False  # a malformed condition fails as a whole
@@ -143,21 +145,23 @@ def _negate(result: Result) -> Result:
     return None if result is None else not result
 
 
-def _condition(attributes: Any, condition: Mapping[str, Any], groups: Mapping[str, Any], depth: int) -> Result:
+def _condition(attributes: Any, condition: Mapping[str, Any], groups: Mapping[str, Any],
+               depth: int) -> Result:
+    # Levels: a sub-condition or an operator's operand is one deeper; a field's value is not.
     if depth > MAX_CONDITION_DEPTH:
-        raise _TooDeep
-    depth += 1
+        raise _TooDeepError
+    inner = depth + 1
     outcome: Result = True
     for key, value in condition.items():
         r: Result
         if key == "$or":
-            r = True if not value else _any(_condition(attributes, c, groups, depth) for c in value)
+            r = True if not value else _any(_condition(attributes, c, groups, inner) for c in value)
         elif key == "$nor":
-            r = False if not value else _negate(_any(_condition(attributes, c, groups, depth) for c in value))
+            r = False if not value else _negate(_any(_condition(attributes, c, groups, inner) for c in value))
         elif key == "$and":
-            r = _all(_condition(attributes, c, groups, depth) for c in value)
+            r = _all(_condition(attributes, c, groups, inner) for c in value)
         elif key == "$not":
-            r = _negate(_condition(attributes, value, groups, depth))
+            r = _negate(_condition(attributes, value, groups, inner))
         elif key == "$savedGroup":
             r = None  # typed saved groups (newer than spec 0.8.0) are not supported
         else:
@@ -213,7 +217,7 @@ def _value(expected: Any, actual: Any, groups: Mapping[str, Any], depth: int) ->
     # A condition on one attribute: operators, or a literal compared by deep equality.
     if _is_operator_object(expected):
         if depth > MAX_CONDITION_DEPTH:
-            raise _TooDeep
+            raise _TooDeepError
         return _all(_operator(op, actual, operand, groups, depth + 1) for op, operand in expected.items())
     return _deep_equal(expected, actual, depth)
 
@@ -221,12 +225,13 @@ def _value(expected: Any, actual: Any, groups: Mapping[str, Any], depth: int) ->
 def _deep_equal(a: Any, b: Any, depth: int) -> bool:
     # JavaScript's JSON.stringify comparison: same JSON types throughout, keys in the same order.
     if depth > MAX_CONDITION_DEPTH:
-        raise _TooDeep
+        raise _TooDeepError
     kind = _type(a)
     if kind != _type(b):
         return False
     if kind == "array":
-        return len(a) == len(b) and all(_deep_equal(_json(x), _json(y), depth + 1) for x, y in zip(a, b))
+        return len(a) == len(b) and all(_deep_equal(_json(x), _json(y), depth + 1)
+                                        for x, y in zip(a, b, strict=True))
     if kind == "object":
         return _js_keys(a) == _js_keys(b) and all(_deep_equal(_json(a[k]), _json(b[k]), depth + 1) for k in a)
     return bool(a == b)
@@ -328,7 +333,7 @@ def _ordered(op: str, sign: int) -> bool:
     return sign == 0  # $veq
 
 
-def _regex(op: str, actual: Any, pattern: Any) -> bool:
+def _search(op: str, actual: Any, pattern: Any) -> bool:
     negated = op.startswith("$not")
     search = compile_pattern(pattern, op.endswith("i")) if isinstance(pattern, str) else None
     if search is None or not isinstance(actual, str):
@@ -350,7 +355,7 @@ def _operator(op: str, actual: Any, operand: Any, groups: Mapping[str, Any], dep
         a, b = version_key(actual), version_key(operand)
         return _ordered(op, (a > b) - (a < b))
     if op in _REGEXES:
-        return _regex(op, actual, operand)
+        return _search(op, actual, operand)
     if op in ("$in", "$nin", "$ini", "$nini"):
         if not isinstance(operand, list):
             return False
@@ -487,7 +492,7 @@ def _check(condition: Mapping[str, Any], depth: int) -> None:
         elif not isinstance(key, str) or key.startswith("$"):
             raise ValueError(f"`condition` has an unknown top-level operator {key!r}.")
         else:
-            _check_value(value, depth + 1)
+            _check_value(value, depth)
 
 
 def _check_mapping(condition: Any, depth: int) -> None:
@@ -497,16 +502,23 @@ def _check_mapping(condition: Any, depth: int) -> None:
 
 
 def _check_value(value: Any, depth: int) -> None:
+    # The condition on one attribute: operators, or a literal (checked for depth only).
+    if depth > MAX_CONDITION_DEPTH:
+        raise _too_deep()
+    if _is_operator_object(value) and value:
+        for op, operand in value.items():
+            _check_operator(op, operand, depth + 1)
+    elif isinstance(value, list | tuple | Mapping):
+        for item in value.values() if isinstance(value, Mapping) else value:
+            _check_literal(item, depth + 1)
+
+
+def _check_literal(value: Any, depth: int) -> None:
     if depth > MAX_CONDITION_DEPTH:
         raise _too_deep()
     if isinstance(value, list | tuple | Mapping):
         for item in value.values() if isinstance(value, Mapping) else value:
-            if isinstance(item, list | tuple | Mapping):
-                _check_value(item, depth + 1)
-    if not (_is_operator_object(value) and value):
-        return
-    for op, operand in value.items():
-        _check_operator(op, operand, depth + 1)
+            _check_literal(item, depth + 1)
 
 
 def _check_operator(op: str, operand: Any, depth: int) -> None:
@@ -514,11 +526,11 @@ def _check_operator(op: str, operand: Any, depth: int) -> None:
         raise ValueError(f"`condition` has an unknown operator {op!r}; see abkit.flags.conditions.")
     if op in _LISTS and not isinstance(operand, list):
         raise TypeError(f"`condition` {op} must be given a list; got {operand!r}.")
-    if op in _REGEXES:
-        if not isinstance(operand, str) or compile_pattern(operand, op.endswith("i")) is None:
-            reason = "" if _HAS_RE2 or not isinstance(operand, str) else fallback_refusal(operand)
-            detail = f" ({reason}; install google-re2 to lift the bound)" if reason else ""
-            raise ValueError(f"`condition` {op} must be a valid pattern{detail}; got {operand!r}.")
+    if op in _REGEXES and not (isinstance(operand, str) and compile_pattern(operand, op.endswith("i"))):
+        bounded = not _regex.HAS_RE2 and isinstance(operand, str)
+        reason = _regex.fallback_refusal(operand) if bounded else None
+        detail = f" ({reason}; install google-re2 to lift the bound)" if reason else ""
+        raise ValueError(f"`condition` {op} must be a valid pattern{detail}; got {operand!r}.")
     if op in ("$exists",) and not isinstance(operand, bool):
         raise TypeError(f"`condition` $exists must be given a bool; got {operand!r}.")
     if op == "$type" and operand not in _TYPES:

@@ -37,7 +37,7 @@ Examples
 ...     {"key": "ranker-test", "variations": [False, True], "hashVersion": 2}]}}
 >>> evaluate_feature("new-ranker", features, {"id": "u1", "country": "NZ"}).source
 'force'
->>> result = evaluate_feature("new-ranker", features, {"id": "u1", "country": "AU"})
+>>> result = evaluate_feature("new-ranker", features, {"id": "u2", "country": "AU"})
 >>> result.source, result.value, result.experiment_result.variation_id
 ('experiment', True, 1)
 >>> run_experiment({"key": "my-test", "variations": [0, 1]}, {"id": "1"}).value
@@ -58,8 +58,14 @@ from abkit._validation import check_string
 from abkit.assignment import bucket_ranges, choose_variation, gb_hash, in_namespace
 from abkit.flags.conditions import evaluate_condition, js_string
 
-__all__ = ["ExperimentSpec", "Assignment", "FeatureResult", "evaluate_feature",
-           "query_string_override", "run_experiment"]
+__all__ = [
+    "Assignment",
+    "ExperimentSpec",
+    "FeatureResult",
+    "evaluate_feature",
+    "query_string_override",
+    "run_experiment",
+]
 
 FALLBACK_LEAF = -1  # leafId reported when a contextual bandit serves its marginal weights
 
@@ -255,7 +261,8 @@ class _Context:
     contextual_bandits: Mapping[str, Any]
     stack: set[str] = dataclasses.field(default_factory=set)
 
-    def matches(self, condition: Mapping[str, Any] | None, attributes: Mapping[str, Any] | None = None) -> bool:
+    def matches(self, condition: Mapping[str, Any] | None,
+                attributes: Mapping[str, Any] | None = None) -> bool:
         if not condition:
             return True
         return evaluate_condition(condition, self.attributes if attributes is None else attributes,
@@ -384,8 +391,8 @@ def evaluate_feature(
     Examples
     --------
     >>> features = {"checkout": {"defaultValue": "old", "rules": [{"force": "new", "coverage": 0.5}]}}
-    >>> [evaluate_feature("checkout", features, {"id": u}).value for u in ("1", "3")]
-    ['old', 'new']
+    >>> [evaluate_feature("checkout", features, {"id": u}).value for u in ("1", "2", "3", "4")]
+    ['old', 'new', 'old', 'new']
     """
     ctx = _context(attributes, features=features, saved_groups=saved_groups,
                    forced_variations=forced_variations, url=url, qa_mode=qa_mode, enabled=enabled,
@@ -509,7 +516,7 @@ def _in_rollout(rule: Mapping[str, Any], feature_key: str, ctx: _Context) -> boo
     n = gb_hash(rule.get("seed") or feature_key, value, rule.get("hashVersion") or 1) if value else None
     if n is None:
         return False
-    return span[0] <= n < span[1] if span else n < coverage
+    return bool(span[0] <= n < span[1]) if span else bool(n < coverage)  # type: ignore[operator]
 
 
 def _prerequisites(parents: Sequence[Mapping[str, Any]], ctx: _Context) -> str:
@@ -569,9 +576,10 @@ def _feature(key: str, ctx: _Context) -> FeatureResult:
     return FeatureResult(value=feature.get("defaultValue"), source="defaultValue")
 
 
-def _rule_experiment(rule: Mapping[str, Any], key: str, variations: list[Any], ctx: _Context) -> ExperimentSpec:
-    fields = {field: rule[name] for field, name in _JSON_NAMES.items()
-              if name in rule and field not in ("key", "variations", "contextual_bandit", "parent_conditions")}
+def _rule_experiment(rule: Mapping[str, Any], key: str, variations: list[Any],
+                     ctx: _Context) -> ExperimentSpec:
+    skip = ("key", "variations", "contextual_bandit", "parent_conditions")
+    fields = {field: rule[name] for field, name in _JSON_NAMES.items() if name in rule and field not in skip}
     experiment = ExperimentSpec(key=rule.get("key") or key, variations=variations, **fields)
     if not rule.get("contextualBanditRef"):
         return experiment
@@ -581,7 +589,8 @@ def _rule_experiment(rule: Mapping[str, Any], key: str, variations: list[Any], c
     return _bandit_experiment(experiment, definition if isinstance(definition, Mapping) else {}, ctx)
 
 
-def _bandit_experiment(experiment: ExperimentSpec, definition: Mapping[str, Any], ctx: _Context) -> ExperimentSpec:
+def _bandit_experiment(experiment: ExperimentSpec, definition: Mapping[str, Any],
+                       ctx: _Context) -> ExperimentSpec:
     # The first leaf whose condition matches sets the weights; otherwise the rule's own
     # (marginal) weights serve, reported as leaf -1.
     n = len(experiment.variations)
@@ -631,7 +640,8 @@ def _sticky_variation(experiment: ExperimentSpec, ctx: _Context) -> tuple[int, b
     return next((i for i, m in enumerate(meta) if wanted and m.get("key") == wanted), -1), False
 
 
-def _save_sticky(experiment: ExperimentSpec, attribute: str, value: str, variation_key: str, ctx: _Context) -> None:
+def _save_sticky(experiment: ExperimentSpec, attribute: str, value: str, variation_key: str,
+                 ctx: _Context) -> None:
     assert ctx.sticky_buckets is not None
     doc_key = f"{attribute}||{value}"
     existing = dict(ctx.sticky_buckets.get(doc_key, {}).get("assignments", {}))

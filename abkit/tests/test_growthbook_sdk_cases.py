@@ -75,7 +75,7 @@ def test_get_query_string_override(name, key, url, n, expected):
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=f"{i}-{c[0]}") for i, c in enumerate(CASES["evalCondition"])])
 def test_eval_condition(case):
-    name, condition, attributes, expected, *saved_groups = case  # saved groups are optional
+    _, condition, attributes, expected, *saved_groups = case  # saved groups are optional
     assert evaluate_condition(condition, attributes, *saved_groups) is expected
 
 
