@@ -120,12 +120,15 @@ def compile_pattern(pattern: str, ignore_case: bool = False) -> Search | None:
     if _re2 is not None:
         options = _re2.Options()
         options.log_errors = False
+        options.never_capture = True
         options.case_sensitive = not ignore_case
+        searcher: Any = _re2.Set.SearchSet(options)  # a one-pattern set: RE2 without match objects
         try:
-            compiled: Any = _re2.compile(pattern, options)
+            searcher.Add(pattern)
         except _re2.error:
             return None
-        return lambda text: compiled.search(text) is not None
+        searcher.Compile()
+        return lambda text: searcher.Match(text) is not None
     if fallback_refusal(pattern) is not None:
         return None
     try:

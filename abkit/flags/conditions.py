@@ -48,6 +48,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -110,7 +111,7 @@ def evaluate_condition(condition: Mapping[str, Any], attributes: Mapping[str, An
     >>> evaluate_condition({"email": {"$regexi": "@EXAMPLE\\\\.com$"}}, {"email": "ann@example.com"})
     True
     """
-    if not isinstance(condition, Mapping):
+    if not _is_mapping(condition):
         raise TypeError(f"`condition` must be a mapping; got {condition!r}.")
     try:
         return _condition(attributes or {}, condition, saved_groups or {}, 0) is True
@@ -175,9 +176,11 @@ def _condition(attributes: Any, condition: Mapping[str, Any], groups: Mapping[st
 
 def _lookup(attributes: Any, path: str) -> Any:
     # Dotted path; like JavaScript, a list exposes its indices ("0", "1", ...) and "length".
+    if "." not in path and type(attributes) is dict:
+        return attributes.get(path)
     current = attributes
     for part in path.split("."):
-        if isinstance(current, Mapping) and part in current:
+        if _is_mapping(current) and part in current:
             current = current[part]
         elif isinstance(current, list) and part == "length":
             current = len(current)
@@ -193,11 +196,24 @@ def _is_index(key: str, length: int) -> bool:
             and int(key) < length)
 
 
+def _is_mapping(value: Any) -> bool:
+    return type(value) is dict or (type(value) not in _JSON_TYPES and isinstance(value, Mapping))
+
+
 def _is_operator_object(value: Any) -> bool:
-    return isinstance(value, Mapping) and all(str(k).startswith("$") for k in value)
+    if not _is_mapping(value):
+        return False
+    return all(type(k) is str and k.startswith("$") for k in value)
+
+
+_JSON_TYPES = {type(None): "null", bool: "boolean", int: "number", float: "number", str: "string",
+               list: "array", tuple: "array", dict: "object"}
 
 
 def _type(value: Any) -> str:
+    kind = _JSON_TYPES.get(type(value))
+    if kind is not None:
+        return kind
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -215,11 +231,18 @@ def _type(value: Any) -> str:
 
 def _value(expected: Any, actual: Any, groups: Mapping[str, Any], depth: int) -> Result:
     # A condition on one attribute: operators, or a literal compared by deep equality.
-    if _is_operator_object(expected):
-        if depth > MAX_CONDITION_DEPTH:
-            raise _TooDeepError
-        return _all(_operator(op, actual, operand, groups, depth + 1) for op, operand in expected.items())
-    return _deep_equal(expected, actual, depth)
+    if not _is_operator_object(expected):
+        return _deep_equal(expected, actual, depth)
+    if depth > MAX_CONDITION_DEPTH:
+        raise _TooDeepError
+    outcome: Result = True
+    for op, operand in expected.items():
+        r = _operator(op, actual, operand, groups, depth + 1)
+        if r is False:
+            return False
+        if r is None:
+            outcome = None
+    return outcome
 
 
 def _deep_equal(a: Any, b: Any, depth: int) -> bool:
@@ -267,6 +290,8 @@ def _fold(value: Any) -> Any:
 
 def _is_in(actual: Any, values: Sequence[Any], insensitive: bool = False) -> bool:
     # GrowthBook's isIn: a list attribute is in when any of its items is (any overlap).
+    if type(actual) is str and not insensitive:
+        return actual in values  # a string equals only strings: Python's == is strict here
     items = actual if isinstance(actual, list) else [actual]
     if insensitive:
         return any(_same_value_zero(_fold(x), _fold(v)) for x in items for v in values)
@@ -281,6 +306,8 @@ def _orderable(a: Any, b: Any) -> bool:
 def _compare(a: Any, b: Any) -> int | None:
     # JavaScript's relational comparison: -1, 0 or 1, None when unordered (a NaN). Two strings
     # order by UTF-16 code units; anything else compares as numbers (null is 0, "8" is 8).
+    if type(a) in _NUMBERS and type(b) in _NUMBERS and a == a and b == b:  # numbers, no NaN
+        return (a > b) - (a < b)
     if isinstance(a, str) and isinstance(b, str):
         if not (a.isascii() and b.isascii()):
             a, b = a.encode("utf-16-be", "surrogatepass"), b.encode("utf-16-be", "surrogatepass")
@@ -291,6 +318,7 @@ def _compare(a: Any, b: Any) -> int | None:
     return (x > y) - (x < y)
 
 
+_NUMBERS = frozenset({int, float})
 _JS_DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[+-]?Infinity")
 _JS_RADIX = re.compile(r"0([xX][0-9a-fA-F]+|[oO][0-7]+|[bB][01]+)")
 
@@ -319,18 +347,9 @@ def _to_number(value: Any) -> float:
     return math.nan
 
 
-def _ordered(op: str, sign: int) -> bool:
-    if op.endswith("gte"):
-        return sign >= 0
-    if op.endswith("gt"):
-        return sign > 0
-    if op.endswith("lte"):
-        return sign <= 0
-    if op.endswith("lt"):
-        return sign < 0
-    if op == "$vne":
-        return sign != 0
-    return sign == 0  # $veq
+# The signs of compare(actual, operand) for which each ordering operator holds.
+_SIGNS = {"$gt": (1,), "$gte": (0, 1), "$lt": (-1,), "$lte": (-1, 0), "$vgt": (1,), "$vgte": (0, 1),
+          "$vlt": (-1,), "$vlte": (-1, 0), "$veq": (0,), "$vne": (-1, 1)}
 
 
 def _search(op: str, actual: Any, pattern: Any) -> bool:
@@ -342,24 +361,26 @@ def _search(op: str, actual: Any, pattern: Any) -> bool:
 
 
 def _operator(op: str, actual: Any, operand: Any, groups: Mapping[str, Any], depth: int) -> Result:
+    if op == "$in" and isinstance(operand, list) and type(actual) is str:
+        return actual in operand  # the commonest case, fast (a string equals only strings)
     if op == "$eq":
         return _strict_equal(actual, operand)
     if op == "$ne":
         return not _strict_equal(actual, operand)
     if op in _COMPARISONS:
         sign = _compare(actual, operand)
-        return sign is not None and _ordered(op, sign)
+        return sign in _SIGNS[op]
     if op in _VERSIONS:
         if not _orderable(actual, operand):
             return op == "$vne"
         a, b = version_key(actual), version_key(operand)
-        return _ordered(op, (a > b) - (a < b))
+        return (a > b) - (a < b) in _SIGNS[op]
     if op in _REGEXES:
         return _search(op, actual, operand)
     if op in ("$in", "$nin", "$ini", "$nini"):
         if not isinstance(operand, list):
             return False
-        found = not isinstance(actual, Mapping) and _is_in(actual, operand, op.endswith("i"))
+        found = not _is_mapping(actual) and _is_in(actual, operand, op.endswith("i"))
         return found if op in ("$in", "$ini") else not found
     if op in ("$all", "$alli"):
         if not isinstance(operand, list) or not isinstance(actual, list):
@@ -381,7 +402,7 @@ def _operator(op: str, actual: Any, operand: Any, groups: Mapping[str, Any], dep
         if not isinstance(operand, str):
             return False
         members = groups.get(operand, [])
-        found = isinstance(members, list) and not isinstance(actual, Mapping) and _is_in(actual, members)
+        found = isinstance(members, list) and not _is_mapping(actual) and _is_in(actual, members)
         return found if op == "$inGroup" else isinstance(members, list) and not found
     if op in _CONDITION_KEYS:
         return False
@@ -438,6 +459,14 @@ _VERSION_STRIP = re.compile(r"^v|\+.*$")
 _VERSION_SPLIT = re.compile(r"[-.]")
 
 
+@functools.lru_cache(maxsize=4096)
+def _version_key(version: str) -> str:
+    parts = _VERSION_SPLIT.split(_VERSION_STRIP.sub("", version))
+    if len(parts) == 3:
+        parts.append("~")
+    return "-".join(p.rjust(5, " ") if p.isdigit() else p for p in parts)
+
+
 def version_key(version: Any) -> str:
     """A string that orders versions as GrowthBook's ``paddedVersionString`` does.
 
@@ -453,10 +482,7 @@ def version_key(version: Any) -> str:
         version = js_string(version)
     if not version or not isinstance(version, str):
         version = "0"
-    parts = _VERSION_SPLIT.split(_VERSION_STRIP.sub("", version))
-    if len(parts) == 3:
-        parts.append("~")
-    return "-".join(p.rjust(5, " ") if p.isdigit() else p for p in parts)
+    return _version_key(version)
 
 
 def check_condition(condition: Any) -> dict[str, Any]:

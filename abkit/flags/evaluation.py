@@ -432,7 +432,8 @@ def _fallback(experiment: ExperimentSpec, ctx: _Context) -> str | None:
     return experiment.fallback_attribute if _sticky(experiment, ctx) else None
 
 
-def _run(experiment: ExperimentSpec, feature_id: str | None, ctx: _Context) -> Assignment:
+def _run(experiment: ExperimentSpec, feature_id: str | None, ctx: _Context, *,
+         condition_checked: bool = False) -> Assignment:
     n_variations = len(experiment.variations)
     if n_variations < 2 or not ctx.enabled:
         return _result(experiment, ctx, feature_id=feature_id)
@@ -458,7 +459,7 @@ def _run(experiment: ExperimentSpec, feature_id: str | None, ctx: _Context) -> A
                 return _result(experiment, ctx, feature_id=feature_id)
         elif experiment.namespace and not in_namespace(hash_value, experiment.namespace):
             return _result(experiment, ctx, feature_id=feature_id)
-        if not ctx.matches(experiment.condition):
+        if not condition_checked and not ctx.matches(experiment.condition):
             return _result(experiment, ctx, feature_id=feature_id)
         if experiment.parent_conditions and _prerequisites(experiment.parent_conditions, ctx) != "pass":
             return _result(experiment, ctx, feature_id=feature_id)
@@ -566,7 +567,7 @@ def _feature(key: str, ctx: _Context) -> FeatureResult:
         if variations is None:
             continue
         experiment = _rule_experiment(rule, key, variations, ctx)
-        result = _run(experiment, key, ctx)
+        result = _run(experiment, key, ctx, condition_checked=True)  # the rule's, checked above
         if not result.in_experiment or result.passthrough:
             continue
         if experiment.contextual_bandit is not None and not result.hash_used:
