@@ -501,7 +501,7 @@ def _filtered_out(filters: Sequence[Mapping[str, Any]], ctx: _Context) -> bool:
     for f in filters:
         value = _hash_text(ctx.hash_value(f.get("attribute"))[1])
         n = gb_hash(f.get("seed", ""), value, f.get("hashVersion", 2)) if value else None
-        if n is None or choose_variation(n, f["ranges"]) < 0:
+        if n is None or choose_variation(n, f.get("ranges") or []) < 0:
             return True
     return False
 
@@ -543,8 +543,12 @@ def _feature(key: str, ctx: _Context) -> FeatureResult:
         return FeatureResult(value=None, source="cyclicPrerequisite")
     ctx.stack.add(key)
     feature = ctx.features[key]
+    rules = feature.get("rules") or [] if isinstance(feature, Mapping) else None
+    if rules is None or not isinstance(rules, list) or not all(isinstance(r, Mapping) for r in rules):
+        raise TypeError(f"`features` must map keys to {{'defaultValue', 'rules': [mappings]}}; got "
+                        f"{key!r}: {feature!r}.")
     stack = set(ctx.stack)
-    for rule in feature.get("rules") or []:
+    for rule in rules:
         ctx.stack = set(stack)
         rule_id = rule.get("id") or ""
         if rule.get("parentConditions"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import warnings
@@ -21,7 +22,16 @@ except ImportError:  # pragma: no cover - the cross-checks are skipped without i
 import abkit
 from abkit import flags
 from abkit.assignment import assign, gb_hash
-from abkit.flags import MAX_CONDITION_DEPTH, FeatureFlag, _regex, check_condition, evaluate_condition
+from abkit.flags import (
+    MAX_CONDITION_DEPTH,
+    ExperimentSpec,
+    FeatureFlag,
+    _regex,
+    check_condition,
+    evaluate_condition,
+    evaluate_feature,
+    run_experiment,
+)
 
 UNITS = [f"user-{i}" for i in range(20_000)]
 
@@ -311,3 +321,65 @@ def test_flag_names_are_exported():
     for name in flags.__all__:
         assert hasattr(flags, name)
     assert {"evaluate_condition", "evaluate_feature", "run_experiment"} <= set(abkit.__all__)
+
+
+# --- GrowthBook evaluation: bad payloads, round trips (the SDK's own cases: test_growthbook_sdk_cases.py)
+
+
+@pytest.mark.parametrize(("call", "error", "match"), [
+    (lambda: evaluate_feature("f", {"f": 3}), TypeError, r"`features` must map keys to"),
+    (lambda: evaluate_feature("f", {"f": {"rules": [1]}}), TypeError, r"`features` must map keys to"),
+    (lambda: evaluate_feature("f", [1]), TypeError, r"`features` must be a mapping"),
+    (lambda: evaluate_feature(3, {}), TypeError, r"`key` must be a string"),
+    (lambda: evaluate_feature("f", {}, attributes=[1]), TypeError, r"`attributes` must be a mapping"),
+    (lambda: run_experiment({"key": "t"}), ValueError, r"`experiment` must have a key and variations"),
+    (lambda: run_experiment([1]), TypeError, r"`experiment` must be a mapping or an ExperimentSpec"),
+    (lambda: run_experiment({"key": "t", "variations": "ab"}), TypeError, r"`variations` must be a list"),
+    (lambda: run_experiment({"key": "t", "variations": [0, 1]}, url=3), TypeError, r"`url` must be a string"),
+    (lambda: evaluate_condition([1], {}), TypeError, r"`condition` must be a mapping"),
+])
+def test_bad_payloads_are_refused_clearly(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_malformed_entries_inside_a_condition_fail_instead_of_raising():
+    # As GrowthBook's SDKs: payloads from a newer server degrade to "not matched".
+    assert evaluate_condition({"a": {"$newOperator": 1}}, {"a": 1}) is False
+    assert evaluate_condition({"$not": {"a": {"$newOperator": 1}}}, {"a": 1}) is False
+    assert evaluate_condition({"$or": 3}, {"a": 1}) is False
+    assert evaluate_condition({"a": {"$in": "abc"}}, {"a": "a"}) is False
+
+
+def test_experiment_spec_round_trip_and_results_are_json():
+    data = {"key": "t", "variations": [0, 1], "weights": [0.2, 0.8], "hashVersion": 2, "seed": "s",
+            "meta": [{"key": "c"}, {"key": "v", "name": "treatment"}], "namespace": ["ns", 0, 1]}
+    spec = ExperimentSpec.from_dict({**data, "unknown": 1})
+    assert spec.to_dict() == data and ExperimentSpec.from_dict(spec.to_dict()) == spec
+    result = run_experiment(spec, {"id": "user-3"})
+    assert json.loads(json.dumps(result.to_dict(), allow_nan=False)) == result.to_dict()
+    assert result.key in ("c", "v") and repr(result).splitlines()[0] == "Assignment"
+
+
+@pytest.mark.parametrize(("value", "on"), [(None, False), (False, False), (0, False), (float("nan"), False),
+                                           ("", False), ([], True), ({}, True), ("0", True), (2, True)])
+def test_feature_on_is_javascript_truthiness(value, on):
+    result = evaluate_feature("f", {"f": {"defaultValue": value}})
+    assert (result.on, result.off) == (on, not on)
+
+
+def test_sticky_buckets_keep_a_unit_in_place_and_write_only_changes():
+    features = {"f": {"defaultValue": 0, "rules": [{"key": "exp", "variations": [0, 1, 2], "hashVersion": 2,
+                                                     "meta": [{"key": "a"}, {"key": "b"}, {"key": "c"}]}]}}
+    docs: dict = {}
+    first = evaluate_feature("f", features, {"id": "u1"}, sticky_buckets=docs)
+    assert docs == {"id||u1": {"attributeName": "id", "attributeValue": "u1",
+                               "assignments": {"exp__0": first.experiment_result.key}}}
+    stored = docs["id||u1"]
+    again = evaluate_feature("f", features, {"id": "u1"}, sticky_buckets=docs)
+    assert again.experiment_result.sticky_bucket_used and again.value == first.value
+    assert docs["id||u1"] is stored  # unchanged documents are not rewritten
+    # weights change: the unit keeps its variation while bucketVersion stays
+    features["f"]["rules"][0]["weights"] = [1.0, 0.0, 0.0] if first.value != 0 else [0.0, 0.0, 1.0]
+    assert evaluate_feature("f", features, {"id": "u1"}, sticky_buckets=docs).value == first.value
+    assert evaluate_feature("f", features, {"id": "u1"}).value != first.value
