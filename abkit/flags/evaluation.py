@@ -1,8 +1,8 @@
 """GrowthBook experiments and features, evaluated as GrowthBook's SDKs do.
 
 :func:`run_experiment` is GrowthBook's ``run`` and :func:`evaluate_feature` its ``evalFeature``;
-both agree with GrowthBook's SDK conformance suite (spec 0.8.0: every ``run``, ``feature`` and
-``stickyBucket`` case). They take GrowthBook's JSON (an experiment, or the ``features`` payload
+both agree with GrowthBook's SDK conformance suite (spec 0.8.0: every ``run``, ``feature``,
+``stickyBucket`` and ``contextualBandit`` case). They take GrowthBook's JSON (an experiment, or the ``features`` payload
 of the GrowthBook API) and the unit's attributes, and return frozen results whose ``to_dict()``
 is GrowthBook's JSON shape.
 

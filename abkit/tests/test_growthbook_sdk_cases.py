@@ -2,10 +2,9 @@
 
 abkit/tests/reference/growthbook_sdk_cases.json is GrowthBook's file, unmodified: each section is
 a list in GrowthBook's positional layout (read below). Sections run here: hash, getBucketRange,
-chooseVariation, getEqualWeights, inNamespace, evalCondition, run, feature, stickyBucket and
-getQueryStringOverride. Left out: decrypt and urlRedirect (out of abkit's scope) and
-contextualBandit (leaf routing is implemented for feature rules, but that section's tracking and
-payload-validation cases are not part of abkit's API).
+chooseVariation, getEqualWeights, inNamespace, evalCondition, run, feature, contextualBandit (laid
+out as feature), stickyBucket and getQueryStringOverride. Left out: decrypt and urlRedirect (out
+of abkit's scope).
 """
 
 from __future__ import annotations
@@ -31,8 +30,8 @@ def section(name: str, *, id_index: int | None = 0) -> list[Any]:
 
 def test_spec_version_and_section_sizes():
     assert CASES["specVersion"] == "0.8.0"
-    sizes = {k: len(CASES[k]) for k in ("evalCondition", "run", "feature", "stickyBucket")}
-    assert sizes == {"evalCondition": 248, "run": 73, "feature": 55, "stickyBucket": 13}
+    sizes = {k: len(CASES[k]) for k in ("evalCondition", "run", "feature", "stickyBucket", "contextualBandit")}
+    assert sizes == {"evalCondition": 248, "run": 73, "feature": 55, "stickyBucket": 13, "contextualBandit": 35}
 
 
 # --- hashing and bucketing (exact: the SDKs compute these with the same float operations)
@@ -93,7 +92,7 @@ def test_run(name, context, experiment, value, in_experiment, hash_used):
     assert (result.value, result.in_experiment, result.hash_used) == (value, in_experiment, hash_used)
 
 
-@pytest.mark.parametrize(("name", "context", "key", "expected"), section("feature"))
+@pytest.mark.parametrize(("name", "context", "key", "expected"), section("feature") + section("contextualBandit"))
 def test_feature(name, context, key, expected):
     result = evaluate_feature(key, context.get("features", {}), context.get("attributes"),
                               contextual_bandits=context.get("contextualBandits"), **options(context))
