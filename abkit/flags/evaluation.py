@@ -2,9 +2,9 @@
 
 :func:`run_experiment` is GrowthBook's ``run`` and :func:`evaluate_feature` its ``evalFeature``;
 both agree with GrowthBook's SDK conformance suite (spec 0.8.0: every ``run``, ``feature``,
-``stickyBucket`` and ``contextualBandit`` case). They take GrowthBook's JSON (an experiment, or the ``features`` payload
-of the GrowthBook API) and the unit's attributes, and return frozen results whose ``to_dict()``
-is GrowthBook's JSON shape.
+``stickyBucket`` and ``contextualBandit`` case). They take GrowthBook's JSON (an experiment, or
+the ``features`` payload of the GrowthBook API) and the unit's attributes, and return frozen
+results whose ``to_dict()`` is GrowthBook's JSON shape.
 
 An experiment assigns a unit by hashing its ``hash_attribute`` (``"id"`` by default; a string or
 a finite non-zero number) with the experiment's ``seed`` (its key by default) and hash version
