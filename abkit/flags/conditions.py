@@ -69,6 +69,7 @@ _LISTS = frozenset({"$in", "$nin", "$ini", "$nini", "$all", "$alli"})
 OPERATORS = frozenset({"$eq", "$ne", "$exists", "$type", "$not", "$elemMatch", "$size", "$inGroup",
                        "$notInGroup"}) | _COMPARISONS | _VERSIONS | _REGEXES | _LISTS
 _COMBINATORS = frozenset({"$and", "$or", "$nor"})
+_TOP_LEVEL = _COMBINATORS | {"$not", "$savedGroup"}
 # Keys of a condition rather than of a value: as operators on a value they never match.
 _CONDITION_KEYS = frozenset({"$and", "$or", "$nor", "$savedGroup"})
 _TYPES = ("null", "boolean", "number", "string", "array", "object")
@@ -155,7 +156,9 @@ def _condition(attributes: Any, condition: Mapping[str, Any], groups: Mapping[st
     outcome: Result = True
     for key, value in condition.items():
         r: Result
-        if key == "$or":
+        if key not in _TOP_LEVEL:
+            r = _value(value, _lookup(attributes, key), groups, depth)
+        elif key == "$or":
             r = True if not value else _any(_condition(attributes, c, groups, inner) for c in value)
         elif key == "$nor":
             r = False if not value else _negate(_any(_condition(attributes, c, groups, inner) for c in value))
@@ -163,10 +166,8 @@ def _condition(attributes: Any, condition: Mapping[str, Any], groups: Mapping[st
             r = _all(_condition(attributes, c, groups, inner) for c in value)
         elif key == "$not":
             r = _negate(_condition(attributes, value, groups, inner))
-        elif key == "$savedGroup":
-            r = None  # typed saved groups (newer than spec 0.8.0) are not supported
-        else:
-            r = _value(value, _lookup(attributes, key), groups, depth)
+        else:  # $savedGroup: typed saved groups (newer than spec 0.8.0) are not supported
+            r = None
         if r is False:
             return False
         if r is None:
@@ -231,7 +232,9 @@ def _type(value: Any) -> str:
 
 def _value(expected: Any, actual: Any, groups: Mapping[str, Any], depth: int) -> Result:
     # A condition on one attribute: operators, or a literal compared by deep equality.
-    if not _is_operator_object(expected):
+    if type(expected) is not dict and not _is_operator_object(expected):
+        return _deep_equal(expected, actual, depth)
+    if not all(type(k) is str and k.startswith("$") for k in expected):
         return _deep_equal(expected, actual, depth)
     if depth > MAX_CONDITION_DEPTH:
         raise _TooDeepError
@@ -478,6 +481,8 @@ def version_key(version: Any) -> str:
     >>> version_key("1.10.0") > version_key("1.9.2"), version_key("1.0.0") > version_key("1.0.0-rc.1")
     (True, True)
     """
+    if type(version) is str and version:
+        return _version_key(version)
     if isinstance(version, int | float) and not isinstance(version, bool):
         version = js_string(version)
     if not version or not isinstance(version, str):
