@@ -15,7 +15,7 @@ from abkit.adapters import BanditRouter, FixedSplitRouter, Route, Router, Shadow
 from abkit.assignment import assign
 from abkit.bayes import BayesMeansResult, BayesProportionsResult, bayes_means, bayes_proportions
 from abkit.errors import ConvergenceError, DegenerateDataWarning, StateError
-from abkit.flags import FeatureFlag
+from abkit.flags import FeatureFlag, evaluate_condition, evaluate_feature, run_experiment
 from abkit.frame import Experiment, Mean, Proportion, RatioOfMeans, compare_models
 from abkit.means import cuped_test, means_test, ratio_test
 from abkit.multiple import adjust_pvalues
@@ -99,6 +99,8 @@ __all__ = [
     "delong_test",
     "diebold_mariano_test",
     "duration",
+    "evaluate_condition",
+    "evaluate_feature",
     "kayenta_classify",
     "kayenta_score",
     "mann_whitney_test",
@@ -111,6 +113,7 @@ __all__ = [
     "power_ratio",
     "proportions_test",
     "ratio_test",
+    "run_experiment",
     "sequential",
     "sequential_sample_size",
     "srm_test",

@@ -112,9 +112,24 @@ def check_bool(name: str, value: Any) -> bool:
     return bool(value)
 
 
+def check_utf8(name: str, value: Any) -> str:
+    """A ``str`` that encodes as UTF-8: no lone surrogates such as ``'\\udcff'``.
+
+    Hashes, logs and JSON state need the UTF-8 bytes (MurmurHash3 crashes the process on a
+    lone surrogate), so such text is refused before any of them sees it.
+    """
+    if not check_string(name, value).isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(f"`{name}` must be encodable as UTF-8 (no lone surrogates); "
+                             f"got {value!r}.") from None
+    return value
+
+
 def check_id(name: str, value: Any) -> str:
-    """A non-empty string: a unit, request, experiment or model id."""
-    if not check_string(name, value):
+    """A non-empty string that encodes as UTF-8: a unit, request, experiment or model id."""
+    if not check_utf8(name, value):
         raise ValueError(f"`{name}` must be a non-empty string; got ''.")
     return value
 

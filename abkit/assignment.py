@@ -55,7 +55,15 @@ from typing import Any
 import mmh3
 from fnv_hash_fast import fnv1a_32 as _fnv1a32_bytes
 
-from abkit._validation import check_choice, check_id, check_int, check_real, check_share, check_string
+from abkit._validation import (
+    check_choice,
+    check_id,
+    check_int,
+    check_real,
+    check_share,
+    check_string,
+    check_utf8,
+)
 
 __all__ = [
     "HASHINGS",
@@ -256,7 +264,7 @@ def optimizely_bucket(unit_id: str, experiment: str) -> int:
     >>> optimizely_bucket("ppid2", "1886780722")
     2434
     """
-    key = check_string("unit_id", unit_id) + check_string("experiment", experiment)
+    key = check_utf8("unit_id", unit_id) + check_utf8("experiment", experiment)
     return mmh3.hash(key, 1, signed=False) * OPTIMIZELY_BUCKETS >> 32
 
 
@@ -349,8 +357,8 @@ def assign(
     >>> assign("ppid1", "1886780721", [0.5, 0.5], hashing="optimizely")
     1
     """
-    unit_id = check_id("unit_id", unit_id)
-    experiment = check_string("experiment", experiment)
+    unit_id = check_id("unit_id", unit_id)  # UTF-8 encodable: checked before any hashing
+    experiment = check_utf8("experiment", experiment)
     check_choice("hashing", hashing, HASHINGS)
     if weights is None:
         count = 2 if n_variants is None else check_int("n_variants", n_variants, minimum=1)

@@ -1,6 +1,7 @@
 """Per-request cost of assignment: abkit's routers against GrowthBook's Python SDK.
 
-Run: ``python benchmarks/bench_assignment.py [--requests 100000] [--repeats 7] [--bandit-requests 20000]``
+Run: ``python benchmarks/bench_assignment.py [--requests 100000] [--repeats 7] [--bandit-requests 20000]
+[--evaluation-requests 20000]``
 
 Each request is a new unit id. abkit: ``router.route(unit)`` and ``route`` + ``record(unit, outcome)``
 on a ``FixedSplitRouter`` (50/50), for GrowthBook hash versions 2 and 1 and Optimizely's
@@ -9,6 +10,12 @@ MurmurHash3. GrowthBook: ``gb.set_attributes({"id": unit})`` then ``gb.run(exper
 ``chooseVariation``. Both sides must agree on every assignment. Medians over the repeats, in
 microseconds per request, of the process's CPU time (``time.process_time``): on a shared machine
 wall time also counts the time spent waiting for a core.
+
+GrowthBook evaluation (``abkit.flags``): per unit, ``evaluate_condition`` against the SDK's
+``evalCondition`` on a targeting condition (``$in``, ``$gte``, ``$vgte``, ``$regex``);
+``run_experiment`` on an experiment with that condition against ``set_attributes`` + ``run``;
+``evaluate_feature`` on a feature with a force rule and an experiment rule against
+``set_attributes`` + ``eval_feature``. Both sides must agree on every unit.
 
 Bandit router (``BanditRouter``, 3 arms, Bernoulli rewards 4/5/6%): ``route`` + ``record`` per
 request for epsilon-greedy, UCB1 and Thompson sampling (default ``refresh=0.01``), from a policy
@@ -31,11 +38,12 @@ import numpy as np
 
 from abkit.adapters import BanditRouter, FixedSplitRouter
 from abkit.bandits import UCB1, BasePolicy, EpsilonGreedy, ThompsonBernoulli, _posterior, warmup
+from abkit.flags import ExperimentSpec, evaluate_condition, evaluate_feature, run_experiment
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     from growthbook import Experiment, GrowthBook
-    from growthbook.core import chooseVariation, gbhash, getBucketRanges
+    from growthbook.core import chooseVariation, evalCondition, gbhash, getBucketRanges
 
 KEY = "checkout-button"
 
@@ -88,6 +96,70 @@ def _bandit_results(n: int, repeats: int) -> dict[str, float]:
     return results
 
 
+CONDITION = {"country": {"$in": ["NZ", "AU", "US"]}, "age": {"$gte": 18},
+             "app_version": {"$vgte": "2.4.0"}, "email": {"$regex": "@example\\.(com|org)$"}}
+FEATURES = {"new-ranker": {"defaultValue": "old", "rules": [
+    {"id": "staff", "condition": {"email": {"$regex": "@staff\\.example\\.com$"}}, "force": "new"},
+    {"id": "test", "key": "ranker-test", "hashVersion": 2, "variations": ["old", "new"],
+     "weights": [0.5, 0.5], "condition": CONDITION}]}}
+
+
+def _evaluation_results(units: list[str], repeats: int) -> dict[str, float]:
+    countries = ["NZ", "AU", "US", "FR"]
+    people = [{"id": unit, "country": countries[i % 4], "age": 15 + i % 40,
+               "app_version": f"2.{i % 7}.{i % 3}", "email": f"{unit}@example.{'com' if i % 5 else 'net'}"}
+              for i, unit in enumerate(units)]
+    # Both sides build their experiment once (abkit also takes GrowthBook's JSON, at ~3 µs a call).
+    experiment = ExperimentSpec(key="ranker-test", variations=[0, 1], hash_version=2, condition=CONDITION)
+    gb_experiment = Experiment(key="ranker-test", variations=[0, 1], hashVersion=2, condition=CONDITION)
+    gb = GrowthBook(attributes=people[0], features=FEATURES)
+    for attributes in people:  # same answers on every unit
+        gb.set_attributes(attributes)
+        ours = (evaluate_condition(CONDITION, attributes),
+                run_experiment(experiment, attributes).variation_id,
+                evaluate_feature("new-ranker", FEATURES, attributes).value)
+        theirs = (evalCondition(attributes, CONDITION), gb.run(gb_experiment).variationId,
+                  gb.eval_feature("new-ranker").value)
+        if ours != theirs:
+            raise AssertionError(f"abkit and GrowthBook differ for {attributes}: {ours} != {theirs}")
+
+    def abkit_condition() -> None:
+        for attributes in people:
+            evaluate_condition(CONDITION, attributes)
+
+    def sdk_condition() -> None:
+        for attributes in people:
+            evalCondition(attributes, CONDITION)
+
+    def abkit_run() -> None:
+        for attributes in people:
+            run_experiment(experiment, attributes)
+
+    def sdk_run() -> None:
+        for attributes in people:
+            gb.set_attributes(attributes)
+            gb.run(gb_experiment)
+
+    def abkit_feature() -> None:
+        for attributes in people:
+            evaluate_feature("new-ranker", FEATURES, attributes)
+
+    def sdk_feature() -> None:
+        for attributes in people:
+            gb.set_attributes(attributes)
+            gb.eval_feature("new-ranker")
+
+    n = len(people)
+    return {
+        "abkit evaluate_condition": _per_request(abkit_condition, n, repeats),
+        "GrowthBook SDK evalCondition": _per_request(sdk_condition, n, repeats),
+        "abkit run_experiment (with condition)": _per_request(abkit_run, n, repeats),
+        "GrowthBook SDK set_attributes + run": _per_request(sdk_run, n, repeats),
+        "abkit evaluate_feature (force + experiment rule)": _per_request(abkit_feature, n, repeats),
+        "GrowthBook SDK set_attributes + eval_feature": _per_request(sdk_feature, n, repeats),
+    }
+
+
 def _prob_best_results(repeats: int) -> dict[str, float]:
     # milliseconds per prob_best() on Beta(1 + s, 1 + n - s) posteriors of the 4/5/6% arms
     results: dict[str, float] = {}
@@ -113,6 +185,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--bandit-requests", type=int, default=20_000)
+    parser.add_argument("--evaluation-requests", type=int, default=20_000)
     args = parser.parse_args()
     n, repeats = args.requests, args.repeats
     units = [f"user-{i}" for i in range(n)]
@@ -169,6 +242,15 @@ def main() -> None:
         sdk = results[f"GrowthBook SDK set_attributes + run, v{version}"]
         ours = results[f"abkit route + record, growthbook v{version}"]
         print(f"GrowthBook run / abkit route+record (v{version}): {sdk / ours:.1f}x")
+
+    evaluation = _evaluation_results(units[: args.evaluation_requests], max(3, repeats // 2))
+    width = max(len(k) for k in evaluation)
+    print(f"\nGrowthBook evaluation: {args.evaluation_requests} units; median CPU microseconds per unit")
+    for name, value in evaluation.items():
+        print(f"  {name.ljust(width)}  {value:8.2f}")
+    names = list(evaluation)
+    for ours, theirs in zip(names[::2], names[1::2], strict=True):
+        print(f"  {theirs} / {ours}: {evaluation[theirs] / evaluation[ours]:.1f}x")
 
     bandit = _bandit_results(args.bandit_requests, max(3, repeats // 2))
     width = max(len(k) for k in bandit)

@@ -1,0 +1,36 @@
+"""Feature flags, targeting conditions, and GrowthBook experiments and features.
+
+- :class:`FeatureFlag` (``abkit.flags._flag``): a flag rolled out to a share of the units that
+  pass a targeting condition, with a kill switch.
+- :mod:`abkit.flags.conditions`: GrowthBook's condition language, :func:`evaluate_condition`
+  (lenient, as GrowthBook's SDKs) and :func:`check_condition` (strict, for flags).
+- :mod:`abkit.flags.evaluation`: GrowthBook's ``run`` (:func:`run_experiment`) and feature
+  evaluation (:func:`evaluate_feature`), with sticky bucketing and prerequisites.
+
+All of it agrees with GrowthBook's SDK conformance suite (spec 0.8.0); hashing and bucketing are
+:mod:`abkit.assignment`'s.
+"""
+
+from abkit.flags._flag import FeatureFlag
+from abkit.flags.conditions import MAX_CONDITION_DEPTH, check_condition, evaluate_condition
+from abkit.flags.evaluation import (
+    Assignment,
+    ExperimentSpec,
+    FeatureResult,
+    evaluate_feature,
+    query_string_override,
+    run_experiment,
+)
+
+__all__ = [
+    "MAX_CONDITION_DEPTH",
+    "Assignment",
+    "ExperimentSpec",
+    "FeatureFlag",
+    "FeatureResult",
+    "check_condition",
+    "evaluate_condition",
+    "evaluate_feature",
+    "query_string_override",
+    "run_experiment",
+]
