@@ -38,8 +38,9 @@ from typing import Any
 
 import narwhals as nw
 import numpy as np
+from scipy import special
 
-from abkit._validation import check_choice
+from abkit._validation import check_choice, check_id, check_real
 from abkit.shadow.log import ShadowLog
 
 __all__ = ["LAYOUTS", "load_shadow_log", "make_shadow_log"]
@@ -61,7 +62,10 @@ def _read(table: Any) -> Any:
         suffix = Path(path).suffix.lower()
         if suffix not in (".parquet", ".csv"):
             raise ValueError(f"`table` must be a .parquet or .csv path; got {path!r}.")
-        table = duckdb.read_parquet(path) if suffix == ".parquet" else duckdb.read_csv(path)
+        try:
+            table = duckdb.read_parquet(path) if suffix == ".parquet" else duckdb.read_csv(path)
+        except duckdb.IOException as exc:
+            raise FileNotFoundError(f"`table` names no readable file: {path!r} ({exc}).") from exc
     try:
         frame = nw.from_native(table)
     except TypeError as exc:
@@ -78,10 +82,13 @@ def _collect(frame: Any, columns: list[str]) -> Any:
     return data.collect() if isinstance(data, nw.LazyFrame) else data
 
 
-def _require(columns: list[str], names: list[str]) -> None:
-    missing = [n for n in names if n not in columns]
-    if missing:
-        raise ValueError(f"The table has no column(s) {missing}; its columns are {columns}.")
+def _require(columns: list[str], names: list[tuple[str, str]]) -> None:
+    """Each ``(argument, column)`` names a column of the table, or a ``ValueError`` naming it."""
+    for argument, name in names:
+        if name not in columns:
+            raise ValueError(
+                f"`{argument}` must name a column of the table; got {name!r}; its columns are {columns}."
+            )
 
 
 def load_shadow_log(
@@ -134,6 +141,11 @@ def load_shadow_log(
     (1, [[0.2, 0.4], [0.9, 0.6]])
     """
     layout = check_choice("layout", layout, LAYOUTS)
+    for name, column in (("request_id", request_id), ("model", model), ("label", label),
+                         ("latency", latency), ("timestamp", timestamp), ("label_time", label_time)):
+        check_id(name, column)
+    if score is not None:
+        check_id("score", score)
     frame = _read(table)
     columns = list(frame.collect_schema().names())
     if score is None:
@@ -147,7 +159,7 @@ def load_shadow_log(
         raise ValueError(f"`as_of` needs a label-arrival column; the table has no {label_time!r}.")
 
     if layout == "long":
-        _require(columns, [request_id, model, score])
+        _require(columns, [("request_id", request_id), ("model", model), ("score", score)])
         keep = [request_id, model, score, *present.values()]
         data = _collect(frame, keep)
         arrays = {key: data[name].to_numpy() for key, name in present.items()}
@@ -161,7 +173,7 @@ def load_shadow_log(
     if not names:
         raise ValueError(f"The wide layout needs `{prefix}<model>` columns; the columns are {columns}.")
     score_columns = [f"{prefix}{m}" for m in names]
-    _require(columns, [request_id, *score_columns])
+    _require(columns, [("request_id", request_id), *(("score", c) for c in score_columns)])
     latency_columns = [f"{latency}_{m}" for m in names]
     has_latency = all(c in columns for c in latency_columns)
     shared = {key: name for key, name in present.items() if key != "latency"}
@@ -234,12 +246,25 @@ def make_shadow_log(
     """
     import pandas as pd
 
-    from abkit._validation import check_int, check_rng
+    from abkit._validation import check_int, check_nonnegative, check_positive, check_rng, check_share
 
-    n = check_int("n_requests", n_requests, minimum=1)
+    n = check_int("n_requests", n_requests, minimum=1, maximum=10**8)
     generator = check_rng(rng)
-    models = models or {"champion": 1.0, "challenger": 1.1}
-    latency_ms = latency_ms or dict.fromkeys(models, 40.0)
+    models = {"champion": 1.0, "challenger": 1.1} if models is None else models
+    if not isinstance(models, dict) or not models:
+        raise TypeError(f"`models` must be a dict of model name to separation; got {models!r}.")
+    latency_ms = dict.fromkeys(models, 40.0) if latency_ms is None else latency_ms
+    for name, separation in models.items():
+        check_id("models", name)
+        check_real("models", separation)
+    if not isinstance(latency_ms, dict) or set(latency_ms) != set(models):
+        raise TypeError(f"`latency_ms` must be a dict with one entry per model; got {latency_ms!r}.")
+    for value in latency_ms.values():
+        check_positive("latency_ms", value)
+    positive_rate = check_share("positive_rate", positive_rate)
+    difficulty = check_nonnegative("difficulty", difficulty)
+    missing_rate = check_share("missing_rate", missing_rate)
+    pending_rate = check_share("pending_rate", pending_rate)
     y = (generator.random(n) < positive_rate).astype(float)
     shared = generator.normal(0.0, difficulty, n)
     shared_latency = generator.normal(0.0, 0.3, n)
@@ -252,7 +277,7 @@ def make_shadow_log(
         answered = np.ones(n, dtype=bool) if position == 0 else generator.random(n) >= missing_rate
         frames.append(pd.DataFrame({
             "request_id": np.arange(n)[answered], "model": name,
-            "score": (1.0 / (1.0 + np.exp(-logit)))[answered], "label": label[answered],
+            "score": special.expit(logit)[answered], "label": label[answered],
             "latency": latency[answered], "timestamp": timestamp[answered],
         }))
     return pd.concat(frames, ignore_index=True)

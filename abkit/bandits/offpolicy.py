@@ -42,7 +42,13 @@ import numpy.typing as npt
 
 from abkit._inference import interval, warn_degenerate
 from abkit._results import ConfidenceInterval, Result
-from abkit._validation import as_float_array, check_confidence_level, check_positive, check_same_length
+from abkit._validation import (
+    as_float_array,
+    check_confidence_level,
+    check_positive,
+    check_same_length,
+    to_array,
+)
 
 __all__ = ["OffPolicyResult", "direct_method", "doubly_robust", "ips", "replay", "snips"]
 
@@ -68,7 +74,7 @@ class OffPolicyResult(Result):
 
 
 def _matrix(name: str, values: Any, n: int | None) -> FloatArray:
-    array = np.asarray(values, dtype=np.float64) if not isinstance(values, np.ndarray) else values
+    array = to_array(name, values, np.float64) if not isinstance(values, np.ndarray) else values
     if array.ndim != 2 or not np.issubdtype(array.dtype, np.number):
         raise ValueError(f"`{name}` must be a 2-D array (rounds x arms); got shape {np.shape(array)}.")
     array = np.ascontiguousarray(array, dtype=np.float64)
@@ -93,7 +99,7 @@ def _target(target: Any, n: int | None) -> FloatArray:
 
 
 def _actions(name: str, actions: Any, n: int, n_arms: int | None) -> npt.NDArray[np.int64]:
-    array = np.asarray(actions)
+    array = to_array(name, actions)
     if array.ndim != 1 or not np.issubdtype(array.dtype, np.integer):
         raise TypeError(f"`{name}` must be a 1-D array of integers; got dtype {array.dtype}.")
     check_same_length("rewards", range(n), name, array)

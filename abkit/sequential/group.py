@@ -28,6 +28,7 @@ from scipy import optimize, special
 
 from abkit._results import ConfidenceInterval, Result
 from abkit._validation import (
+    INT64_MAX,
     as_float_array,
     check_alternative,
     check_choice,
@@ -52,19 +53,29 @@ DECISIONS = ("efficacy", "futility", "continue")
 FloatArray = integ.FloatArray
 
 
-def check_information(information: Any) -> FloatArray:
-    """Information fractions: an int ``K`` (equal looks) or increasing values in ``(0, 1]``."""
+# Boundaries cost about K**2 integrations: 400 looks take a second; beyond this no design is useful.
+MAX_LOOKS = 1000
+
+
+def check_information(
+    information: Any, *, max_looks: int | None = None, name: str = "information"
+) -> FloatArray:
+    """Information fractions: an int ``K`` (equal looks) or increasing values in ``(0, 1]``,
+    at most ``max_looks`` of them."""
     if isinstance(information, int | np.integer) and not isinstance(information, bool):
-        k = check_int("information", information, minimum=1)
+        k = check_int(name, information, minimum=1,
+                      maximum=INT64_MAX if max_looks is None else max_looks)
         return np.arange(1, k + 1, dtype=np.float64) / k
-    fractions = as_float_array("information", information)
+    fractions = as_float_array(name, information)
+    if max_looks is not None and fractions.size > max_looks:
+        raise ValueError(f"`{name}` must have at most {max_looks} looks; got {fractions.size}.")
     if np.any(fractions <= 0.0):
-        raise ValueError(f"`information` must be greater than 0; got {fractions}.")
+        raise ValueError(f"`{name}` must be greater than 0; got {fractions}.")
     if np.any(np.diff(fractions) <= 0.0):
-        raise ValueError(f"`information` must be strictly increasing; got {fractions}.")
+        raise ValueError(f"`{name}` must be strictly increasing; got {fractions}.")
     if fractions[-1] > 1.0 + 1e-9:
         raise ValueError(
-            f"`information` must not go past the maximum information (fraction 1); got {fractions[-1]}."
+            f"`{name}` must not go past the maximum information (fraction 1); got {fractions[-1]}."
         )
     return np.minimum(fractions, 1.0)
 
@@ -245,7 +256,7 @@ class _Design(abc.ABC):
                 )
             fractions = self._fractions[: est.size]
         else:
-            fractions = check_information(information)
+            fractions = check_information(information, max_looks=MAX_LOOKS)
             if fractions.size != est.size:
                 raise ValueError(
                     f"`information` and `estimates` must have the same length; got {fractions.size} "
@@ -378,7 +389,7 @@ class GroupSequentialDesign(_Design):
         futility_param: float | None = None,
         power: float = 0.8,
     ) -> None:
-        fractions = check_information(information)
+        fractions = check_information(information, max_looks=MAX_LOOKS)
         if abs(fractions[-1] - 1.0) > 1e-9:
             raise ValueError(f"`information` must end at 1 (the maximum); got {fractions[-1]}.")
         self.information = tuple(float(t) for t in fractions)
@@ -449,7 +460,7 @@ class WangTsiatisDesign(_Design):
     def __init__(
         self, information: Any, *, alpha: float = 0.05, delta: float = 0.0, alternative: str = "two-sided"
     ) -> None:
-        fractions = check_information(information)
+        fractions = check_information(information, max_looks=MAX_LOOKS)
         self.information = tuple(float(t) for t in fractions)
         self.alpha = check_open_unit("alpha", alpha)
         self.delta = check_real("delta", delta)
@@ -495,6 +506,7 @@ def wang_tsiatis(
     >>> round(wang_tsiatis(4, alpha=0.05, delta=0.0).constant, 3)
     2.024
     """
+    check_information(k, max_looks=MAX_LOOKS, name="k")
     return WangTsiatisDesign(k, alpha=alpha, delta=delta, alternative=alternative)
 
 

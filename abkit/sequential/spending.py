@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import special
 
-from abkit._validation import check_choice, check_open_unit, check_positive, check_real
+from abkit._validation import check_choice, check_open_unit, check_positive, check_real, to_array
 
 __all__ = [
     "SPENDING_FUNCTIONS",
@@ -49,7 +49,7 @@ FloatArray = npt.NDArray[np.float64]
 
 
 def _fractions(t: Any) -> FloatArray:
-    array = np.asarray(t, dtype=np.float64)
+    array = to_array("t", t, np.float64)
     if np.any(~np.isfinite(array)) or np.any(array < 0.0):
         raise ValueError(f"`t` must be information fractions of at least 0; got {t}.")
     return np.minimum(array, 1.0)

@@ -57,7 +57,7 @@ from abkit.multiple import adjust_pvalues
 from abkit.shadow._table import html_table, text_table
 from abkit.shadow.auc import check_binary_labels, delong_test
 from abkit.shadow.latency import INSUFFICIENT_TAIL_DATA, latency_ratio_test, order_statistic_ranks
-from abkit.shadow.log import ShadowLog
+from abkit.shadow.log import ShadowLog, require_model
 from abkit.shadow.paired import paired_t_test
 from abkit.shadow.resample import bootstrap_pvalue, paired_replicates
 
@@ -320,6 +320,18 @@ def as_metric(metric: Any) -> ShadowMetric:
     raise TypeError(f"`metrics` must hold metric names or ShadowMetric objects; got {type(metric).__name__}.")
 
 
+def read_log(argument: str, table: Any) -> ShadowLog:
+    """``load_shadow_log(table)``, its errors naming the caller's ``argument``."""
+    from abkit.shadow_log import load_shadow_log
+
+    try:
+        return load_shadow_log(table)
+    except TypeError as exc:
+        raise TypeError(f"`{argument}` must be a ShadowLog or a table load_shadow_log reads: {exc}") from exc
+    except ValueError as exc:
+        raise ValueError(f"`{argument}` must be a ShadowLog or a table load_shadow_log reads: {exc}") from exc
+
+
 def compare_models(
     log: ShadowLog | Any,
     *,
@@ -363,20 +375,20 @@ def compare_models(
     ('inconclusive', 'undecided')
     """
     if not isinstance(log, ShadowLog):
-        from abkit.shadow_log import load_shadow_log
-
-        log = load_shadow_log(log)
+        log = read_log("log", log)
     alpha = check_open_unit("alpha", alpha)
     min_requests = check_int("min_requests", min_requests, minimum=2)
     n_resamples = check_int("n_resamples", n_resamples, minimum=1)
     generator = check_rng(rng)
-    log.model_index(champion)
-    if isinstance(challengers, str) or len(challengers) == 0:
+    require_model(log, "champion", champion)
+    if isinstance(challengers, str) or not isinstance(challengers, Sequence) or not challengers:
         raise ValueError(f"`challengers` must be a non-empty list of model names; got {challengers!r}.")
     for name in challengers:
-        log.model_index(name)
+        require_model(log, "challengers", name)
         if name == champion:
             raise ValueError(f"`challengers` must not include the champion {champion!r}.")
+    if isinstance(metrics, str) or not isinstance(metrics, Sequence) or not metrics:
+        raise ValueError(f"`metrics` must be a non-empty list of metrics; got {metrics!r}.")
     specs = [as_metric(m) for m in metrics]
     if not specs:
         raise ValueError("`metrics` must name at least one metric; got none.")

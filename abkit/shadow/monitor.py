@@ -72,8 +72,9 @@ from abkit.shadow.decision import (
     challenger_verdict,
     goal_threshold,
     per_request_values,
+    read_log,
 )
-from abkit.shadow.log import ShadowLog
+from abkit.shadow.log import ShadowLog, require_model
 from abkit.stats import MeanStats
 
 __all__ = ["MONITOR_METHODS", "ShadowMonitor", "ShadowMonitorResult"]
@@ -196,12 +197,12 @@ class ShadowMonitor:
         min_requests: int = 100,
     ) -> None:
         self.champion = check_id("champion", champion)
-        if isinstance(challengers, str) or len(challengers) == 0:
+        if isinstance(challengers, str) or not isinstance(challengers, Sequence) or not challengers:
             raise ValueError(f"`challengers` must be a non-empty list of model names; got {challengers!r}.")
         self.challengers = tuple(check_id("challengers", c) for c in challengers)
         if self.champion in self.challengers or len(set(self.challengers)) < len(self.challengers):
             raise ValueError(f"`challengers` must be distinct and exclude the champion; got {challengers!r}.")
-        if isinstance(metrics, str | ShadowMetric) or len(metrics) == 0:
+        if isinstance(metrics, str | ShadowMetric) or not isinstance(metrics, Sequence) or not metrics:
             raise ValueError(f"`metrics` must be a non-empty list of metrics; got {metrics!r}.")
         self.metrics = tuple(_check_metric(m) for m in metrics)
         names = [m.name for m in self.metrics]
@@ -251,11 +252,9 @@ class ShadowMonitor:
         """
         log = batch
         if not isinstance(log, ShadowLog):
-            from abkit.shadow_log import load_shadow_log
-
-            log = load_shadow_log(batch)
+            log = read_log("batch", batch)
         for name in (self.champion, *self.challengers):
-            log.model_index(name)
+            require_model(log, "batch", name)
         labelled = any(m.kind != "latency" for m in self.metrics)
         new = {}
         for key in self._sequences:  # everything is checked before the state changes

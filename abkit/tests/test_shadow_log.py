@@ -110,7 +110,7 @@ def test_bad_logs_give_clear_errors() -> None:
     message = "`label` differs between rows of the same request for 1 request"
     with pytest.raises(ValueError, match=re.escape(message)):
         load_shadow_log(pd.DataFrame({**base, "label": [0, 1, 0, 1]}))
-    with pytest.raises(ValueError, match=re.escape("The table has no column(s) ['score']")):
+    with pytest.raises(ValueError, match=re.escape("`score` must name a column of the table; got 'score'")):
         load_shadow_log(pd.DataFrame(base).rename(columns={"score": "pred"}))
     with pytest.raises(ValueError, match=re.escape("`layout` must be one of 'long', 'wide'; got 'tall'")):
         load_shadow_log(pd.DataFrame(base), layout="tall")
