@@ -466,7 +466,11 @@ def solve_effect_normal(
 
 def sizes(n_control: FloatArray, options: Options) -> dict[str, FloatArray]:
     """Unrounded and rounded-up arm sizes and the total for ``n_control`` (arrays)."""
-    n_treatment = n_control * options.ratio
+    with np.errstate(over="ignore"):
+        n_treatment = n_control * options.ratio
+    fail(~(np.isfinite(n_control) & np.isfinite(n_treatment)),
+         "No finite sample size reaches the target (an arm would need more units than a float holds).",
+         scalar=options.scalar)
     # Round up, but let floating-point noise from the solver (1e-9 relative) not add a unit.
     n_control_rounded = np.ceil(n_control * (1.0 - 1e-12))
     n_treatment_rounded = np.ceil(n_treatment * (1.0 - 1e-12))
