@@ -296,7 +296,12 @@ class BanditRouter(_JsonStateRouter):
                 raise ValueError(f"`unit_id` has no pending decision (never routed, already recorded or "
                                  f"expired); got {unit_id!r}.")
             route, routed_at = held
-            self.policy.update(route.variant_index, outcome)  # validates first: raises, changes nothing
+            try:  # the policy validates first: it raises and changes nothing
+                self.policy.update(route.variant_index, outcome)
+            except TypeError as exc:
+                raise TypeError(f"`outcome` must be a reward the policy takes: {exc}") from exc
+            except ValueError as exc:
+                raise ValueError(f"`outcome` must be a reward the policy takes: {exc}") from exc
             del self._pending[unit_id]
             self._log.append((unit_id, route.variant_index, route.propensity, float(outcome), routed_at))
 

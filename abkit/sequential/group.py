@@ -38,7 +38,7 @@ from abkit._validation import (
 )
 from abkit.errors import ConvergenceError
 from abkit.sequential import _integration as integ
-from abkit.sequential.spending import SPENDING_FUNCTIONS, spending_function
+from abkit.sequential.spending import SPENDING_FUNCTIONS, named_spending_function
 
 __all__ = [
     "GroupSequentialAnalysis",
@@ -397,7 +397,7 @@ class GroupSequentialDesign(_Design):
         self.alternative = check_alternative(alternative)
         self.spending = check_choice("spending", spending, SPENDING_FUNCTIONS)
         self.spending_param = spending_param
-        self._spend = spending_function(spending, spending_param)
+        self._spend = named_spending_function(spending, spending_param, names=("spending", "spending_param"))
         self.power = check_open_unit("power", power)
         self.futility = None if futility is None else check_choice("futility", futility, SPENDING_FUNCTIONS)
         self.futility_param = futility_param
@@ -405,7 +405,8 @@ class GroupSequentialDesign(_Design):
             raise ValueError(
                 "`futility` needs a one-sided `alternative` ('greater' or 'less'); got 'two-sided'."
             )
-        self._beta_spend = None if futility is None else spending_function(futility, futility_param)
+        self._beta_spend = None if futility is None else named_spending_function(
+            futility, futility_param, names=("futility", "futility_param"))
         upper, spent = self._solve_upper(fractions)
         sides = 2.0 if self.alternative == "two-sided" else 1.0
         self.alpha_spent = tuple(float(a) for a in sides * np.cumsum(spent))

@@ -384,6 +384,9 @@ class ShadowMonitor:
         Custom metrics (a ``loss`` function) cannot be stored: pass the same ``metrics`` again.
         A corrupt or mismatched state raises :class:`abkit.errors.StateError`.
         """
+        if metrics is not None and (isinstance(metrics, str) or not isinstance(metrics, Sequence)
+                                    or not all(isinstance(m, ShadowMetric) for m in metrics)):
+            raise TypeError(f"`metrics` must be None or a list of ShadowMetric; got {metrics!r}.")
         if not isinstance(state, dict) or state.get("kind") != "ShadowMonitor":
             raise StateError("Not a ShadowMonitor state: expected an object with kind 'ShadowMonitor'.")
         if state.get("format") != _STATE_FORMAT:
