@@ -67,7 +67,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from abkit._validation import check_id, check_int, check_nonnegative, check_positive, check_rng
+from abkit._validation import check_bool, check_id, check_int, check_nonnegative, check_positive, check_rng
 from abkit.adapters import Route, _check_names, _JsonStateRouter
 from abkit.bandits.policies import (
     STATE_FORMAT,
@@ -332,6 +332,7 @@ class BanditRouter(_JsonStateRouter):
         reward (and is part of the JSON state); ``clear=True`` empties it in the same atomic step,
         for periodic export without losing or repeating a row.
         """
+        clear = check_bool("clear", clear)
         with self._lock:
             log = list(self._log)
             if clear:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from abkit._validation import as_float_array, check_choice, check_int, check_rng, to_array
+from abkit._validation import as_float_array, check_bool, check_choice, check_int, check_rng, to_array
 from abkit.bandits import _kernels as k
 from abkit.bandits.policies import (
     KLUCB,
@@ -104,7 +104,7 @@ def simulate(
     with policy._lock:
         table, params = policy._table.copy(), policy._params.copy()
     out = np.empty((runs, steps))
-    show = steps * runs > _PROGRESS_STEPS if progress is None else bool(progress)
+    show = steps * runs > _PROGRESS_STEPS if progress is None else check_bool("progress", progress)
     indices: Any = range(runs)
     if show:
         from tqdm import tqdm

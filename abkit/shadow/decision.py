@@ -52,6 +52,7 @@ from abkit._validation import (
     check_nonnegative,
     check_open_unit,
     check_rng,
+    check_string,
 )
 from abkit.multiple import adjust_pvalues
 from abkit.shadow._table import html_table, text_table
@@ -111,6 +112,7 @@ class ShadowMetric:
     def __post_init__(self) -> None:
         check_choice("goal", self.goal, GOALS)
         check_nonnegative("margin", self.margin)
+        check_string("kind", self.kind)
         ways = [bool(self.kind), self.loss is not None, self.statistic is not None, self.quantile is not None]
         if sum(ways) != 1:
             raise ValueError(
