@@ -542,7 +542,9 @@ NOT_CALLED = {
 NOT_CALLED_MODULES = ("abkit.plotting",)
 
 
-# (callable, argument) pairs that still fail: each runs as a strict xfail.
+# (callable, argument) pairs that still fail: each runs as a strict xfail. The reason reads
+# "first failing battery value (+ how many more) -> its outcome". GROWTHBOOK_WORK entries wait
+# for the flags/assignment helper; the rest were left for lack of time (see the lead's report).
 KNOWN_FAILURES: dict[tuple[str, str], str] = {
     ("MeanStats.update", "values"):
         "1e300 (+1) -> ValueError: `var` must be finite; got inf.",
