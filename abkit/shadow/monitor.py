@@ -74,7 +74,7 @@ from abkit.shadow.decision import (
     per_request_values,
     read_log,
 )
-from abkit.shadow.log import ShadowLog, require_model
+from abkit.shadow.log import ShadowLog
 from abkit.stats import MeanStats
 
 __all__ = ["MONITOR_METHODS", "ShadowMonitor", "ShadowMonitorResult"]
@@ -254,7 +254,9 @@ class ShadowMonitor:
         if not isinstance(log, ShadowLog):
             log = read_log("batch", batch)
         for name in (self.champion, *self.challengers):
-            require_model(log, "batch", name)
+            if name not in log.models:
+                raise ValueError(f"`batch` must have rows of the monitor's model {name!r}; "
+                                 f"its models are {list(log.models)}.")
         labelled = any(m.kind != "latency" for m in self.metrics)
         new = {}
         for key in self._sequences:  # everything is checked before the state changes
