@@ -41,7 +41,9 @@ class ConfidenceInterval:
 
     def contains(self, value: float) -> bool:
         """Whether ``value`` lies in the closed interval."""
-        return bool(self.low <= value <= self.high)
+        from abkit._validation import check_real
+
+        return bool(self.low <= check_real("value", value) <= self.high)
 
     @property
     def width(self) -> float:

@@ -28,11 +28,15 @@ ALTERNATIVES = ("two-sided", "less", "greater")
 NAN_POLICIES = ("raise", "omit")
 
 RngLike = int | np.random.Generator | None
+INT64_MAX = 2**63 - 1
 
 T = TypeVar("T")
 
 
 def _show(value: Any) -> str:
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and abs(int(value)) >= 10**21:
+        digits = str(abs(int(value)))
+        return f"{'-' if value < 0 else ''}{digits[0]}.{digits[1:4]}e+{len(digits) - 1}"
     if isinstance(value, str):
         return repr(value)
     if isinstance(value, np.ndarray):
@@ -44,7 +48,10 @@ def check_real(name: str, value: Any) -> float:
     """``value`` as a finite float, or a ``TypeError``/``ValueError`` naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"`{name}` must be a real number; got {_show(value)}.")
-    result = float(value)
+    try:
+        result = float(value)
+    except OverflowError:  # an int beyond the float range, e.g. 10**400
+        raise ValueError(f"`{name}` must be finite; got {_show(value)}.") from None
     if not math.isfinite(result):
         raise ValueError(f"`{name}` must be finite; got {result}.")
     return result
@@ -74,8 +81,12 @@ def check_nonnegative(name: str, value: Any) -> float:
     return result
 
 
-def check_int(name: str, value: Any, *, minimum: int = 0) -> int:
-    """An integer (Python or NumPy, or an integral float) at least ``minimum``."""
+def check_int(name: str, value: Any, *, minimum: int = 0, maximum: int = INT64_MAX) -> int:
+    """An integer (Python or NumPy, or an integral float) in ``[minimum, maximum]``.
+
+    ``maximum`` defaults to the int64 range (every count lands in a NumPy array or a float);
+    callers lower it where a larger size would exhaust memory or a numerical routine.
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"`{name}` must be an integer; got {_show(value)}.")
     if isinstance(value, numbers.Integral):
@@ -86,7 +97,9 @@ def check_int(name: str, value: Any, *, minimum: int = 0) -> int:
             raise ValueError(f"`{name}` must be a whole number; got {as_float}.")
         result = int(as_float)
     if result < minimum:
-        raise ValueError(f"`{name}` must be at least {minimum}; got {result}.")
+        raise ValueError(f"`{name}` must be at least {minimum}; got {_show(result)}.")
+    if result > maximum:
+        raise ValueError(f"`{name}` must be at most {_show(maximum)}; got {_show(result)}.")
     return result
 
 
@@ -98,18 +111,18 @@ def check_share(name: str, value: Any) -> float:
     return result
 
 
+def check_bool(name: str, value: Any) -> bool:
+    """``True`` or ``False`` (Python or NumPy)."""
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"`{name}` must be True or False; got {_show(value)}.")
+    return bool(value)
+
+
 def check_string(name: str, value: Any) -> str:
     """A ``str`` (possibly empty)."""
     if not isinstance(value, str):
         raise TypeError(f"`{name}` must be a string; got {type(value).__name__} {_show(value)}.")
     return value
-
-
-def check_bool(name: str, value: Any) -> bool:
-    """``True`` or ``False`` (numpy booleans too; not 0 or 1)."""
-    if not isinstance(value, bool | np.bool_):
-        raise TypeError(f"`{name}` must be True or False; got {value!r}.")
-    return bool(value)
 
 
 def check_utf8(name: str, value: Any) -> str:
@@ -183,6 +196,15 @@ def _to_float_array(name: str, values: Any) -> npt.NDArray[np.float64]:
     if array.ndim != 1:
         raise ValueError(f"`{name}` must be 1-D; got an array of shape {array.shape}.")
     return np.ascontiguousarray(array, dtype=np.float64)
+
+
+def to_array(name: str, values: Any, dtype: Any = None) -> npt.NDArray[Any]:
+    """``numpy.asarray(values, dtype)``, a ``TypeError`` naming ``name`` if it cannot be one
+    (ragged nested lists, objects, integers beyond the float range)."""
+    try:
+        return np.asarray(values, dtype=dtype)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise TypeError(f"`{name}` must be an array of numbers; got {_show(values)}.") from exc
 
 
 def _check_nan_inf(name: str, array: npt.NDArray[np.float64], nan_policy: str) -> None:
@@ -288,15 +310,23 @@ def as_checked_array(name: str, value: Any, rule: str = "real") -> npt.NDArray[n
     ValueError: `alpha` must be in (0, 1); got 1.5.
     """
     predicate, scalar_check = _ARRAY_RULES[rule]
+    kind = f"`{name}` must be a real number or an array of real numbers; got {_show(value)}."
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        return np.asarray(float(scalar_check(name, value)), dtype=np.float64)
+        checked = scalar_check(name, value)
+        try:
+            return np.asarray(float(checked), dtype=np.float64)
+        except OverflowError:  # a whole number beyond the float range
+            raise ValueError(f"`{name}` must be finite; got {_show(checked)}.") from None
     if isinstance(value, str | bytes | bool) or not isinstance(value, Iterable | np.ndarray):
-        raise TypeError(f"`{name}` must be a real number or an array of real numbers; got {_show(value)}.")
-    array = np.asarray(value)
+        raise TypeError(kind)
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as exc:  # ragged nested lists
+        raise TypeError(kind) from exc
     if array.dtype == bool or not np.issubdtype(array.dtype, np.number) or np.issubdtype(
         array.dtype, np.complexfloating
     ):
-        raise TypeError(f"`{name}` must be a real number or an array of real numbers; got {_show(value)}.")
+        raise TypeError(kind)
     array = array.astype(np.float64)
     with np.errstate(invalid="ignore"):
         bad = ~np.isfinite(array) | ~predicate(array)

@@ -16,7 +16,17 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from abkit._validation import RngLike, check_int, check_open_unit, check_real, check_rng
+from abkit._validation import (
+    RngLike,
+    check_id,
+    check_int,
+    check_nonnegative,
+    check_open_unit,
+    check_positive,
+    check_real,
+    check_rng,
+    check_share,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -141,10 +151,23 @@ def make_shadow_log(
     """
     import pandas as pd
 
-    n = check_int("n_requests", n_requests, minimum=1)
+    n = check_int("n_requests", n_requests, minimum=1, maximum=10**8)
     generator = check_rng(rng)
-    models = models or {"champion": 1.0, "challenger": 1.1}
-    latency_ms = latency_ms or dict.fromkeys(models, 40.0)
+    models = {"champion": 1.0, "challenger": 1.1} if models is None else models
+    if not isinstance(models, dict) or not models:
+        raise TypeError(f"`models` must be a dict of model name to separation; got {models!r}.")
+    latency_ms = dict.fromkeys(models, 40.0) if latency_ms is None else latency_ms
+    for name, separation in models.items():
+        check_id("models", name)
+        check_real("models", separation)
+    if not isinstance(latency_ms, dict) or set(latency_ms) != set(models):
+        raise TypeError(f"`latency_ms` must be a dict with one entry per model; got {latency_ms!r}.")
+    for value in latency_ms.values():
+        check_positive("latency_ms", value)
+    positive_rate = check_share("positive_rate", positive_rate)
+    difficulty = check_nonnegative("difficulty", difficulty)
+    missing_rate = check_share("missing_rate", missing_rate)
+    pending_rate = check_share("pending_rate", pending_rate)
     y = (generator.random(n) < positive_rate).astype(float)
     shared = generator.normal(0.0, difficulty, n)
     shared_latency = generator.normal(0.0, 0.3, n)

@@ -36,7 +36,7 @@ from abkit._validation import (
     check_confidence_level,
     check_real,
 )
-from abkit.stats import BivariateStats, MeanStats
+from abkit.stats import BivariateStats, MeanStats, bivariate_stats_from, mean_stats_from
 
 __all__ = ["CupedTestResult", "MeansTestResult", "cuped_test", "means_test", "ratio_test"]
 
@@ -184,7 +184,7 @@ def _compare(
 
 
 def _as_mean_stats(name: str, value: Any) -> MeanStats:
-    stats = value if isinstance(value, MeanStats) else MeanStats.from_samples(value)
+    stats = value if isinstance(value, MeanStats) else mean_stats_from(name, value)
     _check_n(name, stats.n)
     return stats
 
@@ -193,7 +193,7 @@ def _as_bivariate_stats(name: str, value: Any) -> BivariateStats:
     if isinstance(value, BivariateStats):
         stats = value
     elif isinstance(value, tuple) and len(value) == 2:
-        stats = BivariateStats.from_samples(value[0], value[1])
+        stats = bivariate_stats_from(f"{name}[0]", value[0], f"{name}[1]", value[1])
     else:
         raise TypeError(
             f"`{name}` must be a BivariateStats or a tuple of two arrays; got {type(value).__name__}."

@@ -49,7 +49,7 @@ from abkit._validation import (
     check_confidence_level,
     check_real,
 )
-from abkit.stats import ProportionStats
+from abkit.stats import ProportionStats, proportion_stats_from
 
 __all__ = ["ProportionsTestResult", "proportions_test"]
 
@@ -81,7 +81,7 @@ class ProportionsTestResult(Result):
 
 def as_proportion_stats(name: str, value: Any) -> ProportionStats:
     """``value`` if it is ``ProportionStats``, else ``ProportionStats.from_samples(value)``."""
-    stats = value if isinstance(value, ProportionStats) else ProportionStats.from_samples(value)
+    stats = value if isinstance(value, ProportionStats) else proportion_stats_from(name, value)
     if stats.n < 1:
         raise ValueError(f"`{name}.n` must be at least 1; got {stats.n}.")
     return stats

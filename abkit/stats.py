@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import sys
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from abkit._validation import (
     as_float_array,
@@ -42,7 +44,7 @@ def _check_small_n_variance(n: int, names_values: list[tuple[str, float]]) -> No
     if n < 2:
         for name, value in names_values:
             if value != 0.0:
-                raise ValueError(f"`{name}` must be 0 when n < 2; got {value}.")
+                raise ValueError(f"`{name}` must be 0 when `n` < 2 (n = {n}); got {value}.")
 
 
 def _rounding(n: int, *magnitudes: float) -> float:
@@ -106,11 +108,7 @@ class ProportionStats:
         >>> ProportionStats.from_samples([1, 0, 0, 1])
         ProportionStats(successes=2, n=4)
         """
-        array = as_float_array("values", values, nan_policy=nan_policy, min_size=0)
-        if not np.all((array == 0.0) | (array == 1.0)):
-            bad = array[(array != 0.0) & (array != 1.0)][0]
-            raise ValueError(f"`values` must contain only 0 and 1; got {bad}.")
-        return cls(int(array.sum()), int(array.size))
+        return proportion_stats_from("values", values, nan_policy=nan_policy)
 
     def merge(self, other: ProportionStats) -> ProportionStats:
         """Both samples together."""
@@ -119,7 +117,7 @@ class ProportionStats:
 
     def update(self, values: Any) -> ProportionStats:
         """These stats with more 0/1 outcomes added (a new object)."""
-        return self.merge(ProportionStats.from_samples(np.atleast_1d(values)))
+        return self.merge(proportion_stats_from("values", _as_list(values)))
 
     def to_dict(self) -> dict[str, int]:
         """JSON-safe form; ``ProportionStats(**d)`` restores it."""
@@ -146,7 +144,7 @@ class MeanStats:
         var = check_nonnegative("var", self.var)
         _check_small_n_variance(n, [("var", var)])
         if n == 0 and mean != 0.0:
-            raise ValueError(f"`mean` must be 0 when n is 0; got {mean}.")
+            raise ValueError(f"`mean` must be 0 when `n` is 0; got {mean}.")
         object.__setattr__(self, "n", n)
         object.__setattr__(self, "mean", mean)
         object.__setattr__(self, "var", var)
@@ -168,13 +166,7 @@ class MeanStats:
         >>> MeanStats.from_samples([1.0, 2.0, 4.0]).mean
         2.3333333333333335
         """
-        array = as_float_array("values", values, nan_policy=nan_policy, min_size=0)
-        n = int(array.size)
-        if n == 0:
-            return cls.empty()
-        if array.min() == array.max():  # exact constants get exactly zero variance
-            return cls(n, float(array[0]), 0.0)
-        return cls(n, float(array.mean()), float(array.var(ddof=1)))
+        return mean_stats_from("values", values, nan_policy=nan_policy)
 
     @classmethod
     def from_aggregates(cls, *, n: int, total: float, total_sq: float) -> MeanStats:
@@ -210,7 +202,7 @@ class MeanStats:
 
     def update(self, values: Any) -> MeanStats:
         """These stats with more values added (a new object)."""
-        return self.merge(MeanStats.from_samples(np.atleast_1d(values)))
+        return self.merge(mean_stats_from("values", _as_list(values)))
 
     def to_dict(self) -> dict[str, float]:
         """JSON-safe form; ``MeanStats(**d)`` restores it."""
@@ -247,12 +239,14 @@ class BivariateStats:
         cov = check_real("cov", self.cov)
         _check_small_n_variance(n, [("var_x", var_x), ("var_y", var_y), ("cov", cov)])
         if n == 0 and (mean_x != 0.0 or mean_y != 0.0):
-            raise ValueError(f"`mean_x` and `mean_y` must be 0 when n is 0; got {mean_x}, {mean_y}.")
+            raise ValueError(
+                f"`mean_x` and `mean_y` must be 0 when `n` is 0; got {mean_x}, {mean_y}."
+            )
         # Cauchy-Schwarz, with room for rounding in aggregates.
         bound = math.sqrt(var_x) * math.sqrt(var_y)  # the product var_x * var_y can underflow
         if abs(cov) > bound * (1 + 1e-9) + 1e-300:
             raise ValueError(
-                f"`cov` must satisfy |cov| <= sqrt(var_x * var_y) = {bound}; got {cov}."
+                f"`cov` must satisfy |`cov`| <= sqrt(`var_x` * `var_y`) = {bound}; got {cov}."
             )
         for name, value in (("n", n), ("mean_x", mean_x), ("mean_y", mean_y), ("var_x", var_x),
                             ("var_y", var_y), ("cov", cov)):
@@ -282,7 +276,11 @@ class BivariateStats:
     @classmethod
     def from_samples(cls, x: Any, y: Any, *, nan_policy: str = "raise") -> BivariateStats:
         """From paired values, one pair per unit (``nan_policy="omit"`` drops incomplete pairs)."""
-        x_arr, y_arr = as_paired_float_arrays("x", x, "y", y, nan_policy=nan_policy, min_size=0)
+        return bivariate_stats_from("x", x, "y", y, nan_policy=nan_policy)
+
+    @classmethod
+    def _from_arrays(cls, x_arr: npt.NDArray[np.float64], y_arr: npt.NDArray[np.float64],
+                     ) -> BivariateStats:
         n = int(x_arr.size)
         if n == 0:
             return cls.empty()
@@ -357,11 +355,62 @@ class BivariateStats:
 
     def update(self, x: Any, y: Any) -> BivariateStats:
         """These stats with more pairs added (a new object)."""
-        return self.merge(BivariateStats.from_samples(np.atleast_1d(x), np.atleast_1d(y)))
+        return self.merge(bivariate_stats_from("x", _as_list(x), "y", _as_list(y)))
 
     def to_dict(self) -> dict[str, float]:
         """JSON-safe form; ``BivariateStats(**d)`` restores it."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+def _as_list(values: Any) -> Any:
+    """One number as a one-element list (``update`` takes a single value or many)."""
+    return [values] if isinstance(values, numbers.Number | np.generic) else values
+
+
+def _finite_moments(name: str, array: npt.NDArray[np.float64]) -> tuple[float, float]:
+    """Mean and sample variance of ``array``, or a ``ValueError`` naming ``name`` on overflow."""
+    if array.size == 0:
+        return 0.0, 0.0
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = float(array.mean())
+        var = float(array.var(ddof=1)) if array.size > 1 else 0.0
+    if not (math.isfinite(mean) and math.isfinite(var)):
+        raise ValueError(
+            f"`{name}` must have a mean and variance a float can hold; got values up to "
+            f"{float(np.abs(array).max())}."
+        )
+    return mean, var
+
+
+def proportion_stats_from(name: str, values: Any, *, nan_policy: str = "raise") -> ProportionStats:
+    """``ProportionStats`` of 0/1 ``values``, errors naming ``name`` (the caller's argument)."""
+    array = as_float_array(name, values, nan_policy=nan_policy, min_size=0)
+    if not np.all((array == 0.0) | (array == 1.0)):
+        bad = array[(array != 0.0) & (array != 1.0)][0]
+        raise ValueError(f"`{name}` must contain only 0 and 1; got {bad}.")
+    return ProportionStats(int(array.sum()), int(array.size))
+
+
+def mean_stats_from(name: str, values: Any, *, nan_policy: str = "raise") -> MeanStats:
+    """``MeanStats`` of one value per unit, errors naming ``name`` (the caller's argument)."""
+    array = as_float_array(name, values, nan_policy=nan_policy, min_size=0)
+    n = int(array.size)
+    if n == 0:
+        return MeanStats.empty()
+    if array.min() == array.max():  # exact constants get exactly zero variance
+        return MeanStats(n, float(array[0]), 0.0)
+    mean, var = _finite_moments(name, array)
+    return MeanStats(n, mean, var)
+
+
+def bivariate_stats_from(
+    name_x: str, x: Any, name_y: str, y: Any, *, nan_policy: str = "raise"
+) -> BivariateStats:
+    """``BivariateStats`` of paired values, errors naming ``name_x``/``name_y``."""
+    x_arr, y_arr = as_paired_float_arrays(name_x, x, name_y, y, nan_policy=nan_policy, min_size=0)
+    _finite_moments(name_x, x_arr)
+    _finite_moments(name_y, y_arr)
+    return BivariateStats._from_arrays(x_arr, y_arr)
 
 
 def _clip_cov(cov: float, var_x: float, var_y: float) -> float:

@@ -67,7 +67,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from abkit._validation import check_id, check_int, check_nonnegative, check_positive, check_rng
+from abkit._validation import check_bool, check_id, check_int, check_nonnegative, check_positive, check_rng
 from abkit.adapters._base import Route, _check_names, _JsonStateRouter
 from abkit.bandits.policies import (
     STATE_FORMAT,
@@ -296,7 +296,12 @@ class BanditRouter(_JsonStateRouter):
                 raise ValueError(f"`unit_id` has no pending decision (never routed, already recorded or "
                                  f"expired); got {unit_id!r}.")
             route, routed_at = held
-            self.policy.update(route.variant_index, outcome)  # validates first: raises, changes nothing
+            try:  # the policy validates first: it raises and changes nothing
+                self.policy.update(route.variant_index, outcome)
+            except TypeError as exc:
+                raise TypeError(f"`outcome` must be a reward the policy takes: {exc}") from exc
+            except ValueError as exc:
+                raise ValueError(f"`outcome` must be a reward the policy takes: {exc}") from exc
             del self._pending[unit_id]
             self._log.append((unit_id, route.variant_index, route.propensity, float(outcome), routed_at))
 
@@ -327,6 +332,7 @@ class BanditRouter(_JsonStateRouter):
         reward (and is part of the JSON state); ``clear=True`` empties it in the same atomic step,
         for periodic export without losing or repeating a row.
         """
+        clear = check_bool("clear", clear)
         with self._lock:
             log = list(self._log)
             if clear:

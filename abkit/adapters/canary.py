@@ -45,7 +45,7 @@ def unit_bucket(unit_id: str, salt: str = "") -> float:
     >>> unit_bucket("user-1", "exp")
     0.3004
     """
-    bucket = gb_hash(salt, unit_id, 2)
+    bucket = gb_hash(check_string("salt", salt), check_string("unit_id", unit_id), 2)
     assert bucket is not None  # version 2 exists
     return bucket
 

@@ -173,7 +173,7 @@ class FixedSplitRouter(_JsonStateRouter):
         if variant is None:
             i = self.index(unit_id)
         else:
-            i = self._index_of.get(variant, -2)
+            i = self._index_of.get(variant, -2) if isinstance(variant, str) else -2
             if i == -2:
                 raise ValueError(f"`variant` must be one of {list(self.variants)}; got {variant!r}.")
         x = self._check_outcome(outcome)
@@ -227,7 +227,7 @@ class FixedSplitRouter(_JsonStateRouter):
         control = self.variants[0] if control is None else control
         treatment = self.variants[1] if treatment is None else treatment
         for name, value in (("control", control), ("treatment", treatment)):
-            if value not in self._index_of:
+            if not isinstance(value, str) or value not in self._index_of:
                 raise ValueError(f"`{name}` must be one of {list(self.variants)}; got {value!r}.")
         stats = self.summary()
         if self.metric == "proportion":

@@ -141,6 +141,7 @@ class ShadowRouter(_JsonStateRouter):
 
     def record_label(self, request_id: str, label: Any) -> None:
         """Set the ground truth of an already logged request (labels that arrive late)."""
+        check_id("request_id", request_id)
         value = _check_value("label", label, optional=False)
         with self._lock:
             rows = self._rows_of.get(request_id)

@@ -56,6 +56,7 @@ from abkit._validation import (
     check_positive,
     check_rng,
     check_same_length,
+    to_array,
 )
 from abkit.bandits import _linear_kernels as lk
 from abkit.bandits.contextual import ContextualPolicy
@@ -95,7 +96,7 @@ class OffPolicyResult(Result):
 
 
 def _matrix(name: str, values: Any, n: int | None) -> FloatArray:
-    array = np.asarray(values, dtype=np.float64) if not isinstance(values, np.ndarray) else values
+    array = to_array(name, values, np.float64) if not isinstance(values, np.ndarray) else values
     if array.ndim != 2 or not np.issubdtype(array.dtype, np.number):
         raise ValueError(f"`{name}` must be a 2-D array (rounds x arms); got shape {np.shape(array)}.")
     array = np.ascontiguousarray(array, dtype=np.float64)
@@ -120,7 +121,7 @@ def _target(target: Any, n: int | None) -> FloatArray:
 
 
 def _actions(name: str, actions: Any, n: int, n_arms: int | None) -> npt.NDArray[np.int64]:
-    array = np.asarray(actions)
+    array = to_array(name, actions)
     if array.ndim != 1 or not np.issubdtype(array.dtype, np.integer):
         raise TypeError(f"`{name}` must be a 1-D array of integers; got dtype {array.dtype}.")
     check_same_length("rewards", range(n), name, array)

@@ -55,7 +55,7 @@ import numpy as np
 import numpy.typing as npt
 
 from abkit._inference import warn_degenerate
-from abkit._validation import check_int, check_real, check_rng
+from abkit._validation import check_int, check_real, check_rng, to_array
 from abkit.bandits import _kernels as k
 from abkit.bandits import _posterior
 from abkit.errors import StateError
@@ -75,6 +75,7 @@ BoolArray = npt.NDArray[np.bool_]
 STATE_FORMAT = "abkit.bandits.policy"
 STATE_VERSION = 1
 _MAX = float(np.finfo(np.float64).max)
+MAX_ARMS = 1_000_000  # a policy table is 8 rows x arms float64: 64 MB at this bound
 
 
 class BanditState(NamedTuple):
@@ -105,7 +106,10 @@ class BasePolicy:
     _bounded: ClassVar[bool]  # rewards must lie in [0, 1]
 
     def __init__(self, n_arms: int, *, discount: float = 1.0, rng: Any = None) -> None:
-        n = check_int("n_arms", n_arms, minimum=1)
+        if not hasattr(self, "_bounded"):
+            raise TypeError(f"{type(self).__name__} is abstract; use ThompsonBernoulli, "
+                            "ThompsonGaussian, EpsilonGreedy, UCB1 or KLUCB.")
+        n = check_int("n_arms", n_arms, minimum=1, maximum=MAX_ARMS)
         self._params = np.zeros(k.N_PARAMS)
         self._params[k.P_DISCOUNT] = _check_discount(discount)
         self._table = np.zeros((k.N_ROWS, n))
@@ -184,8 +188,8 @@ class BasePolicy:
 
     def update_batch(self, arms: Any, rewards: Any) -> None:
         """Record many rewards in order (delayed or batched feedback); all checked first."""
-        arm_array = np.asarray(arms)
-        reward_array = np.asarray(rewards)
+        arm_array = to_array("arms", arms)
+        reward_array = to_array("rewards", rewards)
         if arm_array.ndim != 1 or not (np.issubdtype(arm_array.dtype, np.integer) or arm_array.size == 0):
             raise TypeError(f"`arms` must be a 1-D array of integers; got dtype {arm_array.dtype}.")
         if (
@@ -346,7 +350,7 @@ class BasePolicy:
         for row, name, values in ((0, "counts", counts), (1, "means", means), (2, "variances", variances)):
             if values is None:
                 continue
-            array = np.asarray(values, dtype=np.float64)
+            array = to_array(name, values, np.float64)
             if array.shape != (self.n_arms,):
                 raise ValueError(f"`{name}` must have shape ({self.n_arms},); got {array.shape}.")
             if not np.isfinite(array).all():
@@ -494,7 +498,7 @@ def _prior_columns(prior: Any, n_arms: int, width: int) -> FloatArray:
     """A prior given once for all arms (``width`` numbers) or once per arm, as ``(width, n_arms)``."""
     try:
         array = np.asarray(prior, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise TypeError(
             f"`prior` must be {width} numbers or one row of {width} per arm; got {prior!r}."
         ) from exc

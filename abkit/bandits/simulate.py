@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from abkit._progress import progress_bar, show_progress
-from abkit._validation import as_float_array, check_choice, check_int, check_real, check_rng
+from abkit._validation import as_float_array, check_choice, check_int, check_real, check_rng, to_array
 from abkit.bandits import _kernels as k
 from abkit.bandits import _linear_kernels as lk
 from abkit.bandits.contextual import ContextualPolicy, LinTS, LinUCB, LogisticTS
@@ -52,7 +52,7 @@ def _check_means(means: Any, arms: str, sd: Any) -> tuple[npt.NDArray[np.float64
     mean_array = as_float_array("means", means, min_size=2)
     if arms == "bernoulli" and ((mean_array < 0) | (mean_array > 1)).any():
         raise ValueError(f"`means` must be in [0, 1] for Bernoulli arms; got {mean_array.tolist()}.")
-    sds = np.broadcast_to(np.asarray(sd, dtype=np.float64), mean_array.shape).copy()
+    sds = np.broadcast_to(to_array("sd", sd, np.float64), mean_array.shape).copy()
     if not (np.isfinite(sds).all() and (sds > 0).all()):
         raise ValueError(f"`sd` must be positive and finite; got {sd!r}.")
     return mean_array, sds

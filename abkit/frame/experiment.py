@@ -38,7 +38,7 @@ import dataclasses
 import decimal
 import html
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import narwhals as nw
@@ -633,7 +633,7 @@ class Experiment:
         variants = list(summary)
         if control is None:
             control = variants[0]
-        elif control not in summary:
+        elif not isinstance(control, Hashable) or control not in summary:
             raise ValueError(f"`control` must be a value of column {variant!r} (one of {variants}); "
                              f"got {control!r}.")
         else:
@@ -769,6 +769,8 @@ def to_frame(results: Iterable[Result] | Result) -> pd.DataFrame:
         return pd.DataFrame.from_records(to_records())  # a result holding rows of its own
     elif isinstance(results, Result):
         results = [results]
+    elif isinstance(results, str) or not isinstance(results, Iterable) or getattr(results, "ndim", 1) == 0:
+        raise TypeError(f"`results` must be an abkit result or an iterable of them; got {results!r}.")
     records: list[dict[str, Any]] = []
     for result in results:
         if not (isinstance(result, Result) and dataclasses.is_dataclass(result)):

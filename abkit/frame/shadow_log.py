@@ -40,7 +40,7 @@ from typing import Any
 import narwhals as nw
 import numpy as np
 
-from abkit._validation import check_choice
+from abkit._validation import check_choice, check_id
 from abkit.shadow.decision import ShadowComparison
 from abkit.shadow.decision import compare_models as compare_shadow_logs
 from abkit.shadow.log import ShadowLog
@@ -60,7 +60,10 @@ def _read(table: Any) -> Any:
         suffix = Path(path).suffix.lower()
         if suffix not in (".parquet", ".csv"):
             raise ValueError(f"`table` must be a .parquet or .csv path; got {path!r}.")
-        table = duckdb.read_parquet(path) if suffix == ".parquet" else duckdb.read_csv(path)
+        try:
+            table = duckdb.read_parquet(path) if suffix == ".parquet" else duckdb.read_csv(path)
+        except duckdb.IOException as exc:
+            raise FileNotFoundError(f"`table` names no readable file: {path!r} ({exc}).") from exc
     try:
         frame = nw.from_native(table)
     except TypeError as exc:
@@ -77,10 +80,13 @@ def _collect(frame: Any, columns: list[str]) -> Any:
     return data.collect() if isinstance(data, nw.LazyFrame) else data
 
 
-def _require(columns: list[str], names: list[str]) -> None:
-    missing = [n for n in names if n not in columns]
-    if missing:
-        raise ValueError(f"The table has no column(s) {missing}; its columns are {columns}.")
+def _require(columns: list[str], names: list[tuple[str, str]]) -> None:
+    """Each ``(argument, column)`` names a column of the table, or a ``ValueError`` naming it."""
+    for argument, name in names:
+        if name not in columns:
+            raise ValueError(
+                f"`{argument}` must name a column of the table; got {name!r}; its columns are {columns}."
+            )
 
 
 def load_shadow_log(
@@ -134,6 +140,11 @@ def load_shadow_log(
     (1, [[0.2, 0.4], [0.9, 0.6]])
     """
     layout = check_choice("layout", layout, LAYOUTS)
+    for name, column in (("request_id", request_id), ("model", model), ("label", label),
+                         ("latency", latency), ("timestamp", timestamp), ("label_time", label_time)):
+        check_id(name, column)
+    if score is not None:
+        check_id("score", score)
     if callable(getattr(table, "to_shadow_log", None)):  # a router (abkit.adapters.ShadowRouter)
         if as_of is not None:
             raise ValueError(f"`as_of` needs a label-arrival column; the table has no {label_time!r}.")
@@ -152,7 +163,7 @@ def load_shadow_log(
         raise ValueError(f"`as_of` needs a label-arrival column; the table has no {label_time!r}.")
 
     if layout == "long":
-        _require(columns, [request_id, model, score])
+        _require(columns, [("request_id", request_id), ("model", model), ("score", score)])
         keep = [request_id, model, score, *present.values()]
         data = _collect(frame, keep)
         arrays = {key: data[name].to_numpy() for key, name in present.items()}
@@ -166,7 +177,7 @@ def load_shadow_log(
     if not names:
         raise ValueError(f"The wide layout needs `{prefix}<model>` columns; the columns are {columns}.")
     score_columns = [f"{prefix}{m}" for m in names]
-    _require(columns, [request_id, *score_columns])
+    _require(columns, [("request_id", request_id), *(("score", c) for c in score_columns)])
     latency_columns = [f"{latency}_{m}" for m in names]
     has_latency = all(c in columns for c in latency_columns)
     shared = {key: name for key, name in present.items() if key != "latency"}

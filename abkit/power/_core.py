@@ -204,17 +204,24 @@ def prepare(
 ) -> tuple[dict[str, FloatArray], Options]:
     """Validate and broadcast the numeric arguments; ``numeric`` maps name -> (value, rule).
 
-    ``None`` values are left out. The option arguments ``alpha``, ``ratio``, ``margin``, ``rho``,
+    ``None`` values of the unknowns (and of the optional ``mean``) are left out; ``None``
+    anywhere else is a ``TypeError``. The option arguments ``alpha``, ``ratio``, ``margin``, ``rho``,
     ``n_treatments`` and ``inflation_factor`` must be in ``numeric``.
     """
     alternative = check_alternative(alternative)
     two_sided_power = check_choice("two_sided_power", two_sided_power, TWO_SIDED_POWER)
     adjustment = check_choice("adjustment", adjustment, ADJUSTMENTS)
+    for name, (value, _) in numeric.items():
+        if value is None and name not in (*_SOLVED, "mean"):
+            raise TypeError(f"`{name}` must be a real number or an array of real numbers; got None.")
     arrays = {
         name: as_checked_array(name, value, rule)
         for name, (value, rule) in numeric.items()
         if value is not None
     }
+    if "n_control" in arrays and np.any(arrays["n_control"] > _MAX_N):
+        bad = arrays["n_control"][arrays["n_control"] > _MAX_N]
+        raise ValueError(f"`n_control` must be at most {_MAX_N:g}; got {float(bad.ravel()[0]):g}.")
     if np.any(arrays["rho"] >= 1.0) or np.any(arrays["rho"] <= -1.0):
         bad = arrays["rho"][np.abs(arrays["rho"]) >= 1.0]
         raise ValueError(f"`rho` must be in (-1, 1); got {float(bad.ravel()[0])}.")
@@ -459,7 +466,11 @@ def solve_effect_normal(
 
 def sizes(n_control: FloatArray, options: Options) -> dict[str, FloatArray]:
     """Unrounded and rounded-up arm sizes and the total for ``n_control`` (arrays)."""
-    n_treatment = n_control * options.ratio
+    with np.errstate(over="ignore"):
+        n_treatment = n_control * options.ratio
+    fail(~(np.isfinite(n_control) & np.isfinite(n_treatment)),
+         "No finite sample size reaches the target (an arm would need more units than a float holds).",
+         scalar=options.scalar)
     # Round up, but let floating-point noise from the solver (1e-9 relative) not add a unit.
     n_control_rounded = np.ceil(n_control * (1.0 - 1e-12))
     n_treatment_rounded = np.ceil(n_treatment * (1.0 - 1e-12))

@@ -69,6 +69,11 @@ class SequentialSampleSizeResult(ArrayResult):
 def _check_compatible(fixed: PowerResult, design: _Design) -> None:
     if not isinstance(fixed, PowerResult):
         raise TypeError(f"`fixed` must be a result of abkit.power_*; got {type(fixed).__name__}.")
+    if not all(hasattr(design, a) for a in ("alpha", "alternative", "drift", "inflation_factor")):
+        raise TypeError(
+            f"`design` must be a group-sequential design (GroupSequentialDesign, WangTsiatisDesign); "
+            f"got {type(design).__name__}."
+        )
     if not np.all(np.asarray(fixed.inflation_factor) == 1.0):
         raise ValueError("`fixed` must be a fixed-horizon design (inflation_factor=1); got "
                          f"inflation_factor={np.asarray(fixed.inflation_factor).ravel()[0]}.")

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from abkit._validation import check_int
+from abkit._validation import check_bool, check_int
 
 __all__ = ["argo_assess"]
 
@@ -73,6 +73,7 @@ def argo_assess(metric: Mapping[str, Any], result_counters: Mapping[str, Any], *
         unknown = sorted(set(mapping) - set(keys))
         if unknown:
             raise ValueError(f"`{name}` has unknown keys {unknown}; allowed: {list(keys)}.")
+    terminating = check_bool("terminating", terminating)
     failure_limit = _counter(metric, "failureLimit", 0, minimum=-1)
     inconclusive_limit = _counter(metric, "inconclusiveLimit", 0)
     error_limit = _counter(metric, "consecutiveErrorLimit", DEFAULT_CONSECUTIVE_ERROR_LIMIT)

@@ -52,6 +52,12 @@ __all__ = ["BlueGreen", "CanaryRollout", "Recreate", "RollingUpdate"]
 STATE_VERSION = 1
 
 
+def _check_at(at: Any) -> None:
+    """An event timestamp: None or a finite number."""
+    if at is not None:
+        check_real("at", at)
+
+
 def _num(value: float) -> float | None:
     return None if math.isnan(value) else float(value)
 
@@ -166,8 +172,16 @@ class _Controller:
         entry.update(fields)
         self.events.append(entry)
 
-    def _judge(self, baseline: Mapping[str, Any], candidate: Mapping[str, Any]) -> tuple[CanaryVerdict, bool]:
-        """Judge the next look (validating everything before any state moves)."""
+    def _judge(self, baseline: Mapping[str, Any], candidate: Mapping[str, Any],
+               names: tuple[str, str]) -> tuple[CanaryVerdict, bool]:
+        """Judge the next look (validating everything before any state moves).
+
+        ``names`` are the caller's argument names for the two arms (``blue``/``green``, ...).
+        """
+        for name, data in zip(names, (baseline, candidate), strict=True):
+            if not isinstance(data, Mapping):
+                raise TypeError(
+                    f"`{name}` must be a mapping of metric name to data; got {type(data).__name__}.")
         planned = self.judge.planned_looks
         if planned is not None and self.look >= planned:
             raise ValueError(f"All {planned} planned looks are used.")
@@ -256,8 +270,9 @@ class CanaryRollout(_Controller):
         since the start of the rollout). ``at`` is an optional timestamp for the event log.
         """
         with self._lock:
+            _check_at(at)  # before anything moves
             self._require("running")
-            verdict, last = self._judge(baseline, canary)
+            verdict, last = self._judge(baseline, canary, ("baseline", "canary"))
             share = self.traffic_share
             note = ""
             if verdict.decision == "pass" and self.step_index + 2 >= len(self.steps):
@@ -277,6 +292,7 @@ class CanaryRollout(_Controller):
     def abort(self, reason: str = "manual rollback", *, at: float | None = None) -> None:
         """Roll back now (an operator's decision)."""
         with self._lock:
+            _check_at(at)  # before anything moves
             self._require("running")
             self.phase = "rolled_back"
             self._log("abort", at, reason=str(reason), new_share=0.0)
@@ -336,8 +352,9 @@ class BlueGreen(_Controller):
         """Before the switch: pass switches traffic to green; rollback (or no proof of safety by
         the last look) aborts with blue still live."""
         with self._lock:
+            _check_at(at)  # before anything moves
             self._require("validating")
-            verdict, last = self._judge(blue, green)
+            verdict, last = self._judge(blue, green, ("blue", "green"))
             note = ""
             if verdict.decision == "pass":
                 self.phase = "done" if last else "watching"
@@ -352,8 +369,9 @@ class BlueGreen(_Controller):
         """After the switch: rollback switches back to blue at once; ``watch_looks`` passes (or
         the last look without harm) finish the deployment."""
         with self._lock:
+            _check_at(at)  # before anything moves
             self._require("watching")
-            verdict, last = self._judge(blue, green)
+            verdict, last = self._judge(blue, green, ("blue", "green"))
             if verdict.decision == "rollback":
                 self.phase = "switched_back"
             else:
@@ -426,8 +444,9 @@ class RollingUpdate(_Controller):
         """The health gate of the newest batch (new instances judged against old ones); at the
         last planned look anything short of finishing starts the rollback."""
         with self._lock:
+            _check_at(at)  # before anything moves
             self._require("updating")
-            verdict, last = self._judge(old, new)
+            verdict, last = self._judge(old, new, ("old", "new"))
             if verdict.decision == "pass" and self.updated == self.n_instances:
                 self.phase = "done"
             elif verdict.decision == "rollback" or last:
@@ -440,6 +459,7 @@ class RollingUpdate(_Controller):
     def rollback_step(self, *, at: float | None = None) -> int:
         """Restore the next ``rollback_batch_size`` old instances; returns how many new remain."""
         with self._lock:
+            _check_at(at)  # before anything moves
             self._require("rolling_back")
             self.updated = max(self.updated - self.rollback_batch_size, 0)
             if self.updated == 0:
@@ -491,6 +511,7 @@ class Recreate(_Controller):
     def recreate(self, *, at: float | None = None) -> None:
         """Stop old, start new (downtime ``stop_seconds + start_seconds``)."""
         with self._lock:
+            _check_at(at)  # before anything moves
             self._require("old_running")
             self.downtime_seconds += self.stop_seconds + self.start_seconds
             self.phase = "validating"
@@ -501,8 +522,9 @@ class Recreate(_Controller):
         """Judge the new version; a rollback (or no proof of safety by the last look) recreates
         the old one, with its downtime."""
         with self._lock:
+            _check_at(at)  # before anything moves
             self._require("validating")
-            verdict, last = self._judge(old, new)
+            verdict, last = self._judge(old, new, ("old", "new"))
             if verdict.decision == "pass":
                 self.phase = "done"
             elif verdict.decision == "rollback" or last:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -257,6 +258,10 @@ class MSPRT:
     @classmethod
     def from_dict(cls, state: dict[str, Any]) -> MSPRT:
         """Restore a test saved with :meth:`to_dict`."""
+        keys = ("tau2", "sigma2", "theta0", "alpha", "kind", "control", "treatment", "looks", "pvalue")
+        if not isinstance(state, Mapping) or not all(k in state for k in keys):
+            raise TypeError(f"`state` must be a dict from MSPRT.to_dict() with keys {list(keys)}; "
+                            f"got {type(state).__name__}.")
         test = cls(tau2=state["tau2"], sigma2=state["sigma2"], theta0=state["theta0"], alpha=state["alpha"])
         if state["kind"] is not None:
             kind = {"MeanStats": MeanStats, "ProportionStats": ProportionStats}[state["kind"]]
@@ -266,6 +271,10 @@ class MSPRT:
         test.pvalue = float(state["pvalue"])
         test.ci = ConfidenceInterval(float(state["ci"][0]), float(state["ci"][1]))
         return test
+
+
+# Beyond this the tail and the density underflow and their difference cancels: no tau2 is computable.
+_MAX_TAU2_B = 30.0
 
 
 def msprt_tau2(*, alpha: float, sigma2: float, n_max: float) -> float:
@@ -283,6 +292,11 @@ def msprt_tau2(*, alpha: float, sigma2: float, n_max: float) -> float:
     sigma2 = check_positive("sigma2", sigma2)
     n_max = check_positive("n_max", n_max)
     b = 2.0 * math.log(1.0 / alpha) / math.sqrt(n_max * sigma2)
+    if b > _MAX_TAU2_B:
+        raise ValueError(
+            f"`n_max` * `sigma2` must be at least {(2.0 * math.log(1.0 / alpha) / _MAX_TAU2_B) ** 2:.3g} "
+            f"for alpha {alpha}; got {n_max * sigma2:.3g}."
+        )
     tail = float(special.ndtr(-b))
     density = math.exp(-0.5 * b * b) / math.sqrt(2.0 * math.pi)
     return sigma2 * tail / (density / b - tail)

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from scipy import optimize, special
 
 from abkit._results import ConfidenceInterval
-from abkit._validation import check_int, check_open_unit, check_positive, check_real
+from abkit._validation import check_bool, check_int, check_open_unit, check_positive, check_real
 from abkit.errors import ConvergenceError
 
 __all__ = [
@@ -49,7 +49,7 @@ def normal_mixture_rho(v_opt: float, alpha_opt: float = 0.05, *, one_sided: bool
     """
     v_opt = check_positive("v_opt", v_opt)
     alpha_opt = check_open_unit("alpha_opt", alpha_opt)
-    a = min(2.0 * alpha_opt, 1.0 - 1e-12) if one_sided else alpha_opt
+    a = min(2.0 * alpha_opt, 1.0 - 1e-12) if check_bool("one_sided", one_sided) else alpha_opt
     log_inv = math.log(1.0 / a)
     return v_opt / (2.0 * log_inv + math.log1p(2.0 * log_inv))
 

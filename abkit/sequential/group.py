@@ -38,7 +38,7 @@ from abkit._validation import (
 )
 from abkit.errors import ConvergenceError
 from abkit.sequential import _integration as integ
-from abkit.sequential.spending import SPENDING_FUNCTIONS, spending_function
+from abkit.sequential.spending import SPENDING_FUNCTIONS, named_spending_function
 
 __all__ = [
     "GroupSequentialAnalysis",
@@ -53,28 +53,33 @@ DECISIONS = ("efficacy", "futility", "continue")
 FloatArray = integ.FloatArray
 
 
-# Each look is one step of the numerical recursion (a few milliseconds): beyond this many looks
-# the answer would take minutes (continuous monitoring is what always-valid tests are for).
-MAX_LOOKS = 10_000
+# Designs cost about K**2 integrations: 400 looks take a second; beyond this no design is useful.
+MAX_LOOKS = 1000
+# peeking_type1_error needs one step of the recursion per look (a few milliseconds): beyond this
+# many looks the answer would take minutes (continuous monitoring is what always-valid tests are for).
+MAX_PEEKING_LOOKS = 10_000
 
 
-def check_information(information: Any) -> FloatArray:
-    """Information fractions: an int ``K`` (equal looks) or increasing values in ``(0, 1]``."""
+def check_information(
+    information: Any, *, max_looks: int = MAX_PEEKING_LOOKS, name: str = "information"
+) -> FloatArray:
+    """Information fractions: an int ``K`` (equal looks) or increasing values in ``(0, 1]``,
+    at most ``max_looks`` of them."""
     if isinstance(information, int | np.integer) and not isinstance(information, bool):
-        k = check_int("information", information, minimum=1)
-        if k > MAX_LOOKS:
-            raise ValueError(f"`information` must be at most {MAX_LOOKS} looks; got {k}.")
+        k = check_int(name, information, minimum=1)
+        if k > max_looks:
+            raise ValueError(f"`{name}` must be at most {max_looks} looks; got {k}.")
         return np.arange(1, k + 1, dtype=np.float64) / k
-    fractions = as_float_array("information", information)
-    if fractions.size > MAX_LOOKS:
-        raise ValueError(f"`information` must be at most {MAX_LOOKS} looks; got {fractions.size}.")
+    fractions = as_float_array(name, information)
+    if fractions.size > max_looks:
+        raise ValueError(f"`{name}` must be at most {max_looks} looks; got {fractions.size}.")
     if np.any(fractions <= 0.0):
-        raise ValueError(f"`information` must be greater than 0; got {fractions}.")
+        raise ValueError(f"`{name}` must be greater than 0; got {fractions}.")
     if np.any(np.diff(fractions) <= 0.0):
-        raise ValueError(f"`information` must be strictly increasing; got {fractions}.")
+        raise ValueError(f"`{name}` must be strictly increasing; got {fractions}.")
     if fractions[-1] > 1.0 + 1e-9:
         raise ValueError(
-            f"`information` must not go past the maximum information (fraction 1); got {fractions[-1]}."
+            f"`{name}` must not go past the maximum information (fraction 1); got {fractions[-1]}."
         )
     return np.minimum(fractions, 1.0)
 
@@ -255,7 +260,7 @@ class _Design(abc.ABC):
                 )
             fractions = self._fractions[: est.size]
         else:
-            fractions = check_information(information)
+            fractions = check_information(information, max_looks=MAX_LOOKS)
             if fractions.size != est.size:
                 raise ValueError(
                     f"`information` and `estimates` must have the same length; got {fractions.size} "
@@ -388,7 +393,7 @@ class GroupSequentialDesign(_Design):
         futility_param: float | None = None,
         power: float = 0.8,
     ) -> None:
-        fractions = check_information(information)
+        fractions = check_information(information, max_looks=MAX_LOOKS)
         if abs(fractions[-1] - 1.0) > 1e-9:
             raise ValueError(f"`information` must end at 1 (the maximum); got {fractions[-1]}.")
         self.information = tuple(float(t) for t in fractions)
@@ -396,7 +401,7 @@ class GroupSequentialDesign(_Design):
         self.alternative = check_alternative(alternative)
         self.spending = check_choice("spending", spending, SPENDING_FUNCTIONS)
         self.spending_param = spending_param
-        self._spend = spending_function(spending, spending_param)
+        self._spend = named_spending_function(spending, spending_param, names=("spending", "spending_param"))
         self.power = check_open_unit("power", power)
         self.futility = None if futility is None else check_choice("futility", futility, SPENDING_FUNCTIONS)
         self.futility_param = futility_param
@@ -404,7 +409,8 @@ class GroupSequentialDesign(_Design):
             raise ValueError(
                 "`futility` needs a one-sided `alternative` ('greater' or 'less'); got 'two-sided'."
             )
-        self._beta_spend = None if futility is None else spending_function(futility, futility_param)
+        self._beta_spend = None if futility is None else named_spending_function(
+            futility, futility_param, names=("futility", "futility_param"))
         upper, spent = self._solve_upper(fractions)
         sides = 2.0 if self.alternative == "two-sided" else 1.0
         self.alpha_spent = tuple(float(a) for a in sides * np.cumsum(spent))
@@ -459,7 +465,7 @@ class WangTsiatisDesign(_Design):
     def __init__(
         self, information: Any, *, alpha: float = 0.05, delta: float = 0.0, alternative: str = "two-sided"
     ) -> None:
-        fractions = check_information(information)
+        fractions = check_information(information, max_looks=MAX_LOOKS)
         self.information = tuple(float(t) for t in fractions)
         self.alpha = check_open_unit("alpha", alpha)
         self.delta = check_real("delta", delta)
@@ -505,6 +511,7 @@ def wang_tsiatis(
     >>> round(wang_tsiatis(4, alpha=0.05, delta=0.0).constant, 3)
     2.024
     """
+    check_information(k, max_looks=MAX_LOOKS, name="k")
     return WangTsiatisDesign(k, alpha=alpha, delta=delta, alternative=alternative)
 
 

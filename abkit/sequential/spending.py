@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import special
 
-from abkit._validation import check_choice, check_open_unit, check_positive, check_real
+from abkit._validation import check_choice, check_open_unit, check_positive, check_real, to_array
 
 __all__ = [
     "SPENDING_FUNCTIONS",
@@ -49,7 +49,7 @@ FloatArray = npt.NDArray[np.float64]
 
 
 def _fractions(t: Any) -> FloatArray:
-    array = np.asarray(t, dtype=np.float64)
+    array = to_array("t", t, np.float64)
     if np.any(~np.isfinite(array)) or np.any(array < 0.0):
         raise ValueError(f"`t` must be information fractions of at least 0; got {t}.")
     return np.minimum(array, 1.0)
@@ -143,13 +143,22 @@ def spending_function(kind: str, param: float | None = None) -> Callable[[Any, f
     >>> round(float(f(1.0, 0.025)), 6)
     0.025
     """
-    kind = check_choice("spending", kind, SPENDING_FUNCTIONS)
+    return named_spending_function(kind, param, names=("kind", "param"))
+
+
+def named_spending_function(
+    kind: str, param: float | None, *, names: tuple[str, str]
+) -> Callable[[Any, float], FloatArray]:
+    """:func:`spending_function`, its errors naming the caller's arguments ``names``
+    (``("spending", "spending_param")`` or ``("futility", "futility_param")`` in a design)."""
+    kind_name, param_name = names
+    kind = check_choice(kind_name, kind, SPENDING_FUNCTIONS)
     if kind in ("obrien-fleming", "pocock"):
         if param is not None:
-            raise ValueError(f"`spending_param` must be None for spending {kind!r}; got {param}.")
+            raise ValueError(f"`{param_name}` must be None for spending {kind!r}; got {param}.")
         return obrien_fleming_spending if kind == "obrien-fleming" else pocock_spending
     if kind == "hsd":
-        gamma = -4.0 if param is None else check_real("spending_param", param)
+        gamma = -4.0 if param is None else check_real(param_name, param)
         return lambda t, alpha: hsd_spending(t, alpha, gamma)
-    rho = 3.0 if param is None else check_positive("spending_param", param)
+    rho = 3.0 if param is None else check_positive(param_name, param)
     return lambda t, alpha: power_spending(t, alpha, rho)

@@ -179,6 +179,8 @@ class SPRT:
                 break
             mass = grown[keep[0] : keep[-1] + 1]
             offset += int(keep[0])
+            if not mass.any():  # every continuing path has underflowed to 0: nothing more changes
+                break
         undecided = float(mass.sum())
         return SPRTOperatingCharacteristics(
             p=p,

@@ -56,12 +56,13 @@ from abkit._validation import (
     check_nonnegative,
     check_open_unit,
     check_rng,
+    check_string,
 )
 from abkit.multiple import adjust_pvalues
 from abkit.shadow._table import html_table, text_table
 from abkit.shadow.auc import check_binary_labels, delong_test
 from abkit.shadow.latency import INSUFFICIENT_TAIL_DATA, latency_ratio_test, order_statistic_ranks
-from abkit.shadow.log import LOAD_HINT, ShadowLog
+from abkit.shadow.log import LOAD_HINT, ShadowLog, require_model
 from abkit.shadow.paired import paired_t_test
 from abkit.shadow.resample import bootstrap_pvalue, paired_replicates
 
@@ -114,6 +115,7 @@ class ShadowMetric:
     def __post_init__(self) -> None:
         check_choice("goal", self.goal, GOALS)
         check_nonnegative("margin", self.margin)
+        check_string("kind", self.kind)
         ways = [bool(self.kind), self.loss is not None, self.statistic is not None, self.quantile is not None]
         if sum(ways) != 1:
             raise ValueError(
@@ -382,13 +384,15 @@ def compare_models(
     min_requests = check_int("min_requests", min_requests, minimum=2)
     n_resamples = check_int("n_resamples", n_resamples, minimum=1)
     generator = check_rng(rng)
-    log.model_index(champion)
-    if isinstance(challengers, str) or len(challengers) == 0:
+    require_model(log, "champion", champion)
+    if isinstance(challengers, str) or not isinstance(challengers, Sequence) or not challengers:
         raise ValueError(f"`challengers` must be a non-empty list of model names; got {challengers!r}.")
     for name in challengers:
-        log.model_index(name)
+        require_model(log, "challengers", name)
         if name == champion:
             raise ValueError(f"`challengers` must not include the champion {champion!r}.")
+    if isinstance(metrics, str) or not isinstance(metrics, Sequence) or not metrics:
+        raise ValueError(f"`metrics` must be a non-empty list of metrics; got {metrics!r}.")
     specs = [as_metric(m) for m in metrics]
     if not specs:
         raise ValueError("`metrics` must name at least one metric; got none.")

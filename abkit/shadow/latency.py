@@ -35,6 +35,7 @@ from abkit._validation import (
     check_alternative,
     check_choice,
     check_confidence_level,
+    check_int,
     check_open_unit,
     check_real,
 )
@@ -111,6 +112,10 @@ class LatencyRatioResult(Result):
     confidence_level: float
 
 
+# scipy's binomial quantile (boost) stops converging a little beyond 1e15 trials.
+MAX_ORDER_STATISTIC_N = 10**15
+
+
 def order_statistic_ranks(n: int, probability: float, confidence_level: float) -> tuple[int, int, float]:
     """1-based ranks ``(l, u)`` of the order-statistic interval and its exact coverage.
 
@@ -120,7 +125,9 @@ def order_statistic_ranks(n: int, probability: float, confidence_level: float) -
     >>> low, high, round(coverage, 4)
     (40, 61, 0.9648)
     """
-    tail = (1.0 - confidence_level) / 2.0
+    n = check_int("n", n, minimum=1, maximum=MAX_ORDER_STATISTIC_N)
+    probability = check_open_unit("probability", probability)
+    tail = (1.0 - check_confidence_level(confidence_level)) / 2.0
     low = int(stats.binom.ppf(tail, n, probability))
     high = int(stats.binom.ppf(1.0 - tail, n, probability)) + 1
     coverage = float(stats.binom.cdf(high - 1, n, probability) - stats.binom.cdf(low - 1, n, probability))
@@ -139,7 +146,7 @@ def latency_quantiles(
     Parameters
     ----------
     latency
-        One latency per request (any unit).
+        One latency per request (any unit; at least 0).
     quantiles
         Probabilities in (0, 1).
     confidence_level
@@ -159,6 +166,8 @@ def latency_quantiles(
     (50.5, (40.0, 61.0), 'ok')
     """
     values = np.sort(as_float_array("latency", latency))
+    if values[0] < 0.0:
+        raise ValueError(f"`latency` must be at least 0 (a duration); got {values[0]}.")
     probabilities = as_float_array("quantiles", quantiles)
     for p in probabilities:
         check_open_unit("quantiles", float(p))

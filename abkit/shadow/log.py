@@ -33,7 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from abkit._results import Result
-from abkit._validation import check_choice
+from abkit._validation import check_bool, check_choice, to_array
 
 __all__ = ["DUPLICATE_POLICIES", "ShadowLog", "ShadowLogReport"]
 
@@ -180,9 +180,7 @@ class ShadowLog:
 
     def model_index(self, name: Any) -> int:
         """Column of model ``name``; a ``ValueError`` listing the known models otherwise."""
-        if name not in self.models:
-            raise ValueError(f"Unknown model {name!r}; the log has models {list(self.models)}.")
-        return self.models.index(name)
+        return require_model(self, "name", name)
 
     def paired(
         self, champion: str, challenger: str, *, field: str = "score", labelled: bool = True
@@ -196,14 +194,15 @@ class ShadowLog:
         grid = self.score if field == "score" else self.latency
         if grid is None:
             raise ValueError("The log has no latency column; load it with `latency=`.")
-        a, b = grid[:, self.model_index(champion)], grid[:, self.model_index(challenger)]
+        a = grid[:, require_model(self, "champion", champion)]
+        b = grid[:, require_model(self, "challenger", challenger)]
         both = ~np.isnan(a) & ~np.isnan(b)
         if not both.any():
             raise ValueError(
                 f"Challenger {challenger!r} has no requests in common with champion {champion!r} "
                 f"(they answered {int((~np.isnan(b)).sum())} and {int((~np.isnan(a)).sum())} requests)."
             )
-        keep = both & ~np.isnan(self.label) if labelled else both
+        keep = both & ~np.isnan(self.label) if check_bool("labelled", labelled) else both
         order = np.flatnonzero(keep)
         if self.timestamp is not None:
             order = order[np.argsort(self.timestamp[order], kind="stable")]
@@ -215,12 +214,21 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def require_model(log: ShadowLog, argument: str, name: Any) -> int:
+    """Column of model ``name`` in ``log``, or a ``ValueError`` naming the caller's ``argument``."""
+    if not isinstance(name, str) or name not in log.models:
+        raise ValueError(f"`{argument}` must be one of the log's models {list(log.models)}; got {name!r}.")
+    return log.models.index(name)
+
+
 def _column(name: str, values: Any, size: int | None = None) -> npt.NDArray[Any]:
-    array = np.asarray(values)
+    array = to_array(name, values)
     if array.ndim != 1:
         raise ValueError(f"`{name}` must be 1-D; got an array of shape {array.shape}.")
     if size is not None and array.size != size:
-        raise ValueError(f"`{name}` must have one value per row ({size}); got {array.size}.")
+        raise ValueError(
+            f"`{name}` must have one value per row of `request_id` ({size}); got {array.size}."
+        )
     return array
 
 

@@ -207,12 +207,12 @@ class ShadowMonitor:
         min_requests: int = 100,
     ) -> None:
         self.champion = check_id("champion", champion)
-        if isinstance(challengers, str) or len(challengers) == 0:
+        if isinstance(challengers, str) or not isinstance(challengers, Sequence) or not challengers:
             raise ValueError(f"`challengers` must be a non-empty list of model names; got {challengers!r}.")
         self.challengers = tuple(check_id("challengers", c) for c in challengers)
         if self.champion in self.challengers or len(set(self.challengers)) < len(self.challengers):
             raise ValueError(f"`challengers` must be distinct and exclude the champion; got {challengers!r}.")
-        if isinstance(metrics, str | ShadowMetric) or len(metrics) == 0:
+        if isinstance(metrics, str | ShadowMetric) or not isinstance(metrics, Sequence) or not metrics:
             raise ValueError(f"`metrics` must be a non-empty list of metrics; got {metrics!r}.")
         self.metrics = tuple(_check_metric(m) for m in metrics)
         names = [m.name for m in self.metrics]
@@ -263,7 +263,9 @@ class ShadowMonitor:
         """
         log = check_instance("batch", batch, ShadowLog, hint=LOAD_HINT)
         for name in (self.champion, *self.challengers):
-            log.model_index(name)
+            if name not in log.models:
+                raise ValueError(f"`batch` must have rows of the monitor's model {name!r}; "
+                                 f"its models are {list(log.models)}.")
         labelled = any(m.kind != "latency" for m in self.metrics)
         new = {}
         for key in self._sequences:  # everything is checked before the state changes
@@ -395,6 +397,9 @@ class ShadowMonitor:
         Custom metrics (a ``loss`` function) cannot be stored: pass the same ``metrics`` again.
         A corrupt or mismatched state raises :class:`abkit.errors.StateError`.
         """
+        if metrics is not None and (isinstance(metrics, str) or not isinstance(metrics, Sequence)
+                                    or not all(isinstance(m, ShadowMetric) for m in metrics)):
+            raise TypeError(f"`metrics` must be None or a list of ShadowMetric; got {metrics!r}.")
         if not isinstance(state, dict) or state.get("kind") != "ShadowMonitor":
             raise StateError("Not a ShadowMonitor state: expected an object with kind 'ShadowMonitor'.")
         if state.get("format") != _STATE_FORMAT:

@@ -183,7 +183,7 @@ def test_degenerate_means():
         ({"prior": 1.0}, TypeError, r"`prior` must be an \(alpha, beta\) pair"),
         ({"confidence_level": 95}, ValueError, r"`confidence_level` must be in \(0, 1\); got 95.0."),
         ({"control": ProportionStats(0, 0)}, ValueError, "`control.n` must be at least 1; got 0."),
-        ({"treatment": [0, 1, 2]}, ValueError, "`values` must contain only 0 and 1; got 2.0."),
+        ({"treatment": [0, 1, 2]}, ValueError, "`treatment` must contain only 0 and 1; got 2.0."),
     ],
 )
 def test_bad_input_proportions(kwargs, error, message):

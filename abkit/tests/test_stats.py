@@ -103,8 +103,8 @@ def test_mean_stats_small_n_conventions() -> None:
         ((10, 1.0, -0.5), ValueError, r"`var` must be at least 0; got -0\.5\."),
         ((10, math.nan, 1.0), ValueError, r"`mean` must be finite; got nan\."),
         ((10, 1.0, math.inf), ValueError, r"`var` must be finite; got inf\."),
-        ((1, 1.0, 2.0), ValueError, r"`var` must be 0 when n < 2; got 2\.0\."),
-        ((0, 1.0, 0.0), ValueError, r"`mean` must be 0 when n is 0; got 1\.0\."),
+        ((1, 1.0, 2.0), ValueError, r"`var` must be 0 when `n` < 2 \(n = 1\); got 2\.0\."),
+        ((0, 1.0, 0.0), ValueError, r"`mean` must be 0 when `n` is 0; got 1\.0\."),
         ((10, "a", 1.0), TypeError, r"`mean` must be a real number; got 'a'\."),
     ],
 )
@@ -205,7 +205,7 @@ def test_bivariate_merge_of_split_equals_whole(x, cut, slope) -> None:
 def test_bivariate_validation_messages() -> None:
     with pytest.raises(ValueError, match=r"`x` and `y` must have the same length; got 3 and 2\."):
         BivariateStats.from_samples([1.0, 2.0, 3.0], [1.0, 2.0])
-    with pytest.raises(ValueError, match=r"`cov` must satisfy \|cov\| <= sqrt\(var_x \* var_y\) = 1\.0; got 2\.0\."):
+    with pytest.raises(ValueError, match=r"`cov` must satisfy \|`cov`\| <= sqrt\(`var_x` \* `var_y`\) = 1\.0; got 2\.0\."):
         BivariateStats(10, 0.0, 0.0, 1.0, 1.0, 2.0)
     with pytest.raises(ValueError, match=r"`var_y` must be at least 0; got -1\.0\."):
         BivariateStats(10, 0.0, 0.0, 1.0, -1.0, 0.0)

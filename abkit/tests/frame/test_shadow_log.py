@@ -95,7 +95,7 @@ def test_paired_rows_follow_time_order_for_forecast_tests() -> None:
 def test_bad_logs_give_clear_errors() -> None:
     base = {"request_id": [1, 1, 2, 3], "model": ["a", "b", "a", "b"], "score": [0.1, 0.2, 0.3, 0.4]}
     log = load_shadow_log(pd.DataFrame(base))
-    with pytest.raises(ValueError, match=re.escape("Unknown model 'c'; the log has models ['a', 'b']")):
+    with pytest.raises(ValueError, match=re.escape("`challengers` must be one of the log's models ['a', 'b']; got 'c'.")):
         compare_models(log, champion="a", challengers=["c"])
     disjoint = load_shadow_log(pd.DataFrame({"request_id": [1, 2], "model": ["a", "b"], "score": [0.1, 0.2]}))
     message = "Challenger 'b' has no requests in common with champion 'a'"
@@ -107,7 +107,7 @@ def test_bad_logs_give_clear_errors() -> None:
     message = "`label` differs between rows of the same request for 1 request"
     with pytest.raises(ValueError, match=re.escape(message)):
         load_shadow_log(pd.DataFrame({**base, "label": [0, 1, 0, 1]}))
-    with pytest.raises(ValueError, match=re.escape("The table has no column(s) ['score']")):
+    with pytest.raises(ValueError, match=re.escape("`score` must name a column of the table; got 'score'")):
         load_shadow_log(pd.DataFrame(base).rename(columns={"score": "pred"}))
     with pytest.raises(ValueError, match=re.escape("`layout` must be one of 'long', 'wide'; got 'tall'")):
         load_shadow_log(pd.DataFrame(base), layout="tall")

@@ -69,11 +69,11 @@ def test_spending_closed_forms() -> None:
 
 
 def test_spending_bad_parameters() -> None:
-    with pytest.raises(ValueError, match=r"`spending_param` must be None for spending 'pocock'; got 1.0"):
+    with pytest.raises(ValueError, match=r"`param` must be None for spending 'pocock'; got 1.0"):
         spending_function("pocock", 1.0)
-    with pytest.raises(ValueError, match=r"`spending_param` must be greater than 0; got -1.0"):
+    with pytest.raises(ValueError, match=r"`param` must be greater than 0; got -1.0"):
         spending_function("power", -1.0)
-    with pytest.raises(ValueError, match=r"`spending` must be one of"):
+    with pytest.raises(ValueError, match=r"`kind` must be one of"):
         spending_function("haybittle")
     with pytest.raises(ValueError, match=r"`t` must be information fractions of at least 0"):
         pocock_spending([-0.1], 0.05)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 import matplotlib
@@ -323,7 +324,7 @@ def test_bad_configuration(kwargs: dict, error: type[Exception], match: str) -> 
 def test_bad_batches() -> None:
     monitor = ShadowMonitor("champion", ["challenger"], ["latency"])
     table = make_shadow_log(300, rng=1)
-    with pytest.raises(ValueError, match="Unknown model 'nobody'"):
+    with pytest.raises(ValueError, match=re.escape("`batch` must have rows of the monitor's model 'nobody'; its models are")):
         ShadowMonitor("champion", ["nobody"], ["latency"]).update(load_shadow_log(table))
     table.loc[3, "latency"] = 0.0
     with pytest.raises(ValueError, match="must be positive numbers"):
