@@ -274,6 +274,23 @@ def _add_analyze(commands: Any) -> None:
     analyze.add_argument("--output", default="table", choices=["table", "csv", "json"])
 
 
+def _add_serve(commands: Any) -> None:
+    serve = commands.add_parser(
+        "serve", help="serve experiments over HTTP (needs abkit[serve])",
+        description="Route units and record outcomes over HTTP (Starlette + uvicorn) for the "
+                    "experiments of a JSON configuration.")
+    serve.add_argument("config", help='JSON file: {"experiments": [{"name", "type", ...}]}')
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (need a shared store)")
+    serve.add_argument("--store", default="memory://",
+                       help="memory:// | sqlite://PATH | redis://HOST:PORT/DB (default: memory://)")
+    serve.add_argument("--log", default=None, metavar="DIR",
+                       help="directory for the decision and outcome log")
+    serve.add_argument("--durability", default="batch", choices=["batch", "sync"],
+                       help="log durability (default: batch, at most 1 s lost in a crash)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``abkit`` command; returns the exit status."""
     parser = argparse.ArgumentParser(prog="abkit", description="Experimentation statistics.")
@@ -283,6 +300,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument("--seed", type=int, default=0, help="random seed")
     _add_sample_size(commands)
     _add_analyze(commands)
+    _add_serve(commands)
     args = parser.parse_args(argv)
     if args.command == "demo":
         print(run_demo(args.users, args.seed))
@@ -303,6 +321,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"abkit analyze: error: {exc}", file=sys.stderr)
             return 2
         print(report)
+    elif args.command == "serve":
+        from abkit.service.server import serve
+
+        try:
+            serve(args.config, host=args.host, port=args.port, workers=args.workers, store=args.store,
+                  log_dir=args.log, durability=args.durability)
+        except (ValueError, TypeError, OSError) as exc:
+            print(f"abkit serve: error: {exc}", file=sys.stderr)
+            return 2
     return 0
 
 
