@@ -13,10 +13,9 @@ from abkit._results import ConfidenceInterval
 from abkit.adapters import BanditRouter, FixedSplitRouter, Route, Router, ShadowRouter
 from abkit.assignment import assign
 from abkit.bayes import BayesMeansResult, BayesProportionsResult, bayes_means, bayes_proportions
-from abkit.checks import srm_test
 from abkit.errors import ConvergenceError, DegenerateDataWarning, StateError
 from abkit.flags import FeatureFlag
-from abkit.frame import Experiment, Mean, Proportion, RatioOfMeans
+from abkit.frame import Experiment, Mean, Proportion, RatioOfMeans, compare_models
 from abkit.means import cuped_test, means_test, ratio_test
 from abkit.multiple import adjust_pvalues
 from abkit.nonparametric import BootstrapTestResult, MannWhitneyResult, bootstrap_test, mann_whitney_test
@@ -43,7 +42,6 @@ from abkit.rollout import (
 )
 from abkit.shadow import (
     auc_ci,
-    compare_models,
     delong_test,
     diebold_mariano_test,
     mcnemar_test,
@@ -51,6 +49,7 @@ from abkit.shadow import (
     paired_t_test,
     wilcoxon_test,
 )
+from abkit.srm import srm_test
 from abkit.stats import BivariateStats, MeanStats, ProportionStats
 
 __version__ = "0.1.0"

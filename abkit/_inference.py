@@ -69,6 +69,27 @@ def interval(
     return ConfidenceInterval(low, high)
 
 
+def clip_interval(ci: ConfidenceInterval, low: float, high: float) -> ConfidenceInterval:
+    """``ci`` clipped to its parameter's range ``[low, high]``; NaN ends stay NaN.
+
+    For a bounded parameter (a rate, a difference of rates, a probability) a normal interval
+    can leave the range by construction; R's ``prop.test`` clips it
+    (``pmax(-1, pmin(1, CINT))``) and pROC's ``ci.auc`` does the same for an AUC. The open
+    end of a one-sided interval becomes the end of the range, as R reports ``c(-1, upper)``
+    for ``alternative = "less"``.
+
+    >>> clip_interval(ConfidenceInterval(0.3, 1.2), -1.0, 1.0)
+    ConfidenceInterval(low=0.3, high=1.0)
+    >>> clip_interval(ConfidenceInterval(-math.inf, 0.2), -1.0, 1.0)
+    ConfidenceInterval(low=-1.0, high=0.2)
+    """
+
+    def clip(x: float) -> float:
+        return x if math.isnan(x) else min(max(x, low), high)
+
+    return ConfidenceInterval(clip(ci.low), clip(ci.high))
+
+
 def welch_df(var_mean_a: float, var_mean_b: float, n_a: int, n_b: int) -> float:
     """Welch-Satterthwaite degrees of freedom from the two variances of the means."""
     total = var_mean_a + var_mean_b

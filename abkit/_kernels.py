@@ -1,9 +1,9 @@
 """Numba kernels of ``abkit.nonparametric``: bootstrap replicates, jackknife values, and order
 statistics of pairwise differences.
 
-Every kernel goes through the one decorator :data:`kernel` (``njit(cache=True, nogil=True)``),
-takes C-contiguous float64 arrays, plain scalars and (for resampling) a
-``numpy.random.Generator``, and assumes validated input.
+Every kernel goes through the one decorator :data:`abkit._numba.kernel`, takes C-contiguous
+float64 arrays, plain scalars and (for resampling) a ``numpy.random.Generator``, and assumes
+validated input.
 
 Resampling draws ``rng.integers(0, n, n)`` for one resample after another, which is the same
 stream as NumPy's ``rng.integers(0, n, size=(n_resamples, n))``: with the same generator, the
@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
+
+from abkit._numba import kernel
 
 __all__ = [
     "STAT_MEAN",
@@ -33,12 +34,9 @@ __all__ = [
     "STAT_RATIO",
     "bootstrap_replicates",
     "jackknife_values",
-    "kernel",
     "kth_pairwise_difference",
     "shifted_rank_sum",
 ]
-
-kernel = numba.njit(cache=True, nogil=True)
 
 # Statistic codes: the mean of column 0; the ``q``-quantile of column 0 (NumPy's default
 # "linear" definition, the median at q = 0.5); the ratio of the sums of columns 0 and 1.

@@ -26,6 +26,10 @@ __all__ = ["ConfidenceInterval", "Result"]
 class ConfidenceInterval:
     """A confidence (or credible) interval ``[low, high]``; one-sided ones have an infinite end.
 
+    An interval on a bounded parameter (a rate, a difference of rates, an AUC) stays inside its
+    range; there the open end of a one-sided interval is the range's end (see
+    ``abkit._inference.clip_interval``).
+
     Examples
     --------
     >>> ConfidenceInterval(0.1, 0.3)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -28,6 +28,8 @@ ALTERNATIVES = ("two-sided", "less", "greater")
 NAN_POLICIES = ("raise", "omit")
 
 RngLike = int | np.random.Generator | None
+
+T = TypeVar("T")
 
 
 def _show(value: Any) -> str:
@@ -107,6 +109,14 @@ def check_id(name: str, value: Any) -> str:
     """A non-empty string: a unit, request, experiment or model id."""
     if not check_string(name, value):
         raise ValueError(f"`{name}` must be a non-empty string; got ''.")
+    return value
+
+
+def check_instance(name: str, value: Any, kind: type[T], *, hint: str = "") -> T:
+    """An instance of ``kind``; ``hint`` (a sentence) says how to get one."""
+    if not isinstance(value, kind):
+        advice = f" {hint}" if hint else ""
+        raise TypeError(f"`{name}` must be a {kind.__name__}; got {type(value).__name__}.{advice}")
     return value
 
 

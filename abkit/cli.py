@@ -33,7 +33,6 @@ from typing import Any
 import numpy as np
 
 from abkit._results import ConfidenceInterval
-from abkit.checks import srm_test
 from abkit.datasets import make_experiment
 from abkit.errors import ConvergenceError
 from abkit.frame import Experiment, Mean, Metric, Proportion, RatioOfMeans
@@ -43,6 +42,7 @@ from abkit.power import duration, power_means, power_proportions
 from abkit.power.means import MeansPowerResult
 from abkit.power.proportions import ProportionsPowerResult
 from abkit.proportions import ProportionsTestResult, proportions_test
+from abkit.srm import srm_test
 from abkit.stats import BivariateStats, MeanStats, ProportionStats
 
 

@@ -1,4 +1,5 @@
-"""Seeded synthetic data for the demo, the notebooks and the tests.
+"""Seeded synthetic data for the demo, the notebooks and the tests: an A/B experiment
+(:func:`make_experiment`) and a shadow log (:func:`make_shadow_log`).
 
 Examples
 --------
@@ -20,7 +21,7 @@ from abkit._validation import RngLike, check_int, check_open_unit, check_real, c
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["make_experiment"]
+__all__ = ["make_experiment", "make_shadow_log"]
 
 
 def make_experiment(
@@ -88,3 +89,75 @@ def make_experiment(
             "revenue_pre": revenue_pre,
         }
     )
+
+
+def make_shadow_log(
+    n_requests: int = 20_000,
+    *,
+    models: dict[str, float] | None = None,
+    latency_ms: dict[str, float] | None = None,
+    positive_rate: float = 0.3,
+    difficulty: float = 1.0,
+    missing_rate: float = 0.0,
+    pending_rate: float = 0.0,
+    rng: RngLike = 0,
+) -> pd.DataFrame:
+    """A seeded synthetic shadow log (long layout, pandas) for notebooks, tests and benchmarks.
+
+    Scores are ``sigmoid(separation * (2 y - 1) + shared + own)`` with request-level noise
+    ``shared`` common to all models (what makes the comparison paired) and model noise ``own``;
+    latencies are log-normal with a request-level component shared by the models.
+
+    Parameters
+    ----------
+    n_requests
+        Requests, each answered by every model (except a ``missing_rate`` share per challenger).
+    models
+        ``{name: separation}``; the first is the champion. Default ``{"champion": 1.0,
+        "challenger": 1.1}``.
+    latency_ms
+        ``{name: median latency}``; default 40 ms for every model.
+    positive_rate
+        Share of positive labels.
+    difficulty
+        Standard deviation of the request-level noise shared by all models' logits (each model
+        adds its own unit-variance noise); larger values make the models' errors more
+        correlated, and pairing more valuable.
+    missing_rate, pending_rate
+        Share of requests a challenger did not answer, and of labels not yet arrived.
+    rng
+        Seed or ``numpy.random.Generator``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``request_id, model, score, label, latency, timestamp``.
+
+    Examples
+    --------
+    >>> df = make_shadow_log(100, rng=1)
+    >>> sorted(df["model"].unique()), len(df)
+    (['challenger', 'champion'], 200)
+    """
+    import pandas as pd
+
+    n = check_int("n_requests", n_requests, minimum=1)
+    generator = check_rng(rng)
+    models = models or {"champion": 1.0, "challenger": 1.1}
+    latency_ms = latency_ms or dict.fromkeys(models, 40.0)
+    y = (generator.random(n) < positive_rate).astype(float)
+    shared = generator.normal(0.0, difficulty, n)
+    shared_latency = generator.normal(0.0, 0.3, n)
+    timestamp = pd.Timestamp("2026-01-01") + pd.to_timedelta(np.sort(generator.uniform(0, 86_400, n)), "s")
+    label = np.where(generator.random(n) < pending_rate, np.nan, y)
+    frames = []
+    for position, (name, separation) in enumerate(models.items()):
+        logit = separation * (2.0 * y - 1.0) + shared + generator.normal(0.0, 1.0, n)
+        latency = latency_ms[name] * np.exp(shared_latency + generator.normal(0.0, 0.2, n))
+        answered = np.ones(n, dtype=bool) if position == 0 else generator.random(n) >= missing_rate
+        frames.append(pd.DataFrame({
+            "request_id": np.arange(n)[answered], "model": name,
+            "score": (1.0 / (1.0 + np.exp(-logit)))[answered], "label": label[answered],
+            "latency": latency[answered], "timestamp": timestamp[answered],
+        }))
+    return pd.concat(frames, ignore_index=True)

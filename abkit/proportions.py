@@ -11,6 +11,13 @@ exactly when the interval excludes the margin. With ``method="pooled"`` (the def
 disagree near the boundary; the p-value is the test's decision and the interval describes the
 estimate.
 
+A difference of two rates lies in [-1, 1], so the Wald interval is clipped to it as R's
+``prop.test`` and tea-tasting do (``pmax(-1, pmin(1, CINT))``): the open end of a one-sided
+interval is -1 or 1, not infinite. The relative effect ``treatment / control - 1`` is at least
+-1, so its interval's lower end is clipped at -1 (Fieller's interval can cross it; the
+delta-log interval cannot), and the open lower end of a one-sided interval is -1 as in
+tea-tasting.
+
 Examples
 --------
 >>> from abkit import ProportionStats, proportions_test
@@ -27,6 +34,7 @@ from typing import Any
 
 from abkit._inference import (
     NAN_INTERVAL,
+    clip_interval,
     describe_hypothesis,
     interval,
     pvalue_from_statistic,
@@ -131,7 +139,7 @@ def proportions_test(
         ``"pooled"`` (variance under the null) or ``"unpooled"`` (Wald variance).
     relative_method
         Interval for ``treatment / control - 1``: ``"delta-log"`` (Katz log interval, as scipy's
-        ``relative_risk``) or ``"fieller"``.
+        ``relative_risk``) or ``"fieller"`` (its lower end clipped at -1).
     margin
         Null value of ``effect`` (absolute difference). For "not worse by more than 0.5 points"
         with higher-is-better use ``margin=-0.005, alternative="greater"``.
@@ -139,6 +147,8 @@ def proportions_test(
     Returns
     -------
     ProportionsTestResult
+        ``ci`` is the Wald interval clipped to [-1, 1] (R's ``prop.test``); a one-sided
+        interval's open end is -1 or 1.
 
     Examples
     --------
@@ -147,6 +157,8 @@ def proportions_test(
     ...                      alternative="greater")
     >>> round(r.statistic**2, 6), round(r.pvalue, 6)
     (5.615473, 0.008901)
+    >>> r.ci.high
+    1.0
     """
     control = as_proportion_stats("control", control)
     treatment = as_proportion_stats("treatment", treatment)
@@ -177,7 +189,9 @@ def proportions_test(
         )
         statistic = math.nan
     pvalue = pvalue_from_statistic(statistic, alternative)
-    ci = interval(effect, wald_se, alternative, confidence_level) if wald_se > 0 else NAN_INTERVAL
+    ci = NAN_INTERVAL
+    if wald_se > 0:  # clipped to the range of a difference of rates, as R's prop.test
+        ci = clip_interval(interval(effect, wald_se, alternative, confidence_level), -1.0, 1.0)
 
     if control.successes == 0:
         warn_degenerate("The control arm has no successes; the relative effect is NaN.")
@@ -194,6 +208,7 @@ def proportions_test(
             relative_ci = relative_interval_log(p_c, var_c, p_t, var_t, alternative,
                                                 confidence_level)
 
+    relative_ci = clip_interval(relative_ci, -1.0, math.inf)  # a relative change of rates >= -1
     return ProportionsTestResult(
         statistic=statistic,
         pvalue=pvalue,

@@ -1,6 +1,6 @@
 """Numba kernels of the bandit policies: choose an arm, record a reward, simulate a run.
 
-Every kernel here is compiled by one decorator, ``jit = njit(cache=True, nogil=True)`` (only
+Every kernel here is compiled by the one decorator :data:`abkit._numba.kernel` (only
 ``new_buffer`` is plain Python), and assumes clean input (the policies validate at the public
 boundary).
 
@@ -52,9 +52,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 
-jit = njit(cache=True, nogil=True)
+from abkit._numba import kernel
 
 EPSILON_GREEDY, UCB1, KLUCB, THOMPSON_BERNOULLI, THOMPSON_GAUSSIAN = 0, 1, 2, 3, 4
 FAMILY_BETA, FAMILY_NIG = 0, 1  # the posterior prob_best uses
@@ -87,14 +86,14 @@ def new_buffer(n_arms):
     return buf
 
 
-@jit
+@kernel
 def rewind(buf):
     """Mark ``buf`` freshly filled: read from the first uniform, no spare normal."""
     buf[0] = HEADER
     buf[1] = np.nan
 
 
-@jit
+@kernel
 def refill(buf, rng):
     """Fill ``buf[HEADER:]`` with ``rng.random()`` draws (the same as NumPy's) and rewind."""
     for i in range(HEADER, buf.size):
@@ -102,7 +101,7 @@ def refill(buf, rng):
     rewind(buf)
 
 
-@jit
+@kernel
 def _uniform(buf, rng):
     # A uniform in [0, 1) from the block (rng is None) or from the Generator. Past the end of the
     # block it marks it exhausted and returns a harmless 0.25.
@@ -116,14 +115,14 @@ def _uniform(buf, rng):
     return rng.random()
 
 
-@jit
+@kernel
 def _exhausted(buf, rng):
     if rng is None:
         return buf[0] > buf.size
     return False
 
 
-@jit
+@kernel
 def _normal(buf, rng):
     # Marsaglia's polar method on the block, the pair's second normal kept in buf[1].
     if rng is not None:
@@ -143,7 +142,7 @@ def _normal(buf, rng):
     return v1 * factor
 
 
-@jit
+@kernel
 def _gamma_variate(shape, buf, rng):
     # Gamma(shape, 1) for shape >= 1: Marsaglia and Tsang (2000) with their squeeze (as NumPy).
     if rng is not None:
@@ -164,7 +163,7 @@ def _gamma_variate(shape, buf, rng):
             return d * v
 
 
-@jit
+@kernel
 def _log_gamma_variate(shape, buf, rng):
     # log of a Gamma(shape, 1) draw; for shape < 1 the boost G(a) = G(a + 1) U^(1/a) is taken in
     # logs so that tiny shapes do not underflow.
@@ -174,7 +173,7 @@ def _log_gamma_variate(shape, buf, rng):
     return math.log(_gamma_variate(shape + 1.0, buf, rng)) + boost
 
 
-@jit
+@kernel
 def _beta_variate(a, b, buf, rng):
     if rng is not None:
         return rng.beta(a, b)
@@ -189,7 +188,7 @@ def _beta_variate(a, b, buf, rng):
 # --- posteriors ---------------------------------------------------------------------------------
 
 
-@jit
+@kernel
 def _nig_posterior(table, arm):
     # (mu_n, kappa_n, alpha_n, beta_n) of the Normal-Inverse-Gamma posterior of one arm.
     n = table[COUNTS, arm]
@@ -204,7 +203,7 @@ def _nig_posterior(table, arm):
     return mu, kappa, alpha, beta
 
 
-@jit
+@kernel
 def _nig_variate(mu, kappa, alpha, beta, buf, rng):
     # sigma^2 ~ InvGamma(alpha, beta), then mu ~ N(mu_n, sigma^2 / kappa_n).
     if beta <= 0.0:
@@ -213,7 +212,7 @@ def _nig_variate(mu, kappa, alpha, beta, buf, rng):
     return mu + math.sqrt(variance / kappa) * _normal(buf, rng)
 
 
-@jit
+@kernel
 def _beta_parameters(table, arm):
     successes = table[COUNTS, arm] * table[MEANS, arm]
     return table[P0, arm] + successes, table[P1, arm] + table[COUNTS, arm] - successes
@@ -222,7 +221,7 @@ def _beta_parameters(table, arm):
 # --- choosing -----------------------------------------------------------------------------------
 
 
-@jit
+@kernel
 def _kl_bernoulli(p, q):
     result = 0.0
     if p > 0.0:
@@ -232,7 +231,7 @@ def _kl_bernoulli(p, q):
     return result
 
 
-@jit
+@kernel
 def kl_ucb_index(p, level):
     """Largest ``q >= p`` with ``kl(p, q) <= level`` (Bernoulli KL): Newton, safeguarded by bisection."""
     top = 1.0 - 1e-15
@@ -260,7 +259,7 @@ def kl_ucb_index(p, level):
     return q
 
 
-@jit
+@kernel
 def _random_active(table, buf, rng):
     n_active = 0
     for i in range(table.shape[1]):
@@ -275,19 +274,19 @@ def _random_active(table, buf, rng):
     return -1
 
 
-@jit
+@kernel
 def current_epsilon(params, table):
     """Exploration rate ``epsilon / (1 + decay * n)``, ``n`` the total (effective) count."""
     return params[P_EPSILON] / (1.0 + params[P_DECAY] * table[COUNTS].sum())
 
 
-@jit
+@kernel
 def _log_total(table):
     total = table[COUNTS].sum()
     return math.log(total) if total > 1.0 else 0.0
 
 
-@jit
+@kernel
 def _scores(kind, table, buf, rng, out):
     # Each active arm's score, whose maximum is chosen (+inf for an arm still to be tried).
     # One loop per kind, with no per-arm calls that take arrays: in a simulation the kind is a
@@ -320,7 +319,7 @@ def _scores(kind, table, buf, rng, out):
                 out[i] = table[MEANS, i]
 
 
-@jit
+@kernel
 def indices(kind, table, buf):
     """Every arm's score from the uniform block (``-inf`` for retired arms)."""
     out = np.full(table.shape[1], -np.inf)
@@ -328,7 +327,7 @@ def indices(kind, table, buf):
     return out
 
 
-@jit
+@kernel
 def _decide(kind, table, params, buf, rng):
     # The best score among active arms, ties broken uniformly at random; epsilon-greedy first
     # explores a uniformly random active arm with probability current_epsilon.
@@ -354,7 +353,7 @@ def _decide(kind, table, params, buf, rng):
     return arm
 
 
-@jit
+@kernel
 def _choose(kind, table, params, buf):
     start, spare = buf[0], buf[1]
     arm = _decide(kind, table, params, buf, None)
@@ -364,7 +363,7 @@ def _choose(kind, table, params, buf):
     return arm
 
 
-@jit
+@kernel
 def choose(kind, table, params, buf):
     """One decision from the uniform block ``buf``; ``EXHAUSTED`` if the block ran out.
 
@@ -381,7 +380,7 @@ def choose(kind, table, params, buf):
     return _choose(EPSILON_GREEDY, table, params, buf)
 
 
-@jit
+@kernel
 def choose_with_refill(kind, table, params, buf, rng):
     """``choose``, refilling ``buf`` from ``rng`` when it runs out (as the policy does)."""
     arm = choose(kind, table, params, buf)
@@ -391,7 +390,7 @@ def choose_with_refill(kind, table, params, buf, rng):
     return arm
 
 
-@jit
+@kernel
 def choose_many(kind, table, params, buf, rng, n):
     """``n`` decisions on the same state (a batch of requests before any feedback)."""
     out = np.empty(n, dtype=np.int64)
@@ -403,7 +402,7 @@ def choose_many(kind, table, params, buf, rng, n):
 # --- updating -----------------------------------------------------------------------------------
 
 
-@jit
+@kernel
 def update_one(table, params, arm, reward):
     """Discount every arm's data by ``params[P_DISCOUNT]``, then add one reward to ``arm``.
 
@@ -428,7 +427,7 @@ def update_one(table, params, arm, reward):
     return True
 
 
-@jit
+@kernel
 def update_many(table, params, arms, rewards):
     """``update_one`` for each ``(arms[j], rewards[j])`` in order; the index of the first reward
     refused for overflow (rewards before it are recorded), or -1 when all were recorded."""
@@ -441,7 +440,7 @@ def update_many(table, params, arms, rewards):
 # --- simulation ---------------------------------------------------------------------------------
 
 
-@jit
+@kernel
 def _simulate(kind, table, params, rng, means, sds, gaussian, out):
     best = means.max()
     regret = 0.0
@@ -457,7 +456,7 @@ def _simulate(kind, table, params, rng, means, sds, gaussian, out):
         out[t] = regret
 
 
-@jit
+@kernel
 def simulate_run(kind, table, params, rng, means, sds, gaussian, out):
     """One replication: fill ``out[t]`` with the cumulative pseudo-regret after step ``t``.
 
@@ -478,7 +477,7 @@ def simulate_run(kind, table, params, rng, means, sds, gaussian, out):
         _simulate(EPSILON_GREEDY, table, params, rng, means, sds, gaussian, out)
 
 
-@jit
+@kernel
 def thompson_bernoulli_bare(means, horizon, rng):
     """The floor a simulation is compared with: Beta-Bernoulli Thompson sampling in a bare loop.
 

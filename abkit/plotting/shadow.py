@@ -4,8 +4,8 @@ Examples
 --------
 >>> import matplotlib
 >>> matplotlib.use("Agg")
->>> from abkit.shadow import compare_models
->>> from abkit.shadow_log import make_shadow_log
+>>> from abkit.datasets import make_shadow_log
+>>> from abkit.frame import compare_models
 >>> result = compare_models(make_shadow_log(2000, rng=1), champion="champion",
 ...                         challengers=["challenger"], metrics=["auc", "log_loss"])
 >>> fig = plot_comparison(result)

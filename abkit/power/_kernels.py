@@ -43,7 +43,8 @@ import math
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
+
+from abkit._numba import kernel
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -54,7 +55,7 @@ _SERIES_TOL = 1e-17  # a term this small relative to the sum ends a series
 _MAX_TERMS = 100_000
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _stirling_correction(z: float) -> float:
     """``lgamma(z) - ((z - 1/2) log z - z + log sqrt(2 pi))`` for ``z >= 10`` (error < 1e-17)."""
     r = 1.0 / z
@@ -63,7 +64,7 @@ def _stirling_correction(z: float) -> float:
         -1.0 / 1680.0 + r2 * (1.0 / 1188.0 + r2 * (-691.0 / 360360.0 + r2 / 156.0))))))
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _log_beta(a: float, b: float) -> float:
     """``log B(a, b)`` for ``min(a, b) < 10``, without cancellation when the other is large."""
     small, large = min(a, b), max(a, b)
@@ -75,13 +76,13 @@ def _log_beta(a: float, b: float) -> float:
     return math.lgamma(small) + ratio
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _log1p_minus(u: float, ratio: float) -> float:
     """``log(1 + u) - u`` where ``ratio = 1 + u``, from whichever of them is accurate."""
     return math.log1p(u) - u if abs(u) < 0.5 else math.log(ratio) - u
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _log_prefix(a: float, b: float, x: float, y: float) -> float:
     """``log(x**a y**b / B(a, b))`` with ``y = 1 - x`` (DiDonato and Morris 1992 for large a, b)."""
     if a < 10.0 or b < 10.0:
@@ -103,7 +104,7 @@ def _log_prefix(a: float, b: float, x: float, y: float) -> float:
                                - _stirling_correction(total)))
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _beta_fraction(a: float, b: float, x: float, tol: float) -> float:
     """Continued fraction of ``I_x(a, b)`` (modified Lentz); converges for ``x < (a+1)/(a+b+2)``."""
     qab, qap, qam = a + b, a + 1.0, a - 1.0
@@ -131,7 +132,7 @@ def _beta_fraction(a: float, b: float, x: float, tol: float) -> float:
     return h
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def ibeta(a: float, b: float, x: float, y: float, tol: float = 4e-16) -> tuple[float, float]:
     """Regularized incomplete beta ``(I_x(a, b), 1 - I_x(a, b))``; ``y = 1 - x`` passed exactly.
 
@@ -158,7 +159,7 @@ def ibeta(a: float, b: float, x: float, y: float, tol: float = 4e-16) -> tuple[f
     return 1.0 - q, q
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _log_poisson(k: int, lam: float, shift: float) -> float:
     """``-lam + k log(lam) - lgamma(k + shift)``, by Stirling without cancellation for large k."""
     m = k + shift
@@ -169,7 +170,7 @@ def _log_poisson(k: int, lam: float, shift: float) -> float:
             - _stirling_correction(m))
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _add(total: float, carry: float, term: float) -> tuple[float, float]:
     """One step of Neumaier's compensated summation."""
     new = total + term
@@ -180,7 +181,7 @@ def _add(total: float, carry: float, term: float) -> tuple[float, float]:
     return new, carry
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _nct_series(t: float, df: float, nc: float, upper: bool, odd: bool) -> float:
     """``sum_j [p_j A(j + 1/2) + q_j A(j + 1)]`` with ``A = I_x`` (lower) or ``Q_x`` (upper), t > 0.
 
@@ -239,7 +240,7 @@ def _nct_series(t: float, df: float, nc: float, upper: bool, odd: bool) -> float
     return total + carry
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def nct_tails(t: float, df: float, nc: float) -> tuple[float, float]:
     """``(cdf, sf)`` of the noncentral t with ``df`` degrees of freedom and noncentrality ``nc``.
 
@@ -273,14 +274,14 @@ def nct_tails(t: float, df: float, nc: float) -> tuple[float, float]:
     return cdf, sf
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _t_sf(t: float, df: float) -> float:
     """Upper tail of the central t for ``t >= 0``: ``I_{df/(df+t^2)}(df/2, 1/2) / 2``."""
     tt = t * t
     return 0.5 * ibeta(0.5 * df, 0.5, df / (df + tt), tt / (df + tt))[0]
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def t_isf(q: float, z: float, df: float) -> float:
     """Critical value ``t`` with upper tail ``q < 1/2``; ``z`` is the normal one, ``ndtri(1 - q)``.
 
@@ -309,7 +310,7 @@ def t_isf(q: float, z: float, df: float) -> float:
     return math.exp(u)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def t_power(df: float, nc: float, q: float, z: float, both: bool) -> float:
     """Power of a t test: reject beyond the upper ``q`` critical value (``z = ndtri(1 - q)``).
 
@@ -321,7 +322,7 @@ def t_power(df: float, nc: float, q: float, z: float, both: bool) -> float:
     return nct_tails(crit, df, nc)[1]
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def t_power_array(df: FloatArray, nc: FloatArray, q: FloatArray, z: FloatArray,
                   both: bool) -> FloatArray:
     """:func:`t_power` over arrays of designs."""
@@ -331,7 +332,7 @@ def t_power_array(df: FloatArray, nc: FloatArray, q: FloatArray, z: FloatArray,
     return out
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _t_quantile_cf(z: float, df: float) -> tuple[float, float]:
     """Cornish-Fisher t quantile from the normal one ``z`` and its derivative in ``df``."""
     z2 = z * z
@@ -345,7 +346,7 @@ def _t_quantile_cf(z: float, df: float) -> tuple[float, float]:
     return t, slope
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _power_terms(c: float, df: float, nc: float, both: bool, tol: float
                  ) -> tuple[float, float, float, float, float]:
     """Two-sided tail ``P(|T0| > c)`` of the central t and the power at ``c`` with derivatives.
@@ -413,7 +414,7 @@ def _power_terms(c: float, df: float, nc: float, both: bool, tol: float
     return tail, tail_c, 0.5 * (even + odd), -d_c / c, 0.5 * (nc * d_lam + d_odd)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _t_power_slope_df(c: float, df: float, nc: float) -> float:
     """Approximate ``d power / d df`` at fixed ``c`` and ``nc`` (normal approximation of the t)."""
     spread = 1.0 + c * c / (2.0 * df)
@@ -423,7 +424,7 @@ def _t_power_slope_df(c: float, df: float, nc: float) -> float:
     return math.exp(-0.5 * w * w) / math.sqrt(2.0 * math.pi) * dw
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _start_n(e: float, sd: float, r: float, z: float, z_target: float) -> float:
     """``n_control`` from the normal approximation ``Phi((nc - t (1 - 1/(4 df))) / sqrt(1 + t^2/(2 df)))``."""
     n = ((z + z_target) * sd / e) ** 2 + z * z / (2.0 * (1.0 + r))
@@ -435,7 +436,7 @@ def _start_n(e: float, sd: float, r: float, z: float, z_target: float) -> float:
     return n
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _solve_n(e: float, sd: float, r: float, q: float, z: float, z_target: float, target: float,
              both: bool) -> float:
     """``n_control`` and the t critical value by joint Newton steps (NaN when they do not settle).
@@ -475,7 +476,7 @@ def _solve_n(e: float, sd: float, r: float, q: float, z: float, z_target: float,
     return math.nan
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def t_sample_size(sqrt_n_z: FloatArray, effect: FloatArray, s: FloatArray, ratio: FloatArray,
                   q: FloatArray, z: FloatArray, target: FloatArray, both: bool) -> FloatArray:
     """Fixed-design ``n_control`` at which the t test reaches ``target`` power, one design at a time.
@@ -495,7 +496,7 @@ def t_sample_size(sqrt_n_z: FloatArray, effect: FloatArray, s: FloatArray, ratio
     return out
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _solve_ncp(df: float, q: float, z: float, z_target: float, target: float, both: bool) -> float:
     """Noncentrality at which the t test with ``df`` degrees of freedom reaches ``target``.
 
@@ -517,7 +518,7 @@ def _solve_ncp(df: float, q: float, z: float, z_target: float, target: float, bo
     return math.nan
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def t_effect(df: FloatArray, q: FloatArray, z: FloatArray, z_target: FloatArray, target: FloatArray,
              both: bool) -> FloatArray:
     """Noncentrality at which the t test reaches ``target`` power, one design at a time.

@@ -7,8 +7,8 @@
 - :func:`kayenta_classify`, :func:`kayenta_score` and :func:`kayenta_score_classification`
   reproduce Netflix Kayenta's judge; :func:`argo_assess` Argo Rollouts' metric assessment.
 - :class:`CanaryRollout`, :class:`BlueGreen`, :class:`RollingUpdate` and :class:`Recreate`
-  are JSON-state controllers; :class:`CanaryRouter` drives a canary from live traffic (it is
-  imported on first use, so the statistics never import the router protocol).
+  are JSON-state controllers; :class:`abkit.adapters.CanaryRouter` drives a canary from live
+  traffic.
 
 Examples
 --------
@@ -16,8 +16,6 @@ Examples
 >>> CanaryJudge.latency("p99", quantile=0.99, margin=0.05).min_samples
 1000
 """
-
-from typing import Any
 
 from abkit.rollout.argo import argo_assess
 from abkit.rollout.controllers import BlueGreen, CanaryRollout, Recreate, RollingUpdate
@@ -34,7 +32,6 @@ __all__ = [
     "BlueGreen",
     "CanaryJudge",
     "CanaryRollout",
-    "CanaryRouter",
     "CanaryVerdict",
     "KayentaClassification",
     "KayentaScore",
@@ -46,13 +43,5 @@ __all__ = [
     "kayenta_classify",
     "kayenta_score",
     "kayenta_score_classification",
-    "unit_bucket",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    if name in ("CanaryRouter", "unit_bucket"):
-        from abkit.rollout import router
-
-        return getattr(router, name)
-    raise AttributeError(f"module 'abkit.rollout' has no attribute {name!r}")

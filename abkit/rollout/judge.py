@@ -82,6 +82,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import special
 
+from abkit._inference import clip_interval
 from abkit._results import ConfidenceInterval, Result
 from abkit._validation import (
     as_float_array,
@@ -148,7 +149,9 @@ class MetricVerdict(Result):
     for latency and means, ``P(canary > baseline) - 1/2`` for ranks); ``ci`` is the two-sided
     interval whose ends the two tests compare with 0 and the margin: at level
     ``1 - 2 * alpha_look`` when spending, the confidence sequence at ``1 - alpha`` when always
-    valid. ``pvalue_harm_adjusted`` is Holm-adjusted across the metrics tested at this look.
+    valid. ``ci`` stays inside the effect's range: clipped to [-1, 1] for error rates (as R's
+    ``prop.test``), [-1/2, 1/2] for ranks and at -1 below for relative changes.
+    ``pvalue_harm_adjusted`` is Holm-adjusted across the metrics tested at this look.
     """
 
     name: str
@@ -217,6 +220,14 @@ class _Estimate:
     problem: str = ""
 
 
+# The range of each check's effect: a relative change of a positive mean or quantile is at least
+# -1 and P(canary > baseline) - 1/2 lies in [-1/2, 1/2]. Normal intervals around the estimate can
+# leave it by construction (the always-valid relative mean and the rank check); they are clipped
+# to it as R's prop.test clips a difference of rates and pROC an AUC. (Error rates, in [-1, 1],
+# are clipped where they are computed.)
+_EFFECT_RANGE = {"mean": (-1.0, math.inf), "latency": (-1.0, math.inf), "rank": (-0.5, 0.5)}
+
+
 def _problem(base_n: int, canary_n: int, problem: str) -> _Estimate:
     return _Estimate(math.nan, math.nan, math.nan, False, base_n, canary_n, problem)
 
@@ -271,7 +282,7 @@ def _error_rate_pvalues(check: MetricCheck, base: ProportionStats,
     effect = canary.rate - base.rate
     se = math.sqrt(base.rate * (1 - base.rate) / base.n + canary.rate * (1 - canary.rate) / canary.n)
     ci = _z_interval(effect, se, tail) if se > 0 else ConfidenceInterval(effect, effect)
-    return _Test(effect, harm, ni_result.pvalue, ci, base.n, canary.n)
+    return _Test(effect, harm, ni_result.pvalue, clip_interval(ci, -1.0, 1.0), base.n, canary.n)
 
 
 def _z_interval(estimate: float, se: float, level_tail: float) -> ConfidenceInterval:
@@ -549,8 +560,10 @@ class CanaryJudge:
                          est.n_baseline, est.n_canary, est.problem)
         sign = 1.0 if check.worse == "higher" else -1.0
         if sequential:
-            return _finish_always_valid(est, sign, self.alpha, self._rho)
+            test = _finish_always_valid(est, sign, self.alpha, self._rho)
+            return dataclasses.replace(test, ci=clip_interval(test.ci, *_EFFECT_RANGE[check.kind]))
         test = _finish_z(est, sign, alpha_look)
+        test = dataclasses.replace(test, ci=clip_interval(test.ci, *_EFFECT_RANGE[check.kind]))
         if check.kind == "mean":  # harm by Welch's test on the means themselves
             harm = means_test(base, canary, alternative="greater" if sign > 0 else "less").pvalue
             test = dataclasses.replace(test, pvalue_harm=harm)

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from abkit._inference import warn_degenerate
+from abkit._inference import clip_interval, warn_degenerate
 from abkit._results import ConfidenceInterval, Result
 from abkit._validation import check_choice, check_open_unit, check_positive, check_real
 from abkit.stats import MeanStats, ProportionStats
@@ -69,11 +69,21 @@ def _pair(control: Any, treatment: Any) -> tuple[tuple[int, float, float], tuple
     return a, b
 
 
+def _in_range(ci: ConfidenceInterval, control: Any, difference: str = "absolute") -> ConfidenceInterval:
+    """For proportions, ``ci`` clipped to the range of the difference of rates: [-1, 1] for
+    ``treatment - control`` and [-1, inf) for ``treatment / control - 1`` (R's ``prop.test``
+    clips a difference of rates the same way); means are unbounded."""
+    if not isinstance(control, ProportionStats):
+        return ci
+    return clip_interval(ci, -1.0, 1.0 if difference == "absolute" else math.inf)
+
+
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
 class MSPRTResult(Result):
     """The mixture SPRT at one look: ``pvalue`` is always valid at this look.
 
-    ``ci`` is the confidence sequence at this look (``1 - alpha``); ``reject`` is
+    ``ci`` is the confidence sequence at this look (``1 - alpha``), clipped to [-1, 1] for
+    proportions (the range of a difference of rates, as R's ``prop.test``); ``reject`` is
     ``pvalue <= alpha``.
     """
 
@@ -157,7 +167,7 @@ def msprt(
         log_lr = pvalue = half = se2 = math.nan
     return MSPRTResult(
         effect=effect,
-        ci=ConfidenceInterval(effect - half, effect + half),
+        ci=_in_range(ConfidenceInterval(effect - half, effect + half), control),
         pvalue=pvalue,
         log_likelihood_ratio=log_lr,
         reject=pvalue <= alpha,
@@ -221,6 +231,7 @@ class MSPRT:
         if not math.isnan(result.pvalue):
             self.pvalue = min(self.pvalue, result.pvalue)
             self.ci = ConfidenceInterval(max(self.ci.low, result.ci.low), min(self.ci.high, result.ci.high))
+        self.ci = _in_range(self.ci, self.control)  # proportions: within [-1, 1] from the first look
         return result
 
     @property
@@ -282,7 +293,9 @@ class ConfidenceSequenceResult(Result):
     """Asymptotic confidence sequence at one look; ``pvalue`` is always valid.
 
     ``effect`` is ``treatment - control`` (``difference="absolute"``) or
-    ``treatment / control - 1`` (``"relative"``).
+    ``treatment / control - 1`` (``"relative"``). For proportions ``ci`` is clipped to the
+    range of the difference: [-1, 1] (absolute) or [-1, inf) (relative), as R's ``prop.test``
+    clips a difference of rates.
     """
 
     effect: float
@@ -362,7 +375,7 @@ def confidence_sequence(
         effect = half = pvalue = var = math.nan
     return ConfidenceSequenceResult(
         effect=effect,
-        ci=ConfidenceInterval(effect - half, effect + half),
+        ci=_in_range(ConfidenceInterval(effect - half, effect + half), control, difference),
         pvalue=pvalue,
         se=math.sqrt(var),
         rho=rho,

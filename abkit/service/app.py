@@ -21,11 +21,9 @@ body); a ``Content-Length`` that is not a non-negative integer gets 400; JSON ne
 
 Examples
 --------
->>> from starlette.testclient import TestClient
 >>> app = create_app({"experiments": [{"name": "checkout", "type": "split"}]})
->>> with TestClient(app) as client:
-...     client.post("/v1/experiments/checkout/route", json={"unit_id": "u1"}).json()["variant"]
-'treatment'
+>>> [route.path for route in app.routes][:2]
+['/v1/experiments/{name}/route', '/v1/experiments/{name}/record']
 """
 
 from __future__ import annotations
@@ -45,10 +43,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from abkit._logs import SegmentLog
 from abkit._state import parse_json
-from abkit._stores import MemoryStore, Store, open_store
 from abkit.adapters import FixedSplitRouter
+from abkit.adapters.logs import SegmentLog
+from abkit.adapters.stores import MemoryStore, Store, open_store
 from abkit.errors import DegenerateDataWarning, StateError
 from abkit.service.config import Experiment, build_experiments
 
@@ -250,7 +248,7 @@ class _Service:
             router = experiment.router
             assert isinstance(router, FixedSplitRouter)
             counted = await run_in_threadpool(
-                router.record, unit_id, outcome, idempotency_key=idempotency_key
+                router.record_once, unit_id, outcome, idempotency_key=idempotency_key
             )
         if counted:
             self.metrics.recorded(experiment.name)

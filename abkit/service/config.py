@@ -17,7 +17,7 @@ takes ``arms``, ``policy`` (a class of :mod:`abkit.bandits`), ``options`` for th
 
 Examples
 --------
->>> from abkit._stores import MemoryStore
+>>> from abkit.adapters.stores import MemoryStore
 >>> experiments = build_experiments({"experiments": [{"name": "e", "type": "split"}]}, MemoryStore())
 >>> sorted(experiments), experiments["e"].kind
 (['e'], 'split')
@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from abkit._state import parse_json
-from abkit._stores import Store
 from abkit.adapters import BanditRouter, FixedSplitRouter
+from abkit.adapters.stores import Store
 from abkit.bandits import KLUCB, UCB1, EpsilonGreedy, ThompsonBernoulli, ThompsonGaussian
 from abkit.errors import StateError
 

@@ -14,7 +14,7 @@ import json
 import os
 from typing import Any
 
-from abkit._stores import MemoryStore
+from abkit.adapters.stores import MemoryStore
 from abkit.service.app import MAX_BODY_BYTES, create_app
 from abkit.service.config import build_experiments, load_config
 

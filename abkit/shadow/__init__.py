@@ -10,7 +10,7 @@ loss means the challenger is worse.
   :func:`delong_test` and :func:`auc_ci`, :func:`diebold_mariano_test`,
   :func:`paired_bootstrap`; latency with :func:`latency_quantiles` and
   :func:`latency_ratio_test`; the unpaired baseline :func:`mann_whitney_test`.
-- The log: :class:`ShadowLog` (tables load with :func:`abkit.shadow_log.load_shadow_log`).
+- The log: :class:`ShadowLog` (tables load with :func:`abkit.frame.load_shadow_log`).
 - The decision: :func:`compare_models` with :class:`ShadowMetric`, read once at the planned
   size; :class:`ShadowMonitor` watches a shadow batch after batch (daily) with always-valid
   p-values and confidence sequences, without inflating false promotions.

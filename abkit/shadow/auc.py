@@ -29,6 +29,7 @@ import numpy.typing as npt
 
 from abkit._inference import (
     NAN_INTERVAL,
+    clip_interval,
     describe_hypothesis,
     interval,
     pvalue_from_statistic,
@@ -51,8 +52,11 @@ __all__ = ["AUCInterval", "DeLongTestResult", "auc_ci", "delong_test"]
 class DeLongTestResult(Result):
     """Result of :func:`delong_test`: ``effect = auc_challenger - auc_champion``.
 
-    ``ci`` is the interval for ``effect`` (not clipped, as pROC's ``roc.test``); ``covariance``
-    is the DeLong covariance of the two AUCs.
+    ``ci`` is the normal interval for ``effect`` clipped to [-1, 1], the range of a difference
+    of two AUCs (pROC's ``roc.test`` does not clip it; the clip binds only where the normal
+    interval leaves the range, and a one-sided interval's open end is -1 or 1, as R's
+    ``prop.test`` for a difference of rates); ``covariance`` is the DeLong covariance of the
+    two AUCs.
     """
 
     statistic: float
@@ -193,7 +197,7 @@ def delong_test(
         statistic, ci = math.nan, NAN_INTERVAL
     else:
         statistic = (effect - margin) / se
-        ci = interval(effect, se, alternative, confidence_level)
+        ci = clip_interval(interval(effect, se, alternative, confidence_level), -1.0, 1.0)
     return DeLongTestResult(
         statistic=statistic, pvalue=pvalue_from_statistic(statistic, alternative), effect=effect,
         ci=ci, auc_champion=auc_a, auc_challenger=auc_b, se=se,

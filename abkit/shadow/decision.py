@@ -13,6 +13,8 @@ adjusts each family across all challengers and metrics. A challenger is
 - ``"inconclusive"`` otherwise, naming the metrics still undecided.
 
 Intervals are two-sided at ``1 - alpha`` and not adjusted; the verdicts use adjusted p-values.
+Differences of accuracies and of AUCs are clipped to [-1, 1], their range (as R's ``prop.test``
+clips a difference of rates).
 A fixed-sample verdict should be read once, at the planned size; to watch a shadow daily use
 :class:`abkit.shadow.ShadowMonitor` (always-valid inference).
 
@@ -37,17 +39,18 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from abkit._bootstrap import percentile_interval
-from abkit._inference import pvalue_from_statistic
+from abkit._inference import clip_interval, pvalue_from_statistic
 from abkit._results import ConfidenceInterval, Result
 from abkit._validation import (
     RngLike,
     check_choice,
+    check_instance,
     check_int,
     check_nonnegative,
     check_open_unit,
@@ -57,12 +60,9 @@ from abkit.multiple import adjust_pvalues
 from abkit.shadow._table import html_table, text_table
 from abkit.shadow.auc import check_binary_labels, delong_test
 from abkit.shadow.latency import INSUFFICIENT_TAIL_DATA, latency_ratio_test, order_statistic_ranks
-from abkit.shadow.log import ShadowLog
+from abkit.shadow.log import LOAD_HINT, ShadowLog
 from abkit.shadow.paired import paired_t_test
 from abkit.shadow.resample import bootstrap_pvalue, paired_replicates
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 __all__ = ["ChallengerVerdict", "MetricComparison", "ShadowComparison", "ShadowMetric", "compare_models"]
 
@@ -178,7 +178,11 @@ class ChallengerVerdict(Result):
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
 class ShadowComparison(Result):
-    """Result of :func:`compare_models`; prints and renders as a table, converts to pandas."""
+    """Result of :func:`compare_models`; prints and renders as a table.
+
+    :meth:`to_records` gives one flat row per (challenger, metric);
+    ``abkit.frame.to_frame(result)`` turns those rows into a pandas DataFrame.
+    """
 
     champion: str
     verdicts: tuple[ChallengerVerdict, ...]
@@ -207,17 +211,15 @@ class ShadowComparison(Result):
                               [[v.challenger, v.verdict, "; ".join(v.reasons)] for v in self.verdicts])
         return html_table(self._title(), self._HEADERS, self._table_rows()) + verdicts
 
-    def to_pandas(self) -> pd.DataFrame:
+    def to_records(self) -> list[dict[str, Any]]:
         """One row per (challenger, metric) with its verdict; ``ci`` split in ``ci_low``/``ci_high``."""
-        import pandas as pd
-
         verdict = {v.challenger: v.verdict for v in self.verdicts}
         records = []
         for row in self.rows:
             record = {k: v for k, v in row._items() if k != "ci"}
             record.update(ci_low=row.ci.low, ci_high=row.ci.high, verdict=verdict[row.challenger])
             records.append(record)
-        return pd.DataFrame.from_records(records)
+        return records
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -280,7 +282,10 @@ def _evaluate(log: ShadowLog, champion: str, challenger: str, metric: ShadowMetr
     a, b = per_request_values(metric, y, a, b)
     method = "paired t on correctness" if metric.kind == "accuracy" else "paired t"
     test = paired_t_test(a, b, margin=threshold, confidence_level=level)
-    return _from_test(test, test.df, (test.mean_champion, test.mean_challenger), method, n)
+    evaluation = _from_test(test, test.df, (test.mean_champion, test.mean_challenger), method, n)
+    if metric.kind == "accuracy":  # a difference of accuracies lies in [-1, 1] (as R's prop.test)
+        evaluation = dataclasses.replace(evaluation, ci=clip_interval(evaluation.ci, -1.0, 1.0))
+    return evaluation
 
 
 def per_request_values(
@@ -321,7 +326,7 @@ def as_metric(metric: Any) -> ShadowMetric:
 
 
 def compare_models(
-    log: ShadowLog | Any,
+    log: ShadowLog,
     *,
     champion: str,
     challengers: Sequence[str],
@@ -336,8 +341,8 @@ def compare_models(
     Parameters
     ----------
     log
-        A :class:`ShadowLog`, or a table :func:`abkit.shadow_log.load_shadow_log` can read
-        (long layout with its default column names).
+        A :class:`ShadowLog`. A table goes through :func:`abkit.frame.load_shadow_log` first
+        (or call :func:`abkit.frame.compare_models`, which takes the table).
     champion, challengers
         Model names in the log.
     metrics
@@ -356,16 +361,15 @@ def compare_models(
 
     Examples
     --------
-    >>> from abkit.shadow_log import make_shadow_log
+    >>> from abkit.datasets import make_shadow_log
+    >>> from abkit.frame import load_shadow_log
     >>> table = make_shadow_log(3000, models={"v1": 1.0, "v2": 1.0}, rng=4)   # equally good
-    >>> result = compare_models(table, champion="v1", challengers=["v2"], metrics=["auc"])
+    >>> log = load_shadow_log(table)
+    >>> result = compare_models(log, champion="v1", challengers=["v2"], metrics=["auc"])
     >>> result.verdicts[0].verdict, result.rows[0].status
     ('inconclusive', 'undecided')
     """
-    if not isinstance(log, ShadowLog):
-        from abkit.shadow_log import load_shadow_log
-
-        log = load_shadow_log(log)
+    log = check_instance("log", log, ShadowLog, hint=LOAD_HINT)
     alpha = check_open_unit("alpha", alpha)
     min_requests = check_int("min_requests", min_requests, minimum=2)
     n_resamples = check_int("n_resamples", n_resamples, minimum=1)

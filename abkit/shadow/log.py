@@ -3,9 +3,9 @@
 Layout (long): one row per (request, model) with the request id, the model's name, its
 prediction or score, and optionally the label (the ground truth, which may arrive later and
 be empty until then), the model's latency, the request's timestamp and the label's arrival
-time. :meth:`ShadowLog.from_arrays` builds the log from those columns as arrays; the
-table loaders in :mod:`abkit.shadow_log` (pandas, Polars, Arrow, DuckDB, Parquet or CSV, long or
-wide) end here too. Nothing is dropped silently: requests a model did not answer, duplicated
+time. :meth:`ShadowLog.from_arrays` builds the log from those columns as arrays; the table
+loader :func:`abkit.frame.load_shadow_log` (pandas, Polars, Arrow, DuckDB, Parquet or CSV, long
+or wide) ends here too. Nothing is dropped silently: requests a model did not answer, duplicated
 (request, model) rows and labels that arrived after the cut-off are counted in
 :attr:`ShadowLog.report`.
 
@@ -38,6 +38,8 @@ from abkit._validation import check_choice
 __all__ = ["DUPLICATE_POLICIES", "ShadowLog", "ShadowLogReport"]
 
 DUPLICATE_POLICIES = ("raise", "first", "last")
+# What a function of this package says when it is handed a table instead of a ShadowLog.
+LOAD_HINT = "Pass a table through abkit.frame.load_shadow_log(...) first."
 FIELDS = ("score", "latency")
 
 

@@ -40,10 +40,12 @@ checks and statistics are computed before it (a failed update changes nothing).
 
 Examples
 --------
->>> from abkit.shadow_log import make_shadow_log
+>>> from abkit.datasets import make_shadow_log
+>>> from abkit.frame import load_shadow_log
 >>> monitor = ShadowMonitor("v1", ["v2"], ["log_loss"], min_requests=200)
 >>> for day in range(5):
-...     result = monitor.update(make_shadow_log(2000, models={"v1": 1.0, "v2": 1.3}, rng=day))
+...     batch = load_shadow_log(make_shadow_log(2000, models={"v1": 1.0, "v2": 1.3}, rng=day))
+...     result = monitor.update(batch)
 >>> result.looks, result.verdicts[0].verdict
 (5, 'promote')
 """
@@ -60,10 +62,17 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from abkit._inference import warn_degenerate
+from abkit._inference import clip_interval, warn_degenerate
 from abkit._results import ConfidenceInterval
 from abkit._state import parse_json
-from abkit._validation import check_choice, check_id, check_int, check_open_unit, check_positive
+from abkit._validation import (
+    check_choice,
+    check_id,
+    check_instance,
+    check_int,
+    check_open_unit,
+    check_positive,
+)
 from abkit.errors import StateError
 from abkit.sequential.always_valid import asymptotic_cs, msprt_halfwidth, msprt_log_likelihood_ratio
 from abkit.sequential.boundaries import normal_mixture_rho
@@ -76,7 +85,7 @@ from abkit.shadow.decision import (
     goal_threshold,
     per_request_values,
 )
-from abkit.shadow.log import ShadowLog
+from abkit.shadow.log import LOAD_HINT, ShadowLog
 from abkit.stats import MeanStats
 
 __all__ = ["MONITOR_METHODS", "ShadowMonitor", "ShadowMonitorResult"]
@@ -91,7 +100,8 @@ class ShadowMonitorResult(ShadowComparison):
     """The monitor after a look: rows and verdicts as in :class:`ShadowComparison`.
 
     In each row ``ci`` is the running intersection of the confidence sequence (simultaneous at
-    ``1 - alpha`` over all rows and looks), ``pvalue``/``pvalue_miss`` the running minima of the
+    ``1 - alpha`` over all rows and looks; clipped to [-1, 1] for accuracy, a difference of
+    rates, as R's ``prop.test``), ``pvalue``/``pvalue_miss`` the running minima of the
     always-valid one-sided p-values and ``*_adjusted`` their Bonferroni adjustment; ``effect``
     is the current estimate (``ratio - 1`` for latency). ``looks`` counts updates and
     ``n_pending`` the requests skipped so far for a pending label.
@@ -191,9 +201,10 @@ class ShadowMonitor:
 
     Examples
     --------
-    >>> from abkit.shadow_log import make_shadow_log
+    >>> from abkit.datasets import make_shadow_log
+    >>> from abkit.frame import load_shadow_log
     >>> monitor = ShadowMonitor("champion", ["challenger"], ["accuracy", "latency"])
-    >>> result = monitor.update(make_shadow_log(1000, rng=1))
+    >>> result = monitor.update(load_shadow_log(make_shadow_log(1000, rng=1)))
     >>> [row.status for row in result.rows], monitor.looks
     (['met', 'undecided'], 1)
     >>> ShadowMonitor.from_json(monitor.to_json()).to_dict() == monitor.to_dict()
@@ -253,25 +264,22 @@ class ShadowMonitor:
         """``alpha / m``: the level of each (challenger, metric) sequence (Bonferroni)."""
         return self.alpha / len(self._sequences)
 
-    def update(self, batch: ShadowLog | Any) -> ShadowMonitorResult:
+    def update(self, batch: ShadowLog) -> ShadowMonitorResult:
         """Add a batch of new requests and look.
 
         Parameters
         ----------
         batch
-            A :class:`ShadowLog`, or anything :func:`abkit.shadow_log.load_shadow_log` reads
-            (a long-layout table, a Parquet/CSV path, an :class:`abkit.adapters.ShadowRouter`).
+            A :class:`ShadowLog`: a table, a Parquet/CSV path or an
+            :class:`abkit.adapters.ShadowRouter` goes through :func:`abkit.frame.load_shadow_log`
+            first.
             Requests already sent in an earlier batch must not be sent again.
 
         Returns
         -------
         ShadowMonitorResult
         """
-        log = batch
-        if not isinstance(log, ShadowLog):
-            from abkit.shadow_log import load_shadow_log
-
-            log = load_shadow_log(batch)
+        log = check_instance("batch", batch, ShadowLog, hint=LOAD_HINT)
         for name in (self.champion, *self.challengers):
             log.model_index(name)
         labelled = any(m.kind != "latency" for m in self.metrics)
@@ -366,6 +374,8 @@ class ShadowMonitor:
                 return math.exp(x) if latency else x
 
             ci = _NAN_INTERVAL if seq.counted == 0 else ConfidenceInterval(back(seq.low), back(seq.high))
+            if spec.kind == "accuracy":  # a difference of accuracies lies in [-1, 1] (as R's prop.test)
+                ci = clip_interval(ci, -1.0, 1.0)
             p_meet_adj, p_miss_adj = min(1.0, m * seq.p_meet), min(1.0, m * seq.p_miss)
             if seq.difference.n < self.min_requests:
                 status = "insufficient data"

@@ -34,6 +34,7 @@ from scipy import stats
 
 from abkit._inference import (
     NAN_INTERVAL,
+    clip_interval,
     critical_value,
     describe_hypothesis,
     interval,
@@ -72,7 +73,9 @@ class McNemarTestResult(Result):
     ``b`` counts requests only the champion got right, ``c`` those only the challenger got
     right. ``statistic`` is, for the chi-square methods, the signed square root of R's
     McNemar chi-square (``chi2``), positive when ``c > b``; for ``"exact"`` and ``"mid-p"`` it
-    is ``c - b``. ``ci`` is the Wald interval for the accuracy difference of paired proportions.
+    is ``c - b``. ``ci`` is the Wald interval for the accuracy difference of paired proportions,
+    clipped to [-1, 1] as R's ``prop.test`` clips a difference of rates (a one-sided interval's
+    open end is -1 or 1).
     """
 
     statistic: float
@@ -217,7 +220,9 @@ def mcnemar_test(
         pvalue = (float(stats.chi2.sf(chi2, 1)) if alternative == "two-sided"
                   else pvalue_from_statistic(statistic, alternative))
     se = math.sqrt(max(discordant - (c - b) ** 2 / n, 0.0)) / n
-    ci = interval(effect, se, alternative, confidence_level) if se > 0 else NAN_INTERVAL
+    ci = NAN_INTERVAL
+    if se > 0:  # an accuracy difference lies in [-1, 1]
+        ci = clip_interval(interval(effect, se, alternative, confidence_level), -1.0, 1.0)
     return McNemarTestResult(
         statistic=statistic, pvalue=pvalue, effect=effect, ci=ci, chi2=chi2,
         accuracy_champion=float(champ.mean()), accuracy_challenger=float(chall.mean()),

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from abkit._logs import LOG_COLUMNS, SegmentLog
+from abkit.adapters.logs import LOG_COLUMNS, SegmentLog
 
 
 def _lines(folder: Path) -> list[dict[str, Any]]:

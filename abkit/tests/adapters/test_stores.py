@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from abkit._stores import MemoryStore, RedisStore, SQLiteStore, Store, open_store
+from abkit.adapters.stores import MemoryStore, RedisStore, SQLiteStore, Store, open_store
 
 KINDS = ["memory", "sqlite", "redis"]
 

@@ -17,7 +17,7 @@ import pytest
 
 from abkit import Experiment, Mean, Proportion, RatioOfMeans
 from abkit.frame import summarize
-from abkit.tests.test_frame import METRICS, NUMERIC, three_arm_data
+from abkit.tests.frame.test_experiment import METRICS, NUMERIC, three_arm_data
 
 pyspark_sql = pytest.importorskip("pyspark.sql")
 if shutil.which("java") is None:  # pragma: no cover - CI installs a Java runtime

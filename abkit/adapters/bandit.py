@@ -1,7 +1,7 @@
 """A router whose variant is chosen per request by a bandit policy (:mod:`abkit.bandits`).
 
 :class:`BanditRouter` follows the :class:`abkit.adapters.Router` protocol and reuses the adapters'
-JSON state, file persistence, merging and lock (re-exported from :mod:`abkit.adapters`).
+JSON state, file persistence, merging and lock (:mod:`abkit.adapters._base`).
 
 How a request is routed
 -----------------------
@@ -68,7 +68,7 @@ import numpy as np
 import numpy.typing as npt
 
 from abkit._validation import check_id, check_int, check_nonnegative, check_positive, check_rng
-from abkit.adapters import Route, _check_names, _JsonStateRouter
+from abkit.adapters._base import Route, _check_names, _JsonStateRouter
 from abkit.bandits.policies import (
     STATE_FORMAT,
     STATE_VERSION,

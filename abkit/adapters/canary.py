@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from abkit._validation import check_real, check_string
-from abkit.adapters import Route
+from abkit.adapters._base import Route
 from abkit.assignment import assign, gb_hash
 from abkit.rollout.controllers import CanaryRollout
 from abkit.rollout.judge import CanaryVerdict

@@ -21,11 +21,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats
 
+from abkit.datasets import make_shadow_log
 from abkit.errors import DegenerateDataWarning, StateError
+from abkit.frame import load_shadow_log, to_frame
 from abkit.plotting.shadow import plot_comparison
 from abkit.sequential import normal_mixture_bound
 from abkit.shadow import ShadowLog, ShadowMetric, ShadowMonitor, compare_models
-from abkit.shadow_log import make_shadow_log
 from abkit.tests.conftest import reference_cases
 
 matplotlib.use("Agg")
@@ -184,7 +185,7 @@ def test_worse_challenger_is_kept_out_and_latency_ratio_is_monitored() -> None:
     table = make_shadow_log(3000, models={"v1": 1.2, "v2": 0.8}, latency_ms={"v1": 40.0, "v2": 60.0}, rng=3)
     monitor = ShadowMonitor("v1", ["v2"], ["log_loss", "latency"], min_requests=200)
     for day in range(3):
-        result = monitor.update(table[table["request_id"] % 3 == day])
+        result = monitor.update(load_shadow_log(table[table["request_id"] % 3 == day]))
     rows = {r.metric: r for r in result.rows}
     assert result.verdicts[0].verdict == "keep champion"
     assert rows["log_loss"].status == rows["latency"].status == "missed"
@@ -195,7 +196,7 @@ def test_worse_challenger_is_kept_out_and_latency_ratio_is_monitored() -> None:
     assert rows["latency"].effect == pytest.approx(math.expm1(np.mean(np.log(b) - np.log(a))), rel=1e-10)
     assert rows["latency"].ci.low < rows["latency"].effect < rows["latency"].ci.high
     assert rows["latency"].effect == pytest.approx(0.5, abs=0.02)
-    frame = result.to_pandas()
+    frame = to_frame(result)
     assert frame["verdict"].tolist() == ["keep champion"] * 2 and result.looks == 3
     figure = plot_comparison(result)  # the fixed-sample plot draws the running intervals
     assert len(figure.axes) >= 1
@@ -236,8 +237,8 @@ def test_running_interval_only_shrinks_and_pvalues_only_fall(seed: int) -> None:
 def _fed(method: str = "confidence-sequence", **kwargs: Any) -> ShadowMonitor:
     monitor = ShadowMonitor("champion", ["challenger"], ["accuracy", "brier", "latency"], method=method,
                             min_requests=50, **kwargs)
-    monitor.update(make_shadow_log(400, pending_rate=0.1, rng=1))
-    monitor.update(make_shadow_log(400, pending_rate=0.1, rng=2))
+    monitor.update(load_shadow_log(make_shadow_log(400, pending_rate=0.1, rng=1)))
+    monitor.update(load_shadow_log(make_shadow_log(400, pending_rate=0.1, rng=2)))
     return monitor
 
 
@@ -248,7 +249,7 @@ def test_json_round_trip_continues_identically(kwargs: dict) -> None:
     restored = ShadowMonitor.from_json(monitor.to_json())
     assert restored.to_dict() == monitor.to_dict()
     assert json.loads(monitor.to_json())["n_pending"] == monitor.n_pending > 0
-    batch = make_shadow_log(400, rng=3)
+    batch = load_shadow_log(make_shadow_log(400, rng=3))
     assert restored.update(batch).to_dict() == monitor.update(batch).to_dict()
 
 
@@ -323,11 +324,11 @@ def test_bad_batches() -> None:
     monitor = ShadowMonitor("champion", ["challenger"], ["latency"])
     table = make_shadow_log(300, rng=1)
     with pytest.raises(ValueError, match="Unknown model 'nobody'"):
-        ShadowMonitor("champion", ["nobody"], ["latency"]).update(table)
+        ShadowMonitor("champion", ["nobody"], ["latency"]).update(load_shadow_log(table))
     table.loc[3, "latency"] = 0.0
     with pytest.raises(ValueError, match="must be positive numbers"):
-        monitor.update(table)
-    with pytest.raises(TypeError, match="`table` must be a DataFrame"):
+        monitor.update(load_shadow_log(table))
+    with pytest.raises(TypeError, match=r"`batch` must be a ShadowLog; got int\. Pass a table through"):
         monitor.update(42)
     with pytest.raises(ValueError, match="no requests in common"):
         ShadowMonitor("a", ["b"], [LOSS]).update(ShadowLog.from_arrays(

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-import abkit.adapters_bandit as adapters_bandit
+import abkit.adapters.bandit as adapters_bandit
 from abkit.adapters import BanditRouter, Route, Router
 from abkit.bandits import (
     KLUCB,

@@ -52,10 +52,10 @@ from abkit._validation import (
     check_open_unit,
     check_positive,
 )
-from abkit.checks import SRMTestResult, srm_test
 from abkit.means import MEAN_METHODS, RELATIVE_METHODS, MeansTestResult, cuped_test, means_test, ratio_test
 from abkit.multiple import ADJUST_METHODS, adjust_pvalues
 from abkit.proportions import PROPORTION_METHODS, ProportionsTestResult, proportions_test
+from abkit.srm import SRMTestResult, srm_test
 from abkit.stats import BivariateStats, MeanStats, ProportionStats
 
 if TYPE_CHECKING:
@@ -748,6 +748,8 @@ _INTERVAL_PREFIX = {"relative_ci": "rel_ci"}
 def to_frame(results: Iterable[Result] | Result) -> pd.DataFrame:
     """Results as a pandas DataFrame, one row each.
 
+    A result that holds rows of its own (an :class:`ExperimentResult`, or one with a
+    ``to_records()`` method such as :class:`abkit.shadow.ShadowComparison`) gives those rows.
     An interval field ``ci`` becomes columns ``ci_low`` and ``ci_high`` (``relative_ci`` becomes
     ``rel_ci_low``/``rel_ci_high``, any other ``name`` ``name_low``/``name_high``); nested
     results (such as ``details``) are left out; other fields are kept as they are.
@@ -763,6 +765,8 @@ def to_frame(results: Iterable[Result] | Result) -> pd.DataFrame:
 
     if isinstance(results, ExperimentResult):
         results = results.rows
+    elif isinstance(results, Result) and callable(to_records := getattr(results, "to_records", None)):
+        return pd.DataFrame.from_records(to_records())  # a result holding rows of its own
     elif isinstance(results, Result):
         results = [results]
     records: list[dict[str, Any]] = []

@@ -8,9 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from abkit import shadow
 from abkit.adapters import ShadowRouter
-from abkit.shadow import ShadowLog, ShadowMonitor, compare_models
-from abkit.shadow_log import load_shadow_log, make_shadow_log
+from abkit.datasets import make_shadow_log
+from abkit.frame import compare_models, load_shadow_log
+from abkit.shadow import ShadowLog, ShadowMonitor
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +55,42 @@ def test_router_log_loads_directly(served: tuple[ShadowRouter, pd.DataFrame]) ->
     np.testing.assert_array_equal(load_shadow_log(restored).label, log.label)
 
 
+@pytest.mark.parametrize("n_extra", [0, 3])
+def test_to_shadow_log_is_the_log_the_loader_reads_from_the_frame(
+        served: tuple[ShadowRouter, pd.DataFrame], n_extra: int) -> None:
+    router = ShadowRouter.from_json(served[0].to_json())  # a copy: the fixture stays as it is
+    for i in range(n_extra):  # requests without latency or label, the shadow missing
+        router.record(f"extra-{i}", {"predictions": {"ranker-v1": 0.5}, "timestamp": 1.0 + i})
+    log = router.to_shadow_log()
+    loaded = load_shadow_log(router.to_frame())
+    assert log.models == loaded.models and log.report == loaded.report
+    for name in ("request_id", "score", "latency", "label", "timestamp"):
+        got, want = getattr(log, name), getattr(loaded, name)
+        assert got.dtype == want.dtype, name
+        np.testing.assert_array_equal(got, want)
+    with pytest.raises(ValueError, match="duplicated"):
+        _twice().to_shadow_log()
+    assert _twice().to_shadow_log(duplicates="last").score.tolist() == [[0.3]]
+
+
+def _twice() -> ShadowRouter:
+    router = ShadowRouter("a", ["b"])
+    for score in (0.1, 0.3):
+        router.record("r1", {"predictions": {"a": score}, "timestamp": 1.0})
+    return router
+
+
+def test_core_comparisons_take_a_shadow_log_not_a_table() -> None:
+    table = make_shadow_log(100, rng=1)
+    hint = re.escape("Pass a table through abkit.frame.load_shadow_log(...) first.")
+    with pytest.raises(TypeError, match=r"`log` must be a ShadowLog; got DataFrame\. " + hint):
+        shadow.compare_models(table, champion="champion", challengers=["challenger"])
+    monitor = ShadowMonitor("champion", ["challenger"], ["latency"])
+    with pytest.raises(TypeError, match=r"`batch` must be a ShadowLog; got DataFrame\. " + hint):
+        monitor.update(table)
+    assert monitor.looks == 0
+
+
 def test_router_log_reaches_a_verdict(served: tuple[ShadowRouter, pd.DataFrame]) -> None:
     router, table = served
     result = compare_models(router, champion=router.live, challengers=list(router.shadows),
@@ -69,7 +107,7 @@ def test_router_log_reaches_a_verdict(served: tuple[ShadowRouter, pd.DataFrame])
 def test_monitor_watches_the_router(served: tuple[ShadowRouter, pd.DataFrame]) -> None:
     router, _ = served
     monitor = ShadowMonitor(router.live, router.shadows, ["log_loss", "latency"], min_requests=200)
-    result = monitor.update(router)
+    result = monitor.update(router.to_shadow_log())
     assert result.n_pending == load_shadow_log(router).report.unlabeled > 0
     latency = {r.metric: r for r in result.rows}["latency"]
     assert latency.effect == pytest.approx(0.1, abs=0.02)  # 44 ms against 40 ms, geometric

@@ -1,7 +1,8 @@
 """Load shadow logs from tables: pandas, Polars, PyArrow, DuckDB, Parquet or CSV files.
 
 This is the one shadow module that touches DataFrames (through narwhals, so one code path
-serves every engine; files are read by DuckDB). Only the needed columns are selected, in the
+serves every engine; files are read by DuckDB); :mod:`abkit.shadow` itself takes a
+:class:`abkit.shadow.ShadowLog`. Only the needed columns are selected, in the
 engine, before the rows reach NumPy; :class:`abkit.shadow.ShadowLog` then joins them by request
 id and reports what it found.
 
@@ -16,10 +17,10 @@ Layouts
     request_id | label | timestamp | score_<model> ... | latency_<model> ...
 
 ``score`` is the model's prediction or score (a long table without a ``score`` column may call
-it ``prediction``, as the log of :class:`abkit.adapters.ShadowRouter` does, which is read
-directly); ``label``, ``latency``, ``timestamp`` and ``label_time`` are optional and used when
-present. A model that did not answer a request has
-no row (long) or a null score (wide); a label still to come is null.
+it ``prediction``, as the log of :class:`abkit.adapters.ShadowRouter` does; a router itself is
+read through its ``to_shadow_log()``); ``label``, ``latency``, ``timestamp`` and ``label_time``
+are optional and used when present. A model that did not answer a request has no row (long) or
+a null score (wide); a label still to come is null.
 
 Examples
 --------
@@ -40,9 +41,11 @@ import narwhals as nw
 import numpy as np
 
 from abkit._validation import check_choice
+from abkit.shadow.decision import ShadowComparison
+from abkit.shadow.decision import compare_models as compare_shadow_logs
 from abkit.shadow.log import ShadowLog
 
-__all__ = ["LAYOUTS", "load_shadow_log", "make_shadow_log"]
+__all__ = ["LAYOUTS", "compare_models", "load_shadow_log"]
 
 LAYOUTS = ("long", "wide")
 _OPTIONAL = ("label", "latency", "timestamp", "label_time")
@@ -50,10 +53,6 @@ _OPTIONAL = ("label", "latency", "timestamp", "label_time")
 
 def _read(table: Any) -> Any:
     """A narwhals DataFrame or LazyFrame (DuckDB, Polars lazy) from any supported source."""
-    from abkit.adapters import ShadowRouter
-
-    if isinstance(table, ShadowRouter):
-        table = table.to_frame()
     if isinstance(table, str | Path):
         import duckdb
 
@@ -105,7 +104,8 @@ def load_shadow_log(
     ----------
     table
         A pandas, Polars or PyArrow table, a DuckDB relation, any narwhals-compatible frame, the
-        path of a Parquet or CSV file, or an :class:`abkit.adapters.ShadowRouter` (its log).
+        path of a Parquet or CSV file, or an :class:`abkit.adapters.ShadowRouter` (its log, read
+        through its ``to_shadow_log()``).
     layout
         ``"long"`` or ``"wide"`` (see the module docstring).
     request_id, model, score, label, latency, timestamp, label_time
@@ -134,6 +134,11 @@ def load_shadow_log(
     (1, [[0.2, 0.4], [0.9, 0.6]])
     """
     layout = check_choice("layout", layout, LAYOUTS)
+    if callable(getattr(table, "to_shadow_log", None)):  # a router (abkit.adapters.ShadowRouter)
+        if as_of is not None:
+            raise ValueError(f"`as_of` needs a label-arrival column; the table has no {label_time!r}.")
+        log: ShadowLog = table.to_shadow_log(duplicates=duplicates)
+        return log
     frame = _read(table)
     columns = list(frame.collect_schema().names())
     if score is None:
@@ -184,75 +189,32 @@ def load_shadow_log(
     return ShadowLog.from_arrays(as_of=as_of, duplicates=duplicates, **arrays)
 
 
-def make_shadow_log(
-    n_requests: int = 20_000,
-    *,
-    models: dict[str, float] | None = None,
-    latency_ms: dict[str, float] | None = None,
-    positive_rate: float = 0.3,
-    difficulty: float = 1.0,
-    missing_rate: float = 0.0,
-    pending_rate: float = 0.0,
-    rng: Any = 0,
-) -> Any:
-    """A seeded synthetic shadow log (long layout, pandas) for notebooks, tests and benchmarks.
 
-    Scores are ``sigmoid(separation * (2 y - 1) + shared + own)`` with request-level noise
-    ``shared`` common to all models (what makes the comparison paired) and model noise ``own``;
-    latencies are log-normal with a request-level component shared by the models.
+def compare_models(table: Any, *, champion: str, challengers: Any, **options: Any) -> ShadowComparison:
+    """:func:`abkit.shadow.compare_models` on a table: load it, then compare.
 
     Parameters
     ----------
-    n_requests
-        Requests, each answered by every model (except a ``missing_rate`` share per challenger).
-    models
-        ``{name: separation}``; the first is the champion. Default ``{"champion": 1.0,
-        "challenger": 1.1}``.
-    latency_ms
-        ``{name: median latency}``; default 40 ms for every model.
-    positive_rate
-        Share of positive labels.
-    difficulty
-        Standard deviation of the request-level noise shared by all models' logits (each model
-        adds its own unit-variance noise); larger values make the models' errors more
-        correlated, and pairing more valuable.
-    missing_rate, pending_rate
-        Share of requests a challenger did not answer, and of labels not yet arrived.
-    rng
-        Seed or ``numpy.random.Generator``.
+    table
+        Anything :func:`load_shadow_log` reads with its defaults (a long-layout table, a
+        Parquet/CSV path, an :class:`abkit.adapters.ShadowRouter`), or a
+        :class:`abkit.shadow.ShadowLog`. For other layouts or column names, call
+        :func:`load_shadow_log` first and pass its result.
+    champion, challengers, **options
+        As in :func:`abkit.shadow.compare_models` (``metrics``, ``alpha``, ``min_requests``,
+        ``n_resamples``, ``rng``).
 
     Returns
     -------
-    pandas.DataFrame
-        Columns ``request_id, model, score, label, latency, timestamp``.
+    abkit.shadow.ShadowComparison
 
     Examples
     --------
-    >>> df = make_shadow_log(100, rng=1)
-    >>> sorted(df["model"].unique()), len(df)
-    (['challenger', 'champion'], 200)
+    >>> from abkit.datasets import make_shadow_log
+    >>> table = make_shadow_log(3000, models={"v1": 1.0, "v2": 1.0}, rng=4)   # equally good
+    >>> result = compare_models(table, champion="v1", challengers=["v2"], metrics=["auc"])
+    >>> result.verdicts[0].verdict, result.rows[0].status
+    ('inconclusive', 'undecided')
     """
-    import pandas as pd
-
-    from abkit._validation import check_int, check_rng
-
-    n = check_int("n_requests", n_requests, minimum=1)
-    generator = check_rng(rng)
-    models = models or {"champion": 1.0, "challenger": 1.1}
-    latency_ms = latency_ms or dict.fromkeys(models, 40.0)
-    y = (generator.random(n) < positive_rate).astype(float)
-    shared = generator.normal(0.0, difficulty, n)
-    shared_latency = generator.normal(0.0, 0.3, n)
-    timestamp = pd.Timestamp("2026-01-01") + pd.to_timedelta(np.sort(generator.uniform(0, 86_400, n)), "s")
-    label = np.where(generator.random(n) < pending_rate, np.nan, y)
-    frames = []
-    for position, (name, separation) in enumerate(models.items()):
-        logit = separation * (2.0 * y - 1.0) + shared + generator.normal(0.0, 1.0, n)
-        latency = latency_ms[name] * np.exp(shared_latency + generator.normal(0.0, 0.2, n))
-        answered = np.ones(n, dtype=bool) if position == 0 else generator.random(n) >= missing_rate
-        frames.append(pd.DataFrame({
-            "request_id": np.arange(n)[answered], "model": name,
-            "score": (1.0 / (1.0 + np.exp(-logit)))[answered], "label": label[answered],
-            "latency": latency[answered], "timestamp": timestamp[answered],
-        }))
-    return pd.concat(frames, ignore_index=True)
+    log = table if isinstance(table, ShadowLog) else load_shadow_log(table)
+    return compare_shadow_logs(log, champion=champion, challengers=challengers, **options)

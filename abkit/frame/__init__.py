@@ -1,0 +1,43 @@
+"""The table layer: the only code that reads DataFrames, engines or files.
+
+- :mod:`abkit.frame.experiment`: :class:`Experiment` and its metrics (:class:`Proportion`,
+  :class:`Mean`, :class:`RatioOfMeans`), :func:`summarize` (one group-by inside the table's
+  engine) and :func:`to_frame` (results as a pandas DataFrame).
+- :mod:`abkit.frame.shadow_log`: :func:`load_shadow_log` (a table, a file or a router's log to an
+  :class:`abkit.shadow.ShadowLog`) and :func:`compare_models` on a table.
+
+Examples
+--------
+>>> from abkit.datasets import make_shadow_log
+>>> log = load_shadow_log(make_shadow_log(100, rng=1))
+>>> log.models, log.report.n_requests
+(('challenger', 'champion'), 100)
+"""
+
+from abkit.frame.experiment import (
+    Experiment,
+    ExperimentResult,
+    Mean,
+    Metric,
+    MetricResult,
+    Proportion,
+    RatioOfMeans,
+    summarize,
+    to_frame,
+)
+from abkit.frame.shadow_log import LAYOUTS, compare_models, load_shadow_log
+
+__all__ = [
+    "LAYOUTS",
+    "Experiment",
+    "ExperimentResult",
+    "Mean",
+    "Metric",
+    "MetricResult",
+    "Proportion",
+    "RatioOfMeans",
+    "compare_models",
+    "load_shadow_log",
+    "summarize",
+    "to_frame",
+]
