@@ -128,3 +128,28 @@ def test_threads_writing_in_sync_mode_lose_nothing(tmp_path: Path) -> None:
         for thread in threads:
             thread.join()
     assert sorted(r["unit_id"] for r in _lines(tmp_path)) == sorted(f"{t}-{i}" for t in range(8) for i in range(40))
+
+
+def test_load_shadow_log_reads_a_log_directory(tmp_path: Path) -> None:
+    pytest.importorskip("duckdb")
+    import numpy as np
+
+    from abkit.frame import load_shadow_log
+
+    scores = {"r1": (0.9, 0.8, 1.0), "r2": (0.2, 0.4, 0.0), "r3": (0.7, float("nan"), float("nan"))}
+    with SegmentLog(tmp_path, durability="batch") as log:
+        log.write("route", experiment="e", unit_id="u", request_id="r1", variant="champion", propensity=1.0)
+        for request, (champion, challenger, label) in scores.items():
+            log.write("shadow", experiment="e", request_id=request, model="champion", prediction=champion,
+                      label=label, latency=0.01)
+            if not np.isnan(challenger):
+                log.write("shadow", experiment="e", request_id=request, model="challenger",
+                          prediction=challenger, label=label, latency=0.02)
+    shadow = load_shadow_log(tmp_path)
+    assert sorted(shadow.models) == ["challenger", "champion"]
+    assert shadow.request_id.tolist() == ["r1", "r2", "r3"]
+    assert shadow.report.unlabeled == 1 and shadow.report.missing[shadow.model_index("challenger")] == 1
+    champion = shadow.score[:, shadow.model_index("champion")]
+    np.testing.assert_array_equal(champion, [0.9, 0.2, 0.7])
+    with pytest.raises(ValueError, match="a directory without log segments"):
+        load_shadow_log(tmp_path / "empty" if (tmp_path / "empty").mkdir() is None else tmp_path)
