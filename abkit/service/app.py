@@ -14,6 +14,32 @@ never a dropped connection or a 500 for bad input):
 ``GET /v1/experiments/{name}/summary``
     Per-variant statistics, and for a split the test of the second variant against the first.
 ``GET /v1/experiments``, ``GET /healthz``, ``GET /metrics`` (Prometheus text format).
+``GET /v1/canary/{name}/argo``
+    Argo Rollouts' Web metric provider. Each measurement is one look of the canary's judge
+    (it moves the rollout: next step, promotion or rollback; a look without data in both arms
+    is inconclusive and not spent; a finished rollout keeps answering its final decision). The
+    answer: ``{"decision", "status", "traffic_share", "look", "counts", "reasons"}``. An
+    AnalysisTemplate in which an inconclusive look neither passes nor fails::
+
+        apiVersion: argoproj.io/v1alpha1
+        kind: AnalysisTemplate
+        metadata: {name: abkit-canary}
+        spec:
+          metrics:
+          - name: abkit
+            interval: 5m
+            successCondition: result.decision == "pass"
+            failureCondition: result.decision == "rollback"
+            provider:
+              web:
+                url: http://abkit.default.svc:8000/v1/canary/checkout-v2/argo
+                jsonPath: "{$}"
+
+``POST /v1/canary/{name}/flagger/{hook}``
+    Flagger's webhooks, with Flagger's payload (``name``, ``namespace``, ``phase``, ...):
+    ``rollout`` takes a look and answers 409 only when the judge says rollback (200 otherwise,
+    so an inconclusive look does not count as a failed check); ``confirm-promotion`` answers 200
+    only once the judge passed the canary (409 holds the promotion).
 
 Bodies over 64 KiB get 413 (from ``Content-Length`` before reading, or while reading a chunked
 body); a ``Content-Length`` that is not a non-negative integer gets 400; JSON nested deeper than
@@ -44,7 +70,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from abkit._state import parse_json
-from abkit.adapters import FixedSplitRouter
+from abkit.adapters import CanaryRouter, FixedSplitRouter
 from abkit.adapters.logs import SegmentLog
 from abkit.adapters.stores import MemoryStore, Store, open_store
 from abkit.errors import DegenerateDataWarning, StateError
@@ -177,6 +203,52 @@ def _text(body: Mapping[str, Any], name: str, *, required: bool) -> str | None:
     return value
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, bool | int) or (isinstance(value, float) and math.isfinite(value))
+
+
+FLAGGER_HOOKS = ("rollout", "confirm-promotion")
+_FINAL_DECISION = {"promoted": "pass", "rolled_back": "rollback"}
+
+
+def _canary_state(router: CanaryRouter) -> dict[str, Any]:
+    """The rollout now: its status, traffic share, looks and the decision of its latest look."""
+    rollout = router.rollout
+    looks = [e for e in rollout.events if e["event"] == "look"]
+    decision = _FINAL_DECISION.get(rollout.status, looks[-1]["decision"] if looks else "inconclusive")
+    return {
+        "decision": decision,
+        "status": rollout.status,
+        "traffic_share": rollout.traffic_share,
+        "look": rollout.look,
+        "counts": router.counts(),
+        "reasons": looks[-1]["reasons"] if looks else [],
+    }
+
+
+def _look(router: CanaryRouter) -> dict[str, Any]:
+    """Take one look (judge the data so far and move the rollout); a finished rollout keeps its
+    final decision (``"pass"`` once promoted, ``"rollback"`` once rolled back)."""
+    if router.rollout.finished:
+        return _canary_state(router)
+    counts = router.counts()
+    missing = [
+        c.name
+        for c in router.rollout.judge.checks
+        if not (counts["baseline"].get(c.name) and counts["canary"].get(c.name))
+    ]
+    if missing:  # nothing to judge yet: inconclusive, and no look is spent
+        return {
+            **_canary_state(router),
+            "decision": "inconclusive",
+            "reasons": [f"no data yet in both arms for {missing}"],
+        }
+    with warnings.catch_warnings():  # degenerate data gives an inconclusive look, reported as such
+        warnings.simplefilter("ignore", DegenerateDataWarning)
+        router.evaluate(at=time.time())
+    return _canary_state(router)
+
+
 def _no_extra(body: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
     extra = sorted(set(body) - set(allowed))
     if extra:
@@ -234,13 +306,24 @@ class _Service:
         if "outcome" not in body:
             raise _HTTPError(400, "`outcome` is required.")
         outcome = body["outcome"]
-        if not isinstance(outcome, bool | int | float) or (
-            isinstance(outcome, float) and not math.isfinite(outcome)
-        ):
+        if experiment.kind == "canary":
+            if not isinstance(outcome, dict) or not all(_is_number(v) for v in outcome.values()):
+                raise _HTTPError(
+                    400,
+                    "`outcome` of a canary must be an object {metric name: number}; "
+                    f"got {json.dumps(outcome)[:60]}.",
+                )
+        elif not _is_number(outcome):
             raise _HTTPError(400, f"`outcome` must be a number or a boolean; got {json.dumps(outcome)[:60]}.")
-        if experiment.kind == "bandit":
+        if experiment.kind == "canary":
+            if unit_id is None:
+                raise _HTTPError(400, "`unit_id` is required for a canary (the unit is re-hashed).")
             counted = await run_in_threadpool(
-                self._record_bandit, experiment, request_id or unit_id, outcome, idempotency_key
+                self._record_keyed, experiment, unit_id, outcome, idempotency_key
+            )
+        elif experiment.kind == "bandit":
+            counted = await run_in_threadpool(
+                self._record_keyed, experiment, request_id or unit_id, outcome, idempotency_key
             )
         else:
             if unit_id is None:
@@ -259,11 +342,11 @@ class _Service:
                     experiment=experiment.name,
                     unit_id=unit_id,
                     request_id=request_id,
-                    outcome=float(outcome),
+                    outcome=None if isinstance(outcome, dict) else float(outcome),
                 )
         return Response(status_code=204)
 
-    def _record_bandit(
+    def _record_keyed(
         self, experiment: Experiment, key: str | None, outcome: Any, idempotency_key: str | None
     ) -> bool:
         assert key is not None
@@ -294,6 +377,8 @@ class _Service:
                 "excluded": router.excluded,
                 "test": test,
             }
+        if isinstance(router, CanaryRouter):
+            return {"experiment": experiment.name, "type": "canary", **_canary_state(router)}
         state = router.policy.state
         return {
             "experiment": experiment.name,
@@ -307,6 +392,38 @@ class _Service:
             "pending": router.pending,
             "expired": router.expired,
         }
+
+    def canary(self, request: Request) -> CanaryRouter:
+        experiment = self.experiment(request)
+        if not isinstance(experiment.router, CanaryRouter):
+            raise _HTTPError(404, f"Experiment {experiment.name!r} is a {experiment.kind}, not a canary.")
+        return experiment.router
+
+    async def argo(self, request: Request) -> Response:
+        """Argo Rollouts' Web metric provider: one look per measurement (see the module docstring)."""
+        router = self.canary(request)
+        return JSONResponse(await run_in_threadpool(_look, router))
+
+    async def flagger(self, request: Request) -> Response:
+        """Flagger's webhooks: ``rollout`` (a look; non-200 only on rollback) and
+        ``confirm-promotion`` (200 only once the judge passed the canary)."""
+        router = self.canary(request)
+        hook = request.path_params["hook"]
+        if hook not in FLAGGER_HOOKS:
+            raise _HTTPError(404, f"Flagger hook {hook!r} is not served; abkit serves {list(FLAGGER_HOOKS)}.")
+        body = await _body(request)
+        for field in ("name", "namespace", "phase"):
+            if not isinstance(body.get(field), str):
+                raise _HTTPError(400, f"A Flagger webhook payload needs `{field}` (a string).")
+        if hook == "rollout":
+            answer = await run_in_threadpool(_look, router)
+            status = 409 if answer["decision"] == "rollback" else 200
+        else:
+            answer = _canary_state(router)
+            status = 200 if answer["decision"] == "pass" else 409
+        if status != 200:
+            answer = {"error": f"The canary's decision is {answer['decision']!r}.", **answer}
+        return JSONResponse(answer, status_code=status)
 
     async def experiments_list(self, request: Request) -> Response:
         return JSONResponse(
@@ -377,6 +494,12 @@ def create_app(
         ),
         Route(
             "/v1/experiments", _endpoint(service, service.experiments_list, "experiments"), methods=["GET"]
+        ),
+        Route("/v1/canary/{name}/argo", _endpoint(service, service.argo, "argo"), methods=["GET", "POST"]),
+        Route(
+            "/v1/canary/{name}/flagger/{hook}",
+            _endpoint(service, service.flagger, "flagger"),
+            methods=["POST"],
         ),
         Route("/healthz", _endpoint(service, service.healthz, "healthz"), methods=["GET"]),
         Route("/metrics", service.metrics_text, methods=["GET"]),

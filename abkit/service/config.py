@@ -14,6 +14,12 @@
 service's store, so every worker (and every host on a Redis store) counts together. ``bandit``
 takes ``arms``, ``policy`` (a class of :mod:`abkit.bandits`), ``options`` for the policy and
 ``router`` options of :class:`abkit.adapters.BanditRouter` (``ttl``, ``max_pending``).
+``canary`` takes ``checks`` (``[{"kind": "error_rate" | "latency" | "mean" | "rank", "name": ...,
+"margin"?: ..., "worse"?: ...}]``, the :class:`abkit.rollout.CanaryJudge` checks), ``steps``
+(traffic percentages ending at 100) and ``judge`` options (``alpha``, ``planned_looks``,
+``validity``); its outcomes are objects ``{metric name: value}`` and its looks are taken by
+Argo Rollouts or Flagger (see :mod:`abkit.service.app`). A canary's data lives in the worker
+process that received it: serve canaries with one worker.
 
 Examples
 --------
@@ -28,22 +34,30 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from abkit._state import parse_json
-from abkit.adapters import BanditRouter, FixedSplitRouter
+from abkit.adapters import BanditRouter, CanaryRouter, FixedSplitRouter
 from abkit.adapters.stores import Store
 from abkit.bandits import KLUCB, UCB1, EpsilonGreedy, ThompsonBernoulli, ThompsonGaussian
 from abkit.errors import StateError
+from abkit.rollout import CanaryJudge, CanaryRollout
 
 __all__ = ["EXPERIMENT_TYPES", "Experiment", "build_experiments", "load_config"]
 
-EXPERIMENT_TYPES = ("split", "bandit")
+EXPERIMENT_TYPES = ("split", "bandit", "canary")
 _POLICIES = {cls.__name__: cls for cls in (EpsilonGreedy, UCB1, KLUCB, ThompsonBernoulli, ThompsonGaussian)}
 _SPLIT_KEYS = {"variants", "weights", "metric", "coverage", "hashing", "hash_version", "seed", "namespace"}
 _BANDIT_KEYS = {"arms", "policy", "options", "router"}
+_CANARY_KEYS = {"checks", "steps", "judge"}
+_CHECK_KINDS: dict[str, Callable[..., Any]] = {
+    "error_rate": CanaryJudge.error_rate,
+    "latency": CanaryJudge.latency,
+    "mean": CanaryJudge.mean,
+    "rank": CanaryJudge.rank,
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,7 +66,7 @@ class Experiment:
 
     name: str
     kind: str
-    router: FixedSplitRouter | BanditRouter
+    router: FixedSplitRouter | BanditRouter | CanaryRouter
 
 
 def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -95,7 +109,13 @@ def build_experiments(config: Mapping[str, Any], store: Store) -> dict[str, Expe
             )
         options = {k: v for k, v in entry.items() if k not in ("name", "type")}
         try:
-            router = _split(name, options, store) if kind == "split" else _bandit(name, options)
+            router = (
+                _split(name, options, store)
+                if kind == "split"
+                else _bandit(name, options)
+                if kind == "bandit"
+                else _canary(name, options)
+            )
         except (TypeError, ValueError) as exc:
             raise ValueError(f"`{where}` ({name!r}): {exc}") from None
         experiments[name] = Experiment(name=name, kind=kind, router=router)
@@ -128,3 +148,23 @@ def _bandit(name: str, options: dict[str, Any]) -> BanditRouter:
     _unknown(router_options, {"max_pending", "ttl", "sticky", "refresh"})
     policy = _POLICIES[policy_name](len(arms), **policy_options)
     return BanditRouter(name, policy, arms, **router_options)
+
+
+def _canary(name: str, options: dict[str, Any]) -> CanaryRouter:
+    _unknown(options, _CANARY_KEYS)
+    checks = options.get("checks")
+    if not isinstance(checks, list) or not checks:
+        raise ValueError(f"`checks` must be a non-empty list of objects; got {checks!r}.")
+    built = []
+    for i, check in enumerate(checks):
+        if not isinstance(check, dict) or check.get("kind") not in _CHECK_KINDS:
+            raise ValueError(f"`checks[{i}].kind` must be one of {sorted(_CHECK_KINDS)}; got {check!r}.")
+        arguments = {k: v for k, v in check.items() if k != "kind"}
+        built.append(_CHECK_KINDS[check["kind"]](**arguments))
+    judge_options = options.get("judge", {})
+    if not isinstance(judge_options, dict):
+        raise ValueError("`judge` must be an object.")
+    _unknown(judge_options, {"alpha", "planned_looks", "validity", "tuning_n", "spending"})
+    judge = CanaryJudge(built, **judge_options)
+    rollout = CanaryRollout(judge, steps=options.get("steps", (1, 5, 25, 50, 100)))
+    return CanaryRouter(rollout, experiment=name)
