@@ -119,7 +119,10 @@ class _JsonStateRouter(abc.ABC):
     @classmethod
     def from_json(cls: type[R], text: str | bytes) -> R:
         """A router rebuilt from :meth:`to_json`; anything corrupt raises ``StateError``."""
-        document = parse_json(text)  # malformed or too deeply nested text: StateError
+        try:  # malformed or too deeply nested text
+            document = parse_json(text)
+        except StateError as exc:
+            raise StateError(f"Corrupt {cls._kind} state: {exc}") from None
         try:
             if not isinstance(document, dict):
                 raise TypeError("the document is not a JSON object")
