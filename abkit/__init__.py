@@ -10,6 +10,7 @@ True
 
 from abkit import bandits, datasets, sequential
 from abkit._results import ConfidenceInterval
+from abkit._warmup import warmup
 from abkit.adapters import BanditRouter, FixedSplitRouter, Route, Router, ShadowRouter
 from abkit.assignment import assign
 from abkit.bayes import BayesMeansResult, BayesProportionsResult, bayes_means, bayes_proportions
@@ -113,5 +114,6 @@ __all__ = [
     "sequential",
     "sequential_sample_size",
     "srm_test",
+    "warmup",
     "wilcoxon_test",
 ]

@@ -105,6 +105,13 @@ def check_string(name: str, value: Any) -> str:
     return value
 
 
+def check_bool(name: str, value: Any) -> bool:
+    """``True`` or ``False`` (numpy booleans too; not 0 or 1)."""
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"`{name}` must be True or False; got {value!r}.")
+    return bool(value)
+
+
 def check_id(name: str, value: Any) -> str:
     """A non-empty string: a unit, request, experiment or model id."""
     if not check_string(name, value):
@@ -128,6 +135,13 @@ def check_choice(name: str, value: Any, choices: Sequence[str]) -> str:
         options = ", ".join(repr(c) for c in choices)
         raise ValueError(f"`{name}` must be one of {options}; got {value!r}.")
     return value
+
+
+def check_progress(progress: Any) -> bool | None:
+    """``True``, ``False`` or ``None`` (a progress bar's switch)."""
+    if progress is None or isinstance(progress, bool):
+        return progress
+    raise TypeError(f"`progress` must be True, False or None; got {_show(progress)}.")
 
 
 def check_alternative(alternative: Any) -> str:

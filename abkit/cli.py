@@ -6,7 +6,18 @@ duration in days.
 ``abkit analyze PATH`` analyses a CSV or Parquet file of one row per unit inside DuckDB (the file
 is never loaded into pandas): ``--proportion converted``, ``--mean revenue`` or
 ``--mean revenue:revenue_pre`` (CUPED on a covariate), ``--ratio clicks/sessions``, each
-optionally named as ``NAME=SPEC``.
+optionally named as ``NAME=SPEC``; ``--weights control=0.2,treatment=0.8`` gives the designed
+split for the sample-ratio check.
+Every command prints a table by default and JSON with ``--output json``; ``abkit --version``
+prints the version.
+
+A user's mistake never ends in a traceback: the command prints one line naming the argument or
+the file and exits with status 2 when the command line is wrong (a bad option value, a missing
+file, a column that is not in the file, a ``--control`` value that is not in the variant
+column) and 1 when the data are (an unreadable or corrupt file, too few rows, a missing optional
+dependency). To tell a mistyped ``--control`` or ``--weights`` from bad data, ``analyze`` reads
+the distinct values of the variant column first (one more scan of that column) when either is
+given.
 
 Examples
 --------
@@ -24,7 +35,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,10 +45,12 @@ from typing import Any
 
 import numpy as np
 
+from abkit import __version__
 from abkit._results import ConfidenceInterval
 from abkit.datasets import make_experiment
 from abkit.errors import ConvergenceError
 from abkit.frame import Experiment, Mean, Metric, Proportion, RatioOfMeans
+from abkit.frame.experiment import _check_schema
 from abkit.means import MeansTestResult, cuped_test, means_test, ratio_test
 from abkit.multiple import adjust_pvalues
 from abkit.power import duration, power_means, power_proportions
@@ -46,12 +61,47 @@ from abkit.srm import srm_test
 from abkit.stats import BivariateStats, MeanStats, ProportionStats
 
 
+class UsageError(Exception):
+    """The command line is wrong: exit status 2."""
+
+
+class DataError(Exception):
+    """The data (or the environment) cannot serve the command: exit status 1."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors as one line (``abkit demo: error: ...``) and exit status 2."""
+
+    def error(self, message: str) -> Any:  # argparse's hook; never returns
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _at_least(minimum: int) -> Any:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer; got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}; got {value}")
+        return value
+
+    return parse
+
+
+def _option_names(message: str, parser: argparse.ArgumentParser) -> str:
+    """The library's argument names in ``message`` (`` `n_control` ``) as the command's options."""
+    options = {action.dest: action.option_strings[-1] for action in parser._actions
+               if action.option_strings and action.dest != "help"}
+    return re.sub(r"`(\w+)`", lambda m: f"`{options.get(m.group(1), m.group(1))}`", message)
+
+
 def _fmt_ci(ci: ConfidenceInterval, scale: float = 1.0, digits: int = 3) -> str:
     return f"[{ci.low * scale:+.{digits}f}, {ci.high * scale:+.{digits}f}]"
 
 
-def run_demo(n_users: int, seed: int) -> str:
-    """The demo report for a seeded synthetic experiment, as text."""
+def run_demo(n_users: int, seed: int, *, output: str = "table") -> str:
+    """The demo report for a seeded synthetic experiment, as text or JSON (``output="json"``)."""
     data = make_experiment(n_users, rng=seed)
     arms = {name: data[data["variant"] == name] for name in ("control", "treatment")}
     c, t = arms["control"], arms["treatment"]
@@ -82,6 +132,19 @@ def run_demo(n_users: int, seed: int) -> str:
         ("clicks/session", ctr.control_mean, ctr.treatment_mean, ctr),
     ]
     adjusted = adjust_pvalues(np.array([r[3].pvalue for r in rows]), method="holm")
+    decisions = {
+        name: "better" if p < 0.05 and r.effect > 0 else "worse" if p < 0.05 else "no evidence"
+        for (name, _, _, r), p in zip(rows, adjusted, strict=True)
+    }
+    if output == "json":
+        return json.dumps({
+            "n_users": n_users, "seed": seed, "srm": srm.to_dict(),
+            "metrics": [{"metric": name, "pvalue_holm": float(p), "decision": decisions[name],
+                         "result": result.to_dict()}
+                        for (name, _, _, result), p in zip(rows, adjusted, strict=True)],
+            "revenue_welch": revenue.to_dict(),
+            "variance_reduction": revenue_cuped.variance_reduction,
+        }, indent=2)
 
     def line(name: str, control_value: float, treatment_value: float,
              result: ProportionsTestResult | MeansTestResult, p_adj: str) -> str:
@@ -108,10 +171,7 @@ def run_demo(n_users: int, seed: int) -> str:
         f"CUPED on pre-period revenue removed {revenue_cuped.variance_reduction:.0%} of the "
         "variance of the revenue effect (the Welch row is the same metric without it).",
         "Decision at alpha = 0.05, Holm across the three metrics: "
-        + "; ".join(
-            f"{name}: {'better' if p < 0.05 and r.effect > 0 else 'worse' if p < 0.05 else 'no evidence'}"
-            for (name, _, _, r), p in zip(rows, adjusted, strict=True)
-        ),
+        + "; ".join(f"{name}: {decision}" for name, decision in decisions.items()),
     ]
     return "\n".join(lines)
 
@@ -119,7 +179,7 @@ def run_demo(n_users: int, seed: int) -> str:
 def run_sample_size(args: argparse.Namespace) -> str:
     """The ``sample-size`` report: the solved design and, with traffic, its duration."""
     if (args.baseline is None) == (args.sd is None):
-        raise SystemExit("abkit sample-size: give exactly one of --baseline (rates) or --sd (means).")
+        raise UsageError("give exactly one of --baseline (rates) or --sd (means).")
     power = args.power
     if power is None and (args.mde is None or args.n_control is None):
         power = 0.8
@@ -133,11 +193,16 @@ def run_sample_size(args: argparse.Namespace) -> str:
             baseline=args.baseline, method=args.method or "pooled", **common)
     else:
         result = power_means(sd=args.sd, mean=args.mean, method=args.method or "t", **common)
-    lines = [repr(result)]
+    days = None
     if args.daily_visitors is not None:
         days = duration(n_control=result.n_control_rounded, n_treatment=result.n_treatment_rounded,
                         n_treatments=result.n_treatments, daily_visitors=args.daily_visitors,
                         traffic_share=args.traffic_share, population=args.population)
+    if args.output == "json":
+        return json.dumps({"design": result.to_dict(),
+                           "duration": None if days is None else days.to_dict()}, indent=2)
+    lines = [repr(result)]
+    if days is not None:
         lines.append(f"duration: {days.days:.2f} days ({days.units_needed:,.0f} units at "
                      f"{args.traffic_share:g} of {args.daily_visitors:,.0f} daily visitors)")
     return "\n".join(lines)
@@ -167,6 +232,9 @@ def _add_sample_size(commands: Any) -> None:
     size.add_argument("--daily-visitors", type=float, help="daily visitors, to report the duration")
     size.add_argument("--traffic-share", type=float, default=1.0, help="share in the experiment")
     size.add_argument("--population", type=float, help="distinct users (returning users)")
+    size.add_argument("--output", default="table", choices=["table", "json"])
+
+
 def parse_metric(kind: str, spec: str) -> tuple[str, Metric]:
     """A metric option's ``[NAME=]SPEC`` as ``(name, metric)``; the name defaults to the spec.
 
@@ -197,7 +265,7 @@ _DUCKDB_INTEGERS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTIN
                     "UINTEGER", "UBIGINT", "UHUGEINT")
 
 
-def _control_value(types: dict[str, str], variant: str, control: str | None) -> Any:
+def _control_value(types: dict[str, str], variant: str, control: str | None, option: str) -> Any:
     # The command line gives text; compare it as the variant column's type.
     if control is None or variant not in types:
         return control
@@ -208,43 +276,121 @@ def _control_value(types: dict[str, str], variant: str, control: str | None) -> 
         if kind in ("DOUBLE", "FLOAT", "REAL") or kind.startswith("DECIMAL"):
             return float(control)
     except ValueError as exc:
-        raise ValueError(f"`--control` must be a value of column {variant!r} ({kind}); "
+        raise UsageError(f"`{option}` must give values of column {variant!r} ({kind}); "
                          f"got {control!r}.") from exc
     if kind == "BOOLEAN":
         return control.lower() in ("true", "1", "t", "yes")
     return control
 
 
-def run_analyze(path: str, *, variant: str, control: str | None, metrics: list[tuple[str, str]],
-                alternative: str, confidence_level: float, adjust: str, output: str) -> str:
-    """Analyse a CSV or Parquet file with DuckDB; the report as text, CSV or JSON."""
+def parse_weights(spec: str) -> list[tuple[str, float]]:
+    """``--weights``'s ``VARIANT=SHARE,...`` as ``[(variant, share), ...]`` (variants as text).
+
+    >>> parse_weights("control=0.2,treatment=0.8")
+    [('control', 0.2), ('treatment', 0.8)]
+    """
+    pairs = []
+    for item in spec.split(","):
+        variant, sep, share = item.partition("=")
+        try:
+            value = float(share)
+        except ValueError:
+            value = math.nan
+        if not sep or not variant or not (math.isfinite(value) and value > 0.0):
+            raise UsageError(f"`--weights` must be VARIANT=SHARE,... with positive shares; got {spec!r}.")
+        pairs.append((variant, value))
+    return pairs
+
+
+def _variant_values(relation: Any, variant: str) -> list[Any]:
+    """The distinct values of the variant column (one more scan of that column)."""
+    return [row[0] for row in relation.select(variant).distinct().fetchall()]
+
+
+def _check_variants(relation: Any, variant: str, types: dict[str, str], control: str | None,
+                    weights: list[tuple[str, float]] | None) -> tuple[Any, dict[Any, float] | None]:
+    """``--control`` and ``--weights`` as values of the variant column, or a usage error."""
+    control_value = _control_value(types, variant, control, "--control")
+    shares = None if weights is None else {
+        _control_value(types, variant, key, "--weights"): share for key, share in weights}
+    if control is None and shares is None:
+        return control_value, shares
+    values = _variant_values(relation, variant)
+    if control is not None and control_value not in values:
+        raise UsageError(f"`--control` must be a value of column {variant!r} "
+                         f"(one of {sorted(map(str, values))}); got {control!r}.")
+    if shares is not None and set(shares) != set(values):
+        raise UsageError(f"`--weights` must give one share for each value of column {variant!r} "
+                         f"({sorted(map(str, values))}); got {sorted(map(str, shares))}.")
+    return control_value, shares
+
+
+def _read(path: str) -> tuple[Any, Any]:
+    """A DuckDB connection and a relation on the CSV or Parquet file at ``path``."""
     try:
         import duckdb
-    except ImportError as exc:  # pragma: no cover - exercised only without the extra
-        raise ImportError("`abkit analyze` needs DuckDB: pip install \"abkit[duckdb]\".") from exc
+    except ImportError:
+        raise DataError('`abkit analyze` needs DuckDB: pip install "abkit[duckdb]".') from None
     file = Path(path)
     if not file.is_file():
-        raise ValueError(f"`PATH` must be an existing CSV or Parquet file; got {path!r}.")
+        raise UsageError(f"`PATH` must be an existing CSV or Parquet file; got {path!r}.")
+    suffixes = "".join(file.suffixes).lower()
+    if not any(ext in suffixes for ext in (".parquet", ".pq", ".csv", ".tsv")):
+        raise UsageError(f"`PATH` must end in .csv, .tsv or .parquet; got {file.name!r}.")
+    connection = duckdb.connect()
+    try:
+        if ".parquet" in suffixes or ".pq" in suffixes:
+            relation = connection.read_parquet(str(file))
+        else:
+            relation = connection.read_csv(str(file))
+    except duckdb.Error as exc:
+        raise DataError(f"cannot read {file.name!r}: {_first_line(exc)}") from None
+    return connection, relation
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def run_analyze(path: str, *, variant: str, control: str | None, metrics: list[tuple[str, str]],
+                alternative: str, confidence_level: float, adjust: str, output: str,
+                weights: str | None = None) -> str:
+    """Analyse a CSV or Parquet file with DuckDB; the report as text, CSV or JSON.
+
+    Raises :class:`UsageError` when the command line does not fit the file and
+    :class:`DataError` when the file cannot be read or analysed.
+    """
     if not metrics:
-        raise ValueError("Give at least one metric: --proportion, --mean or --ratio.")
-    declared = [parse_metric(kind, spec) for kind, spec in metrics]
+        raise UsageError("Give at least one metric: --proportion, --mean or --ratio.")
+    try:
+        declared = [parse_metric(kind, spec) for kind, spec in metrics]
+    except (ValueError, TypeError) as exc:
+        raise UsageError(str(exc)) from None
     names = [name for name, _ in declared]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
-        raise ValueError(f"Metric names must be unique (use NAME=SPEC); got {duplicates} twice.")
-    connection = duckdb.connect()
-    suffixes = "".join(file.suffixes).lower()
-    if ".parquet" in suffixes or ".pq" in suffixes:
-        relation = connection.read_parquet(str(file))
-    elif ".csv" in suffixes or ".tsv" in suffixes:
-        relation = connection.read_csv(str(file))
-    else:
-        raise ValueError(f"`PATH` must end in .csv, .tsv or .parquet; got {file.name!r}.")
+        raise UsageError(f"Metric names must be unique (use NAME=SPEC); got {duplicates} twice.")
+    pairs = None if weights is None else parse_weights(weights)
+    _, relation = _read(path)
+    import duckdb
+    import narwhals as nw
+
+    experiment = Experiment(**dict(declared))
+    try:
+        _check_schema(dict(nw.from_native(relation).collect_schema()), variant, experiment.metrics)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(str(exc)) from None
     types = {column: str(kind) for column, kind in zip(relation.columns, relation.types, strict=True)}
-    result = Experiment(**dict(declared)).analyze(
-        relation, variant=variant, control=_control_value(types, variant, control),
-        alternative=alternative, confidence_level=confidence_level, adjust=adjust,
-    )
+    try:
+        control_value, shares = _check_variants(relation, variant, types, control, pairs)
+        result = experiment.analyze(
+            relation, variant=variant, control=control_value, alternative=alternative,
+            confidence_level=confidence_level, adjust=adjust, srm_weights=shares,
+        )
+    except (ValueError, TypeError) as exc:
+        raise DataError(f"{Path(path).name}: {exc}") from None
+    except duckdb.Error as exc:
+        raise DataError(f"cannot read {Path(path).name!r}: {_first_line(exc)}") from None
     if output == "csv":
         return str(result.to_frame().to_csv(index=False)).rstrip("\n")
     if output == "json":
@@ -271,6 +417,8 @@ def _add_analyze(commands: Any) -> None:
     analyze.add_argument("--confidence-level", type=float, default=0.95)
     analyze.add_argument("--adjust", default="holm",
                          choices=["holm", "bonferroni", "hochberg", "bh", "by", "none"])
+    analyze.add_argument("--weights", metavar="VARIANT=SHARE,...",
+                         help="designed split for the sample-ratio check (default: equal shares)")
     analyze.add_argument("--output", default="table", choices=["table", "csv", "json"])
 
 
@@ -292,44 +440,46 @@ def _add_serve(commands: Any) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``abkit`` command; returns the exit status."""
-    parser = argparse.ArgumentParser(prog="abkit", description="Experimentation statistics.")
-    commands = parser.add_subparsers(dest="command", required=True)
+    """Entry point of the ``abkit`` command; returns the exit status (0 ok, 1 bad data, 2 usage)."""
+    parser = _Parser(prog="abkit", description="Experimentation statistics.")
+    parser.add_argument("--version", action="version", version=f"abkit {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     demo = commands.add_parser("demo", help="analyse a built-in seeded experiment")
-    demo.add_argument("--users", type=int, default=20_000, help="number of users")
-    demo.add_argument("--seed", type=int, default=0, help="random seed")
+    demo.add_argument("--users", type=_at_least(2), default=20_000, help="number of users (at least 2)")
+    demo.add_argument("--seed", type=_at_least(0), default=0, help="random seed")
+    demo.add_argument("--output", default="table", choices=["table", "json"])
     _add_sample_size(commands)
     _add_analyze(commands)
     _add_serve(commands)
     args = parser.parse_args(argv)
-    if args.command == "demo":
-        print(run_demo(args.users, args.seed))
-    elif args.command == "sample-size":
-        try:
-            print(run_sample_size(args))
-        except (ValueError, ConvergenceError) as error:
-            print(f"abkit sample-size: {error}", file=sys.stderr)
-            return 2
-    elif args.command == "analyze":
-        try:
+    try:
+        if args.command == "demo":
+            report = run_demo(args.users, args.seed, output=args.output)
+        elif args.command == "sample-size":
+            try:
+                report = run_sample_size(args)
+            except (ValueError, TypeError, ConvergenceError) as exc:
+                raise UsageError(str(exc)) from None
+        elif args.command == "serve":
+            from abkit.service.server import serve
+
+            try:
+                serve(args.config, host=args.host, port=args.port, workers=args.workers, store=args.store,
+                      log_dir=args.log, durability=args.durability)
+            except (ValueError, TypeError, OSError) as exc:
+                raise UsageError(str(exc)) from None
+            return 0
+        else:
             report = run_analyze(
                 args.path, variant=args.variant, control=args.control, metrics=args.metrics or [],
                 alternative=args.alternative, confidence_level=args.confidence_level,
-                adjust=args.adjust, output=args.output,
+                adjust=args.adjust, output=args.output, weights=args.weights,
             )
-        except (ValueError, TypeError) as exc:
-            print(f"abkit analyze: error: {exc}", file=sys.stderr)
-            return 2
-        print(report)
-    elif args.command == "serve":
-        from abkit.service.server import serve
-
-        try:
-            serve(args.config, host=args.host, port=args.port, workers=args.workers, store=args.store,
-                  log_dir=args.log, durability=args.durability)
-        except (ValueError, TypeError, OSError) as exc:
-            print(f"abkit serve: error: {exc}", file=sys.stderr)
-            return 2
+    except (UsageError, DataError) as exc:
+        message = _option_names(str(exc), commands.choices[args.command])
+        print(f"abkit {args.command}: error: {message}", file=sys.stderr)
+        return 2 if isinstance(exc, UsageError) else 1
+    print(report)
     return 0
 
 

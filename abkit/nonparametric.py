@@ -48,12 +48,14 @@ from scipy import special, stats
 from abkit import _kernels
 from abkit._bootstrap import bca_interval, bca_parameters, bootstrap_pvalue, percentile_interval
 from abkit._inference import NAN_INTERVAL, pvalue_from_statistic, warn_degenerate
+from abkit._progress import progress_bar, show_progress
 from abkit._results import ConfidenceInterval, Result
 from abkit._rootfind import zeroin
 from abkit._validation import (
     as_float_array,
     as_paired_float_arrays,
     check_alternative,
+    check_bool,
     check_choice,
     check_confidence_level,
     check_int,
@@ -77,6 +79,8 @@ EXACT_MAX_PAIRS = 10_000
 NAMED_STATISTICS = ("mean", "median", "ratio")
 # Callables get resamples in batches of at most this many values (about 8 MB of float64).
 _BATCH_VALUES = 1 << 20
+_BLOCK_VALUES = 1 << 24  # values resampled per kernel call (a progress step, ~0.3 s)
+_PROGRESS_VALUES = 100_000_000  # resampled values above which a watched call shows a bar
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
@@ -108,9 +112,10 @@ class MannWhitneyResult(Result):
 
 
 def _rank_sum_pvalue(
-    treatment: npt.NDArray[np.float64], control: npt.NDArray[np.float64], alternative: str
+    treatment: npt.NDArray[np.float64], control: npt.NDArray[np.float64], alternative: str, correction: bool
 ) -> tuple[float, float, float]:
-    """U of the treatment, its corrected z score and p-value (scipy's asymptotic method)."""
+    """U of the treatment, its (tie- and, with ``correction``, continuity-) corrected z score and
+    p-value (scipy's asymptotic method)."""
     n, m = treatment.size, control.size
     ranks = stats.rankdata(np.concatenate([treatment, control]))
     u = float(ranks[:n].sum()) - n * (n + 1) / 2.0
@@ -119,12 +124,15 @@ def _rank_sum_pvalue(
         warn_degenerate("All observations are tied; the Mann-Whitney p-value is NaN.")
         return u, math.nan, math.nan
     deviation = u - n * m / 2.0
-    z = (deviation - _continuity(deviation, alternative)) / sigma
+    z = (deviation - _continuity(deviation, alternative, correction)) / sigma
     return u, z, pvalue_from_statistic(z, alternative)
 
 
-def _continuity(deviation: float, alternative: str) -> float:
-    """R's and scipy's continuity correction of a centred U: one-sided +-1/2, else sign / 2."""
+def _continuity(deviation: float, alternative: str, correction: bool = True) -> float:
+    """R's and scipy's continuity correction of a centred U: one-sided +-1/2, else sign / 2
+    (0 without ``correction``)."""
+    if not correction:
+        return 0.0
     if alternative == "greater":
         return 0.5
     if alternative == "less":
@@ -167,6 +175,7 @@ def _shift_interval(
     control: npt.NDArray[np.float64],
     alternative: str,
     confidence_level: float,
+    correction: bool = True,
 ) -> ConfidenceInterval:
     """R's asymptotic ``wilcox.test`` interval for the shift, as exact order statistics.
 
@@ -182,7 +191,7 @@ def _shift_interval(
 
     def g(u: int) -> float:
         deviation = u - size / 2.0
-        return (deviation - _continuity(deviation, alternative)) / sigma
+        return (deviation - _continuity(deviation, alternative, correction)) / sigma
 
     tail = _tail(confidence_level, alternative)
     t_sorted, c_sorted = np.sort(treatment), np.sort(control)
@@ -205,6 +214,7 @@ def _uniroot_shift_interval(
     control: npt.NDArray[np.float64],
     alternative: str,
     confidence_level: float,
+    correction: bool = True,
 ) -> ConfidenceInterval:
     """R's asymptotic ``wilcox.test`` interval along R's own path: its ``W(d)`` (the corrected
     normal score of ``treatment - d`` against ``control``, tie-corrected at each ``d``) solved
@@ -219,7 +229,7 @@ def _uniroot_shift_interval(
     def w(d: float) -> float:
         rank_sum, ties = _kernels.shifted_rank_sum(t_sorted, c_sorted, d)
         dz = rank_sum - n * (n + 1) / 2.0 - n * m / 2.0
-        return (dz - _continuity(dz, alternative)) / _u_sd(n, m, ties)
+        return (dz - _continuity(dz, alternative, correction)) / _u_sd(n, m, ties)
 
     w_low, w_high = w(low_end), w(high_end)
 
@@ -318,6 +328,7 @@ def mann_whitney_test(
     confidence_level: float = 0.95,
     method: str = "asymptotic",
     ci_method: str = "exact",
+    correction: bool = True,
     nan_policy: str = "raise",
 ) -> MannWhitneyResult:
     """Mann-Whitney (Wilcoxon rank-sum) test with the Hodges-Lehmann shift and its interval.
@@ -342,6 +353,11 @@ def mann_whitney_test(
         which reproduces R's printed interval digit for digit but is only within about 1e-4 of
         the exact ends (an absolute tolerance: coarse for data on a small scale). Only with
         ``method="asymptotic"``.
+    correction
+        Continuity correction of the normal approximation (p-value, ``z`` and interval), as
+        scipy's ``use_continuity`` and R's ``correct`` (both default to it). ``False`` matches
+        ``mannwhitneyu(..., use_continuity=False)`` and ``wilcox.test(..., correct=FALSE)``;
+        ``method="exact"`` has no correction to make.
     nan_policy
         ``"raise"`` (default) or ``"omit"`` to drop NaN values.
 
@@ -365,6 +381,7 @@ def mann_whitney_test(
     confidence_level = check_confidence_level(confidence_level)
     method = check_choice("method", method, MANN_WHITNEY_METHODS)
     ci_method = check_choice("ci_method", ci_method, CI_METHODS)
+    correction = check_bool("correction", correction)
     if ci_method == "uniroot" and method != "asymptotic":
         raise ValueError(f"`ci_method` 'uniroot' needs method='asymptotic'; got method={method!r}.")
     control_values = as_float_array("control", control, nan_policy=nan_policy)
@@ -372,14 +389,15 @@ def mann_whitney_test(
     n, m = treatment_values.size, control_values.size
     if method == "exact":
         _check_exact_allowed(treatment_values, control_values)
-    u, z, pvalue = _rank_sum_pvalue(treatment_values, control_values, alternative)
+    u, z, pvalue = _rank_sum_pvalue(treatment_values, control_values, alternative, correction)
     if method == "exact":
         pvalue, ci = _exact_test(np.sort(treatment_values), np.sort(control_values), u, alternative,
                                  confidence_level)
     elif ci_method == "uniroot":
-        ci = _uniroot_shift_interval(treatment_values, control_values, alternative, confidence_level)
+        ci = _uniroot_shift_interval(treatment_values, control_values, alternative, confidence_level,
+                                     correction)
     else:
-        ci = _shift_interval(treatment_values, control_values, alternative, confidence_level)
+        ci = _shift_interval(treatment_values, control_values, alternative, confidence_level, correction)
     effect = hodges_lehmann(treatment_values, control_values)
     control_median = float(np.median(control_values))
     superiority = u / (n * m)
@@ -490,14 +508,21 @@ def _as_arm_values(name: str, values: Any, kind: int, nan_policy: str) -> npt.ND
 
 
 def _kernel_arm(values: npt.NDArray[np.float64], kind: int, q: float, n_resamples: int,
-                rng: np.random.Generator, jackknife: bool) -> _Arm:
+                rng: np.random.Generator, jackknife: bool, advance: Callable[[float], Any]) -> _Arm:
     if kind == _kernels.STAT_RATIO:
         estimate = float(values[:, 0].sum() / values[:, 1].sum())
     elif kind == _kernels.STAT_MEAN:
         estimate = float(values[:, 0].mean())
     else:
         estimate = float(np.quantile(values[:, 0], q))
-    replicates = _kernels.bootstrap_replicates(values, kind, q, n_resamples, rng)
+    # Blocks of resamples, so a progress bar can move; the kernel draws each resample's indices
+    # in turn, so the blocks draw the same stream as one call.
+    block = max(1, _BLOCK_VALUES // values.shape[0])
+    replicates = np.empty(n_resamples, dtype=np.float64)
+    for start in range(0, n_resamples, block):
+        stop = min(start + block, n_resamples)
+        replicates[start:stop] = _kernels.bootstrap_replicates(values, kind, q, stop - start, rng)
+        advance(stop - start)
     loo = _kernels.jackknife_values(values, kind, q) if jackknife else None
     return _Arm(estimate, replicates, loo)
 
@@ -515,7 +540,7 @@ def _call_statistic(
 
 
 def _callable_arm(values: npt.NDArray[np.float64], function: Callable[..., Any], n_resamples: int,
-                  rng: np.random.Generator, jackknife: bool) -> _Arm:
+                  rng: np.random.Generator, jackknife: bool, advance: Callable[[float], Any]) -> _Arm:
     sample = values[:, 0]
     n = sample.size
     batch = max(1, _BATCH_VALUES // n)
@@ -524,6 +549,7 @@ def _callable_arm(values: npt.NDArray[np.float64], function: Callable[..., Any],
     for start in range(0, n_resamples, batch):
         stop = min(start + batch, n_resamples)
         replicates[start:stop] = _call_statistic(function, sample[rng.integers(0, n, size=(stop - start, n))])
+        advance(stop - start)
     loo = None
     if jackknife:
         loo = np.empty(n, dtype=np.float64)
@@ -582,6 +608,7 @@ def bootstrap_test(
     alternative: str = "two-sided",
     rng: int | np.random.Generator | None = None,
     nan_policy: str = "raise",
+    progress: bool | None = None,
 ) -> BootstrapTestResult:
     """Two-sample bootstrap of the difference in any statistic, with a percentile or BCa interval.
 
@@ -609,6 +636,11 @@ def bootstrap_test(
         with the same generator both produce the same replicates.
     nan_policy
         ``"raise"`` (default) or ``"omit"``.
+    progress
+        Show a tqdm bar over the resamples; ``None`` (default): when the resampling is large
+        (``n_resamples * (n_control + n_treatment)`` above 10^8 values, a few seconds) and
+        standard error is a terminal or a notebook. ``TQDM_DISABLE=1`` hides it. The bar never
+        changes the result.
 
     Returns
     -------
@@ -637,14 +669,17 @@ def bootstrap_test(
     control_values = _as_arm_values("control", control, kind, nan_policy)
     treatment_values = _as_arm_values("treatment", treatment, kind, nan_policy)
     jackknife = method == "bca"
-    if callable(parsed):
-        name = getattr(parsed, "__name__", type(parsed).__name__)
-        arms = [_callable_arm(v, parsed, n_resamples, generator, jackknife)
-                for v in (control_values, treatment_values)]
-    else:
-        kind, q, name = parsed
-        arms = [_kernel_arm(v, kind, q, n_resamples, generator, jackknife)
-                for v in (control_values, treatment_values)]
+    size = control_values.shape[0] + treatment_values.shape[0]
+    show = show_progress(progress, work=n_resamples * size, threshold=_PROGRESS_VALUES)
+    with progress_bar(show, total=2 * n_resamples, desc="bootstrap_test", unit="resample") as advance:
+        if callable(parsed):
+            name = getattr(parsed, "__name__", type(parsed).__name__)
+            arms = [_callable_arm(v, parsed, n_resamples, generator, jackknife, advance)
+                    for v in (control_values, treatment_values)]
+        else:
+            kind, q, name = parsed
+            arms = [_kernel_arm(v, kind, q, n_resamples, generator, jackknife, advance)
+                    for v in (control_values, treatment_values)]
     control_arm, treatment_arm = arms
     effect = treatment_arm.estimate - control_arm.estimate
     replicates = treatment_arm.replicates - control_arm.replicates

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 from typing import Any
 
 import numpy as np
@@ -44,9 +45,25 @@ def _check_small_n_variance(n: int, names_values: list[tuple[str, float]]) -> No
                 raise ValueError(f"`{name}` must be 0 when n < 2; got {value}.")
 
 
-def _m2_from_sums(n: int, total: float, total_sq: float) -> float:
-    # Sum of squared deviations; a tiny negative from rounding is clipped to 0.
-    return max(total_sq - total * total / n, 0.0)
+def _rounding(n: int, *magnitudes: float) -> float:
+    """How far sums of ``n`` floats of these magnitudes can be off by rounding (a generous bound:
+    naive summation's ``n`` ulps, times 8)."""
+    # (plus the smallest normal float per term: squares of values near 1e-154 are subnormal)
+    return 8.0 * (n + 1) * (sys.float_info.epsilon * sum(abs(m) for m in magnitudes) + sys.float_info.min)
+
+
+def _m2_from_sums(n: int, total: float, total_sq: float,
+                  names: tuple[str, str] = ("total", "total_sq")) -> float:
+    """Sum of squared deviations; a tiny negative from rounding is clipped to 0, a real one refused
+    (no ``n`` numbers have that sum and sum of squares)."""
+    square = total * total / n
+    m2 = total_sq - square
+    if m2 < -_rounding(n, total_sq, square) or (n == 1 and m2 > _rounding(n, total_sq, square)):
+        rule = f"equal {names[0]}**2" if n == 1 else f"be at least {names[0]}**2 / n = {square:.17g}"
+        raise ValueError(
+            f"`{names[1]}` must {rule} (a sum of squares of {n} real values with that sum); got {total_sq}."
+        )
+    return max(m2, 0.0)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -171,8 +188,8 @@ class MeanStats:
         total_sq = check_nonnegative("total_sq", total_sq)
         if n == 0:
             return cls.empty()
-        var = _m2_from_sums(n, total, total_sq) / (n - 1) if n > 1 else 0.0
-        return cls(n, total / n, var)
+        m2 = _m2_from_sums(n, total, total_sq)
+        return cls(n, total / n, m2 / (n - 1) if n > 1 else 0.0)
 
     def merge(self, other: MeanStats) -> MeanStats:
         """Both samples together (Chan et al.'s parallel update, exact up to rounding)."""
@@ -232,7 +249,7 @@ class BivariateStats:
         if n == 0 and (mean_x != 0.0 or mean_y != 0.0):
             raise ValueError(f"`mean_x` and `mean_y` must be 0 when n is 0; got {mean_x}, {mean_y}.")
         # Cauchy-Schwarz, with room for rounding in aggregates.
-        bound = math.sqrt(var_x * var_y)
+        bound = math.sqrt(var_x) * math.sqrt(var_y)  # the product var_x * var_y can underflow
         if abs(cov) > bound * (1 + 1e-9) + 1e-300:
             raise ValueError(
                 f"`cov` must satisfy |cov| <= sqrt(var_x * var_y) = {bound}; got {cov}."
@@ -244,7 +261,7 @@ class BivariateStats:
     @property
     def correlation(self) -> float:
         """Pearson correlation of ``x`` and ``y`` (NaN when either has zero variance)."""
-        denominator = math.sqrt(self.var_x * self.var_y)
+        denominator = math.sqrt(self.var_x) * math.sqrt(self.var_y)
         return self.cov / denominator if denominator > 0 else math.nan
 
     @property
@@ -296,11 +313,22 @@ class BivariateStats:
                  ("sum_xy", sum_xy))}
         if n == 0:
             return cls.empty()
+        m2_x = _m2_from_sums(n, sums["sum_x"], sums["sum_xx"], ("sum_x", "sum_xx"))
+        m2_y = _m2_from_sums(n, sums["sum_y"], sums["sum_yy"], ("sum_y", "sum_yy"))
+        cross = sums["sum_x"] * sums["sum_y"] / n
+        m_xy = sums["sum_xy"] - cross
+        # Cauchy-Schwarz: |sum of cross-deviations| <= sqrt(m2_x m2_y), up to rounding.
+        slack = _rounding(n, sums["sum_xy"], cross, sums["sum_xx"], sums["sum_yy"])
+        bound = math.sqrt(m2_x) * math.sqrt(m2_y)  # not sqrt(m2_x * m2_y): the product can underflow
+        if abs(m_xy) - bound > slack:
+            raise ValueError(
+                f"`sum_xy` must be within {bound:.15g} of sum_x * sum_y / n = {cross:.17g} "
+                f"(Cauchy-Schwarz with the squared deviations of {n} pairs); got {sums['sum_xy']}."
+            )
         if n == 1:
             return cls(1, sums["sum_x"], sums["sum_y"], 0.0, 0.0, 0.0)
-        var_x = _m2_from_sums(n, sums["sum_x"], sums["sum_xx"]) / (n - 1)
-        var_y = _m2_from_sums(n, sums["sum_y"], sums["sum_yy"]) / (n - 1)
-        cov = _clip_cov((sums["sum_xy"] - sums["sum_x"] * sums["sum_y"] / n) / (n - 1), var_x, var_y)
+        var_x, var_y = m2_x / (n - 1), m2_y / (n - 1)
+        cov = _clip_cov(m_xy / (n - 1), var_x, var_y)
         return cls(n, sums["sum_x"] / n, sums["sum_y"] / n, var_x, var_y, cov)
 
     def merge(self, other: BivariateStats) -> BivariateStats:
@@ -338,7 +366,7 @@ class BivariateStats:
 
 def _clip_cov(cov: float, var_x: float, var_y: float) -> float:
     # |cov| <= sqrt(var_x var_y) holds exactly; clipping removes only rounding (and underflow).
-    bound = math.sqrt(var_x * var_y)
+    bound = math.sqrt(var_x) * math.sqrt(var_y)  # not sqrt(var_x * var_y): the product can underflow
     return min(max(cov, -bound), bound)
 
 

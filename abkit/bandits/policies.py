@@ -586,6 +586,17 @@ def _table_from_payload(payload: dict[str, Any], bounded: bool) -> FloatArray:
             raise ValueError(f"`{name}` must be at least 0; got {table[row, arm]} for arm {arm}.")
     if bounded and ((table[k.MEANS] < 0) | (table[k.MEANS] > 1)).any():
         raise ValueError(f"`means` must be in [0, 1]; got {payload['means']}.")
+    for name, row in (("means", k.MEANS), ("m2", k.M2)):
+        # An arm without data has nothing to average: the policies keep 0 there (with discounting,
+        # a count can underflow to 0 under an old mean, so only undiscounted states are checked).
+        if payload["options"].get("discount", 1.0) != 1.0:
+            break
+        empty = (table[k.COUNTS] == 0) & (table[row] != 0)
+        if empty.any():
+            arm = int(np.argmax(empty))
+            raise ValueError(
+                f"`{name}` must be 0 for an arm with count 0; got {table[row, arm]} for arm {arm}."
+            )
     active = payload["active"]
     if not isinstance(active, list) or len(active) != n_arms or not all(type(a) is bool for a in active):
         raise ValueError(f"`active` must be a list of {n_arms} booleans; got {active!r}.")

@@ -1,5 +1,8 @@
 """Regret simulation of bandit policies on Bernoulli or Gaussian arms, and kernel warm-up.
 
+:func:`simulate_contextual` does the same for contextual policies on linear or logistic
+environments (standard normal contexts, a coefficient vector per arm).
+
 :func:`simulate` runs a policy (its options, prior and current state) for ``n_runs`` seeded
 replications of ``horizon`` steps in numba and returns the cumulative pseudo-regret
 ``sum_t (max_k mu_k - mu_{A_t})`` per run and step. :func:`lai_robbins_bound` gives the
@@ -23,8 +26,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from abkit._validation import as_float_array, check_choice, check_int, check_rng
+from abkit._progress import progress_bar, show_progress
+from abkit._validation import as_float_array, check_choice, check_int, check_real, check_rng
 from abkit.bandits import _kernels as k
+from abkit.bandits import _linear_kernels as lk
+from abkit.bandits.contextual import ContextualPolicy, LinTS, LinUCB, LogisticTS
+from abkit.bandits.offpolicy import policy_probabilities
 from abkit.bandits.policies import (
     KLUCB,
     UCB1,
@@ -34,10 +41,11 @@ from abkit.bandits.policies import (
     ThompsonGaussian,
 )
 
-__all__ = ["lai_robbins_bound", "simulate", "warmup"]
+__all__ = ["lai_robbins_bound", "simulate", "simulate_contextual", "warmup"]
 
 ARMS = ("bernoulli", "gaussian")
-_PROGRESS_STEPS = 5_000_000  # show a bar by default above this many steps in all
+ENVIRONMENTS = ("linear", "logistic")
+_PROGRESS_STEPS = 5_000_000  # steps in all above which a watched run shows a bar by default
 
 
 def _check_means(means: Any, arms: str, sd: Any) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
@@ -77,7 +85,8 @@ def simulate(
         ``"bernoulli"`` (rewards 0/1) or ``"gaussian"`` (Normal with standard deviation ``sd``,
         one number or one per arm).
     progress
-        Show a tqdm bar over runs; default: when ``horizon * n_runs`` exceeds five million.
+        Show a tqdm bar over runs; ``None`` (default): when ``horizon * n_runs`` exceeds five
+        million and standard error is a terminal or a notebook. ``TQDM_DISABLE=1`` hides it.
 
     Returns
     -------
@@ -101,19 +110,81 @@ def simulate(
     steps = check_int("horizon", horizon, minimum=1)
     runs = check_int("n_runs", n_runs, minimum=1)
     generator = check_rng(rng)
+    show = show_progress(progress, work=steps * runs, threshold=_PROGRESS_STEPS)
     with policy._lock:
         table, params = policy._table.copy(), policy._params.copy()
     out = np.empty((runs, steps))
-    show = steps * runs > _PROGRESS_STEPS if progress is None else bool(progress)
-    indices: Any = range(runs)
-    if show:
-        from tqdm import tqdm
+    with progress_bar(show, total=runs, desc=f"simulate {type(policy).__name__}", unit="run") as advance:
+        for r in range(runs):
+            k.simulate_run(
+                policy._kind, table.copy(), params.copy(), generator, mean_array, sds, arms == "gaussian",
+                out[r],
+            )
+            advance(1)
+    return out
 
-        indices = tqdm(indices, desc=f"simulate {type(policy).__name__}", unit="run")
-    for r in indices:
-        k.simulate_run(
-            policy._kind, table.copy(), params.copy(), generator, mean_array, sds, arms == "gaussian", out[r]
+
+def simulate_contextual(
+    policy: ContextualPolicy,
+    coefs: Any,
+    *,
+    horizon: int,
+    n_runs: int,
+    rng: Any = None,
+    environment: str = "linear",
+    sd: float = 1.0,
+    progress: bool | None = None,
+) -> npt.NDArray[np.float64]:
+    """Cumulative pseudo-regret of a contextual ``policy`` per run and step, shape ``(n_runs, horizon)``.
+
+    At each step the context ``x`` is a standard normal vector; arm ``k``'s mean reward is
+    ``x' coefs[k]`` (``environment="linear"``, rewards with Normal(0, ``sd``) noise) or
+    ``sigmoid(x' coefs[k])`` (``"logistic"``, Bernoulli rewards). Regret is
+    ``sum_t (max_k mu_k(x_t) - mu_{A_t}(x_t))``. Each run starts from a copy of the policy's
+    state; the whole loop runs in numba.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from abkit.bandits import LinTS
+    >>> coefs = np.array([[1.0, 0.0], [0.0, 1.0]])
+    >>> regret = simulate_contextual(LinTS(2, 2), coefs, horizon=2000, n_runs=2, rng=0)
+    >>> regret.shape, bool((regret[:, -1] < 0.1 * 2000).all())
+    ((2, 2000), True)
+    """
+    if not isinstance(policy, ContextualPolicy):
+        raise TypeError(f"`policy` must be an abkit contextual policy; got {type(policy).__name__}.")
+    check_choice("environment", environment, ENVIRONMENTS)
+    try:
+        coef_array = np.ascontiguousarray(coefs, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError("`coefs` must be a matrix of real numbers (arms x features).") from exc
+    if coef_array.shape != (policy.n_arms, policy.n_features):
+        raise ValueError(
+            f"`coefs` must have shape ({policy.n_arms}, {policy.n_features}); got {coef_array.shape}."
         )
+    if not np.isfinite(coef_array).all():
+        raise ValueError("`coefs` must be finite.")
+    if environment == "linear" and policy._bounded:
+        raise ValueError(f"{type(policy).__name__} needs rewards in [0, 1]; use environment='logistic'.")
+    noise = check_real("sd", sd)
+    if not noise > 0:
+        raise ValueError(f"`sd` must be greater than 0; got {noise}.")
+    steps = check_int("horizon", horizon, minimum=1)
+    runs = check_int("n_runs", n_runs, minimum=1)
+    generator = check_rng(rng)
+    with policy._lock:
+        table, params = policy._table.copy(), policy._params.copy()
+    work = np.empty(lk.work_size(policy.n_features))
+    out = np.empty((runs, steps))
+    show = show_progress(progress, work=steps * runs, threshold=_PROGRESS_STEPS)
+    with progress_bar(show, total=runs, desc=f"simulate {type(policy).__name__}", unit="run") as advance:
+        for r in range(runs):
+            lk.simulate_run(
+                policy._kind, table.copy(), params.copy(), generator, coef_array, noise,
+                environment == "logistic", out[r], work,
+            )
+            advance(1)
     return out
 
 
@@ -179,3 +250,16 @@ def warmup() -> None:
         policy.allocation()
         simulate(policy, [0.2, 0.3], horizon=2, n_runs=1, rng=0, progress=False)
     k.thompson_bernoulli_bare(np.array([0.2, 0.3]), 2, np.random.default_rng(0))
+    coefs = np.eye(2)
+    for contextual in (LinUCB(2, 2, rng=0), LinTS(2, 2, rng=0), LogisticTS(2, 2, rng=0)):
+        contexts = np.array([[1.0, 0.0], [0.0, 1.0]])
+        contextual.update_batch(np.array([0, 1]), np.array([1.0, 0.0]), contexts)
+        contextual.update(contextual.select(contexts[0]), 1.0, contexts[0])
+        contextual.select_many(contexts)
+        policy_probabilities(contextual, contexts, n_samples=2, rng=0)
+        policy_probabilities(contextual, contexts, greedy=True)
+        environment = "logistic" if contextual._bounded else "linear"
+        simulate_contextual(
+            contextual, coefs, horizon=2, n_runs=1, rng=0, environment=environment, progress=False
+        )
+    lk.lints_bare(coefs, 1.0, 1.0, 1.0, 2, np.random.default_rng(0))

@@ -331,7 +331,7 @@ def _moment_stats(group: _Group, name: str, metric: Mean | RatioOfMeans) -> Stat
     var_sum = group.value(_alias("svar", group.plan.pairs.index((columns[0], columns[1]))))
     group.check_finite(f"{columns[0]}' + '{columns[1]}", name, var_sum)
     cov = (var_sum - var_x - var_y) / 2.0
-    bound = math.sqrt(var_x * var_y)
+    bound = math.sqrt(var_x) * math.sqrt(var_y)  # the product var_x * var_y can underflow
     # The identity loses a few ulps of var_x + var_y; keep Cauchy-Schwarz exact.
     cov = min(max(cov, -bound), bound)
     return BivariateStats(group.n, mean_x, mean_y, var_x, var_y, cov)

@@ -425,11 +425,11 @@ def _t_power_slope_df(c: float, df: float, nc: float) -> float:
 
 
 @kernel
-def _start_n(e: float, sd: float, r: float, z: float, z_target: float) -> float:
+def _start_n(e: float, sd: float, r: float, z: float, z_target: float, offset: float) -> float:
     """``n_control`` from the normal approximation ``Phi((nc - t (1 - 1/(4 df))) / sqrt(1 + t^2/(2 df)))``."""
     n = ((z + z_target) * sd / e) ** 2 + z * z / (2.0 * (1.0 + r))
     for _ in range(4):
-        df = max(n * (1.0 + r) - 2.0, 1.0)
+        df = max(n * (1.0 + r) - offset, 1.0)
         c = _t_quantile_cf(z, df)[0]
         nc = z_target * math.sqrt(1.0 + c * c / (2.0 * df)) + c * (1.0 - 0.25 / df)
         n = (nc * sd / e) ** 2
@@ -438,7 +438,7 @@ def _start_n(e: float, sd: float, r: float, z: float, z_target: float) -> float:
 
 @kernel
 def _solve_n(e: float, sd: float, r: float, q: float, z: float, z_target: float, target: float,
-             both: bool) -> float:
+             both: bool, offset: float) -> float:
     """``n_control`` and the t critical value by joint Newton steps (NaN when they do not settle).
 
     Each step sums the power at the current ``(n, c)`` once (:func:`_power_terms`), moves ``c`` by
@@ -451,13 +451,13 @@ def _solve_n(e: float, sd: float, r: float, q: float, z: float, z_target: float,
     ``rel (10 rel + 3 / df**2)`` for a step ``rel`` relative, is below 1e-13 (and ``c`` has
     settled to 3e-7 relative, so that its quadratic error is below 1e-12).
     """
-    n_min = 3.0 / (1.0 + r)  # 1 degree of freedom
-    n = _start_n(e, sd, r, z, z_target)
+    n_min = (1.0 + offset) / (1.0 + r)  # 1 degree of freedom
+    n = _start_n(e, sd, r, z, z_target, offset)
     if not n > n_min or 0.5 * n * (e / sd) ** 2 > 200.0:
         return math.nan
-    c = _t_quantile_cf(z, n * (1.0 + r) - 2.0)[0]
+    c = _t_quantile_cf(z, n * (1.0 + r) - offset)[0]
     for k in range(12):
-        df = n * (1.0 + r) - 2.0
+        df = n * (1.0 + r) - offset
         nc = math.sqrt(n) * e / sd
         tail, tail_c, power, power_c, power_nc = _power_terms(c, df, nc, both, 1e-10 if k == 0 else 4e-16)
         step_c = -(tail - 2.0 * q) / tail_c
@@ -478,7 +478,8 @@ def _solve_n(e: float, sd: float, r: float, q: float, z: float, z_target: float,
 
 @kernel
 def t_sample_size(sqrt_n_z: FloatArray, effect: FloatArray, s: FloatArray, ratio: FloatArray,
-                  q: FloatArray, z: FloatArray, target: FloatArray, both: bool) -> FloatArray:
+                  q: FloatArray, z: FloatArray, target: FloatArray, both: bool,
+                  offset: float = 2.0) -> FloatArray:
     """Fixed-design ``n_control`` at which the t test reaches ``target`` power, one design at a time.
 
     ``sqrt_n_z`` is the near-tail normal solution (``(z + z_target) s / effect``), ``q`` the
@@ -487,12 +488,14 @@ def t_sample_size(sqrt_n_z: FloatArray, effect: FloatArray, s: FloatArray, ratio
     1e-3 relative of the answer, 3e-5 typically) and takes joint Newton steps
     (:func:`_solve_n`): two or three sums of the power per design, to about 1e-13 relative. NaN
     where the start is below 1 degree of freedom, the noncentrality beyond 20 or a step leaves
-    the range (the caller falls back to a bracketed solve).
+    the range (the caller falls back to a bracketed solve). The degrees of freedom are
+    ``n_control (1 + ratio) - offset``: ``offset`` 2 for two samples, 1 (with ``ratio`` 0) for
+    one sample or pairs.
     """
     out = np.empty(effect.size)
     for i in range(effect.size):
         z_target = sqrt_n_z[i] * effect[i] / s[i] - z[i]
-        out[i] = _solve_n(effect[i], s[i], ratio[i], q[i], z[i], z_target, target[i], both)
+        out[i] = _solve_n(effect[i], s[i], ratio[i], q[i], z[i], z_target, target[i], both, offset)
     return out
 
 

@@ -49,6 +49,7 @@ from abkit.power._core import (
 __all__ = ["MeansPowerResult", "power_means", "power_ratio"]
 
 MEAN_POWER_METHODS = ("t", "z")
+MEAN_POWER_KINDS = ("two-sample", "one-sample", "paired")
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
@@ -64,11 +65,12 @@ class MeansPowerResult(PowerResult):
     mean: FloatOrArray
     standardized_effect: FloatOrArray
     relative: bool
+    kind: str = "two-sample"
 
 
-def _t_excess_n(n: FloatArray, effect: FloatArray, s: FloatArray, r: FloatArray, level: FloatArray,
-                target: FloatArray, tails: FloatArray, both: FloatArray) -> FloatArray:
-    return t_power(n * (1.0 + r) - 2.0, np.sqrt(n) * effect / s, level, int(tails.flat[0]),
+def _t_excess_n(n: FloatArray, effect: FloatArray, s: FloatArray, r: FloatArray, offset: FloatArray,
+                level: FloatArray, target: FloatArray, tails: FloatArray, both: FloatArray) -> FloatArray:
+    return t_power(n * (1.0 + r) - offset, np.sqrt(n) * effect / s, level, int(tails.flat[0]),
                    bool(both.flat[0])) - target
 
 
@@ -82,54 +84,55 @@ def _flags(options: Options, size: int) -> tuple[FloatArray, FloatArray]:
     return np.full(size, float(options.tails)), np.full(size, float(options.both_tails))
 
 
-def _solve_n_t(effect: FloatArray, s: FloatArray, crit: FloatArray, level: FloatArray,
-               target: FloatArray, options: Options) -> FloatArray:
+def _solve_n_t(effect: FloatArray, s: FloatArray, r: FloatArray, offset: float, crit: FloatArray,
+               level: FloatArray, target: FloatArray, options: Options) -> FloatArray:
     """Fixed-design n_control at which the t test reaches ``target``.
 
     A compiled Newton solve (:func:`abkit.power._kernels.t_sample_size`) from the normal
     approximation of the noncentral t takes n and the t critical value together to about 1e-13
     relative in two or three sums of the power. Designs it leaves unsolved (below one degree of
-    freedom) go to the bracketed solve, which explains the failure.
+    freedom) go to the bracketed solve, which explains the failure. The degrees of freedom are
+    ``n (1 + r) - offset``.
     """
     sqrt_n = solve_sqrt_n_normal(effect, s, s, crit, target, options, refine=False)
-    r = options.ratio
     # crit is the normal critical value, so ndtri(1 - level / tails) == crit.
-    n = _kernels.t_sample_size(sqrt_n, effect, s, r, level / options.tails, crit, target, options.both_tails)
+    n = _kernels.t_sample_size(sqrt_n, effect, s, r, level / options.tails, crit, target, options.both_tails,
+                               offset)
     missing = np.isnan(n)
     if missing.any():
         n_z, effect, s, r, crit, level, target = (
             v[missing] for v in (sqrt_n**2, effect, s, r, crit, level, target))
-        n[missing] = _bracketed_n_t(n_z, effect, s, r, crit, level, target, options)
+        n[missing] = _bracketed_n_t(n_z, effect, s, r, offset, crit, level, target, options)
     return n
 
 
-def _bracketed_n_t(n_z: FloatArray, effect: FloatArray, s: FloatArray, r: FloatArray, crit: FloatArray,
-                   level: FloatArray, target: FloatArray, options: Options) -> FloatArray:
+def _bracketed_n_t(n_z: FloatArray, effect: FloatArray, s: FloatArray, r: FloatArray, offset: float,
+                   crit: FloatArray, level: FloatArray, target: FloatArray, options: Options) -> FloatArray:
     correction = crit**2 / (2.0 * (1.0 + r))
-    args = (effect, s, r, level, target, *_flags(options, effect.size))
+    args = (effect, s, r, np.full(effect.size, offset), level, target, *_flags(options, effect.size))
     low = n_z + 0.95 * correction
     f_low = _t_excess_n(low, *args)
-    for fallback in (n_z, 3.0 / (1.0 + r)):  # the z solution, then one degree of freedom
+    for fallback in (n_z, (1.0 + offset) / (1.0 + r)):  # the z solution, then one degree of freedom
         passed = f_low >= 0.0
         if not passed.any():
             break
         low[passed] = np.minimum(low[passed], fallback[passed])
         f_low[passed] = _t_excess_n(low[passed], *(a[passed] for a in args))
     fail(f_low >= 0.0, "The t test reaches `power` below one degree of freedom "
-         "(n_control + n_treatment = 3); no sample size is meaningful.", scalar=options.scalar)
+         "(3 units in two samples, 2 in one sample or 2 pairs); no sample size is meaningful.",
+         scalar=options.scalar)
     high = np.maximum(n_z + 1.1 * correction + 0.1, low * 1.001)
     return solve_increasing(_t_excess_n, low, high, args, what="n_control", scalar=options.scalar,
                             expand=True, f_low=f_low)
 
 
-def _solve_effect_t(n: FloatArray, s: FloatArray, crit: FloatArray, level: FloatArray,
+def _solve_effect_t(df: FloatArray, n: FloatArray, s: FloatArray, crit: FloatArray, level: FloatArray,
                     target: FloatArray, options: Options) -> FloatArray:
     """Effect toward the alternative that the t test detects with ``target`` power at ``n``.
 
     A compiled Newton solve in the noncentrality (:func:`abkit.power._kernels.t_effect`);
     designs it declines go to a bracketed solve.
     """
-    df = n * (1.0 + options.ratio) - 2.0
     args = (df, level, target, *_flags(options, n.size))
     zero = np.zeros_like(n)
     q = level / options.tails
@@ -165,13 +168,16 @@ def power_means(
     n_treatments: Any = 1,
     adjustment: str = "bonferroni",
     inflation_factor: Any = 1.0,
+    kind: str = "two-sample",
 ) -> MeansPowerResult:
-    """Solve a two-sample means design for whichever of ``mde``, ``n_control``, ``power`` is None.
+    """Solve a means design for whichever of ``mde``, ``n_control``, ``power`` is None.
 
     Parameters
     ----------
     sd
-        Per-unit standard deviation of the metric (common to both arms).
+        Per-unit standard deviation of the metric (common to both arms). With
+        ``kind="paired"``, the standard deviation of the within-pair differences
+        ``treatment - control`` (not of either measurement).
     mde
         Effect to detect, ``treatment - control`` (relative to ``mean`` with ``relative=True``).
         When solved it lies above the margin (below it for ``"less"``).
@@ -197,6 +203,13 @@ def power_means(
         adjustment implies (Dunnett's exact multivariate t is not used).
     inflation_factor
         Group-sequential maximum sample size over the fixed design's (at least 1).
+    kind
+        ``"two-sample"`` (default): two independent arms. ``"one-sample"``: one sample's mean
+        against ``margin``; ``"paired"``: the mean of within-pair differences against
+        ``margin``. Both are R's ``power.t.test(type = "one.sample" | "paired")`` (statsmodels'
+        ``TTestPower``): df ``n - 1``, noncentrality ``sqrt(n) (mde - margin) / sd``. Then
+        ``n_control`` is the number of units (one-sample) or pairs (paired); ``n_treatment``
+        repeats it and ``n_total`` counts them once. ``ratio`` and ``n_treatments`` must be 1.
 
     Returns
     -------
@@ -212,9 +225,13 @@ def power_means(
     >>> r = power_means(sd=2.0, n_control=[100, 400], power=0.8, method="z")
     >>> r.mde.round(4)
     array([0.7924, 0.3962])
+    >>> r = power_means(sd=1.0, mde=0.5, power=0.8, kind="paired", two_sided_power="near")
+    >>> round(r.n_control, 4), r.n_total
+    (33.3672, 34)
     """
     unknown = which_unknown(mde, n_control, power)
     method = check_choice("method", method, MEAN_POWER_METHODS)
+    kind = check_choice("kind", kind, MEAN_POWER_KINDS)
     check_relative(relative)
     if relative and mean is None:
         raise ValueError("`mean` must be given when `relative` is True; got None.")
@@ -235,7 +252,13 @@ def power_means(
     if relative and np.any(base == 0.0):
         raise ValueError("`mean` must not be 0 when `relative` is True; got 0.0.")
     scale = base if relative else np.ones(size)
-    s = arrays["sd"] * np.sqrt((1.0 - options.rho**2) * (1.0 + 1.0 / options.ratio))
+    if kind == "two-sample":
+        s = arrays["sd"] * np.sqrt((1.0 - options.rho**2) * (1.0 + 1.0 / options.ratio))
+        r, offset = options.ratio, 2.0  # df = n_control (1 + ratio) - 2
+    else:
+        _check_one_sample(kind, options)
+        s = arrays["sd"] * np.sqrt(1.0 - options.rho**2)
+        r, offset = np.zeros(size), 1.0  # df = n - 1
     crit, level = critical_values(options.alpha, options.ratio, options.n_treatments, options.tails,
                                   options.adjustment)
     direction = -1.0 if options.alternative == "less" else 1.0
@@ -243,8 +266,8 @@ def power_means(
         n_c, achieved = arrays["n_control"], arrays["power"]
         n_fixed = n_c / options.inflation_factor
         if method == "t":
-            _check_df(n_fixed, options)
-            toward = _solve_effect_t(n_fixed, s, crit, level, achieved, options)
+            df = _check_df(n_fixed, r, offset, options)
+            toward = _solve_effect_t(df, n_fixed, s, crit, level, achieved, options)
         else:
             toward = solve_effect_normal(np.sqrt(n_fixed), s, crit, achieved, options)
         effect = options.margin + direction * toward
@@ -256,7 +279,7 @@ def power_means(
         if unknown == "n_control":
             achieved = arrays["power"]
             if method == "t":
-                n_fixed = _solve_n_t(toward, s, crit, level, achieved, options)
+                n_fixed = _solve_n_t(toward, s, r, offset, crit, level, achieved, options)
             else:
                 n_fixed = solve_sqrt_n_normal(toward, s, s, crit, achieved, options) ** 2
             n_c = n_fixed * options.inflation_factor
@@ -264,9 +287,9 @@ def power_means(
             n_c = arrays["n_control"]
             n_fixed = n_c / options.inflation_factor
             if method == "t":
-                _check_df(n_fixed, options)
-                achieved = t_power(n_fixed * (1.0 + options.ratio) - 2.0, np.sqrt(n_fixed) * toward / s,
-                                   level, options.tails, options.both_tails)
+                df = _check_df(n_fixed, r, offset, options)
+                ncp = np.sqrt(n_fixed) * toward / s
+                achieved = t_power(df, ncp, level, options.tails, options.both_tails)
             else:
                 achieved = normal_power(np.sqrt(n_fixed), toward, s, s, crit, options.both_tails)
     fields = {
@@ -275,18 +298,31 @@ def power_means(
         "mean": base,
         "standardized_effect": effect / arrays["sd"],
         "relative": relative,
+        "kind": kind,
     }
+    if kind != "two-sample":  # one set of units (or pairs): count it once
+        fields["n_total"] = fields["n_control_rounded"]
     return MeansPowerResult(**shape_fields(fields, options))
 
 
-def _check_df(n_fixed: FloatArray, options: Options) -> None:
-    df = n_fixed * (1.0 + options.ratio) - 2.0
+def _check_one_sample(kind: str, options: Options) -> None:
+    for name in ("ratio", "n_treatments"):
+        values = getattr(options, name)
+        if np.any(values != 1.0):
+            bad = float(values[values != 1.0][0])
+            raise ValueError(f"`{name}` must be 1 with kind={kind!r}; got {bad:g}.")
+
+
+def _check_df(n_fixed: FloatArray, r: FloatArray, offset: float, options: Options) -> FloatArray:
+    df = n_fixed * (1.0 + r) - offset
     if np.any(df < 1.0):
         bad = float((n_fixed * options.inflation_factor)[df < 1.0][0])
+        rule = "(n_control + n_treatment) / inflation_factor >= 3" if offset == 2.0 else (
+            "n_control / inflation_factor >= 2")
         raise ValueError(
-            "`n_control` must give the t test at least 1 degree of freedom "
-            f"((n_control + n_treatment) / inflation_factor >= 3); got {bad}."
+            f"`n_control` must give the t test at least 1 degree of freedom ({rule}); got {bad}."
         )
+    return df
 
 
 def power_ratio(

@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -195,8 +196,12 @@ def crossing_probabilities(
     lower: FloatArray,
     theta: float = 0.0,
     r: int | None = None,
+    advance: Callable[[float], Any] = lambda n: None,
 ) -> tuple[FloatArray, FloatArray]:
-    """Probabilities of first stopping above ``upper[k]`` / below ``lower[k]`` at each look."""
+    """Probabilities of first stopping above ``upper[k]`` / below ``lower[k]`` at each look.
+
+    ``advance(1)`` is called after each look (a progress bar's step).
+    """
     walk = Walk(fractions, theta, grid_size(fractions) if r is None else r)
     up = np.zeros(fractions.size)
     low = np.zeros(fractions.size)
@@ -205,6 +210,7 @@ def crossing_probabilities(
         low[k] = walk.lower_exit(float(lower[k]))
         if k + 1 < fractions.size:
             walk.advance(float(lower[k]), float(upper[k]))
+        advance(1)
     return up, low
 
 

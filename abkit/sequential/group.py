@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from scipy import optimize, special
 
+from abkit._progress import progress_bar, show_progress
 from abkit._results import ConfidenceInterval, Result
 from abkit._validation import (
     as_float_array,
@@ -52,12 +53,21 @@ DECISIONS = ("efficacy", "futility", "continue")
 FloatArray = integ.FloatArray
 
 
+# Each look is one step of the numerical recursion (a few milliseconds): beyond this many looks
+# the answer would take minutes (continuous monitoring is what always-valid tests are for).
+MAX_LOOKS = 10_000
+
+
 def check_information(information: Any) -> FloatArray:
     """Information fractions: an int ``K`` (equal looks) or increasing values in ``(0, 1]``."""
     if isinstance(information, int | np.integer) and not isinstance(information, bool):
         k = check_int("information", information, minimum=1)
+        if k > MAX_LOOKS:
+            raise ValueError(f"`information` must be at most {MAX_LOOKS} looks; got {k}.")
         return np.arange(1, k + 1, dtype=np.float64) / k
     fractions = as_float_array("information", information)
+    if fractions.size > MAX_LOOKS:
+        raise ValueError(f"`information` must be at most {MAX_LOOKS} looks; got {fractions.size}.")
     if np.any(fractions <= 0.0):
         raise ValueError(f"`information` must be greater than 0; got {fractions}.")
     if np.any(np.diff(fractions) <= 0.0):
@@ -498,8 +508,15 @@ def wang_tsiatis(
     return WangTsiatisDesign(k, alpha=alpha, delta=delta, alternative=alternative)
 
 
-def peeking_type1_error(information: Any, *, alpha: float = 0.05, alternative: str = "two-sided") -> float:
+_PROGRESS_LOOKS = 500  # looks above which a watched peeking_type1_error shows a bar (~1 s)
+
+
+def peeking_type1_error(information: Any, *, alpha: float = 0.05, alternative: str = "two-sided",
+                        progress: bool | None = None) -> float:
     """Type-I error of testing at the fixed level ``alpha`` at every look (naive peeking).
+
+    ``progress`` shows a tqdm bar over the looks; ``None`` (default): above 500 looks, when
+    standard error is a terminal or a notebook. ``TQDM_DISABLE=1`` hides it.
 
     Examples
     --------
@@ -510,8 +527,10 @@ def peeking_type1_error(information: Any, *, alpha: float = 0.05, alternative: s
     alpha = check_open_unit("alpha", alpha)
     alternative = check_alternative(alternative)
     two_sided = alternative == "two-sided"
+    show = show_progress(progress, work=fractions.size, threshold=_PROGRESS_LOOKS)
     z = float(special.ndtri(1.0 - (alpha / 2.0 if two_sided else alpha)))
     upper = np.full(fractions.size, z)
     lower = -upper if two_sided else np.full(fractions.size, -math.inf)
-    up, low = integ.crossing_probabilities(fractions, upper, lower)
+    with progress_bar(show, total=fractions.size, desc="peeking_type1_error", unit="look") as advance:
+        up, low = integ.crossing_probabilities(fractions, upper, lower, advance=advance)
     return float(up.sum() + low.sum())

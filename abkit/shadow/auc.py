@@ -160,6 +160,9 @@ def delong_test(
     Returns
     -------
     DeLongTestResult
+        Identical rankings (zero difference and zero variance, ``margin`` 0) give statistic 0,
+        its p-value (1 two-sided) and an interval collapsed at 0, as pROC's ``roc.test``, with a
+        ``DegenerateDataWarning``; other zero or undefined variances give NaN.
 
     Examples
     --------
@@ -189,7 +192,15 @@ def delong_test(
     effect = auc_b - auc_a
     variance = float(cov[0, 0] + cov[1, 1] - 2.0 * cov[0, 1])
     se = math.sqrt(variance) if variance > 0 else math.nan
-    if math.isnan(se):
+    if variance == 0.0 and effect == 0.0 and margin == 0.0:
+        # pROC's convention for identical curves: no difference and no variance is z = 0 (p = 1
+        # two-sided), with the interval collapsed at 0, so a promotion gate can act on it.
+        warn_degenerate(
+            "The AUC difference is 0 with zero DeLong variance (identical rankings); statistic 0, "
+            "pvalue from z = 0 and a degenerate interval at 0, as pROC."
+        )
+        se, statistic, ci = 0.0, 0.0, interval(0.0, 0.0, alternative, confidence_level)
+    elif math.isnan(se):
         warn_degenerate(
             "The AUC difference has zero (or undefined) DeLong variance; statistic, pvalue and ci "
             "are NaN (identical scores, or a single request in a class?)."

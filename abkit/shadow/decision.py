@@ -46,6 +46,7 @@ import numpy.typing as npt
 
 from abkit._bootstrap import percentile_interval
 from abkit._inference import clip_interval, pvalue_from_statistic
+from abkit._progress import progress_bar, show_progress
 from abkit._results import ConfidenceInterval, Result
 from abkit._validation import (
     RngLike,
@@ -63,6 +64,8 @@ from abkit.shadow.latency import INSUFFICIENT_TAIL_DATA, latency_ratio_test, ord
 from abkit.shadow.log import LOAD_HINT, ShadowLog
 from abkit.shadow.paired import paired_t_test
 from abkit.shadow.resample import bootstrap_pvalue, paired_replicates
+
+_PROGRESS_VALUES = 20_000_000  # resampled requests above which a watched comparison shows a bar
 
 __all__ = ["ChallengerVerdict", "MetricComparison", "ShadowComparison", "ShadowMetric", "compare_models"]
 
@@ -335,6 +338,7 @@ def compare_models(
     min_requests: int = 500,
     n_resamples: int = 2000,
     rng: RngLike = 0,
+    progress: bool | None = None,
 ) -> ShadowComparison:
     """Compare each challenger with the champion on every metric and give a verdict.
 
@@ -354,6 +358,10 @@ def compare_models(
         Paired requests (labelled, for label metrics) a metric needs before any verdict.
     n_resamples, rng
         For the bootstrap metrics.
+    progress
+        Show a tqdm bar over the (challenger, metric) comparisons; ``None`` (default): when
+        ``n_resamples`` times the requests times the comparisons is above 2 * 10^7 and standard
+        error is a terminal or a notebook. ``TQDM_DISABLE=1`` hides it.
 
     Returns
     -------
@@ -385,13 +393,18 @@ def compare_models(
     if not specs:
         raise ValueError("`metrics` must name at least one metric; got none.")
 
+    total = len(challengers) * len(specs)
+    show = show_progress(progress, work=n_resamples * log.report.n_requests * total,
+                         threshold=_PROGRESS_VALUES)
     cells = []
-    for name in challengers:
-        for spec in specs:
-            threshold = goal_threshold(spec)
-            seed = int(generator.integers(2**63 - 1))
-            cells.append((name, spec, threshold,
-                          _evaluate(log, champion, name, spec, threshold, alpha, seed, n_resamples)))
+    with progress_bar(show, total=total, desc="compare_models", unit="comparison") as advance:
+        for name in challengers:
+            for spec in specs:
+                threshold = goal_threshold(spec)
+                seed = int(generator.integers(2**63 - 1))
+                cells.append((name, spec, threshold,
+                              _evaluate(log, champion, name, spec, threshold, alpha, seed, n_resamples)))
+                advance(1)
     rows = _adjusted_rows(cells, min_requests, alpha)
     verdicts = tuple(challenger_verdict(name, [r for r in rows if r.challenger == name], min_requests)
                      for name in challengers)

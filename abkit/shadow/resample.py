@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from abkit._bootstrap import bca_interval, percentile_interval
+from abkit._progress import progress_bar, show_progress
 from abkit._results import ConfidenceInterval, Result
 from abkit._validation import (
     RngLike,
@@ -47,6 +48,7 @@ __all__ = ["PairedBootstrapResult", "bootstrap_pvalue", "paired_bootstrap", "pai
 
 BOOTSTRAP_METHODS = ("percentile", "bca")
 _INDEX_BUDGET = 4_000_000  # indices drawn per batch: bounds memory for large logs
+_PROGRESS_VALUES = 20_000_000  # resampled requests above which a watched call shows a bar
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
@@ -105,11 +107,13 @@ def paired_replicates(
     labels: npt.NDArray[np.float64] | None,
     n_resamples: int,
     generator: np.random.Generator,
+    advance: Callable[[float], Any] = lambda n: None,
 ) -> npt.NDArray[np.float64]:
     """``metric(challenger) - metric(champion)`` on ``n_resamples`` joint resamples of requests.
 
     Indices are drawn in batches of whole resamples as ``rng.integers(0, n, (batch, n))``, the
-    same stream as scipy's ``bootstrap``; inputs are assumed validated.
+    same stream as scipy's ``bootstrap``; inputs are assumed validated. ``advance(k)`` is called
+    after each batch of ``k`` resamples (a progress bar's step).
     """
     n = champion.size
     replicates = np.empty(n_resamples)
@@ -118,6 +122,7 @@ def paired_replicates(
         stop = min(start + batch, n_resamples)
         for row, index in enumerate(generator.integers(0, n, (stop - start, n)), start=start):
             replicates[row] = _difference(metric, champion, challenger, labels, index)
+        advance(stop - start)
     return replicates
 
 
@@ -133,6 +138,7 @@ def paired_bootstrap(
     confidence_level: float = 0.95,
     margin: float = 0.0,
     rng: RngLike = None,
+    progress: bool | None = None,
 ) -> PairedBootstrapResult:
     """Bootstrap interval and p-value for ``metric(challenger) - metric(champion)``.
 
@@ -157,6 +163,10 @@ def paired_bootstrap(
         Null value of the difference for the p-value.
     rng
         Seed or ``numpy.random.Generator``.
+    progress
+        Show a tqdm bar over the resamples; ``None`` (default): when ``n_resamples * n`` is above
+        2 * 10^7 requests and standard error is a terminal or a notebook. ``TQDM_DISABLE=1``
+        hides it. The bar never changes the result.
 
     Returns
     -------
@@ -188,11 +198,13 @@ def paired_bootstrap(
     confidence_level = check_confidence_level(confidence_level)
     margin = check_real("margin", margin)
     generator = check_rng(rng)
+    show = show_progress(progress, work=n_resamples * champ.size, threshold=_PROGRESS_VALUES)
 
     metric_champion = float(metric(champ) if labels is None else metric(labels, champ))
     metric_challenger = float(metric(chall) if labels is None else metric(labels, chall))
     effect = metric_challenger - metric_champion
-    replicates = paired_replicates(metric, champ, chall, labels, n_resamples, generator)
+    with progress_bar(show, total=n_resamples, desc="paired_bootstrap", unit="resample") as advance:
+        replicates = paired_replicates(metric, champ, chall, labels, n_resamples, generator, advance)
     n = champ.size
     if method == "bca":
         keep = np.ones(n, dtype=bool)

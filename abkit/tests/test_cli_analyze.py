@@ -5,13 +5,14 @@ from __future__ import annotations
 import io
 import json
 import re
+import sys
 from contextlib import redirect_stdout
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from abkit import Experiment, Mean, Proportion, RatioOfMeans
+from abkit import Experiment, Mean, Proportion, RatioOfMeans, srm_test
 from abkit.cli import main, parse_metric
 from abkit.datasets import make_experiment
 
@@ -78,7 +79,13 @@ def test_numeric_control_is_read_as_the_column_type(tmp_path: Path, dtype: str) 
     ("argv", "message"),
     [
         (["--proportion", "nope"], r"Column 'nope' \(metric 'nope'\) is not in the table"),
-        (["--control", "x", "--proportion", "converted"], "`control` must be a value of column 'variant'"),
+        (["--control", "x", "--proportion", "converted"], "`--control` must be a value of column 'variant'"),
+        (["--variant", "arm", "--proportion", "converted"], "`--variant` must be a column of the table; got 'arm'"),
+        (["--mean", "variant"], r"Column 'variant' \(metric 'variant'\) must be numeric or boolean"),
+        (["--proportion", "converted", "--weights", "control=0.5"],
+         r"`--weights` must give one share for each value of column 'variant' \(\['control', 'treatment'\]\)"),
+        (["--proportion", "converted", "--weights", "control=0.5,treatment=-1"],
+         "`--weights` must be VARIANT=SHARE,... with positive shares; got 'control=0.5,treatment=-1'"),
         (["--ratio", "clicks"], "`--ratio` must be NUMERATOR/DENOMINATOR; got 'clicks'"),
         (["--mean", "revenue", "--mean", "revenue"], r"Metric names must be unique .* \['revenue'\]"),
         ([], "Give at least one metric"),
@@ -106,3 +113,37 @@ def test_analyze_rejects_missing_and_unknown_files(tmp_path: Path,
 def test_parse_metric() -> None:
     assert parse_metric("mean", "rev=revenue:pre") == ("rev", Mean("revenue", "pre"))
     assert parse_metric("proportion", "converted") == ("converted", Proportion("converted"))
+
+
+def test_weights_set_the_designed_split_of_the_srm_check(files: dict[str, Path]) -> None:
+    data = pd.read_csv(files["csv"])
+    counts = data["variant"].value_counts()
+    for weights, mismatch in (("control=0.5,treatment=0.5", False), ("control=0.2,treatment=0.8", True)):
+        code, out = run(str(files["parquet"]), "--proportion", "converted", "--weights", weights,
+                        "--output", "json")
+        assert code == 0
+        srm = json.loads(out)["srm"]
+        shares = [float(w.split("=")[1]) for w in weights.split(",")]
+        expected = srm_test([counts["control"], counts["treatment"]], shares)
+        assert srm["statistic"] == pytest.approx(expected.statistic, rel=1e-12)
+        assert srm["mismatch"] is mismatch
+
+
+def test_bad_data_exits_1_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    corrupt = tmp_path / "corrupt.parquet"
+    corrupt.write_bytes(b"this is not parquet" * 10)
+    assert main(["analyze", str(corrupt), "--proportion", "converted"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("abkit analyze: error: cannot read 'corrupt.parquet': ") and err.count("\n") == 1
+    tiny = tmp_path / "tiny.csv"
+    make_experiment(3, rng=1).to_csv(tiny, index=False)
+    assert main(["analyze", str(tiny), "--mean", "revenue"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("abkit analyze: error: tiny.csv: Each variant must have at least 2 rows")
+
+
+def test_missing_duckdb_names_the_extra(files: dict[str, Path], monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setitem(sys.modules, "duckdb", None)  # `import duckdb` raises ImportError
+    assert main(["analyze", str(files["csv"]), "--proportion", "converted"]) == 1
+    assert capsys.readouterr().err == 'abkit analyze: error: `abkit analyze` needs DuckDB: pip install "abkit[duckdb]".\n'

@@ -269,3 +269,17 @@ def test_import_abkit_runs_every_module_once_and_never_through_a_cycle() -> None
     assert report["cycles"] == []
     assert "abkit.adapters.bandit" in report["runs"] and "abkit.frame.shadow_log" in report["runs"]
     assert {name: n for name, n in report["runs"].items() if n != 1} == {}
+
+
+def test_numba_only_through_the_one_decorator() -> None:
+    """DESIGN §6: numba is imported by ``_numba.py`` alone; every ``*_kernels.py`` uses its decorator."""
+    users = {module_name(p) for p in SOURCES if any(_within(n, ("numba",)) for n in imports(p))}
+    assert users == {"abkit._numba"}
+    kernels = [p for p in SOURCES if p.name.endswith("_kernels.py")]
+    assert len(kernels) >= 4
+    for path in kernels:
+        assert "abkit._numba" in imports(path), path
+        tree = ast.parse(path.read_text())
+        decorators = {ast.unparse(d) for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)
+                      for d in node.decorator_list}
+        assert decorators <= {"kernel"}, (path, decorators)

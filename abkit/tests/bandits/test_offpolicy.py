@@ -209,3 +209,137 @@ def test_bad_input() -> None:
         offpolicy.direct_method(target, target, confidence_level=1.0)
     with pytest.raises(ValueError, match="`target` must be a 2-D array"):
         offpolicy.direct_method([0.5, 0.5], target)
+
+
+# --- contextual targets -------------------------------------------------------------------------
+
+
+def _contextual_log(seed: int, n: int = 400) -> dict[str, Any]:
+    """A log from a uniformly random logging policy on a linear environment, and a trained target."""
+    from abkit.bandits import LinTS, LinUCB, LogisticTS
+
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, 3))
+    coefs = np.array([[0.5, 0.0, 0.2], [0.0, 0.5, -0.2], [-0.3, -0.3, 0.0]])
+    actions = rng.integers(0, 3, n)
+    means = 1.0 / (1.0 + np.exp(-(x @ coefs.T)))
+    rewards = (rng.random(n) < means[np.arange(n), actions]).astype(float)
+    policies = {}
+    for policy in (LinUCB(3, 3, rng=0), LinTS(3, 3, v=0.5, rng=0), LogisticTS(3, 3, rng=0)):
+        policy.update_batch(actions[:200], rewards[:200], x[:200])
+        policies[type(policy).__name__] = policy
+    return {"x": x, "actions": actions, "rewards": rewards, "propensities": np.full(n, 1 / 3), **policies}
+
+
+def test_linucb_and_greedy_probabilities_are_exact() -> None:
+    log = _contextual_log(1)
+    policy, x = log["LinUCB"], log["x"]
+    state = policy.state
+    width = np.sqrt(np.einsum("ni,aij,nj->na", x, state.inverse, x))
+    for greedy, scores in ((False, x @ state.coef.T + width), (True, x @ state.coef.T)):
+        result = offpolicy.policy_probabilities(policy, x, greedy=greedy)
+        best = scores == scores.max(axis=1, keepdims=True)
+        assert result.method == "exact" and not result.standard_errors.any()
+        np.testing.assert_array_equal(result.probabilities, best / best.sum(axis=1, keepdims=True))
+    # greedy works for Thompson policies too, and ties are shared: an untrained policy ties all
+    thompson = offpolicy.policy_probabilities(log["LinTS"], x, greedy=True).probabilities
+    np.testing.assert_array_equal(thompson.argmax(axis=1), (x @ log["LinTS"].state.coef.T).argmax(axis=1))
+    from abkit.bandits import LinUCB
+
+    np.testing.assert_array_equal(offpolicy.policy_probabilities(LinUCB(3, 3), x[:5]).probabilities, 1 / 3)
+
+
+@pytest.mark.parametrize("name", ["LinTS", "LogisticTS"])
+def test_thompson_probabilities_match_quadrature_within_their_error(name: str) -> None:
+    # Each arm's score is Normal(mean, sd) given the context, so P(arm a is best) =
+    # int phi_a(s) prod_{b != a} Phi_b(s) ds, by adaptive quadrature.
+    from scipy import integrate
+
+    log = _contextual_log(2)
+    policy, x = log[name], log["x"][:6]
+    result = offpolicy.policy_probabilities(policy, x, n_samples=20_000, rng=3)
+    state = policy.state
+    scale = 1.0 if name == "LogisticTS" else 0.5  # the LinTS posterior covariance is v inverse
+    assert result.method == "monte carlo" and result.n_samples == 20_000
+    for i, context in enumerate(x):
+        mean = state.coef @ context
+        sd = np.sqrt(scale * np.einsum("i,aij,j->a", context, state.inverse, context))
+        for arm in range(3):
+            others = [b for b in range(3) if b != arm]
+
+            def density(
+                s: float, arm: int = arm, others: list[int] = others, mean: Any = mean, sd: Any = sd
+            ) -> float:
+                value = stats.norm.pdf(s, mean[arm], sd[arm])
+                return float(value * np.prod(stats.norm.cdf(s, mean[others], sd[others])))
+
+            exact = integrate.quad(density, -np.inf, np.inf, epsabs=1e-12)[0]
+            error = max(result.standard_errors[i, arm], 1e-4)
+            # 18 entries: 4.5 standard errors keeps a false alarm below 1e-4
+            assert abs(result.probabilities[i, arm] - exact) <= 4.5 * error
+    assert result.standard_errors.max() <= 0.5 / np.sqrt(20_000)
+
+
+def test_select_frequencies_match_the_probabilities() -> None:
+    log = _contextual_log(3)
+    policy = log["LinTS"]
+    context = log["x"][7]
+    exact = offpolicy.policy_probabilities(policy, context[None, :], n_samples=200_000, rng=1).probabilities[
+        0
+    ]
+    counts = np.bincount(policy.select_many(np.tile(context, (20_000, 1))), minlength=3)
+    sd = np.sqrt(exact * (1 - exact) / 20_000) + np.sqrt(exact * (1 - exact) / 200_000)
+    assert (np.abs(counts / 20_000 - exact) <= 4.5 * sd + 1e-12).all()
+
+
+def test_contextual_estimates_equal_obp_formulas() -> None:
+    # OBP's definitions (Saito et al., 2021, section 3; obp.ope.estimators), written out here:
+    # IPW mean(w r), SNIPW sum(w r) / sum(w), DM mean(sum_a pi q_hat), DR
+    # mean(sum_a pi q_hat + w (r - q_hat[a])), with w = pi(a_i | x_i) / pscore_i.
+    log = _contextual_log(4)
+    x, actions, rewards, pscore = log["x"], log["actions"], log["rewards"], log["propensities"]
+    for name in ("LinUCB", "LinTS"):
+        results = offpolicy.evaluate_contextual(log[name], x, actions, rewards, pscore, n_samples=2000, rng=5)
+        pi = offpolicy.policy_probabilities(log[name], x, n_samples=2000, rng=5).probabilities
+        q_hat = offpolicy.ridge_reward_model(x, actions, rewards, 3)
+        rows = np.arange(x.shape[0])
+        w = pi[rows, actions] / pscore
+        expected = {
+            "ips": np.mean(w * rewards),
+            "snips": np.sum(w * rewards) / np.sum(w),
+            "direct_method": np.mean((pi * q_hat).sum(axis=1)),
+            "doubly_robust": np.mean((pi * q_hat).sum(axis=1) + w * (rewards - q_hat[rows, actions])),
+        }
+        for estimator, value in expected.items():
+            assert results[estimator].value == pytest.approx(value, rel=1e-9)
+
+
+def test_ridge_reward_model_is_ridge_regression_per_arm() -> None:
+    log = _contextual_log(5)
+    x, actions, rewards = log["x"], log["actions"], log["rewards"]
+    q_hat = offpolicy.ridge_reward_model(x, actions, rewards, 4, l2=0.5)
+    for arm in range(3):
+        rows = actions == arm
+        beta = np.linalg.lstsq(
+            np.vstack([x[rows], np.sqrt(0.5) * np.eye(3)]),
+            np.concatenate([rewards[rows], np.zeros(3)]),
+            rcond=None,
+        )[0]
+        np.testing.assert_allclose(q_hat[:, arm], x @ beta, rtol=1e-9, atol=1e-12)
+    assert not q_hat[:, 3].any()  # an arm never taken predicts 0
+    with pytest.raises(ValueError, match="`actions` must be in"):
+        offpolicy.ridge_reward_model(x, actions, rewards, 2)
+    with pytest.raises(ValueError, match="one row per round"):
+        offpolicy.ridge_reward_model(x[:3], actions, rewards, 3)
+
+
+def test_contextual_off_policy_input_errors() -> None:
+    log = _contextual_log(6)
+    with pytest.raises(TypeError, match="contextual policy"):
+        offpolicy.policy_probabilities("LinUCB", log["x"])  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"`contexts` must have shape \(n, 3\)"):
+        offpolicy.policy_probabilities(log["LinUCB"], log["x"][:, :2])
+    with pytest.raises(ValueError, match="`contexts` must be finite"):
+        offpolicy.policy_probabilities(log["LinUCB"], np.full((2, 3), np.nan))
+    with pytest.raises(ValueError, match="`n_samples` must be at least 1"):
+        offpolicy.policy_probabilities(log["LinTS"], log["x"], n_samples=0)

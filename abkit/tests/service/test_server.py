@@ -112,3 +112,19 @@ def test_the_log_holds_every_route_and_record(server: dict[str, Any]) -> None:
     rows = [json.loads(line) for path in (server["folder"] / "log").glob("*.jsonl")
             for line in path.read_text().splitlines()]
     assert any(r["event"] == "route" and r["request_id"] == "req-9" for r in rows)
+
+
+def test_the_cli_refuses_a_bad_configuration_before_serving(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from abkit.cli import main
+
+    config = tmp_path / "config.json"
+    config.write_text('{"experiments": [{"name": "a", "type": "ab"}]}')
+    assert main(["serve", str(config)]) == 2
+    assert "abkit serve: error: `experiments[0].type` must be one of 'split', 'bandit', 'canary'" in \
+        capsys.readouterr().err
+    config.write_text(json.dumps(CONFIG))
+    assert main(["serve", str(config), "--workers", "2"]) == 2
+    assert "Several workers need a shared store" in capsys.readouterr().err
+    config.write_text("[" * 1000)
+    assert main(["serve", str(config)]) == 2
+    assert "is not valid JSON" in capsys.readouterr().err

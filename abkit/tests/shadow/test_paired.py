@@ -262,7 +262,7 @@ def test_degenerate_data_give_nan_and_a_warning() -> None:
     with pytest.warns(DegenerateDataWarning, match="All paired differences are 0"):
         assert math.isnan(wilcoxon_test([1.0, 2.0], [1.0, 2.0]).pvalue)
     with pytest.warns(DegenerateDataWarning, match="zero"):
-        assert math.isnan(delong_test([0, 1, 0, 1], [0.1, 0.9, 0.2, 0.8], [0.1, 0.9, 0.2, 0.8]).pvalue)
+        assert math.isnan(delong_test([0, 1, 1], [0.1, 0.9, 0.2], [0.3, 0.8, 0.1]).pvalue)
 
 
 # ---------------------------------------------------------------- calibration under the null
