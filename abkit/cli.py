@@ -422,6 +422,23 @@ def _add_analyze(commands: Any) -> None:
     analyze.add_argument("--output", default="table", choices=["table", "csv", "json"])
 
 
+def _add_serve(commands: Any) -> None:
+    serve = commands.add_parser(
+        "serve", help="serve experiments over HTTP (needs abkit[serve])",
+        description="Route units and record outcomes over HTTP (Starlette + uvicorn) for the "
+                    "experiments of a JSON configuration.")
+    serve.add_argument("config", help='JSON file: {"experiments": [{"name", "type", ...}]}')
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (need a shared store)")
+    serve.add_argument("--store", default="memory://",
+                       help="memory:// | sqlite://PATH | redis://HOST:PORT/DB (default: memory://)")
+    serve.add_argument("--log", default=None, metavar="DIR",
+                       help="directory for the decision and outcome log")
+    serve.add_argument("--durability", default="batch", choices=["batch", "sync"],
+                       help="log durability (default: batch, at most 1 s lost in a crash)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``abkit`` command; returns the exit status (0 ok, 1 bad data, 2 usage)."""
     parser = _Parser(prog="abkit", description="Experimentation statistics.")
@@ -433,6 +450,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument("--output", default="table", choices=["table", "json"])
     _add_sample_size(commands)
     _add_analyze(commands)
+    _add_serve(commands)
     args = parser.parse_args(argv)
     try:
         if args.command == "demo":
@@ -442,6 +460,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 report = run_sample_size(args)
             except (ValueError, TypeError, ConvergenceError) as exc:
                 raise UsageError(str(exc)) from None
+        elif args.command == "serve":
+            from abkit.service.server import serve
+
+            try:
+                serve(args.config, host=args.host, port=args.port, workers=args.workers, store=args.store,
+                      log_dir=args.log, durability=args.durability)
+            except (ValueError, TypeError, OSError) as exc:
+                raise UsageError(str(exc)) from None
+            return 0
         else:
             report = run_analyze(
                 args.path, variant=args.variant, control=args.control, metrics=args.metrics or [],

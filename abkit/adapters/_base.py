@@ -11,13 +11,13 @@ import abc
 import dataclasses
 import json
 import os
-import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 from abkit._results import Result
+from abkit._state import parse_json, write_state_file
 from abkit._validation import check_id
 from abkit.errors import StateError
 
@@ -109,14 +109,21 @@ class _JsonStateRouter(abc.ABC):
     def to_json(self) -> str:
         """The configuration and everything recorded, as a JSON document."""
         state = self._snapshot()
-        return json.dumps({"kind": self._kind, "format": _STATE_FORMAT, "config": self._config(),
-                           "state": state})
+        try:  # strict JSON: a state from_json could not read back is never written
+            return json.dumps({"kind": self._kind, "format": _STATE_FORMAT, "config": self._config(),
+                               "state": state}, allow_nan=False)
+        except ValueError:
+            raise StateError(f"{self._kind} state holds a value JSON cannot carry (NaN or infinity); "
+                             "not written.") from None
 
     @classmethod
     def from_json(cls: type[R], text: str | bytes) -> R:
         """A router rebuilt from :meth:`to_json`; anything corrupt raises ``StateError``."""
+        try:  # malformed or too deeply nested text
+            document = parse_json(text)
+        except StateError as exc:
+            raise StateError(f"Corrupt {cls._kind} state: {exc}") from None
         try:
-            document = json.loads(text)
             if not isinstance(document, dict):
                 raise TypeError("the document is not a JSON object")
             if document.get("kind") != cls._kind or document.get("format") != _STATE_FORMAT:
@@ -139,16 +146,9 @@ class _JsonStateRouter(abc.ABC):
             self._set_state(state)
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write :meth:`to_json` to ``path`` atomically (a temporary file, then a rename)."""
-        target = Path(path)
-        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-        try:
-            with os.fdopen(handle, "w") as out:
-                out.write(self.to_json())
-            os.replace(temporary, target)
-        except BaseException:
-            os.unlink(temporary)
-            raise
+        """Write :meth:`to_json` to ``path`` atomically and durably (temporary file, fsync, rename,
+        fsync of the folder), with the mode the umask gives a new file."""
+        write_state_file(path, self.to_json())
 
     @classmethod
     def load(cls: type[R], path: str | os.PathLike[str]) -> R:

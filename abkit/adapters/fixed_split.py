@@ -23,6 +23,7 @@ import numpy as np
 
 from abkit._validation import check_choice, check_id, check_real, check_share
 from abkit.adapters._base import Route, _check_names, _JsonStateRouter
+from abkit.adapters.stores import Store
 from abkit.assignment import (
     HASH_VERSIONS,
     HASHINGS,
@@ -70,6 +71,12 @@ class FixedSplitRouter(_JsonStateRouter):
         GrowthBook hash seed instead of the experiment key.
     namespace
         GrowthBook namespace slice ``(name, start, end)`` for mutually exclusive experiments.
+    store
+        Where the counts live: ``None`` (default) keeps them in this object (JSON state,
+        ``merge``); a :class:`abkit.adapters.stores.Store` (``SQLiteStore``, ``RedisStore``)
+        keeps them as increments shared by every router of this experiment on that store
+        (other workers, other hosts), and ``record`` accepts an ``idempotency_key``. Means are
+        then kept as count, sum and sum of squares (see the stores' numerical note).
 
     Notes
     -----
@@ -101,8 +108,12 @@ class FixedSplitRouter(_JsonStateRouter):
         hash_version: int = 2,
         seed: str | None = None,
         namespace: Sequence[Any] | None = None,
+        store: Store | None = None,
     ) -> None:
         super().__init__()
+        if store is not None and not isinstance(store, Store):
+            raise TypeError(f"`store` must be an abkit store or None; got {type(store).__name__}.")
+        self.store = store
         self.experiment = check_id("experiment", experiment)
         self.variants = _check_names("variants", variants, 2)
         self.weights = check_weights(weights, len(self.variants))
@@ -162,12 +173,20 @@ class FixedSplitRouter(_JsonStateRouter):
         return Route(unit_id=unit_id, experiment=self.experiment, variant=self.variants[i],
                      variant_index=i, propensity=self.weights[i])
 
-    def record(self, unit_id: str, outcome: Any, *, variant: str | None = None) -> None:
+    def record(self, unit_id: str, outcome: Any, *, variant: str | None = None,
+               idempotency_key: str | None = None) -> None:
         """Add one outcome of ``unit_id`` to its variant's statistics (atomic; thread-safe).
 
         ``variant`` names the variant that served the unit when the caller knows it (it must be
-        one of ``variants``); otherwise the unit is re-hashed.
+        one of ``variants``); otherwise the unit is re-hashed. ``idempotency_key`` (routers with a
+        ``store`` only): an outcome sent again with the same key is counted once (see
+        :meth:`record_once`, which says whether it was).
         """
+        self.record_once(unit_id, outcome, variant=variant, idempotency_key=idempotency_key)
+
+    def record_once(self, unit_id: str, outcome: Any, *, variant: str | None = None,
+                    idempotency_key: str | None = None) -> bool:
+        """:meth:`record`, returning whether the outcome was counted (False for a repeated key)."""
         if type(unit_id) is not str or not unit_id:
             check_id("unit_id", unit_id)
         if variant is None:
@@ -177,18 +196,30 @@ class FixedSplitRouter(_JsonStateRouter):
             if i == -2:
                 raise ValueError(f"`variant` must be one of {list(self.variants)}; got {variant!r}.")
         x = self._check_outcome(outcome)
+        if idempotency_key is not None and self.store is None:
+            raise ValueError("`idempotency_key` needs a router with a `store`; this one keeps its counts "
+                             "in memory.")
+        if self.store is not None:
+            group = _EXCLUDED if i < 0 else self.variants[i]
+            fields = {"n": 1.0} if i < 0 else (
+                {"n": 1.0, "sum": x} if self.metric == "proportion" else {"n": 1.0, "sum": x, "sumsq": x * x})
+            return self.store.add(self.experiment, {group: fields}, idempotency_key=idempotency_key)
         with self._lock:
             if i < 0:
                 self._excluded += 1
-                return
+                return True
             n = self._n[i] + 1
-            self._n[i] = n
             if self.metric == "proportion":
                 self._total[i] += x
             else:  # Welford's update of the mean and the sum of squared deviations
                 delta = x - self._total[i]
-                self._total[i] += delta / n
-                self._m2[i] += delta * (x - self._total[i])
+                mean = self._total[i] + delta / n
+                m2 = self._m2[i] + delta * (x - mean)
+                if not math.isfinite(m2):
+                    raise ValueError(_overflow_message(x, self.variants[i]))
+                self._total[i], self._m2[i] = mean, m2
+            self._n[i] = n
+        return True
 
     def _check_outcome(self, outcome: Any) -> float:
         if self.metric == "proportion":
@@ -199,13 +230,18 @@ class FixedSplitRouter(_JsonStateRouter):
             raise ValueError(
                 f"`outcome` must be 0, 1, True or False for metric='proportion'; got {outcome!r}."
             )
-        if type(outcome) is float and math.isfinite(outcome):
+        if type(outcome) is float and abs(outcome) <= _LARGEST_OUTCOME:
             return outcome
-        return check_real("outcome", outcome)
+        value = check_real("outcome", outcome)
+        if abs(value) > _LARGEST_OUTCOME:
+            raise ValueError(_overflow_message(value, None))
+        return value
 
     @property
     def excluded(self) -> int:
         """Outcomes recorded for units outside the experiment (not in the statistics)."""
+        if self.store is not None:
+            return round(self.store.totals(self.experiment).get(_EXCLUDED, {}).get("n", 0.0))
         return self._excluded
 
     def summary(self) -> dict[str, ProportionStats | MeanStats]:
@@ -235,6 +271,8 @@ class FixedSplitRouter(_JsonStateRouter):
         return means_test(stats[control], stats[treatment], **options)
 
     def _state(self) -> dict[str, Any]:
+        if self.store is not None:
+            return self._state_from_store()
         stats: dict[str, dict[str, float]] = {}
         for i, name in enumerate(self.variants):
             n = self._n[i]
@@ -245,7 +283,23 @@ class FixedSplitRouter(_JsonStateRouter):
                 stats[name] = {"n": n, "mean": self._total[i] if n else 0.0, "var": max(var, 0.0)}
         return {"stats": stats, "excluded": self._excluded}
 
+    def _state_from_store(self) -> dict[str, Any]:
+        totals = self.store.totals(self.experiment) if self.store is not None else {}
+        stats: dict[str, Any] = {}
+        for name in self.variants:
+            t = totals.get(name, {})
+            n = round(t.get("n", 0.0))
+            if self.metric == "proportion":
+                stats[name] = {"successes": round(t.get("sum", 0.0)), "n": n}
+            else:
+                s = MeanStats.from_aggregates(n=n, total=t.get("sum", 0.0), total_sq=t.get("sumsq", 0.0))
+                stats[name] = s.to_dict()
+        return {"stats": stats, "excluded": round(totals.get(_EXCLUDED, {}).get("n", 0.0))}
+
     def _set_state(self, state: Any) -> None:
+        if self.store is not None:
+            raise StateError(f"This {self._kind} keeps its counts in {self.store!r}; the store is its state, "
+                             "so it cannot load another.")
         stats, excluded = state["stats"], state["excluded"]
         if not isinstance(stats, dict) or set(stats) != set(self.variants):
             raise StateError(f"Corrupt {self._kind} state: stats must have one entry per variant "
@@ -269,6 +323,16 @@ class FixedSplitRouter(_JsonStateRouter):
                  .merge(_stats_from_dict(self.metric, theirs["stats"][name]))  # type: ignore[arg-type]
                  .to_dict() for name in self.variants}
         return {"stats": stats, "excluded": mine["excluded"] + theirs["excluded"]}
+
+
+_EXCLUDED = "\x00excluded"  # the store group of units outside the experiment (no variant name has a NUL)
+_LARGEST_OUTCOME = 1e150  # squares (and sums of squares) of outcomes stay far from float overflow
+
+
+def _overflow_message(value: float, variant: str | None) -> str:
+    where = "" if variant is None else f" for variant {variant!r}"
+    return (f"`outcome` must be at most {_LARGEST_OUTCOME:g} in absolute value (its square must not "
+            f"overflow the variance){where}; got {value!r}.")
 
 
 def _stats_from_dict(metric: str, d: Any) -> ProportionStats | MeanStats:

@@ -42,6 +42,7 @@ Examples
 >>> import numpy as np
 >>> table = np.zeros((N_ROWS, 2)); table[ACTIVE] = 1.0
 >>> update_one(table, np.array([0.0, 0.0, 1.0, 0.0]), 1, 0.5)
+True
 >>> table[COUNTS].tolist(), table[MEANS].tolist()
 ([0.0, 1.0], [0.0, 0.5])
 """
@@ -403,25 +404,37 @@ def choose_many(kind, table, params, buf, rng, n):
 
 @kernel
 def update_one(table, params, arm, reward):
-    """Discount every arm's data by ``params[P_DISCOUNT]``, then add one reward to ``arm``."""
+    """Discount every arm's data by ``params[P_DISCOUNT]``, then add one reward to ``arm``.
+
+    Returns False, changing nothing, when the arm's mean or sum of squared deviations would
+    overflow to infinity (rewards near the float range): a state must stay finite to be saved.
+    """
     discount = params[P_DISCOUNT]
+    n = table[COUNTS, arm] * discount + 1.0
+    delta = reward - table[MEANS, arm]
+    mean = table[MEANS, arm] + delta / n
+    m2 = table[M2, arm] * discount + delta * (reward - mean)
+    if not (math.isfinite(mean) and math.isfinite(m2)):
+        return False
     if discount < 1.0:
         for i in range(table.shape[1]):
             table[COUNTS, i] *= discount
             table[M2, i] *= discount
-    n = table[COUNTS, arm] + 1.0
-    delta = reward - table[MEANS, arm]
-    table[MEANS, arm] += delta / n
-    table[M2, arm] += delta * (reward - table[MEANS, arm])
+    table[MEANS, arm] = mean
+    table[M2, arm] = m2
     table[COUNTS, arm] = n
     params[P_UPDATES] += 1.0
+    return True
 
 
 @kernel
 def update_many(table, params, arms, rewards):
-    """``update_one`` for each ``(arms[j], rewards[j])`` in order."""
+    """``update_one`` for each ``(arms[j], rewards[j])`` in order; the index of the first reward
+    refused for overflow (rewards before it are recorded), or -1 when all were recorded."""
     for j in range(arms.size):
-        update_one(table, params, arms[j], rewards[j])
+        if not update_one(table, params, arms[j], rewards[j]):
+            return j
+    return -1
 
 
 # --- simulation ---------------------------------------------------------------------------------

@@ -55,6 +55,7 @@ import numpy as np
 import numpy.typing as npt
 
 from abkit._inference import warn_degenerate
+from abkit._state import parse_json
 from abkit._validation import check_int, check_real, check_rng, to_array
 from abkit.bandits import _kernels as k
 from abkit.bandits import _posterior
@@ -184,7 +185,8 @@ class BasePolicy:
         if type(reward) is not float or not self._low <= reward <= self._high:
             reward = self._check_reward(reward)
         with self._lock:
-            k.update_one(self._table, self._params, arm, reward)
+            if not k.update_one(self._table, self._params, arm, reward):
+                raise ValueError(_overflow_message(arm, reward))
 
     def update_batch(self, arms: Any, rewards: Any) -> None:
         """Record many rewards in order (delayed or batched feedback); all checked first."""
@@ -212,7 +214,11 @@ class BasePolicy:
             bad_reward = ~((reward_array >= self._low) & (reward_array <= self._high))
             if bad_reward.any():
                 self._check_reward(float(reward_array[bad_reward.argmax()]))
-            k.update_many(self._table, self._params, arm_array, reward_array)
+            table, params = self._table.copy(), self._params.copy()
+            refused = k.update_many(table, params, arm_array, reward_array)
+            if refused >= 0:
+                raise ValueError(_overflow_message(int(arm_array[refused]), float(reward_array[refused])))
+            self._table, self._params = table, params
 
     def _check_arm(self, arm: Any) -> int:
         if isinstance(arm, bool) or not isinstance(arm, numbers.Integral):
@@ -360,9 +366,14 @@ class BasePolicy:
             raise ValueError("`counts` and `variances` must be at least 0.")
         if self._bounded and ((data[1] < 0) | (data[1] > 1)).any():
             raise ValueError(f"`means` must be in [0, 1] for {type(self).__name__}; got {data[1]}.")
-        data[2] *= np.maximum(data[0] - 1.0, 0.0)
+        with np.errstate(over="ignore"):
+            data[2] *= np.maximum(data[0] - 1.0, 0.0)
         with self._lock:
-            _combine(self._table, data, sign=1.0)
+            table = self._table.copy()
+            with np.errstate(over="ignore"):
+                _combine(table, data, sign=1.0)
+            _check_finite_table(table, "`warm_start`")
+            self._table = table
 
     # --- serialisation and merging --------------------------------------------------------------
 
@@ -383,7 +394,7 @@ class BasePolicy:
                 "active": [bool(a) for a in t[k.ACTIVE]],
                 "prior": t[k.P0 :].T.tolist(),
             }
-        return json.dumps(payload)
+        return json.dumps(payload, allow_nan=False)  # every update keeps the table finite
 
     @classmethod
     def from_json(cls, text: str, *, rng: Any = None) -> BasePolicy:
@@ -442,7 +453,9 @@ class BasePolicy:
             # decay that copy further by own so the base has aged through both streams.
             shared = _scaled(base_table, discount**theirs - discount ** (own + theirs))
             _combine(other_table, shared, sign=-1.0)
-        _combine(merged, other_table[:3], sign=1.0)
+        with np.errstate(over="ignore"):
+            _combine(merged, other_table[:3], sign=1.0)
+        _check_finite_table(merged, "`merge`")
         merged[k.ACTIVE] = np.minimum(merged[k.ACTIVE], other_table[k.ACTIVE])
         params[k.P_UPDATES] += other_updates - (0.0 if base is None else base._params[k.P_UPDATES])
         result = self._empty_like()
@@ -460,6 +473,21 @@ class BasePolicy:
     def __repr__(self) -> str:
         options = ", ".join(f"{name}={value!r}" for name, value in self._options().items())
         return f"{type(self).__name__}(n_arms={self.n_arms}, {options}, n_updates={self.n_updates})"
+
+
+def _overflow_message(arm: int, reward: float) -> str:
+    return (
+        f"`reward` {reward!r} for arm {arm} would make the arm's mean or sum of squared deviations "
+        "overflow (beyond 1.8e308); nothing was recorded. Rescale the rewards."
+    )
+
+
+def _check_finite_table(table: FloatArray, what: str) -> None:
+    if not np.isfinite(table[: k.M2 + 1]).all():
+        raise ValueError(
+            f"{what} would make some arm's mean or sum of squared deviations overflow "
+            "(beyond 1.8e308); nothing was changed. Rescale the rewards."
+        )
 
 
 def _scaled(table: FloatArray, factor: float) -> FloatArray:
@@ -516,12 +544,7 @@ def _prior_columns(prior: Any, n_arms: int, width: int) -> FloatArray:
 
 def _parse_payload(text: Any) -> dict[str, Any]:
     """The decoded state, with its envelope checked; ``StateError`` otherwise."""
-    if not isinstance(text, str | bytes):
-        raise StateError(f"A policy state must be JSON text; got {type(text).__name__}.")
-    try:
-        payload = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise StateError(f"The policy state is not valid JSON: {exc}.") from exc
+    payload = parse_json(text)
     if not isinstance(payload, dict) or payload.get("format") != STATE_FORMAT:
         raise StateError(f'The text is not an abkit bandit policy state (no "format": "{STATE_FORMAT}").')
     if payload.get("version") != STATE_VERSION:

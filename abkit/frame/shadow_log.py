@@ -53,6 +53,8 @@ _OPTIONAL = ("label", "latency", "timestamp", "label_time")
 
 def _read(table: Any) -> Any:
     """A narwhals DataFrame or LazyFrame (DuckDB, Polars lazy) from any supported source."""
+    if isinstance(table, str | Path) and Path(table).is_dir():
+        return nw.from_native(_read_segments(Path(table)))
     if isinstance(table, str | Path):
         import duckdb
 
@@ -68,10 +70,28 @@ def _read(table: Any) -> Any:
         frame = nw.from_native(table)
     except TypeError as exc:
         raise TypeError(
-            "`table` must be a DataFrame (pandas, Polars, PyArrow, DuckDB, ...) or a Parquet/CSV "
-            f"path; got {type(table).__name__}."
+            "`table` must be a DataFrame (pandas, Polars, PyArrow, DuckDB, ...), a Parquet/CSV "
+            f"path or a log directory; got {type(table).__name__}."
         ) from exc
     return frame
+
+
+_LOG_TYPES = {"timestamp": "DOUBLE", "event": "VARCHAR", "experiment": "VARCHAR", "unit_id": "VARCHAR",
+              "request_id": "VARCHAR", "variant": "VARCHAR", "propensity": "DOUBLE", "outcome": "DOUBLE",
+              "model": "VARCHAR", "prediction": "DOUBLE", "label": "DOUBLE", "latency": "DOUBLE"}
+
+
+def _read_segments(folder: Path) -> Any:
+    """The shadow rows of a decision log directory (:class:`abkit.adapters.logs.SegmentLog`), in DuckDB."""
+    import duckdb
+
+    if not any(folder.glob("*.jsonl")):
+        raise ValueError(f"`table` is a directory without log segments (*.jsonl); got {str(folder)!r}.")
+    columns = "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in _LOG_TYPES.items()) + "}"
+    pattern = str(folder / "*.jsonl").replace("'", "''")
+    return duckdb.sql(
+        f"SELECT request_id, model, prediction, label, latency, timestamp "
+        f"FROM read_json('{pattern}', format='newline_delimited', columns={columns}) WHERE event = 'shadow'")
 
 
 def _collect(frame: Any, columns: list[str]) -> Any:
@@ -110,8 +130,9 @@ def load_shadow_log(
     ----------
     table
         A pandas, Polars or PyArrow table, a DuckDB relation, any narwhals-compatible frame, the
-        path of a Parquet or CSV file, or an :class:`abkit.adapters.ShadowRouter` (its log, read
-        through its ``to_shadow_log()``).
+        path of a Parquet or CSV file, a decision log directory (the JSON Lines segments of
+        :class:`abkit.adapters.logs.SegmentLog`, whose ``"shadow"`` rows are read in DuckDB), or
+        an :class:`abkit.adapters.ShadowRouter` (its log, read through its ``to_shadow_log()``).
     layout
         ``"long"`` or ``"wide"`` (see the module docstring).
     request_id, model, score, label, latency, timestamp, label_time

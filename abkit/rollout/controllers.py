@@ -43,7 +43,8 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from abkit._validation import check_int, check_nonnegative, check_real
+from abkit._state import parse_json
+from abkit._validation import check_int, check_nonnegative, check_real, check_string
 from abkit.errors import StateError
 from abkit.rollout.judge import CanaryJudge, CanaryVerdict
 
@@ -52,14 +53,14 @@ __all__ = ["BlueGreen", "CanaryRollout", "Recreate", "RollingUpdate"]
 STATE_VERSION = 1
 
 
-def _check_at(at: Any) -> None:
-    """An event timestamp: None or a finite number."""
-    if at is not None:
-        check_real("at", at)
-
-
 def _num(value: float) -> float | None:
-    return None if math.isnan(value) else float(value)
+    """A number for the event log: ``None`` for NaN or infinity (strict JSON carries neither)."""
+    return float(value) if math.isfinite(value) else None
+
+
+def _check_at(at: Any) -> float | None:
+    """The optional event timestamp, checked before a step changes anything."""
+    return None if at is None else check_real("at", at)
 
 
 def _verdict_event(verdict: CanaryVerdict) -> dict[str, Any]:
@@ -126,9 +127,9 @@ class _Controller:
     def from_json(cls, text: str | bytes, judge: CanaryJudge) -> Any:
         """Rebuild a controller from ``to_json`` output; a corrupt state raises ``StateError``."""
         try:
-            state = json.loads(text)
-        except (TypeError, ValueError) as exc:
-            raise _state_error(cls.KIND, f"not valid JSON ({exc}).") from exc
+            state = parse_json(text)
+        except StateError as exc:
+            raise _state_error(cls.KIND, str(exc)) from None
         if not isinstance(state, dict):
             raise _state_error(cls.KIND, f"expected a JSON object; got {type(state).__name__}.")
         if state.get("kind") != cls.KIND or state.get("version") != STATE_VERSION:
@@ -166,9 +167,10 @@ class _Controller:
                              f"{self.KIND} is in phase {self.phase!r}.")
 
     def _log(self, event: str, at: float | None, **fields: Any) -> None:
+        """Append an event; ``at`` was checked by :func:`_check_at` before anything moved."""
         entry: dict[str, Any] = {"event": event, "phase": self.phase}
         if at is not None:
-            entry["at"] = check_real("at", at)
+            entry["at"] = at
         entry.update(fields)
         self.events.append(entry)
 
@@ -269,8 +271,8 @@ class CanaryRollout(_Controller):
         ``baseline`` and ``canary`` are as for :meth:`CanaryJudge.judge` (usually cumulative
         since the start of the rollout). ``at`` is an optional timestamp for the event log.
         """
+        at = _check_at(at)
         with self._lock:
-            _check_at(at)  # before anything moves
             self._require("running")
             verdict, last = self._judge(baseline, canary, ("baseline", "canary"))
             share = self.traffic_share
@@ -291,11 +293,12 @@ class CanaryRollout(_Controller):
 
     def abort(self, reason: str = "manual rollback", *, at: float | None = None) -> None:
         """Roll back now (an operator's decision)."""
+        at = _check_at(at)
+        reason = check_string("reason", reason)
         with self._lock:
-            _check_at(at)  # before anything moves
             self._require("running")
             self.phase = "rolled_back"
-            self._log("abort", at, reason=str(reason), new_share=0.0)
+            self._log("abort", at, reason=reason, new_share=0.0)
 
 
 class BlueGreen(_Controller):
@@ -351,8 +354,8 @@ class BlueGreen(_Controller):
                  at: float | None = None) -> CanaryVerdict:
         """Before the switch: pass switches traffic to green; rollback (or no proof of safety by
         the last look) aborts with blue still live."""
+        at = _check_at(at)
         with self._lock:
-            _check_at(at)  # before anything moves
             self._require("validating")
             verdict, last = self._judge(blue, green, ("blue", "green"))
             note = ""
@@ -368,8 +371,8 @@ class BlueGreen(_Controller):
               at: float | None = None) -> CanaryVerdict:
         """After the switch: rollback switches back to blue at once; ``watch_looks`` passes (or
         the last look without harm) finish the deployment."""
+        at = _check_at(at)
         with self._lock:
-            _check_at(at)  # before anything moves
             self._require("watching")
             verdict, last = self._judge(blue, green, ("blue", "green"))
             if verdict.decision == "rollback":
@@ -443,8 +446,8 @@ class RollingUpdate(_Controller):
                 at: float | None = None) -> CanaryVerdict:
         """The health gate of the newest batch (new instances judged against old ones); at the
         last planned look anything short of finishing starts the rollback."""
+        at = _check_at(at)
         with self._lock:
-            _check_at(at)  # before anything moves
             self._require("updating")
             verdict, last = self._judge(old, new, ("old", "new"))
             if verdict.decision == "pass" and self.updated == self.n_instances:
@@ -458,8 +461,8 @@ class RollingUpdate(_Controller):
 
     def rollback_step(self, *, at: float | None = None) -> int:
         """Restore the next ``rollback_batch_size`` old instances; returns how many new remain."""
+        at = _check_at(at)
         with self._lock:
-            _check_at(at)  # before anything moves
             self._require("rolling_back")
             self.updated = max(self.updated - self.rollback_batch_size, 0)
             if self.updated == 0:
@@ -510,8 +513,8 @@ class Recreate(_Controller):
 
     def recreate(self, *, at: float | None = None) -> None:
         """Stop old, start new (downtime ``stop_seconds + start_seconds``)."""
+        at = _check_at(at)
         with self._lock:
-            _check_at(at)  # before anything moves
             self._require("old_running")
             self.downtime_seconds += self.stop_seconds + self.start_seconds
             self.phase = "validating"
@@ -521,8 +524,8 @@ class Recreate(_Controller):
                  at: float | None = None) -> CanaryVerdict:
         """Judge the new version; a rollback (or no proof of safety by the last look) recreates
         the old one, with its downtime."""
+        at = _check_at(at)
         with self._lock:
-            _check_at(at)  # before anything moves
             self._require("validating")
             verdict, last = self._judge(old, new, ("old", "new"))
             if verdict.decision == "pass":

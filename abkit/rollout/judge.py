@@ -327,8 +327,15 @@ def _mean_estimate(check: MetricCheck, base: MeanStats, canary: MeanStats) -> _E
         return _problem(base.n, canary.n, "the relative margin needs positive means in both arms")
     if base.var == 0.0 and canary.var == 0.0:
         return _problem(base.n, canary.n, "both arms have zero variance")
-    log_ratio = math.log(canary.mean / base.mean)
-    se = math.sqrt(base.var / (base.n * base.mean**2) + canary.var / (canary.n * canary.mean**2))
+    with np.errstate(over="ignore"):  # extreme means: the ratio or the CVs overflow to infinity
+        ratio = np.float64(canary.mean) / np.float64(base.mean)
+        cv2 = ((np.sqrt(base.var) / base.mean) ** 2 / base.n
+               + (np.sqrt(canary.var) / canary.mean) ** 2 / canary.n)
+    if not (np.isfinite(ratio) and ratio > 0.0 and np.isfinite(cv2)):
+        return _problem(base.n, canary.n,
+                        "the ratio of means or its standard error is out of floating-point range")
+    log_ratio = math.log(ratio)
+    se = math.sqrt(cv2)
     return _Estimate(log_ratio, se, math.log1p(sign * check.margin), True, base.n, canary.n)
 
 

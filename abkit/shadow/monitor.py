@@ -35,7 +35,8 @@ any metric needs the label, requests whose label is pending are skipped and coun
 ``n_pending`` (send them again once labelled; requests that were counted must not be sent
 again). The state is JSON (:meth:`ShadowMonitor.to_json`). Monitors are not merged: the running
 minimum and intersection belong to one sequence of looks; send every worker's batch to one
-monitor instead.
+monitor instead. A monitor is safe under threads: each call takes its one lock, and a batch's
+checks and statistics are computed before it (a failed update changes nothing).
 
 Examples
 --------
@@ -54,6 +55,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -62,6 +64,7 @@ import numpy.typing as npt
 
 from abkit._inference import clip_interval, warn_degenerate
 from abkit._results import ConfidenceInterval
+from abkit._state import parse_json
 from abkit._validation import (
     check_choice,
     check_id,
@@ -148,6 +151,20 @@ class _Sequence:
                    low=low, high=high, counted=counted)
 
 
+def _overflow_message(key: tuple[str, str]) -> str:
+    return (f"The values of {key[1]!r} for {key[0]!r} are too large: their mean or variance "
+            "overflows a float; the batch was not counted.")
+
+
+def _batch_stats(key: tuple[str, str], values: npt.NDArray[np.float64]) -> MeanStats:
+    """Mean and variance of one batch's values, refusing values whose variance overflows."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        try:
+            return MeanStats.from_samples(values)
+        except ValueError:
+            raise ValueError(_overflow_message(key)) from None
+
+
 def _check_metric(metric: Any) -> ShadowMetric:
     spec = as_metric(metric)
     if spec.kind not in ("accuracy", "latency") and spec.loss is None:
@@ -226,6 +243,7 @@ class ShadowMonitor:
         self.looks = 0
         self.n_pending = 0
         self._sequences = {(c, m.name): _Sequence() for c in self.challengers for m in self.metrics}
+        self._lock = threading.RLock()
 
     def _check_tau2(self, tau2: Any, names: list[str]) -> dict[str, float] | None:
         if self.method == "confidence-sequence":
@@ -268,15 +286,16 @@ class ShadowMonitor:
                                  f"its models are {list(log.models)}.")
         labelled = any(m.kind != "latency" for m in self.metrics)
         new = {}
-        for key in self._sequences:  # everything is checked before the state changes
+        for key in self._sequences:  # everything is checked and summarised outside the lock
             a, b = self._values(log, *key, labelled)
-            new[key] = tuple(MeanStats.from_samples(v) for v in (a, b, b - a))
-        if labelled:
-            self.n_pending += int(np.isnan(log.label).sum())
-        for key, batch_stats in new.items():
-            self._look(key, *batch_stats)
-        self.looks += 1
-        return self.result
+            new[key] = tuple(_batch_stats(key, v) for v in (a, b, b - a))
+        pending = int(np.isnan(log.label).sum()) if labelled else 0
+        with self._lock:  # merged into copies first: an overflow raises before anything changes
+            looked = {key: self._look(key, *batch_stats) for key, batch_stats in new.items()}
+            self._sequences.update(looked)
+            self.n_pending += pending
+            self.looks += 1
+            return self.result
 
     def _values(self, log: ShadowLog, challenger: str, metric: str,
                 labelled: bool) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
@@ -298,18 +317,22 @@ class ShadowMonitor:
         return next(m for m in self.metrics if m.name == name)
 
     def _look(self, key: tuple[str, str], champion: MeanStats, challenger: MeanStats,
-              difference: MeanStats) -> None:
-        seq = self._sequences[key]
-        seq.champion = seq.champion.merge(champion)
-        seq.challenger = seq.challenger.merge(challenger)
-        seq.difference = seq.difference.merge(difference)
+              difference: MeanStats) -> _Sequence:
+        """The sequence ``key`` after this batch (a new object; the monitor is not changed)."""
+        seq = dataclasses.replace(self._sequences[key])
+        try:
+            seq.champion = seq.champion.merge(champion)
+            seq.challenger = seq.challenger.merge(challenger)
+            seq.difference = seq.difference.merge(difference)
+        except ValueError:
+            raise ValueError(_overflow_message(key)) from None
         n, mean, var = seq.difference.n, seq.difference.mean, seq.difference.var
         if n < self.min_requests:
-            return
+            return seq
         if var <= 0.0:
             warn_degenerate(f"The paired differences of {key[0]!r} on {key[1]!r} do not vary yet "
                             f"({n} requests); this look does not count.")
-            return
+            return seq
         spec = self._metric(key[1])
         theta0 = self._tested_threshold(spec)
         alpha, se2 = self.alpha_per_sequence, var / n
@@ -326,6 +349,7 @@ class ShadowMonitor:
             seq.p_miss = min(seq.p_miss, pvalue)
         seq.low, seq.high = max(seq.low, mean - half), min(seq.high, mean + half)
         seq.counted += 1
+        return seq
 
     @staticmethod
     def _tested_threshold(spec: ShadowMetric) -> float:
@@ -335,6 +359,10 @@ class ShadowMonitor:
     @property
     def result(self) -> ShadowMonitorResult:
         """Rows and verdicts as of the last look."""
+        with self._lock:
+            return self._result()
+
+    def _result(self) -> ShadowMonitorResult:
         m = len(self._sequences)
         rows = []
         for (challenger, name), seq in self._sequences.items():
@@ -376,6 +404,10 @@ class ShadowMonitor:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe state (built-in metrics by name; custom ones by name, goal and margin)."""
+        with self._lock:
+            return self._to_dict()
+
+    def _to_dict(self) -> dict[str, Any]:
         return {
             "format": _STATE_FORMAT, "kind": "ShadowMonitor", "champion": self.champion,
             "challengers": list(self.challengers),
@@ -388,7 +420,7 @@ class ShadowMonitor:
 
     def to_json(self) -> str:
         """The state as a JSON string."""
-        return json.dumps(self.to_dict())
+        return json.dumps(self.to_dict(), allow_nan=False)
 
     @classmethod
     def from_dict(cls, state: Any, *, metrics: Sequence[ShadowMetric] | None = None) -> ShadowMonitor:
@@ -433,9 +465,9 @@ class ShadowMonitor:
     def from_json(cls, text: str, *, metrics: Sequence[ShadowMetric] | None = None) -> ShadowMonitor:
         """Restore a monitor from :meth:`to_json` output."""
         try:
-            state = json.loads(text)
-        except (TypeError, json.JSONDecodeError) as exc:
-            raise StateError(f"ShadowMonitor state is not valid JSON: {exc}") from exc
+            state = parse_json(text)
+        except StateError as exc:
+            raise StateError(f"ShadowMonitor state: {exc}") from None
         return cls.from_dict(state, metrics=metrics)
 
     def __repr__(self) -> str:

@@ -219,7 +219,7 @@ def test_corrupt_or_mismatched_state_is_refused(make: Callable[..., BasePolicy])
         cls.from_json(broken(counts=[1.0, 2.0, -1.0, 3.0]))
     with pytest.raises(StateError, match="`m2` must be a list of 4 numbers"):
         cls.from_json(broken(m2=[0.0, 0.0]))
-    with pytest.raises(StateError, match="`means` must be finite"):
+    with pytest.raises(StateError, match="holds NaN"):
         cls.from_json(broken(means=[0.1, float("nan"), 0.1, 0.1]))
     with pytest.raises(StateError, match="`active` must mark at least one arm"):
         cls.from_json(broken(active=[False] * 4))
@@ -420,3 +420,80 @@ def test_many_arms_need_more_uniforms_than_a_default_block() -> None:
     a, b = ThompsonBernoulli(3000, rng=9), ThompsonBernoulli(3000, rng=9)
     assert [a.select() for _ in range(30)] == b.select_many(30).tolist()
     assert a.add_arm() == 3000 and 0 <= a.select() <= 3000
+
+
+# --- nothing to_json writes fails from_json (issue 14: faults) --------------------------------------
+
+UNBOUNDED = {name: MAKERS[name] for name in ("EpsilonGreedy", "ThompsonGaussian", "ThompsonGaussianPrior")}
+EXTREME = st.floats(min_value=-1.7e308, max_value=1.7e308, allow_nan=False, allow_infinity=False) | st.sampled_from(
+    [0.0, 1.9e154, -1.9e154, 1e308, -1e308, 5e-324]
+)
+
+
+def test_a_reward_whose_square_overflows_is_refused_and_changes_nothing() -> None:
+    policy = EpsilonGreedy(3, epsilon=0.1, rng=0)
+    policy.update(0, 0.0)
+    policy.update(0, 0.0)
+    before = policy.to_json()
+    with pytest.raises(ValueError, match=r"`reward` 1\.9e\+154 for arm 0 would make the arm's mean or sum of "
+                                         r"squared deviations overflow"):
+        policy.update(0, 1.9e154)
+    assert policy.to_json() == before
+    with pytest.raises(ValueError, match=r"`reward` 1\.9e\+154 for arm 0"):
+        policy.update_batch([1, 2, 0], [5.0, 6.0, 1.9e154])
+    assert policy.to_json() == before  # the whole batch is refused, not its first two rewards
+    policy.update(0, 1e150)  # large but representable: recorded
+    assert EpsilonGreedy.from_json(policy.to_json()).to_json() == policy.to_json()
+
+
+@pytest.mark.parametrize("make", list(UNBOUNDED.values()), ids=list(UNBOUNDED))
+@settings(max_examples=60, deadline=None)
+@given(rewards=st.lists(st.tuples(st.integers(0, 2), EXTREME), min_size=1, max_size=8),
+       batch=st.booleans())
+def test_round_trip_over_extreme_finite_rewards(make: Callable[..., BasePolicy], rewards: list[tuple[int, float]],
+                                                batch: bool) -> None:
+    policy = make(3)
+    for arm, reward in rewards:
+        before = policy.to_json()
+        try:
+            if batch:
+                policy.update_batch([arm], [reward])
+            else:
+                policy.update(arm, reward)
+        except ValueError as exc:
+            assert "overflow" in str(exc)
+            assert policy.to_json() == before
+        text = policy.to_json()
+        assert type(policy).from_json(text).to_json() == text
+
+
+@pytest.mark.parametrize("make", list(MAKERS.values()), ids=list(MAKERS))
+@settings(max_examples=40, deadline=None)
+@given(rewards=st.lists(st.tuples(st.integers(0, 3), st.floats(0.0, 1.0)), min_size=1, max_size=30))
+def test_round_trip_over_any_rewards_in_range(make: Callable[..., BasePolicy],
+                                              rewards: list[tuple[int, float]]) -> None:
+    policy = make()
+    arms, values = zip(*rewards, strict=True)
+    policy.update_batch(list(arms), list(values))
+    text = policy.to_json()
+    assert type(policy).from_json(text).to_json() == text
+
+
+def test_warm_start_and_merge_that_would_overflow_are_refused() -> None:
+    policy = EpsilonGreedy(2, epsilon=0.1, rng=0)
+    policy.update(0, 1e300)
+    before = policy.to_json()
+    with pytest.raises(ValueError, match="`warm_start` would make some arm's mean or sum of squared"):
+        policy.warm_start([10, 0], [-1e300, 0.0], [1e300, 0.0])
+    assert policy.to_json() == before
+    other = EpsilonGreedy(2, epsilon=0.1, rng=1)
+    other.update(0, -1e300)
+    with pytest.raises(ValueError, match="`merge` would make some arm's mean or sum of squared"):
+        policy.merge(other)
+    assert policy.to_json() == before
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000 + "]" * 100_000, '{"a": Infinity}', b"\xff", 7])
+def test_deep_or_malformed_policy_json_is_a_state_error(text: Any) -> None:
+    with pytest.raises(StateError):
+        BasePolicy.from_json(text)

@@ -207,3 +207,111 @@ def test_json_round_trip_at_any_point_continues_identically(moves: list[str], cu
                 rollout.observe(*data[move])
     if copy is not None:
         assert copy.to_dict() == original.to_dict()
+
+
+# --- a failed call changes nothing (issue 14: faults) --------------------------------------------
+
+def _at_running(kind: str) -> Any:
+    """A controller in the phase where the method under test may run."""
+    if kind == "canary":
+        return CanaryRollout(_judge(), steps=(10, 50, 100))
+    if kind == "bg_validate":
+        return BlueGreen(_judge(), watch_looks=2)
+    if kind == "bg_watch":
+        bg = BlueGreen(_judge(), watch_looks=2)
+        bg.validate(*GOOD)
+        return bg
+    if kind == "rolling":
+        return RollingUpdate(_judge(), n_instances=10, batch_size=3, rollback_batch_size=2)
+    if kind == "rolling_back":
+        ru = RollingUpdate(_judge(), n_instances=10, batch_size=3, rollback_batch_size=2)
+        ru.observe(*BAD)
+        return ru
+    if kind == "recreate":
+        return Recreate(_judge(), stop_seconds=10, start_seconds=50)
+    rc = Recreate(_judge(), stop_seconds=10, start_seconds=50)
+    rc.recreate()
+    return rc
+
+
+CONTROLLER_STEPS: list[tuple[str, str, Any]] = [
+    ("canary", "observe", lambda c, **kw: c.observe(*GOOD, **kw)),
+    ("canary", "abort", lambda c, **kw: c.abort("operator", **kw)),
+    ("bg_validate", "validate", lambda c, **kw: c.validate(*GOOD, **kw)),
+    ("bg_watch", "watch", lambda c, **kw: c.watch(*BAD, **kw)),
+    ("rolling", "observe", lambda c, **kw: c.observe(*GOOD, **kw)),
+    ("rolling_back", "rollback_step", lambda c, **kw: c.rollback_step(**kw)),
+    ("recreate", "recreate", lambda c, **kw: c.recreate(**kw)),
+    ("validate", "validate", lambda c, **kw: c.validate(*BAD, **kw)),
+]
+
+
+@pytest.mark.parametrize(("kind", "method", "call"), CONTROLLER_STEPS, ids=[f"{k}-{m}" for k, m, _ in CONTROLLER_STEPS])
+@pytest.mark.parametrize(
+    ("at", "error", "message"),
+    [
+        (float("nan"), ValueError, "`at` must be finite; got nan."),
+        (float("inf"), ValueError, "`at` must be finite; got inf."),
+        ("noon", TypeError, "`at` must be a real number; got 'noon'."),
+        (True, TypeError, "`at` must be a real number; got True."),
+    ],
+)
+def test_a_bad_timestamp_changes_nothing(kind: str, method: str, call: Any, at: Any, error: type,
+                                         message: str) -> None:
+    controller = _at_running(kind)
+    before = controller.to_json()
+    with pytest.raises(error, match=message.replace(".", r"\.").replace("(", r"\(")):
+        call(controller, at=at)
+    assert controller.to_json() == before
+    call(controller, at=12.5)  # the same call with a good timestamp still works
+    assert controller.events[-1]["at"] == 12.5
+
+
+@pytest.mark.parametrize(("kind", "method", "call"), [s for s in CONTROLLER_STEPS if s[1] in ("observe", "validate", "watch")],
+                         ids=[f"{k}-{m}" for k, m, _ in CONTROLLER_STEPS if m in ("observe", "validate", "watch")])
+def test_bad_data_for_a_look_changes_nothing(kind: str, method: str, call: Any) -> None:
+    controller = _at_running(kind)
+    before = controller.to_json()
+    step = getattr(controller, method)
+    with pytest.raises((TypeError, ValueError)):
+        step({"e": "not data"}, {"e": [1, 0, 1]})
+    with pytest.raises((TypeError, ValueError)):
+        step({"e": ProportionStats(1, 10)}, {"missing": ProportionStats(1, 10)})
+    assert controller.to_json() == before
+
+
+def test_abort_reason_must_be_text_and_a_failed_abort_changes_nothing() -> None:
+    rollout = CanaryRollout(_judge(), steps=(10, 50, 100))
+    before = rollout.to_json()
+    with pytest.raises(TypeError, match=r"`reason` must be a string; got int 7\."):
+        rollout.abort(7)  # type: ignore[arg-type]
+    assert rollout.to_json() == before
+
+
+def test_means_out_of_floating_point_range_are_inconclusive_and_the_state_stays_readable() -> None:
+    # The log ratio 1e10 / 1e-300 and the coefficients of variation overflow a float: the judge
+    # says so (it used to raise ZeroDivisionError) and the event log stays strict JSON.
+    judge = CanaryJudge([CanaryJudge.mean("m", margin=0.1)], planned_looks=3)
+    rollout = CanaryRollout(judge, steps=(10, 100))
+    from abkit import MeanStats
+
+    verdict = rollout.observe({"m": MeanStats(n=100, mean=1e-300, var=1.0)},
+                              {"m": MeanStats(n=100, mean=1e10, var=1.0)})
+    assert verdict.decision == "inconclusive"
+    assert verdict.reasons == ("m: the ratio of means or its standard error is out of floating-point range",)
+    assert CanaryRollout.from_json(rollout.to_json(), judge).to_dict() == rollout.to_dict()
+
+
+@pytest.mark.parametrize("cls", [CanaryRollout, BlueGreen, RollingUpdate, Recreate])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "nested deeper than"),
+        ('{"kind": NaN}', "holds NaN"),
+        (b"\xff\xfe", "not UTF-8"),
+        (None, "must be JSON text"),
+    ],
+)
+def test_deep_or_malformed_json_is_a_state_error(cls: Any, text: Any, message: str) -> None:
+    with pytest.raises(StateError, match=message):
+        cls.from_json(text, _judge())

@@ -359,3 +359,70 @@ def test_no_verdict_before_min_requests_and_degenerate_looks_warn() -> None:
         result = monitor.update(_batch(np.zeros(100), np.ones(100), start=100))
     assert result.rows[0].status == "undecided" and result.rows[0].pvalue_miss == 1.0
     assert "ShadowMonitorResult" in repr(result) and "always valid" in result._repr_html_()
+
+
+# --- safe under threads, refuses overflow, strict JSON (issue 14: faults) --------------------------
+
+
+def test_eight_threads_updating_lose_no_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+    import time
+
+    from abkit.stats import MeanStats
+
+    merge = MeanStats.merge
+
+    def slow_merge(self: MeanStats, other: MeanStats) -> MeanStats:
+        time.sleep(0.001)  # widens the read-merge-write window an unlocked monitor would lose batches in
+        return merge(self, other)
+
+    monkeypatch.setattr(MeanStats, "merge", slow_merge)
+    monitor = ShadowMonitor("champ", ["chall"], [LOSS], min_requests=10)
+    rng = np.random.default_rng(3)
+    batches = [_batch(rng.normal(size=100), rng.normal(size=100), start=100 * i) for i in range(24)]
+    barrier = threading.Barrier(8)
+
+    def work(mine: list[ShadowLog]) -> None:
+        barrier.wait()
+        for batch in mine:
+            monitor.update(batch)
+
+    threads = [threading.Thread(target=work, args=(batches[i::8],)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert monitor.looks == 24
+    assert monitor.result.rows[0].n == 2400
+    one = ShadowMonitor("champ", ["chall"], [LOSS], min_requests=10)
+    for batch in batches:
+        one.update(batch)
+    # the order of looks differs between threads, the pooled statistics do not (up to rounding)
+    pooled = json.loads(monitor.to_json())["sequences"][0]["stats"]["difference"]
+    expected = json.loads(one.to_json())["sequences"][0]["stats"]["difference"]
+    assert pooled["n"] == expected["n"] == 2400
+    assert pooled["mean"] == pytest.approx(expected["mean"], rel=1e-12, abs=1e-15)
+    assert pooled["var"] == pytest.approx(expected["var"], rel=1e-12)
+
+
+def test_values_whose_variance_overflows_are_refused_and_change_nothing() -> None:
+    monitor = ShadowMonitor("champ", ["chall"], [LOSS, GAIN], min_requests=10)
+    monitor.update(_batch(np.arange(20.0), np.arange(20.0) ** 1.5))
+    before = monitor.to_json()
+    with pytest.raises(ValueError, match="The values of 'loss' for 'chall' are too large"):
+        monitor.update(_batch(np.array([1e300, -1e300, 0.0]), np.zeros(3), start=100))
+    assert monitor.to_json() == before
+    with pytest.raises(ValueError, match="are too large: their mean or variance overflows"):
+        monitor.update(_batch(np.full(3, 1e200), np.full(3, -1e200) * np.array([1, -1, 1]), start=100))
+    assert monitor.to_json() == before
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("[" * 100_000 + "]" * 100_000, "nested deeper than"),
+    ('{"kind": "ShadowMonitor", "format": 1, "alpha": NaN}', "holds NaN"),
+    (b"\xff", "not UTF-8"),
+    (None, "must be JSON text"),
+])
+def test_deep_or_malformed_monitor_json_is_a_state_error(text: Any, message: str) -> None:
+    with pytest.raises(StateError, match=message):
+        ShadowMonitor.from_json(text)

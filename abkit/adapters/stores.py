@@ -1,0 +1,456 @@
+"""Where routers keep their counts: stores of additive sufficient statistics.
+
+A router's statistics add (counts, sums, sums of squares), so a store keeps them as
+**increments**, never read-modify-write: any number of threads, worker processes or hosts may
+add to the same totals at once and nothing is lost. Three stores share one small interface:
+
+- :class:`MemoryStore`: one process (the default; dictionaries under a lock).
+- :class:`SQLiteStore`: the worker processes of one host. One SQLite file in WAL mode; every
+  :meth:`~Store.add` is one ``BEGIN IMMEDIATE`` transaction of ``INSERT ... ON CONFLICT DO
+  UPDATE SET value = value + excluded.value``, so concurrent adds serialise inside SQLite.
+- :class:`RedisStore`: several hosts. One Redis hash per namespace, added to with
+  ``HINCRBYFLOAT`` inside one Lua script (atomic on the server, no read-modify-write).
+
+Besides totals a store keeps two kinds of short-lived keys, both with a time to live:
+
+- **idempotency keys**: ``add(..., idempotency_key=k)`` adds only if ``k`` was not seen in the
+  namespace within ``ttl`` seconds, atomically with the increments (a client that retries a
+  request it is unsure about is counted once);
+- **pending decisions**: ``put_pending``/``pop_pending`` hand a decision made on one worker to
+  the worker that receives its reward (each pending decision is popped at most once).
+
+Numerical note
+--------------
+Means are kept as ``n``, ``sum`` and ``sum of squares`` (additive, so increments work). The
+variance ``(sumsq - sum^2 / n) / (n - 1)`` loses about ``log10((mean / sd)^2)`` significant
+digits to cancellation: fine for metrics whose mean is within a few orders of magnitude of their
+spread (revenue, latency, counts), poor for, say, timestamps. Subtract a known offset from such
+outcomes before recording them. (Chan's pairwise merge of ``(n, mean, m2)``, which
+:meth:`abkit.MeanStats.merge` uses, avoids the cancellation but is not an increment: it needs a
+read-modify-write of the stored triple.) Counts are exact up to ``2**53``.
+
+Examples
+--------
+>>> store = MemoryStore()
+>>> store.add("exp", {"control": {"n": 1.0, "sum": 1.0}}, idempotency_key="r1")
+True
+>>> store.add("exp", {"control": {"n": 1.0, "sum": 1.0}}, idempotency_key="r1")
+False
+>>> store.totals("exp")
+{'control': {'n': 1.0, 'sum': 1.0}}
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+import math
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from abkit._validation import check_id, check_positive, check_string
+
+__all__ = ["MemoryStore", "RedisStore", "SQLiteStore", "Store", "open_store"]
+
+Deltas = Mapping[str, Mapping[str, float]]
+Totals = dict[str, dict[str, float]]
+
+DEFAULT_TTL = 86_400.0
+"""Seconds an idempotency key or a pending decision is kept (one day)."""
+
+
+def _check_deltas(deltas: Any) -> list[tuple[str, str, float]]:
+    """``{group: {field: delta}}`` as checked ``(group, field, delta)`` rows (finite deltas)."""
+    if not isinstance(deltas, Mapping):
+        raise TypeError(f"`deltas` must be a mapping {{group: {{field: number}}}}; got {deltas!r}.")
+    rows = []
+    for group, fields in deltas.items():
+        check_string("group", group)
+        if not isinstance(fields, Mapping):
+            raise TypeError(f"`deltas[{group!r}]` must be a mapping {{field: number}}; got {fields!r}.")
+        for field, value in fields.items():
+            check_string("field", field)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise TypeError(f"`deltas[{group!r}][{field!r}]` must be a number; got {value!r}.")
+            if not math.isfinite(value):
+                raise ValueError(f"`deltas[{group!r}][{field!r}]` must be finite; got {value}.")
+            rows.append((group, field, float(value)))
+    return rows
+
+
+def _check_key(name: str, value: Any) -> str:
+    key = check_id(name, value)
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"`{name}` must be encodable as UTF-8; got {key!r}.") from None
+    return key
+
+
+class Store(abc.ABC):
+    """The interface every store implements (see the module docstring)."""
+
+    def __init__(self, *, ttl: float = DEFAULT_TTL) -> None:
+        self.ttl = check_positive("ttl", ttl)
+
+    def add(self, namespace: str, deltas: Deltas, *, idempotency_key: str | None = None) -> bool:
+        """Add ``deltas`` (``{group: {field: delta}}``) to the totals of ``namespace``, atomically.
+
+        With ``idempotency_key``, adds only the first time the key is seen in ``namespace``
+        (within ``ttl`` seconds) and returns whether it added. Everything is checked first; a
+        failed call adds nothing.
+        """
+        _check_key("namespace", namespace)
+        rows = _check_deltas(deltas)
+        key = None if idempotency_key is None else _check_key("idempotency_key", idempotency_key)
+        return self._add(namespace, rows, key)
+
+    def totals(self, namespace: str) -> Totals:
+        """Every group's totals in ``namespace``: ``{group: {field: total}}`` (empty if none)."""
+        return self._totals(_check_key("namespace", namespace))
+
+    def put_pending(self, namespace: str, request_id: str, payload: str) -> None:
+        """Keep ``payload`` (text) for ``request_id`` for ``ttl`` seconds (replacing any earlier)."""
+        self._put_pending(_check_key("namespace", namespace), _check_key("request_id", request_id),
+                          check_string("payload", payload))
+
+    def pop_pending(self, namespace: str, request_id: str) -> str | None:
+        """The payload kept for ``request_id``, removed (``None`` if absent or expired)."""
+        return self._pop_pending(_check_key("namespace", namespace), _check_key("request_id", request_id))
+
+    def close(self) -> None:  # noqa: B027 - a store without resources has nothing to close
+        """Release connections (the store may not be used afterwards)."""
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @abc.abstractmethod
+    def _add(self, namespace: str, rows: list[tuple[str, str, float]], key: str | None) -> bool: ...
+
+    @abc.abstractmethod
+    def _totals(self, namespace: str) -> Totals: ...
+
+    @abc.abstractmethod
+    def _put_pending(self, namespace: str, request_id: str, payload: str) -> None: ...
+
+    @abc.abstractmethod
+    def _pop_pending(self, namespace: str, request_id: str) -> str | None: ...
+
+
+class MemoryStore(Store):
+    """Totals in this process's memory, under one lock (the default store).
+
+    Examples
+    --------
+    >>> store = MemoryStore()
+    >>> store.put_pending("exp", "req-1", '{"arm": 2}')
+    >>> store.pop_pending("exp", "req-1"), store.pop_pending("exp", "req-1")
+    ('{"arm": 2}', None)
+    """
+
+    def __init__(self, *, ttl: float = DEFAULT_TTL) -> None:
+        super().__init__(ttl=ttl)
+        self._lock = threading.Lock()
+        self._totals_by_ns: dict[str, Totals] = {}
+        self._keys: dict[tuple[str, str], float] = {}
+        self._pending: dict[tuple[str, str], tuple[str, float]] = {}
+
+    def _expire(self, now: float) -> None:
+        for table in (self._keys, self._pending):
+            if len(table) > 1024:  # amortised: a sweep only when the tables have grown
+                for k in [k for k, v in table.items() if (v if isinstance(v, float) else v[1]) <= now]:
+                    del table[k]
+
+    def _add(self, namespace: str, rows: list[tuple[str, str, float]], key: str | None) -> bool:
+        now = time.time()
+        with self._lock:
+            if key is not None:
+                expires = self._keys.get((namespace, key))
+                if expires is not None and expires > now:
+                    return False
+                self._expire(now)
+                self._keys[(namespace, key)] = now + self.ttl
+            totals = self._totals_by_ns.setdefault(namespace, {})
+            for group, field, value in rows:
+                fields = totals.setdefault(group, {})
+                fields[field] = fields.get(field, 0.0) + value
+        return True
+
+    def _totals(self, namespace: str) -> Totals:
+        with self._lock:
+            return {g: dict(f) for g, f in self._totals_by_ns.get(namespace, {}).items()}
+
+    def _put_pending(self, namespace: str, request_id: str, payload: str) -> None:
+        now = time.time()
+        with self._lock:
+            self._expire(now)
+            self._pending[(namespace, request_id)] = (payload, now + self.ttl)
+
+    def _pop_pending(self, namespace: str, request_id: str) -> str | None:
+        with self._lock:
+            entry = self._pending.pop((namespace, request_id), None)
+        if entry is None or entry[1] <= time.time():
+            return None
+        return entry[0]
+
+    def __repr__(self) -> str:
+        return f"MemoryStore(ttl={self.ttl:g})"
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS abkit_totals (
+    namespace TEXT NOT NULL, grp TEXT NOT NULL, field TEXT NOT NULL, value REAL NOT NULL,
+    PRIMARY KEY (namespace, grp, field)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS abkit_keys (
+    namespace TEXT NOT NULL, key TEXT NOT NULL, expires REAL NOT NULL,
+    PRIMARY KEY (namespace, key)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS abkit_keys_expires ON abkit_keys (expires);
+CREATE TABLE IF NOT EXISTS abkit_pending (
+    namespace TEXT NOT NULL, request_id TEXT NOT NULL, payload TEXT NOT NULL, expires REAL NOT NULL,
+    PRIMARY KEY (namespace, request_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS abkit_pending_expires ON abkit_pending (expires);
+"""
+
+
+class SQLiteStore(Store):
+    """Totals in one SQLite file, shared by the worker processes (and threads) of one host.
+
+    Parameters
+    ----------
+    path
+        The database file (created if missing, with its tables).
+    ttl
+        Seconds idempotency keys and pending decisions are kept.
+    synchronous
+        SQLite's ``synchronous`` setting: ``"NORMAL"`` (default; in WAL mode a committed add
+        survives the crash of any process, ``kill -9`` included, but not a power loss) or
+        ``"FULL"`` (fsync at every commit: survives a power loss too, slower).
+    timeout
+        Seconds a writer waits for another process's transaction before failing.
+
+    Each thread of each process opens its own connection (a forked worker opens new ones).
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> store = SQLiteStore(pathlib.Path(tempfile.mkdtemp()) / "abkit.db")
+    >>> store.add("exp", {"control": {"n": 2.0}})
+    True
+    >>> store.add("exp", {"control": {"n": 3.0}})
+    True
+    >>> store.totals("exp")
+    {'control': {'n': 5.0}}
+    >>> store.close()
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, ttl: float = DEFAULT_TTL,
+                 synchronous: str = "NORMAL", timeout: float = 30.0) -> None:
+        super().__init__(ttl=ttl)
+        if synchronous not in ("NORMAL", "FULL"):
+            raise ValueError(f"`synchronous` must be one of 'NORMAL', 'FULL'; got {synchronous!r}.")
+        self.path = Path(path)
+        self.synchronous = synchronous
+        self.timeout = check_positive("timeout", timeout)
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+        connection = self._connection()
+        with connection:
+            connection.executescript(_SCHEMA)
+
+    def _connection(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is not None and self._local.pid == os.getpid():
+            return connection
+        connection = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None,
+                                     check_same_thread=False)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute(f"PRAGMA synchronous={self.synchronous}")
+        self._local.connection, self._local.pid = connection, os.getpid()
+        with self._all_lock:
+            self._all.append(connection)
+        return connection
+
+    def _transaction(self, work: Any) -> Any:
+        connection = self._connection()
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            result = work(connection)
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+        return result
+
+    def _add(self, namespace: str, rows: list[tuple[str, str, float]], key: str | None) -> bool:
+        now = time.time()
+
+        def work(connection: sqlite3.Connection) -> bool:
+            if key is not None:
+                connection.execute("DELETE FROM abkit_keys WHERE namespace = ? AND key = ? AND expires <= ?",
+                                   (namespace, key, now))
+                claimed = connection.execute(
+                    "INSERT OR IGNORE INTO abkit_keys (namespace, key, expires) VALUES (?, ?, ?)",
+                    (namespace, key, now + self.ttl)).rowcount
+                if claimed == 0:
+                    return False
+            connection.executemany(
+                "INSERT INTO abkit_totals (namespace, grp, field, value) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (namespace, grp, field) DO UPDATE SET value = value + excluded.value",
+                [(namespace, group, field, value) for group, field, value in rows])
+            return True
+
+        added: bool = self._transaction(work)
+        if key is not None and hash(key) % 256 == 0:  # now and then, forget expired keys
+            self._transaction(lambda c: c.execute("DELETE FROM abkit_keys WHERE expires <= ?", (now,)))
+        return added
+
+    def _totals(self, namespace: str) -> Totals:
+        result: Totals = {}
+        rows = self._connection().execute(
+            "SELECT grp, field, value FROM abkit_totals WHERE namespace = ? ORDER BY grp, field",
+            (namespace,)).fetchall()
+        for group, field, value in rows:
+            result.setdefault(group, {})[field] = float(value)
+        return result
+
+    def _put_pending(self, namespace: str, request_id: str, payload: str) -> None:
+        now = time.time()
+
+        def work(connection: sqlite3.Connection) -> None:
+            connection.execute(
+                "INSERT OR REPLACE INTO abkit_pending (namespace, request_id, payload, expires) "
+                "VALUES (?, ?, ?, ?)", (namespace, request_id, payload, now + self.ttl))
+            if hash(request_id) % 256 == 0:
+                connection.execute("DELETE FROM abkit_pending WHERE expires <= ?", (now,))
+
+        self._transaction(work)
+
+    def _pop_pending(self, namespace: str, request_id: str) -> str | None:
+        def work(connection: sqlite3.Connection) -> str | None:
+            rows = connection.execute(
+                "DELETE FROM abkit_pending WHERE namespace = ? AND request_id = ? RETURNING payload, expires",
+                (namespace, request_id)).fetchall()
+            row = rows[0] if rows else None
+            return None if row is None or row[1] <= time.time() else str(row[0])
+
+        result: str | None = self._transaction(work)
+        return result
+
+    def close(self) -> None:
+        """Close every connection this store opened (in this process)."""
+        with self._all_lock:
+            connections, self._all = self._all, []
+        for connection in connections:
+            connection.close()
+        self._local = threading.local()
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({os.fspath(self.path)!r}, ttl={self.ttl:g}, synchronous={self.synchronous!r})"
+
+
+_ADD_SCRIPT = """
+if KEYS[2] ~= '' then
+    if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then return 0 end
+end
+for i = 2, #ARGV, 2 do redis.call('HINCRBYFLOAT', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return 1
+"""
+
+
+class RedisStore(Store):
+    """Totals in Redis, shared by every process on every host that can reach the server.
+
+    Parameters
+    ----------
+    url
+        A redis-py URL: ``redis://HOST:PORT/DB``, ``rediss://...`` (TLS) or
+        ``unix:///PATH/redis.sock?db=N``.
+    ttl
+        Seconds idempotency keys and pending decisions are kept (Redis expires them itself).
+    prefix
+        Prefix of every key this store writes. Keys of one namespace share a hash tag
+        (``{namespace}``), so a Redis Cluster keeps them on one shard and the script stays atomic.
+
+    Adds run one Lua script (``SET NX PX`` of the idempotency key, then ``HINCRBYFLOAT`` per
+    field), atomic on the server: no read-modify-write, nothing lost between hosts. Needs the
+    ``redis`` package (``pip install abkit[serve]``).
+    """
+
+    def __init__(self, url: str, *, ttl: float = DEFAULT_TTL, prefix: str = "abkit") -> None:
+        super().__init__(ttl=ttl)
+        try:
+            import redis
+        except ImportError as exc:  # pragma: no cover - the serve extra installs it
+            raise ImportError("RedisStore needs the `redis` package: pip install 'abkit[serve]'.") from exc
+        self.url = check_id("url", url)
+        self.prefix = check_id("prefix", prefix)
+        self._client = redis.Redis.from_url(url)
+        self._script = self._client.register_script(_ADD_SCRIPT)
+
+    def _key(self, namespace: str, kind: str, tail: str = "") -> str:
+        return f"{self.prefix}:{{{namespace}}}:{kind}{':' + tail if tail else ''}"
+
+    def _add(self, namespace: str, rows: list[tuple[str, str, float]], key: str | None) -> bool:
+        args: list[Any] = [int(self.ttl * 1000)]
+        for group, field, value in rows:
+            args += [json.dumps([group, field]), repr(value)]
+        keys = [self._key(namespace, "totals"), "" if key is None else self._key(namespace, "key", key)]
+        return bool(self._script(keys=keys, args=args))
+
+    def _totals(self, namespace: str) -> Totals:
+        result: Totals = {}
+        raw: dict[bytes, bytes] = self._client.hgetall(self._key(namespace, "totals"))  # type: ignore[assignment]
+        for name, value in sorted(raw.items()):
+            group, field = json.loads(name)
+            result.setdefault(group, {})[field] = float(value)
+        return result
+
+    def _put_pending(self, namespace: str, request_id: str, payload: str) -> None:
+        self._client.set(self._key(namespace, "pending", request_id), payload.encode("utf-8"),
+                         px=int(self.ttl * 1000))
+
+    def _pop_pending(self, namespace: str, request_id: str) -> str | None:
+        value: bytes | None = self._client.getdel(self._key(namespace, "pending", request_id))  # type: ignore[assignment]
+        return None if value is None else value.decode("utf-8")
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._client.close()
+
+    def __repr__(self) -> str:
+        return f"RedisStore({self.url!r}, ttl={self.ttl:g}, prefix={self.prefix!r})"
+
+
+def open_store(url: str) -> Store:
+    """A store from a URL: ``memory://``, ``sqlite://PATH`` or ``redis://HOST:PORT/DB``.
+
+    ``sqlite:///var/lib/abkit.db`` is the absolute path ``/var/lib/abkit.db``;
+    ``sqlite://abkit.db`` is relative to the working directory. ``rediss://`` and ``unix://``
+    URLs also open a :class:`RedisStore`.
+
+    Examples
+    --------
+    >>> open_store("memory://")
+    MemoryStore(ttl=86400)
+    >>> open_store("ftp://x")
+    Traceback (most recent call last):
+    ...
+    ValueError: `store` must be memory://, sqlite://PATH or redis://HOST:PORT/DB; got 'ftp://x'.
+    """
+    url = check_string("store", url)
+    if url == "memory://":
+        return MemoryStore()
+    if url.startswith("sqlite://") and len(url) > len("sqlite://"):
+        return SQLiteStore(url[len("sqlite://"):])
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        return RedisStore(url)
+    raise ValueError(f"`store` must be memory://, sqlite://PATH or redis://HOST:PORT/DB; got {url!r}.")
