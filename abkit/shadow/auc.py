@@ -199,7 +199,8 @@ def delong_test(
             "The AUC difference is 0 with zero DeLong variance (identical rankings); statistic 0, "
             "pvalue from z = 0 and a degenerate interval at 0, as pROC."
         )
-        se, statistic, ci = 0.0, 0.0, interval(0.0, 0.0, alternative, confidence_level)
+        se, statistic = 0.0, 0.0
+        ci = clip_interval(interval(0.0, 0.0, alternative, confidence_level), -1.0, 1.0)
     elif math.isnan(se):
         warn_degenerate(
             "The AUC difference has zero (or undefined) DeLong variance; statistic, pvalue and ci "

@@ -27,7 +27,8 @@ def test_identical_scores_give_z_0_p_1_and_a_degenerate_interval() -> None:
     assert (r.ci.low, r.ci.high) == (0.0, 0.0)
 
 
-@pytest.mark.parametrize(("alternative", "low", "high"), [("greater", 0.0, math.inf), ("less", -math.inf, 0.0)])
+# One-sided intervals have their open end at the range of an AUC difference, [-1, 1] (issue 19).
+@pytest.mark.parametrize(("alternative", "low", "high"), [("greater", 0.0, 1.0), ("less", -1.0, 0.0)])
 def test_one_sided_identical_scores_give_p_one_half(alternative: str, low: float, high: float) -> None:
     with pytest.warns(DegenerateDataWarning):
         r = delong_test(Y, S, S, alternative=alternative)
