@@ -9,21 +9,27 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-import json
 import os
-import tempfile
 import threading
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 from abkit._results import Result
+from abkit._state import (
+    dump_state,
+    envelope_from_document,
+    parse_json,
+    read_state_file,
+    write_state_file,
+)
 from abkit._validation import check_id
 from abkit.errors import StateError
 
 __all__ = ["Route", "Router"]
 
-_STATE_FORMAT = 1
+STATE_VERSION = 2
+"""Version 2: the envelope of :mod:`abkit._state`. Version 1 (``{"kind", "format": 1, "config",
+"state"}``, same ``config`` and ``state``) is still read."""
 
 R = TypeVar("R", bound="_JsonStateRouter")
 
@@ -107,23 +113,24 @@ class _JsonStateRouter(abc.ABC):
             return self._state()
 
     def to_json(self) -> str:
-        """The configuration and everything recorded, as a JSON document."""
+        """The configuration and everything recorded, as a state envelope (:mod:`abkit._state`)."""
         state = self._snapshot()
-        return json.dumps({"kind": self._kind, "format": _STATE_FORMAT, "config": self._config(),
-                           "state": state})
+        return dump_state(self._kind, STATE_VERSION, self._config(), state)
 
     @classmethod
     def from_json(cls: type[R], text: str | bytes) -> R:
-        """A router rebuilt from :meth:`to_json`; anything corrupt raises ``StateError``."""
+        """A router rebuilt from :meth:`to_json` (this or an older version); corrupt: ``StateError``."""
+        document = parse_json(text)
+        if isinstance(document, dict) and "format" in document and "version" not in document:
+            if document.get("kind") != cls._kind or document.get("format") != 1:
+                raise StateError(f"The state is not a {cls._kind} state: kind "
+                                 f"{document.get('kind')!r} format {document.get('format')!r}.")
+            document = {"kind": cls._kind, "version": 1, "config": document.get("config"),
+                        "state": document.get("state")}
+        envelope = envelope_from_document(document, cls._kind, versions=(1, STATE_VERSION))
         try:
-            document = json.loads(text)
-            if not isinstance(document, dict):
-                raise TypeError("the document is not a JSON object")
-            if document.get("kind") != cls._kind or document.get("format") != _STATE_FORMAT:
-                raise ValueError(f"expected kind {cls._kind!r} format {_STATE_FORMAT}; got kind "
-                                 f"{document.get('kind')!r} format {document.get('format')!r}")
-            router = cls._from_config(document["config"])
-            router._set_state(document["state"])
+            router = cls._from_config(envelope.config)
+            router._set_state(envelope.state)
         except StateError:
             raise
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
@@ -139,21 +146,13 @@ class _JsonStateRouter(abc.ABC):
             self._set_state(state)
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write :meth:`to_json` to ``path`` atomically (a temporary file, then a rename)."""
-        target = Path(path)
-        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-        try:
-            with os.fdopen(handle, "w") as out:
-                out.write(self.to_json())
-            os.replace(temporary, target)
-        except BaseException:
-            os.unlink(temporary)
-            raise
+        """Write :meth:`to_json` to ``path`` atomically and durably (see ``abkit._state``)."""
+        write_state_file(path, self.to_json())
 
     @classmethod
     def load(cls: type[R], path: str | os.PathLike[str]) -> R:
         """A router read from a file written by :meth:`save` (``StateError`` when corrupt)."""
-        return cls.from_json(Path(path).read_bytes())
+        return cls.from_json(read_state_file(path))
 
     def _check_same_config(self, other: Any, what: str) -> None:
         if type(other) is not type(self):

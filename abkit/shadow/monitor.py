@@ -62,6 +62,7 @@ import numpy.typing as npt
 
 from abkit._inference import clip_interval, warn_degenerate
 from abkit._results import ConfidenceInterval
+from abkit._state import dump_state, envelope_from_document, parse_json
 from abkit._validation import (
     check_choice,
     check_id,
@@ -88,7 +89,9 @@ from abkit.stats import MeanStats
 __all__ = ["MONITOR_METHODS", "ShadowMonitor", "ShadowMonitorResult"]
 
 MONITOR_METHODS = ("confidence-sequence", "msprt")
-_STATE_FORMAT = 1
+_STATE_VERSION = 2
+"""Version 2: the envelope of :mod:`abkit._state`. Version 1, one flat object with ``"format": 1``,
+is still read."""
 _NAN_INTERVAL = ConfidenceInterval(math.nan, math.nan)
 
 
@@ -372,21 +375,27 @@ class ShadowMonitor:
             n_pending=self.n_pending, method=self.method,
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe state (built-in metrics by name; custom ones by name, goal and margin)."""
-        return {
-            "format": _STATE_FORMAT, "kind": "ShadowMonitor", "champion": self.champion,
-            "challengers": list(self.challengers),
+    def _config_and_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        config = {
+            "champion": self.champion, "challengers": list(self.challengers),
             "metrics": [{"name": m.name, "goal": m.goal, "margin": m.margin} for m in self.metrics],
             "alpha": self.alpha, "method": self.method, "tuning_n": self.tuning_n, "tau2": self.tau2,
-            "min_requests": self.min_requests, "looks": self.looks, "n_pending": self.n_pending,
-            "sequences": [{"challenger": c, "metric": m, **seq.to_dict()}
-                          for (c, m), seq in self._sequences.items()],
+            "min_requests": self.min_requests,
         }
+        state = {"looks": self.looks, "n_pending": self.n_pending,
+                 "sequences": [{"challenger": c, "metric": m, **seq.to_dict()}
+                               for (c, m), seq in self._sequences.items()]}
+        return config, state
+
+    def to_dict(self) -> dict[str, Any]:
+        """The state envelope as a JSON-safe dict (built-in metrics by name; custom ones by name,
+        goal and margin)."""
+        return dict(json.loads(self.to_json()))
 
     def to_json(self) -> str:
-        """The state as a JSON string."""
-        return json.dumps(self.to_dict())
+        """The state envelope (:mod:`abkit._state`) as JSON text."""
+        config, state = self._config_and_state()
+        return dump_state("ShadowMonitor", _STATE_VERSION, config, state)
 
     @classmethod
     def from_dict(cls, state: Any, *, metrics: Sequence[ShadowMetric] | None = None) -> ShadowMonitor:
@@ -395,11 +404,13 @@ class ShadowMonitor:
         Custom metrics (a ``loss`` function) cannot be stored: pass the same ``metrics`` again.
         A corrupt or mismatched state raises :class:`abkit.errors.StateError`.
         """
-        if not isinstance(state, dict) or state.get("kind") != "ShadowMonitor":
-            raise StateError("Not a ShadowMonitor state: expected an object with kind 'ShadowMonitor'.")
-        if state.get("format") != _STATE_FORMAT:
-            raise StateError(f"Unsupported ShadowMonitor state format {state.get('format')!r}; "
-                             f"expected {_STATE_FORMAT}.")
+        if isinstance(state, dict) and "format" in state:  # version 1: one flat object
+            if state.get("kind") != "ShadowMonitor" or state.get("format") != 1:
+                raise StateError(f"Not a ShadowMonitor state of a known format: kind {state.get('kind')!r} "
+                                 f"format {state.get('format')!r}.")
+        else:
+            envelope = envelope_from_document(state, "ShadowMonitor", versions=(_STATE_VERSION,))
+            state = {**envelope.config, **envelope.state}
         try:
             saved = [(m["name"], m["goal"], float(m["margin"])) for m in state["metrics"]]
             specs = (list(metrics) if metrics is not None
@@ -427,11 +438,7 @@ class ShadowMonitor:
     @classmethod
     def from_json(cls, text: str, *, metrics: Sequence[ShadowMetric] | None = None) -> ShadowMonitor:
         """Restore a monitor from :meth:`to_json` output."""
-        try:
-            state = json.loads(text)
-        except (TypeError, json.JSONDecodeError) as exc:
-            raise StateError(f"ShadowMonitor state is not valid JSON: {exc}") from exc
-        return cls.from_dict(state, metrics=metrics)
+        return cls.from_dict(parse_json(text), metrics=metrics)
 
     def __repr__(self) -> str:
         return (f"ShadowMonitor(champion={self.champion!r}, challengers={list(self.challengers)}, "
