@@ -14,7 +14,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
-from abkit._results import Result
+from abkit._results import Result, object_html, object_repr
 from abkit._state import (
     dump_state,
     envelope_from_document,
@@ -107,6 +107,16 @@ class _JsonStateRouter(abc.ABC):
     def _from_config(cls: type[R], config: Any) -> R:
         """A router with nothing recorded, from :meth:`_config` output."""
         return cls(**config)
+
+    def _repr_items(self) -> list[tuple[str, Any]]:
+        """Configuration then a short state summary, for ``repr`` and the Jupyter table."""
+        return list(self._config().items())
+
+    def __repr__(self) -> str:
+        return object_repr(type(self).__name__, self._repr_items())
+
+    def _repr_html_(self) -> str:
+        return object_html(type(self).__name__, self._repr_items())
 
     def _snapshot(self) -> dict[str, Any]:
         with self._lock:

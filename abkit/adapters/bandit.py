@@ -226,6 +226,13 @@ class BanditRouter(_JsonStateRouter):
                 "max_pending": self.max_pending, "ttl": self.ttl, "sticky": self.sticky,
                 "refresh": self.refresh}
 
+    def _repr_items(self) -> list[tuple[str, Any]]:
+        config = [(k, v) for k, v in self._config().items() if k != "policy" and v is not None]
+        with self._lock:
+            pending, logged = len(self._pending), len(self._log)
+        return [*config, ("policy", type(self.policy).__name__), ("n_updates", self.policy.n_updates),
+                ("pending", pending), ("rewards", logged)]
+
     # --- the hot path ---------------------------------------------------------------------------
 
     def _refresh(self) -> None:

@@ -43,6 +43,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+from abkit._results import object_html, object_repr
 from abkit._state import dump_state, envelope_from_document, parse_json
 from abkit._validation import check_int, check_nonnegative, check_real
 from abkit.errors import StateError
@@ -147,6 +148,17 @@ class _Controller:
         for name, value in fields.items():
             setattr(controller, name, value)
         return controller
+
+    def _repr_items(self) -> list[tuple[str, Any]]:
+        with self._lock:
+            return [*self._config().items(), ("phase", self.phase), ("look", self.look),
+                    *self._fields().items(), ("events", len(self.events))]
+
+    def __repr__(self) -> str:
+        return object_repr(self.KIND, self._repr_items())
+
+    def _repr_html_(self) -> str:
+        return object_html(self.KIND, self._repr_items())
 
     # -- steps -------------------------------------------------------------------------------
     @property

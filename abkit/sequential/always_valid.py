@@ -33,7 +33,7 @@ import numpy as np
 from scipy import special
 
 from abkit._inference import clip_interval, warn_degenerate
-from abkit._results import ConfidenceInterval, Result
+from abkit._results import ConfidenceInterval, Result, object_html, object_repr
 from abkit._state import dump_state, envelope_from_document, parse_json
 from abkit._validation import check_choice, check_int, check_open_unit, check_positive, check_real
 from abkit.errors import StateError
@@ -244,6 +244,18 @@ class MSPRT:
     def reject(self) -> bool:
         """Whether the null has been rejected at some look (``pvalue <= alpha``)."""
         return self.pvalue <= self.alpha
+
+    def _repr_items(self) -> list[tuple[str, Any]]:
+        n = None if self.control is None or self.treatment is None else (self.control.n, self.treatment.n)
+        return [("tau2", self.tau2), ("sigma2", self.sigma2), ("theta0", self.theta0), ("alpha", self.alpha),
+                ("looks", self.looks), ("n", n), ("pvalue", self.pvalue), ("ci", self.ci),
+                ("reject", self.reject)]
+
+    def __repr__(self) -> str:
+        return object_repr("MSPRT", self._repr_items())
+
+    def _repr_html_(self) -> str:
+        return object_html("MSPRT", self._repr_items())
 
     def to_json(self) -> str:
         """The state envelope (:mod:`abkit._state`) as JSON text; an infinite ``ci`` end is ``null``."""

@@ -61,7 +61,7 @@ import numpy as np
 import numpy.typing as npt
 
 from abkit._inference import clip_interval, warn_degenerate
-from abkit._results import ConfidenceInterval
+from abkit._results import ConfidenceInterval, object_html, object_repr
 from abkit._state import dump_state, envelope_from_document, parse_json
 from abkit._validation import (
     check_choice,
@@ -440,6 +440,13 @@ class ShadowMonitor:
         """Restore a monitor from :meth:`to_json` output."""
         return cls.from_dict(parse_json(text), metrics=metrics)
 
+    def _repr_items(self) -> list[tuple[str, Any]]:
+        return [("champion", self.champion), ("challengers", list(self.challengers)),
+                ("metrics", [m.name for m in self.metrics]), ("method", self.method), ("alpha", self.alpha),
+                ("looks", self.looks), ("n_pending", self.n_pending)]
+
     def __repr__(self) -> str:
-        return (f"ShadowMonitor(champion={self.champion!r}, challengers={list(self.challengers)}, "
-                f"metrics={[m.name for m in self.metrics]}, method={self.method!r}, looks={self.looks})")
+        return object_repr("ShadowMonitor", self._repr_items())
+
+    def _repr_html_(self) -> str:
+        return object_html("ShadowMonitor", self._repr_items())
