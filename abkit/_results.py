@@ -19,7 +19,7 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["ConfidenceInterval", "Result"]
+__all__ = ["NAN_INTERVAL", "ConfidenceInterval", "Result"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -62,6 +62,10 @@ class ConfidenceInterval:
         '{"low": 0.25, "high": "inf"}'
         """
         return {"low": _json_number(self.low), "high": _json_number(self.high)}
+
+
+NAN_INTERVAL = ConfidenceInterval(math.nan, math.nan)
+"""The interval of a degenerate result (the only copy; ``abkit._inference`` re-exports it)."""
 
 
 def _json_number(value: float) -> Any:

@@ -61,7 +61,7 @@ import numpy as np
 import numpy.typing as npt
 
 from abkit._inference import clip_interval, warn_degenerate
-from abkit._results import ConfidenceInterval, object_html, object_repr
+from abkit._results import NAN_INTERVAL, ConfidenceInterval, object_html, object_repr
 from abkit._state import dump_state, envelope_from_document, parse_json
 from abkit._validation import (
     check_choice,
@@ -92,7 +92,6 @@ MONITOR_METHODS = ("confidence-sequence", "msprt")
 _STATE_VERSION = 2
 """Version 2: the envelope of :mod:`abkit._state`. Version 1, one flat object with ``"format": 1``,
 is still read."""
-_NAN_INTERVAL = ConfidenceInterval(math.nan, math.nan)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
@@ -348,7 +347,7 @@ class ShadowMonitor:
             def level(x: float, latency: bool = latency) -> float:  # mean log -> geometric mean
                 return math.exp(x) if latency else x
 
-            ci = _NAN_INTERVAL if seq.counted == 0 else ConfidenceInterval(back(seq.low), back(seq.high))
+            ci = NAN_INTERVAL if seq.counted == 0 else ConfidenceInterval(back(seq.low), back(seq.high))
             if spec.kind == "accuracy":  # a difference of accuracies lies in [-1, 1] (as R's prop.test)
                 ci = clip_interval(ci, -1.0, 1.0)
             p_meet_adj, p_miss_adj = min(1.0, m * seq.p_meet), min(1.0, m * seq.p_miss)
