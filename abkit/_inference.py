@@ -21,10 +21,9 @@ import warnings
 
 from scipy import special, stats
 
+from abkit._results import NAN_INTERVAL as NAN_INTERVAL
 from abkit._results import ConfidenceInterval
 from abkit.errors import DegenerateDataWarning
-
-NAN_INTERVAL = ConfidenceInterval(math.nan, math.nan)
 
 
 def pvalue_from_statistic(statistic: float, alternative: str, df: float | None = None) -> float:

@@ -19,7 +19,7 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["ConfidenceInterval", "Result"]
+__all__ = ["NAN_INTERVAL", "ConfidenceInterval", "Result"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -53,13 +53,25 @@ class ConfidenceInterval:
     def __iter__(self) -> Iterator[float]:
         return iter((self.low, self.high))
 
-    def to_dict(self) -> dict[str, float | None]:
-        """JSON-safe form: ``{"low": ..., "high": ...}`` with non-finite values kept as floats."""
+    def to_dict(self) -> dict[str, float | str]:
+        """JSON-safe form ``{"low": ..., "high": ...}``: finite ends are floats, and a non-finite
+        end is the string ``"-inf"``, ``"inf"`` or ``"nan"`` (what ``float()`` reads back), as in
+        every result's ``to_dict``. Strict JSON has no infinity; a string keeps a one-sided
+        interval's open end apart from a missing (NaN) one, which ``null`` would not.
+
+        >>> import json
+        >>> json.dumps(ConfidenceInterval(0.25, float("inf")).to_dict(), allow_nan=False)
+        '{"low": 0.25, "high": "inf"}'
+        """
         return {"low": _json_number(self.low), "high": _json_number(self.high)}
 
 
+NAN_INTERVAL = ConfidenceInterval(math.nan, math.nan)
+"""The interval of a degenerate result (the only copy; ``abkit._inference`` re-exports it)."""
+
+
 def _json_number(value: float) -> Any:
-    # json.dumps writes NaN/Infinity, which strict parsers reject; keep them as strings.
+    # json.dumps writes NaN/Infinity, which strict parsers reject; they become "nan"/"inf"/"-inf".
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     return value
@@ -91,6 +103,21 @@ def _format_value(value: Any) -> str:
     if isinstance(value, tuple | list):
         return "(" + ", ".join(_format_value(v) for v in value) + ")"
     return str(value)
+
+
+def object_repr(title: str, items: list[tuple[str, Any]]) -> str:
+    """``Title(name=value, ...)``: the ``repr`` of a stateful object (configuration, then state)."""
+    return f"{title}(" + ", ".join(f"{name}={value!r}" for name, value in items) + ")"
+
+
+def object_html(title: str, items: list[tuple[str, Any]]) -> str:
+    """A two-column HTML table of ``items`` captioned ``title`` (a stateful object in Jupyter)."""
+    cells = "".join(
+        f"<tr><th style='text-align:left'>{html.escape(name)}</th>"
+        f"<td style='text-align:left'>{html.escape(_format_value(value))}</td></tr>"
+        for name, value in items
+    )
+    return f"<table><caption style='text-align:left'><b>{html.escape(title)}</b></caption>{cells}</table>"
 
 
 class Result:

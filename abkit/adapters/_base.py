@@ -9,21 +9,27 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-import json
 import os
 import threading
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
-from abkit._results import Result
-from abkit._state import parse_json, write_state_file
+from abkit._results import Result, object_html, object_repr
+from abkit._state import (
+    dump_state,
+    envelope_from_document,
+    parse_json,
+    read_state_file,
+    write_state_file,
+)
 from abkit._validation import check_id
 from abkit.errors import StateError
 
 __all__ = ["Route", "Router"]
 
-_STATE_FORMAT = 1
+STATE_VERSION = 2
+"""Version 2: the envelope of :mod:`abkit._state`. Version 1 (``{"kind", "format": 1, "config",
+"state"}``, same ``config`` and ``state``) is still read."""
 
 R = TypeVar("R", bound="_JsonStateRouter")
 
@@ -102,35 +108,39 @@ class _JsonStateRouter(abc.ABC):
         """A router with nothing recorded, from :meth:`_config` output."""
         return cls(**config)
 
+    def _repr_items(self) -> list[tuple[str, Any]]:
+        """Configuration then a short state summary, for ``repr`` and the Jupyter table."""
+        return list(self._config().items())
+
+    def __repr__(self) -> str:
+        return object_repr(type(self).__name__, self._repr_items())
+
+    def _repr_html_(self) -> str:
+        return object_html(type(self).__name__, self._repr_items())
+
     def _snapshot(self) -> dict[str, Any]:
         with self._lock:
             return self._state()
 
     def to_json(self) -> str:
-        """The configuration and everything recorded, as a JSON document."""
+        """The configuration and everything recorded, as a state envelope (:mod:`abkit._state`)."""
         state = self._snapshot()
-        try:  # strict JSON: a state from_json could not read back is never written
-            return json.dumps({"kind": self._kind, "format": _STATE_FORMAT, "config": self._config(),
-                               "state": state}, allow_nan=False)
-        except ValueError:
-            raise StateError(f"{self._kind} state holds a value JSON cannot carry (NaN or infinity); "
-                             "not written.") from None
+        return dump_state(self._kind, STATE_VERSION, self._config(), state)
 
     @classmethod
     def from_json(cls: type[R], text: str | bytes) -> R:
-        """A router rebuilt from :meth:`to_json`; anything corrupt raises ``StateError``."""
-        try:  # malformed or too deeply nested text
-            document = parse_json(text)
-        except StateError as exc:
-            raise StateError(f"Corrupt {cls._kind} state: {exc}") from None
+        """A router rebuilt from :meth:`to_json` (this or an older version); corrupt: ``StateError``."""
+        document = parse_json(text)
+        if isinstance(document, dict) and "format" in document and "version" not in document:
+            if document.get("kind") != cls._kind or document.get("format") != 1:
+                raise StateError(f"The state is not a {cls._kind} state: kind "
+                                 f"{document.get('kind')!r} format {document.get('format')!r}.")
+            document = {"kind": cls._kind, "version": 1, "config": document.get("config"),
+                        "state": document.get("state")}
+        envelope = envelope_from_document(document, cls._kind, versions=(1, STATE_VERSION))
         try:
-            if not isinstance(document, dict):
-                raise TypeError("the document is not a JSON object")
-            if document.get("kind") != cls._kind or document.get("format") != _STATE_FORMAT:
-                raise ValueError(f"expected kind {cls._kind!r} format {_STATE_FORMAT}; got kind "
-                                 f"{document.get('kind')!r} format {document.get('format')!r}")
-            router = cls._from_config(document["config"])
-            router._set_state(document["state"])
+            router = cls._from_config(envelope.config)
+            router._set_state(envelope.state)
         except StateError:
             raise
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
@@ -146,14 +156,13 @@ class _JsonStateRouter(abc.ABC):
             self._set_state(state)
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write :meth:`to_json` to ``path`` atomically and durably (temporary file, fsync, rename,
-        fsync of the folder), with the mode the umask gives a new file."""
+        """Write :meth:`to_json` to ``path`` atomically and durably (see ``abkit._state``)."""
         write_state_file(path, self.to_json())
 
     @classmethod
     def load(cls: type[R], path: str | os.PathLike[str]) -> R:
         """A router read from a file written by :meth:`save` (``StateError`` when corrupt)."""
-        return cls.from_json(Path(path).read_bytes())
+        return cls.from_json(read_state_file(path))
 
     def _check_same_config(self, other: Any, what: str) -> None:
         if type(other) is not type(self):

@@ -67,11 +67,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from abkit._state import dump_state
 from abkit._validation import check_bool, check_id, check_int, check_nonnegative, check_positive, check_rng
 from abkit.adapters._base import Route, _check_names, _JsonStateRouter
 from abkit.bandits.policies import (
-    STATE_FORMAT,
-    STATE_VERSION,
+    STATE_VERSION as POLICY_STATE_VERSION,
+)
+from abkit.bandits.policies import (
     BasePolicy,
     ThompsonBernoulli,
     ThompsonGaussian,
@@ -90,8 +92,8 @@ _SPEC_KEYS = ("policy", "n_arms", "options", "prior")
 
 def _policy_spec(policy: BasePolicy) -> dict[str, Any]:
     """What a policy is, apart from its data: class, arms, options, prior (JSON-safe)."""
-    payload = json.loads(policy.to_json())
-    return {key: payload[key] for key in _SPEC_KEYS}
+    document = json.loads(policy.to_json())
+    return {"policy": document["kind"], **document["config"]}
 
 
 def _empty_policy(spec: Any) -> BasePolicy:
@@ -103,9 +105,9 @@ def _empty_policy(spec: Any) -> BasePolicy:
     if type(n_arms) is not int or n_arms < 1:
         raise StateError(f"Corrupt BanditRouter state: `n_arms` must be a positive integer; got {n_arms!r}.")
     zeros = [0.0] * n_arms
-    payload = {"format": STATE_FORMAT, "version": STATE_VERSION, **spec, "n_updates": 0, "counts": zeros,
-               "means": zeros, "m2": zeros, "active": [True] * n_arms}
-    return BasePolicy.from_json(json.dumps(payload))
+    config = {key: spec[key] for key in ("n_arms", "options", "prior")}
+    state = {"n_updates": 0, "counts": zeros, "means": zeros, "m2": zeros, "active": [True] * n_arms}
+    return BasePolicy.from_json(dump_state(str(spec["policy"]), POLICY_STATE_VERSION, config, state))
 
 
 def _column(name: str, values: Any, kind: str, n_arms: int) -> list[Any]:
@@ -223,6 +225,13 @@ class BanditRouter(_JsonStateRouter):
         return {"experiment": self.experiment, "policy": self._spec, "variants": list(self.variants),
                 "max_pending": self.max_pending, "ttl": self.ttl, "sticky": self.sticky,
                 "refresh": self.refresh}
+
+    def _repr_items(self) -> list[tuple[str, Any]]:
+        config = [(k, v) for k, v in self._config().items() if k != "policy" and v is not None]
+        with self._lock:
+            pending, logged = len(self._pending), len(self._log)
+        return [*config, ("policy", type(self.policy).__name__), ("n_updates", self.policy.n_updates),
+                ("pending", pending), ("rewards", logged)]
 
     # --- the hot path ---------------------------------------------------------------------------
 

@@ -244,6 +244,11 @@ class FixedSplitRouter(_JsonStateRouter):
             return round(self.store.totals(self.experiment).get(_EXCLUDED, {}).get("n", 0.0))
         return self._excluded
 
+    def _repr_items(self) -> list[tuple[str, Any]]:
+        config = [(k, v) for k, v in self._config().items() if v is not None]
+        return [*config, ("n", {name: s.n for name, s in self.summary().items()}),
+                ("excluded", self.excluded)]
+
     def summary(self) -> dict[str, ProportionStats | MeanStats]:
         """Per-variant sufficient statistics recorded so far (a consistent snapshot)."""
         state = self._snapshot()

@@ -196,6 +196,9 @@ class ShadowRouter(_JsonStateRouter):
     def __len__(self) -> int:
         return len(self._rows)
 
+    def _repr_items(self) -> list[tuple[str, Any]]:
+        return [*self._config().items(), ("rows", len(self))]
+
     def _state(self) -> dict[str, Any]:
         return {"log": {c: [row[j] for row in self._rows] for j, c in enumerate(SHADOW_LOG_COLUMNS)}}
 

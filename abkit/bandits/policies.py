@@ -45,7 +45,6 @@ True
 
 from __future__ import annotations
 
-import json
 import math
 import numbers
 import threading
@@ -55,7 +54,7 @@ import numpy as np
 import numpy.typing as npt
 
 from abkit._inference import warn_degenerate
-from abkit._state import parse_json
+from abkit._state import dump_state, envelope_from_document, parse_json
 from abkit._validation import check_int, check_real, check_rng, to_array
 from abkit.bandits import _kernels as k
 from abkit.bandits import _posterior
@@ -73,8 +72,11 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
-STATE_FORMAT = "abkit.bandits.policy"
-STATE_VERSION = 1
+STATE_VERSION = 2
+"""Version 2: the envelope of :mod:`abkit._state` (``kind`` the policy class, ``config`` its arms,
+options and prior, ``state`` its data). Version 1, ``{"format": "abkit.bandits.policy",
+"version": 1, "policy": ..., ...}`` with every field at the top, is still read."""
+LEGACY_FORMAT = "abkit.bandits.policy"
 _MAX = float(np.finfo(np.float64).max)
 MAX_ARMS = 1_000_000  # a policy table is 8 rows x arms float64: 64 MB at this bound
 
@@ -378,23 +380,18 @@ class BasePolicy:
     # --- serialisation and merging --------------------------------------------------------------
 
     def to_json(self) -> str:
-        """The state as JSON (statistics, prior, options; not the random stream)."""
+        """The state envelope (:mod:`abkit._state`): statistics, prior, options; not the random stream."""
         with self._lock:
             t = self._table
-            payload = {
-                "format": STATE_FORMAT,
-                "version": STATE_VERSION,
-                "policy": type(self).__name__,
-                "n_arms": self.n_arms,
-                "options": self._options(),
+            config = {"n_arms": self.n_arms, "options": self._options(), "prior": t[k.P0 :].T.tolist()}
+            state = {
                 "n_updates": self.n_updates,
                 "counts": t[k.COUNTS].tolist(),
                 "means": t[k.MEANS].tolist(),
                 "m2": t[k.M2].tolist(),
                 "active": [bool(a) for a in t[k.ACTIVE]],
-                "prior": t[k.P0 :].T.tolist(),
             }
-        return json.dumps(payload, allow_nan=False)  # every update keeps the table finite
+        return dump_state(type(self).__name__, STATE_VERSION, config, state)
 
     @classmethod
     def from_json(cls, text: str, *, rng: Any = None) -> BasePolicy:
@@ -543,14 +540,22 @@ def _prior_columns(prior: Any, n_arms: int, width: int) -> FloatArray:
 
 
 def _parse_payload(text: Any) -> dict[str, Any]:
-    """The decoded state, with its envelope checked; ``StateError`` otherwise."""
-    payload = parse_json(text)
-    if not isinstance(payload, dict) or payload.get("format") != STATE_FORMAT:
-        raise StateError(f'The text is not an abkit bandit policy state (no "format": "{STATE_FORMAT}").')
-    if payload.get("version") != STATE_VERSION:
-        raise StateError(
-            f"Unsupported state version {payload.get('version')!r}; this abkit reads {STATE_VERSION}."
-        )
+    """The decoded state as one flat mapping, with its envelope checked; ``StateError`` otherwise."""
+    document = parse_json(text)
+    if isinstance(document, dict) and "format" in document:  # version 1: every field at the top
+        if document.get("format") != LEGACY_FORMAT:
+            raise StateError(f'Not an abkit bandit policy state (no "format": "{LEGACY_FORMAT}").')
+        if document.get("version") != 1:
+            raise StateError(f"Unsupported state version {document.get('version')!r}; this abkit reads 1 "
+                             f"and {STATE_VERSION}.")
+        payload = {key: value for key, value in document.items() if key not in ("format", "version")}
+    else:
+        kind = document.get("kind") if isinstance(document, dict) else None
+        if not isinstance(kind, str) or kind not in POLICIES:
+            raise StateError(f"The text is not an abkit bandit policy state (kind {kind!r}; expected one "
+                             f"of {', '.join(POLICIES)}).")
+        envelope = envelope_from_document(document, kind, versions=(STATE_VERSION,))
+        payload = {"policy": kind, **envelope.config, **envelope.state}
     missing = sorted(_KEYS - payload.keys())
     if missing:
         raise StateError(f"The policy state lacks {', '.join(missing)}.")

@@ -43,14 +43,18 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from abkit._state import parse_json
+from abkit._results import object_html, object_repr
+from abkit._state import dump_state, envelope_from_document, parse_json
 from abkit._validation import check_int, check_nonnegative, check_real, check_string
 from abkit.errors import StateError
 from abkit.rollout.judge import CanaryJudge, CanaryVerdict
 
 __all__ = ["BlueGreen", "CanaryRollout", "Recreate", "RollingUpdate"]
 
-STATE_VERSION = 1
+STATE_VERSION = 2
+"""Version 2: the envelope of :mod:`abkit._state` (``state`` holds phase, look, fields and events).
+Version 1 had the same fields at the top level beside ``kind``, ``version`` and ``config``; it is
+still read."""
 
 
 def _num(value: float) -> float | None:
@@ -106,15 +110,14 @@ class _Controller:
         return {}
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON-safe state: configuration, phase, look counter, fields and event log."""
-        with self._lock:
-            return {"kind": self.KIND, "version": STATE_VERSION, "config": self._config(),
-                    "phase": self.phase, "look": self.look, **self._fields(),
-                    "events": json.loads(json.dumps(self.events))}
+        """The state envelope as a JSON-safe dict: ``config``, and phase, look, fields, events."""
+        return dict(json.loads(self.to_json()))
 
     def to_json(self) -> str:
-        """The state as a JSON string (``from_json`` restores it)."""
-        return json.dumps(self.to_dict(), allow_nan=False)
+        """The state envelope (:mod:`abkit._state`) as JSON text (``from_json`` restores it)."""
+        with self._lock:
+            state = {"phase": self.phase, "look": self.look, **self._fields(), "events": self.events}
+            return dump_state(self.KIND, STATE_VERSION, self._config(), state)
 
     @classmethod
     def _from_config(cls, judge: CanaryJudge, config: Mapping[str, Any]) -> _Controller:
@@ -126,15 +129,12 @@ class _Controller:
     @classmethod
     def from_json(cls, text: str | bytes, judge: CanaryJudge) -> Any:
         """Rebuild a controller from ``to_json`` output; a corrupt state raises ``StateError``."""
-        try:
-            state = parse_json(text)
-        except StateError as exc:
-            raise _state_error(cls.KIND, str(exc)) from None
-        if not isinstance(state, dict):
-            raise _state_error(cls.KIND, f"expected a JSON object; got {type(state).__name__}.")
-        if state.get("kind") != cls.KIND or state.get("version") != STATE_VERSION:
-            raise _state_error(cls.KIND, f"expected kind {cls.KIND!r} version {STATE_VERSION}; got "
-                                         f"{state.get('kind')!r} version {state.get('version')!r}.")
+        document = parse_json(text)
+        if isinstance(document, dict) and document.get("version") == 1 and "state" not in document:
+            rest = {k: v for k, v in document.items() if k not in ("kind", "version", "config")}
+            document = {key: document.get(key) for key in ("kind", "version", "config")} | {"state": rest}
+        envelope = envelope_from_document(document, cls.KIND, versions=(1, STATE_VERSION))
+        state = {"config": envelope.config, **envelope.state}
         try:
             controller = cls._from_config(judge, state["config"])
             phase, look, events = state["phase"], state["look"], state["events"]
@@ -154,6 +154,17 @@ class _Controller:
         for name, value in fields.items():
             setattr(controller, name, value)
         return controller
+
+    def _repr_items(self) -> list[tuple[str, Any]]:
+        with self._lock:
+            return [*self._config().items(), ("phase", self.phase), ("look", self.look),
+                    *self._fields().items(), ("events", len(self.events))]
+
+    def __repr__(self) -> str:
+        return object_repr(self.KIND, self._repr_items())
+
+    def _repr_html_(self) -> str:
+        return object_html(self.KIND, self._repr_items())
 
     # -- steps -------------------------------------------------------------------------------
     @property

@@ -83,7 +83,7 @@ import numpy.typing as npt
 from scipy import special
 
 from abkit._inference import clip_interval
-from abkit._results import ConfidenceInterval, Result
+from abkit._results import NAN_INTERVAL, ConfidenceInterval, Result
 from abkit._validation import (
     as_float_array,
     check_choice,
@@ -538,7 +538,7 @@ class CanaryJudge:
         n_base = base.n if isinstance(base, ProportionStats | MeanStats) else int(np.size(base))
         n_canary = canary.n if isinstance(canary, ProportionStats | MeanStats) else int(np.size(canary))
         if min(n_base, n_canary) < check.min_samples:
-            return _Test(math.nan, math.nan, math.nan, ConfidenceInterval(math.nan, math.nan), n_base,
+            return _Test(math.nan, math.nan, math.nan, NAN_INTERVAL, n_base,
                          n_canary, f"needs at least {check.min_samples} units per arm; got {n_base} "
                                    f"(baseline) and {n_canary} (canary)")
         sequential = self.validity == "always-valid"
@@ -556,7 +556,7 @@ class CanaryJudge:
         else:
             est = _rank_estimate(check, base, canary)
         if est.problem:
-            return _Test(math.nan, math.nan, math.nan, ConfidenceInterval(math.nan, math.nan),
+            return _Test(math.nan, math.nan, math.nan, NAN_INTERVAL,
                          est.n_baseline, est.n_canary, est.problem)
         sign = 1.0 if check.worse == "higher" else -1.0
         if sequential:

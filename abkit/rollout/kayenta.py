@@ -43,7 +43,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import special
 
-from abkit._results import ConfidenceInterval, Result
+from abkit._results import NAN_INTERVAL, ConfidenceInterval, Result
 from abkit._rootfind import zeroin
 from abkit._validation import (
     _to_float_array,
@@ -260,11 +260,10 @@ def kayenta_classify(
     e = _prepare("experiment", experiment, nan_strategy)
     options: dict[str, Any] = {"direction": direction, "nan_strategy": nan_strategy, "tolerance": tolerance,
                "confidence_level": confidence_level, "effect_size_measure": effect_size_measure}
-    nan_ci = ConfidenceInterval(math.nan, math.nan)
 
     def early(classification: str, is_critical: bool, reason: str | None) -> KayentaClassification:
         return KayentaClassification(classification=classification, critical=is_critical, reason=reason,
-                                     deviation=1.0, effect_size=math.nan, estimate=math.nan, ci=nan_ci,
+                                     deviation=1.0, effect_size=math.nan, estimate=math.nan, ci=NAN_INTERVAL,
                                      **options)
 
     if e.size == 0 or c.size == 0:
@@ -285,7 +284,7 @@ def kayenta_classify(
         return KayentaClassification(classification="Error", critical=bool(critical),
                                      reason=f"Metric classification failed: {exc}",
                                      deviation=math.nan, effect_size=math.nan, estimate=math.nan,
-                                     ci=nan_ci, **options)
+                                     ci=NAN_INTERVAL, **options)
     deviation = _mean_ratio(c, e)
     effect = _cles(c, e) if effect_size_measure == "cles" else deviation
     bound = tolerance * abs(estimate)

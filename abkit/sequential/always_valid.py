@@ -25,16 +25,18 @@ Examples
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 from scipy import special
 
 from abkit._inference import clip_interval, warn_degenerate
-from abkit._results import ConfidenceInterval, Result
-from abkit._validation import check_choice, check_open_unit, check_positive, check_real
+from abkit._results import ConfidenceInterval, Result, object_html, object_repr
+from abkit._state import dump_state, envelope_from_document, parse_json
+from abkit._validation import check_choice, check_int, check_open_unit, check_positive, check_real
+from abkit.errors import StateError
 from abkit.stats import MeanStats, ProportionStats
 
 __all__ = [
@@ -47,6 +49,8 @@ __all__ = [
 ]
 
 ArmStats = MeanStats | ProportionStats
+_STATE_VERSION = 1
+"""Version 1: the envelope of :mod:`abkit._state`; the flat ``to_dict`` of abkit 0.1 is still read."""
 
 
 def _arm_moments(name: str, stats: Any) -> tuple[int, float, float]:
@@ -187,7 +191,8 @@ class MSPRT:
 
     ``pvalue`` is the running minimum of the per-look always-valid p-values and ``ci`` the
     running intersection of the confidence sequence, both still valid at ``alpha``. The state
-    is JSON (``to_dict`` / ``from_dict``), so router instances can persist it.
+    is the JSON envelope of :mod:`abkit._state` (``to_json`` / ``from_json``, or ``to_dict`` /
+    ``from_dict``), so router instances can persist it.
 
     Examples
     --------
@@ -240,37 +245,66 @@ class MSPRT:
         """Whether the null has been rejected at some look (``pvalue <= alpha``)."""
         return self.pvalue <= self.alpha
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe state."""
-        return {
-            "tau2": self.tau2,
-            "sigma2": self.sigma2,
-            "theta0": self.theta0,
-            "alpha": self.alpha,
-            "kind": None if self.control is None else type(self.control).__name__,
+    def _repr_items(self) -> list[tuple[str, Any]]:
+        n = None if self.control is None or self.treatment is None else (self.control.n, self.treatment.n)
+        return [("tau2", self.tau2), ("sigma2", self.sigma2), ("theta0", self.theta0), ("alpha", self.alpha),
+                ("looks", self.looks), ("n", n), ("pvalue", self.pvalue), ("ci", self.ci),
+                ("reject", self.reject)]
+
+    def __repr__(self) -> str:
+        return object_repr("MSPRT", self._repr_items())
+
+    def _repr_html_(self) -> str:
+        return object_html("MSPRT", self._repr_items())
+
+    def to_json(self) -> str:
+        """The state envelope (:mod:`abkit._state`) as JSON text; an infinite ``ci`` end is ``null``."""
+        config = {"tau2": self.tau2, "sigma2": self.sigma2, "theta0": self.theta0, "alpha": self.alpha}
+        state = {
+            "stats": None if self.control is None else type(self.control).__name__,
             "control": None if self.control is None else self.control.to_dict(),
             "treatment": None if self.treatment is None else self.treatment.to_dict(),
             "looks": self.looks,
             "pvalue": self.pvalue,
-            "ci": [self.ci.low, self.ci.high],
+            "ci": [_finite_or_none(self.ci.low), _finite_or_none(self.ci.high)],
         }
+        return dump_state("MSPRT", _STATE_VERSION, config, state)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The state envelope as a JSON-safe dict (see :meth:`to_json`)."""
+        return dict(json.loads(self.to_json()))
 
     @classmethod
-    def from_dict(cls, state: dict[str, Any]) -> MSPRT:
-        """Restore a test saved with :meth:`to_dict`."""
-        keys = ("tau2", "sigma2", "theta0", "alpha", "kind", "control", "treatment", "looks", "pvalue")
-        if not isinstance(state, Mapping) or not all(k in state for k in keys):
-            raise TypeError(f"`state` must be a dict from MSPRT.to_dict() with keys {list(keys)}; "
-                            f"got {type(state).__name__}.")
-        test = cls(tau2=state["tau2"], sigma2=state["sigma2"], theta0=state["theta0"], alpha=state["alpha"])
-        if state["kind"] is not None:
-            kind = {"MeanStats": MeanStats, "ProportionStats": ProportionStats}[state["kind"]]
-            test.control = kind(**state["control"])
-            test.treatment = kind(**state["treatment"])
-        test.looks = int(state["looks"])
-        test.pvalue = float(state["pvalue"])
-        test.ci = ConfidenceInterval(float(state["ci"][0]), float(state["ci"][1]))
+    def from_json(cls, text: str | bytes) -> MSPRT:
+        """Restore a test from :meth:`to_json` output; a corrupt state raises ``StateError``."""
+        return cls.from_dict(parse_json(text))
+
+    @classmethod
+    def from_dict(cls, state: Any) -> MSPRT:
+        """Restore a test saved with :meth:`to_dict` (or the flat dict abkit 0.1 wrote)."""
+        if isinstance(state, dict) and "tau2" in state and "state" not in state:  # 0.1: flat, no envelope
+            flat = {**state, "stats": state.get("kind")}
+        else:
+            envelope = envelope_from_document(state, "MSPRT", versions=(_STATE_VERSION,))
+            flat = {**envelope.config, **envelope.state}
+        try:
+            test = cls(tau2=flat["tau2"], sigma2=flat["sigma2"], theta0=flat["theta0"], alpha=flat["alpha"])
+            if flat["stats"] is not None:
+                kind = {"MeanStats": MeanStats, "ProportionStats": ProportionStats}[flat["stats"]]
+                test.control = kind(**flat["control"])
+                test.treatment = kind(**flat["treatment"])
+            test.looks = check_int("looks", flat["looks"])
+            test.pvalue = check_real("pvalue", flat["pvalue"])
+            low, high = flat["ci"]
+            test.ci = ConfidenceInterval(-math.inf if low is None else float(low),
+                                         math.inf if high is None else float(high))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StateError(f"Corrupt MSPRT state: {exc!r}") from exc
         return test
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None
 
 
 # Beyond this the tail and the density underflow and their difference cancels: no tau2 is computable.

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Any
 
 import numpy as np
 from scipy import optimize
 
-from abkit._results import Result
+from abkit._results import Result, object_html, object_repr
 from abkit._validation import check_int, check_open_unit
 
 __all__ = ["SPRT", "SPRTOperatingCharacteristics"]
@@ -81,6 +82,17 @@ class SPRT:
         self.slope = -self._log_failure / d
         self.accept_intercept = -self.log_b / d
         self.reject_intercept = self.log_a / d
+
+    def _repr_items(self) -> list[tuple[str, Any]]:
+        return [("p0", self.p0), ("p1", self.p1), ("alpha", self.alpha), ("beta", self.beta),
+                ("log_a", round(self.log_a, 6)), ("log_b", round(self.log_b, 6)),
+                ("slope", round(self.slope, 6))]
+
+    def __repr__(self) -> str:
+        return object_repr("SPRT", self._repr_items())
+
+    def _repr_html_(self) -> str:
+        return object_html("SPRT", self._repr_items())
 
     def llr(self, successes: int, n: int) -> float:
         """Log likelihood ratio of ``H1`` to ``H0`` after ``successes`` out of ``n`` trials."""

@@ -47,7 +47,7 @@ import numpy.typing as npt
 from abkit._bootstrap import percentile_interval
 from abkit._inference import clip_interval, pvalue_from_statistic
 from abkit._progress import progress_bar, show_progress
-from abkit._results import ConfidenceInterval, Result
+from abkit._results import NAN_INTERVAL, ConfidenceInterval, Result
 from abkit._validation import (
     RngLike,
     check_choice,
@@ -251,7 +251,6 @@ def _from_test(
     )
 
 
-_NAN_INTERVAL = ConfidenceInterval(math.nan, math.nan)
 
 
 def _evaluate(log: ShadowLog, champion: str, challenger: str, metric: ShadowMetric, threshold: float,
@@ -262,7 +261,7 @@ def _evaluate(log: ShadowLog, champion: str, challenger: str, metric: ShadowMetr
     n = int(a.size)
     level = 1.0 - alpha
     if n < 2:
-        return _Evaluation(math.nan, math.nan, math.nan, _NAN_INTERVAL, math.nan, math.nan, n, "",
+        return _Evaluation(math.nan, math.nan, math.nan, NAN_INTERVAL, math.nan, math.nan, n, "",
                            "insufficient data")
     if metric.kind == "auc":
         auc = delong_test(y, a, b, margin=threshold, confidence_level=level)
@@ -275,7 +274,7 @@ def _evaluate(log: ShadowLog, champion: str, challenger: str, metric: ShadowMetr
         q = metric.quantile
         low, high, _ = order_statistic_ranks(n, q, level)
         if low < 1 or high > n:
-            return _Evaluation(math.nan, math.nan, math.nan, _NAN_INTERVAL, math.nan, math.nan, n,
+            return _Evaluation(math.nan, math.nan, math.nan, NAN_INTERVAL, math.nan, math.nan, n,
                                "paired bootstrap", INSUFFICIENT_TAIL_DATA)
 
         def quantile(values: npt.NDArray[np.float64]) -> float:

@@ -63,8 +63,8 @@ import numpy as np
 import numpy.typing as npt
 
 from abkit._inference import clip_interval, warn_degenerate
-from abkit._results import ConfidenceInterval
-from abkit._state import parse_json
+from abkit._results import NAN_INTERVAL, ConfidenceInterval, object_html, object_repr
+from abkit._state import dump_state, envelope_from_document, parse_json
 from abkit._validation import (
     check_choice,
     check_id,
@@ -91,8 +91,9 @@ from abkit.stats import MeanStats
 __all__ = ["MONITOR_METHODS", "ShadowMonitor", "ShadowMonitorResult"]
 
 MONITOR_METHODS = ("confidence-sequence", "msprt")
-_STATE_FORMAT = 1
-_NAN_INTERVAL = ConfidenceInterval(math.nan, math.nan)
+_STATE_VERSION = 2
+"""Version 2: the envelope of :mod:`abkit._state`. Version 1, one flat object with ``"format": 1``,
+is still read."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
@@ -375,7 +376,7 @@ class ShadowMonitor:
             def level(x: float, latency: bool = latency) -> float:  # mean log -> geometric mean
                 return math.exp(x) if latency else x
 
-            ci = _NAN_INTERVAL if seq.counted == 0 else ConfidenceInterval(back(seq.low), back(seq.high))
+            ci = NAN_INTERVAL if seq.counted == 0 else ConfidenceInterval(back(seq.low), back(seq.high))
             if spec.kind == "accuracy":  # a difference of accuracies lies in [-1, 1] (as R's prop.test)
                 ci = clip_interval(ci, -1.0, 1.0)
             p_meet_adj, p_miss_adj = min(1.0, m * seq.p_meet), min(1.0, m * seq.p_miss)
@@ -402,25 +403,27 @@ class ShadowMonitor:
             n_pending=self.n_pending, method=self.method,
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe state (built-in metrics by name; custom ones by name, goal and margin)."""
-        with self._lock:
-            return self._to_dict()
-
-    def _to_dict(self) -> dict[str, Any]:
-        return {
-            "format": _STATE_FORMAT, "kind": "ShadowMonitor", "champion": self.champion,
-            "challengers": list(self.challengers),
+    def _config_and_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        config = {
+            "champion": self.champion, "challengers": list(self.challengers),
             "metrics": [{"name": m.name, "goal": m.goal, "margin": m.margin} for m in self.metrics],
             "alpha": self.alpha, "method": self.method, "tuning_n": self.tuning_n, "tau2": self.tau2,
-            "min_requests": self.min_requests, "looks": self.looks, "n_pending": self.n_pending,
-            "sequences": [{"challenger": c, "metric": m, **seq.to_dict()}
-                          for (c, m), seq in self._sequences.items()],
+            "min_requests": self.min_requests,
         }
+        state = {"looks": self.looks, "n_pending": self.n_pending,
+                 "sequences": [{"challenger": c, "metric": m, **seq.to_dict()}
+                               for (c, m), seq in self._sequences.items()]}
+        return config, state
+
+    def to_dict(self) -> dict[str, Any]:
+        """The state envelope as a JSON-safe dict (built-in metrics by name; custom ones by name,
+        goal and margin)."""
+        return dict(json.loads(self.to_json()))
 
     def to_json(self) -> str:
-        """The state as a JSON string."""
-        return json.dumps(self.to_dict(), allow_nan=False)
+        """The state envelope (:mod:`abkit._state`) as JSON text."""
+        config, state = self._config_and_state()
+        return dump_state("ShadowMonitor", _STATE_VERSION, config, state)
 
     @classmethod
     def from_dict(cls, state: Any, *, metrics: Sequence[ShadowMetric] | None = None) -> ShadowMonitor:
@@ -429,14 +432,13 @@ class ShadowMonitor:
         Custom metrics (a ``loss`` function) cannot be stored: pass the same ``metrics`` again.
         A corrupt or mismatched state raises :class:`abkit.errors.StateError`.
         """
-        if metrics is not None and (isinstance(metrics, str) or not isinstance(metrics, Sequence)
-                                    or not all(isinstance(m, ShadowMetric) for m in metrics)):
-            raise TypeError(f"`metrics` must be None or a list of ShadowMetric; got {metrics!r}.")
-        if not isinstance(state, dict) or state.get("kind") != "ShadowMonitor":
-            raise StateError("Not a ShadowMonitor state: expected an object with kind 'ShadowMonitor'.")
-        if state.get("format") != _STATE_FORMAT:
-            raise StateError(f"Unsupported ShadowMonitor state format {state.get('format')!r}; "
-                             f"expected {_STATE_FORMAT}.")
+        if isinstance(state, dict) and "format" in state:  # version 1: one flat object
+            if state.get("kind") != "ShadowMonitor" or state.get("format") != 1:
+                raise StateError(f"Not a ShadowMonitor state of a known format: kind {state.get('kind')!r} "
+                                 f"format {state.get('format')!r}.")
+        else:
+            envelope = envelope_from_document(state, "ShadowMonitor", versions=(_STATE_VERSION,))
+            state = {**envelope.config, **envelope.state}
         try:
             saved = [(m["name"], m["goal"], float(m["margin"])) for m in state["metrics"]]
             specs = (list(metrics) if metrics is not None
@@ -464,12 +466,15 @@ class ShadowMonitor:
     @classmethod
     def from_json(cls, text: str, *, metrics: Sequence[ShadowMetric] | None = None) -> ShadowMonitor:
         """Restore a monitor from :meth:`to_json` output."""
-        try:
-            state = parse_json(text)
-        except StateError as exc:
-            raise StateError(f"ShadowMonitor state: {exc}") from None
-        return cls.from_dict(state, metrics=metrics)
+        return cls.from_dict(parse_json(text), metrics=metrics)
+
+    def _repr_items(self) -> list[tuple[str, Any]]:
+        return [("champion", self.champion), ("challengers", list(self.challengers)),
+                ("metrics", [m.name for m in self.metrics]), ("method", self.method), ("alpha", self.alpha),
+                ("looks", self.looks), ("n_pending", self.n_pending)]
 
     def __repr__(self) -> str:
-        return (f"ShadowMonitor(champion={self.champion!r}, challengers={list(self.challengers)}, "
-                f"metrics={[m.name for m in self.metrics]}, method={self.method!r}, looks={self.looks})")
+        return object_repr("ShadowMonitor", self._repr_items())
+
+    def _repr_html_(self) -> str:
+        return object_html("ShadowMonitor", self._repr_items())

@@ -185,7 +185,7 @@ def _crosstab(hashing, version, key_a, key_b):
 
 @pytest.mark.parametrize(("hashing", "version"), [("growthbook", 2), ("optimizely", 1)])
 @pytest.mark.parametrize(("key_a", "key_b"), [("exp-a", "exp-b"), ("checkout", "ranking-model")])
-def test_experiments_with_different_salts_are_independent(hashing, version, key_a, key_b):
+def test_experiments_with_different_seeds_are_independent(hashing, version, key_a, key_b):
     table = _crosstab(hashing, version, key_a, key_b)
     assert stats.chi2_contingency(table).pvalue > 0.001, table
 

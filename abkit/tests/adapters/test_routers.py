@@ -204,8 +204,8 @@ def _corrupt(document, path, value):
 
 
 @pytest.mark.parametrize(("path", "value", "match"), [
-    (("kind",), "ShadowRouter", "expected kind 'FixedSplitRouter'"),
-    (("format",), 99, "format 99"),
+    (("kind",), "ShadowRouter", "not a 'FixedSplitRouter' state"),
+    (("version",), 99, "version 99 is not one this abkit reads"),
     (("config", "weights"), [0.9, 0.9], "`weights` must sum to 1"),
     (("config", "metric"), "median", "`metric` must be one of"),
     (("state", "stats", "control", "n"), -3, "`n` must be at least 0"),
@@ -213,7 +213,7 @@ def _corrupt(document, path, value):
     (("state", "stats", "control"), [1, 2], "per-variant stats must be an object"),
     (("state", "stats"), {"control": {"successes": 0, "n": 0}}, "one entry per variant"),
     (("state", "excluded"), -1, "excluded must be a count"),
-    (("state",), None, "Corrupt FixedSplitRouter state"),
+    (("state",), None, '"config" and "state" must be JSON objects'),
 ])
 def test_corrupt_state_raises_state_error_and_changes_nothing(path, value, match):
     router, _ = _filled()
@@ -228,7 +228,7 @@ def test_corrupt_state_raises_state_error_and_changes_nothing(path, value, match
 
 @pytest.mark.parametrize("text", ["", "{not json", "[1, 2]", b"\xff\xfe"])
 def test_unparsable_state_raises_state_error(text, tmp_path):
-    with pytest.raises(StateError, match="Corrupt FixedSplitRouter state"):
+    with pytest.raises(StateError, match=r"not valid JSON|not UTF-8|must be an object with keys"):
         FixedSplitRouter.from_json(text)
     path = tmp_path / "state.json"
     path.write_bytes(text.encode() if isinstance(text, str) else text)

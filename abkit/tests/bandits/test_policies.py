@@ -45,7 +45,7 @@ def _stream(seed: int, size: int, n_arms: int = 4) -> tuple[np.ndarray, np.ndarr
 
 
 def _discount(policy: BasePolicy) -> float:
-    return float(json.loads(policy.to_json())["options"]["discount"])
+    return float(json.loads(policy.to_json())["config"]["options"]["discount"])
 
 
 def _same_state(a: BasePolicy, b: BasePolicy, rtol: float = 1e-12) -> None:
@@ -207,24 +207,29 @@ def test_corrupt_or_mismatched_state_is_refused(make: Callable[..., BasePolicy])
     cls = type(policy)
 
     def broken(**changes: Any) -> str:
-        return json.dumps({**payload, **changes})
+        document = json.loads(json.dumps(payload))
+        for key, value in changes.items():
+            section = document if key in document else document["config" if key in document["config"] else "state"]
+            section[key] = value
+        return json.dumps(document)
 
     with pytest.raises(StateError, match="not valid JSON"):
         cls.from_json(policy.to_json()[:-5])
     with pytest.raises(StateError, match="not an abkit bandit policy state"):
         cls.from_json(json.dumps({"counts": [1]}))
-    with pytest.raises(StateError, match="Unsupported state version 99"):
+    with pytest.raises(StateError, match="state version 99 is not one this abkit reads"):
         cls.from_json(broken(version=99))
     with pytest.raises(StateError, match=r"`counts` must be at least 0; got -1.0 for arm 2"):
         cls.from_json(broken(counts=[1.0, 2.0, -1.0, 3.0]))
     with pytest.raises(StateError, match="`m2` must be a list of 4 numbers"):
         cls.from_json(broken(m2=[0.0, 0.0]))
-    with pytest.raises(StateError, match="holds NaN"):
+    with pytest.raises(StateError, match="The state holds NaN"):
         cls.from_json(broken(means=[0.1, float("nan"), 0.1, 0.1]))
     with pytest.raises(StateError, match="`active` must mark at least one arm"):
         cls.from_json(broken(active=[False] * 4))
     with pytest.raises(StateError, match="lacks counts"):
-        cls.from_json(json.dumps({k: v for k, v in payload.items() if k != "counts"}))
+        cls.from_json(json.dumps({**payload, "state": {k: v for k, v in payload["state"].items()
+                                                       if k != "counts"}}))
     with pytest.raises(StateError, match="`n_updates` must be a non-negative integer"):
         cls.from_json(broken(n_updates=-3))
     with pytest.raises(StateError, match="invalid"):
@@ -382,7 +387,7 @@ def test_per_arm_prior_and_repr() -> None:
     )
     assert repr(policy) == "ThompsonBernoulli(n_arms=2, discount=1.0, n_updates=0)"
     assert policy.add_arm(prior=(5, 5)) == 2
-    assert json.loads(policy.to_json())["prior"][2][:2] == [5.0, 5.0]
+    assert json.loads(policy.to_json())["config"]["prior"][2][:2] == [5.0, 5.0]
 
 
 @given(

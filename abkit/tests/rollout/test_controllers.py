@@ -99,18 +99,24 @@ def test_json_round_trip_and_resume() -> None:
     assert rollout.events[-1]["at"] == 60.0
 
 
+def _with_state(text: str, **changes: Any) -> str:
+    document = json.loads(text)
+    document["state"].update(changes)
+    return json.dumps(document)
+
+
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
         (lambda s: "{not json", "not valid JSON"),
-        (lambda s: json.dumps([1, 2]), "expected a JSON object"),
-        (lambda s: json.dumps({**json.loads(s), "kind": "BlueGreen"}), "expected kind 'CanaryRollout'"),
-        (lambda s: json.dumps({**json.loads(s), "phase": "flying"}), "phase must be one of"),
-        (lambda s: json.dumps({**json.loads(s), "step_index": 7}), "step_index 7 is beyond the 3 steps"),
-        (lambda s: json.dumps({**json.loads(s), "look": 99}), "exceeds the judge's planned_looks"),
+        (lambda s: json.dumps([1, 2]), "must be an object with keys"),
+        (lambda s: json.dumps({**json.loads(s), "kind": "BlueGreen"}), "not a 'CanaryRollout' state"),
+        (lambda s: _with_state(s, phase="flying"), "phase must be one of"),
+        (lambda s: _with_state(s, step_index=7), "step_index 7 is beyond the 3 steps"),
+        (lambda s: _with_state(s, look=99), "exceeds the judge's planned_looks"),
         (lambda s: json.dumps({**json.loads(s), "config": {"steps": [50, 10, 100]}}), "strictly increasing"),
-        (lambda s: json.dumps({k: v for k, v in json.loads(s).items() if k != "events"}), "'events'"),
-        (lambda s: json.dumps({**json.loads(s), "look": "two"}), "`look` must be an integer"),
+        (lambda s: _with_state(s, events=None), "events must be a list"),
+        (lambda s: _with_state(s, look="two"), "`look` must be an integer"),
     ],
 )
 def test_corrupt_state_raises_state_error(mutate: Any, message: str) -> None:
@@ -159,7 +165,7 @@ def test_rolling_update_batches_and_rolls_back_in_batches() -> None:
     with pytest.raises(ValueError, match=r"`batch_size` must be at most n_instances \(5\); got 6"):
         RollingUpdate(_judge(), n_instances=5, batch_size=6)
     state = json.loads(ru.to_json())
-    state["updated"] = 3  # rolled back but still running new instances: inconsistent
+    state["state"]["updated"] = 3  # rolled back but still running new instances: inconsistent
     with pytest.raises(StateError, match="does not fit phase 'rolled_back'"):
         RollingUpdate.from_json(json.dumps(state), _judge())
 

@@ -249,7 +249,7 @@ def test_json_round_trip_continues_identically(kwargs: dict) -> None:
     monitor = _fed(**kwargs)
     restored = ShadowMonitor.from_json(monitor.to_json())
     assert restored.to_dict() == monitor.to_dict()
-    assert json.loads(monitor.to_json())["n_pending"] == monitor.n_pending > 0
+    assert json.loads(monitor.to_json())["state"]["n_pending"] == monitor.n_pending > 0
     batch = load_shadow_log(make_shadow_log(400, rng=3))
     assert restored.update(batch).to_dict() == monitor.update(batch).to_dict()
 
@@ -273,15 +273,16 @@ def _corrupt(change: Any) -> str:
 
 
 @pytest.mark.parametrize(("change", "match"), [
-    (lambda s: s.update(kind="MSPRT"), "Not a ShadowMonitor state"),
-    (lambda s: s.update(format=99), "Unsupported ShadowMonitor state format 99"),
-    (lambda s: s.pop("looks"), "Corrupt ShadowMonitor state"),
-    (lambda s: s.update(alpha=2.0), "Corrupt ShadowMonitor state.*alpha"),
-    (lambda s: s["sequences"].pop(), "sequences .* do not match"),
-    (lambda s: s["sequences"][0].update(p_meet=1.5), r"p-values must be in \[0, 1\]"),
-    (lambda s: s["sequences"][0]["stats"]["champion"].update(n=3), "counts differ"),
-    (lambda s: s["sequences"][0].update(ci=None), "`ci` must be null exactly when"),
-    (lambda s: s["sequences"][1]["stats"]["difference"].update(n=-1), "Corrupt ShadowMonitor state"),
+    (lambda s: s.update(kind="MSPRT"), "not a 'ShadowMonitor' state"),
+    (lambda s: s.update(version=99), "ShadowMonitor state version 99 is not one this abkit reads"),
+    (lambda s: s.update(format=1), "Corrupt ShadowMonitor state"),
+    (lambda s: s["state"].pop("looks"), "Corrupt ShadowMonitor state"),
+    (lambda s: s["config"].update(alpha=2.0), "Corrupt ShadowMonitor state.*alpha"),
+    (lambda s: s["state"]["sequences"].pop(), "sequences .* do not match"),
+    (lambda s: s["state"]["sequences"][0].update(p_meet=1.5), r"p-values must be in \[0, 1\]"),
+    (lambda s: s["state"]["sequences"][0]["stats"]["champion"].update(n=3), "counts differ"),
+    (lambda s: s["state"]["sequences"][0].update(ci=None), "`ci` must be null exactly when"),
+    (lambda s: s["state"]["sequences"][1]["stats"]["difference"].update(n=-1), "Corrupt ShadowMonitor state"),
 ])
 def test_corrupt_state_raises_state_error(change: Any, match: str) -> None:
     with pytest.raises(StateError, match=match):
@@ -398,8 +399,8 @@ def test_eight_threads_updating_lose_no_batch(monkeypatch: pytest.MonkeyPatch) -
     for batch in batches:
         one.update(batch)
     # the order of looks differs between threads, the pooled statistics do not (up to rounding)
-    pooled = json.loads(monitor.to_json())["sequences"][0]["stats"]["difference"]
-    expected = json.loads(one.to_json())["sequences"][0]["stats"]["difference"]
+    pooled = json.loads(monitor.to_json())["state"]["sequences"][0]["stats"]["difference"]
+    expected = json.loads(one.to_json())["state"]["sequences"][0]["stats"]["difference"]
     assert pooled["n"] == expected["n"] == 2400
     assert pooled["mean"] == pytest.approx(expected["mean"], rel=1e-12, abs=1e-15)
     assert pooled["var"] == pytest.approx(expected["var"], rel=1e-12)
