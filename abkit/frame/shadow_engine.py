@@ -10,7 +10,14 @@ the two models' rows by request id and asks the engine for its sufficient statis
 - McNemar: the 2x2 counts;
 - DeLong: placement values from midranks (``rank(method="average")`` window functions over all
   labelled requests and within each class), then per class their means and their centred
-  covariance (a window mean, then a sum of products).
+  covariance (a window mean, then a sum of products);
+- Diebold-Mariano: the mean loss differential and its autocovariances up to the horizon, from
+  ``shift`` (lag) window functions in timestamp order;
+- :class:`abkit.shadow.ShadowMonitor` looks: :meth:`ShadowTable.monitor_stats`.
+
+Not (yet) in the engine: the Wilcoxon signed-rank test and latency quantiles (load the table
+with :func:`abkit.frame.load_shadow_log` and use the core functions); in :meth:`compare_models`
+the bootstrap metrics fall back to loading.
 
 The final step is the core's own (:func:`abkit.shadow.paired_t_from_moments`,
 :func:`abkit.shadow.mcnemar_from_counts`, :func:`abkit.shadow.delong_from_moments`,
@@ -81,6 +88,11 @@ def _rows(frame: Any) -> list[dict[str, Any]]:
     return rows
 
 
+def _count(condition: Any) -> Any:
+    """How many rows meet a boolean expression (Spark does not sum booleans)."""
+    return condition.cast(nw.Int64).sum()
+
+
 def _number(value: Any) -> float:
     return math.nan if value is None else float(value)
 
@@ -140,7 +152,8 @@ class ShadowTable:
     def _check_log(self) -> tuple[str, ...]:
         n = self._names
         score = nw.col(n["score"])
-        flagged = self._frame.with_columns((score.is_null() | score.is_nan()).alias("_missing"))
+        missing = (score.is_null() | score.is_nan()).cast(nw.Int64)
+        flagged = self._frame.with_columns(missing.alias("_missing"))
         rows = _rows(flagged.group_by(n["model"]).agg(
             nw.len().alias("rows"), nw.col(n["request_id"]).n_unique().alias("requests"),
             nw.col("_missing").sum().alias("missing"),
@@ -197,8 +210,8 @@ class ShadowTable:
         return joined
 
     def _check_binary(self, paired: Any) -> tuple[int, int]:
-        row = _rows(paired.select(nw.len().alias("n"), (nw.col("y") == 1.0).sum().alias("m"),
-                                  (~nw.col("y").is_in([0.0, 1.0])).sum().alias("bad")))[0]
+        row = _rows(paired.select(nw.len().alias("n"), _count(nw.col("y") == 1.0).alias("m"),
+                                  _count(~nw.col("y").is_in([0.0, 1.0])).alias("bad")))[0]
         if row["bad"]:
             raise ValueError(f"`label` must be binary (0/1 or True/False); got {row['bad']} other value(s).")
         return int(row["m"] or 0), int(row["n"]) - int(row["m"] or 0)
@@ -248,7 +261,7 @@ class ShadowTable:
                            nw.col(f"{key}_b").var(ddof=1).alias(f"{key}_vb")]
         row = _rows(paired.with_columns(*derived).select(*aggregates))[0]
         if any(kind == "log_latency" for kind, _ in specs.values()) and row["n"]:
-            positive = _rows(paired.select(((nw.col("a") <= 0) | (nw.col("b") <= 0)).sum().alias("bad")))
+            positive = _rows(paired.select(_count((nw.col("a") <= 0) | (nw.col("b") <= 0)).alias("bad")))
             if positive[0]["bad"]:
                 raise ValueError("`latency` must be positive for a ratio; got a value <= 0.")
         return {key: (int(row["n"]), _number(row[f"{key}_a"]), _number(row[f"{key}_b"]),
@@ -265,8 +278,8 @@ class ShadowTable:
         truth = nw.col("y") == 1.0
         right_a, right_b = (nw.col("a") >= threshold) == truth, (nw.col("b") >= threshold) == truth
         row = _rows(paired.select(
-            nw.len().alias("n"), (right_a & right_b).sum().alias("both"),
-            (right_a & ~right_b).sum().alias("b"), (~right_a & right_b).sum().alias("c"),
+            nw.len().alias("n"), _count(right_a & right_b).alias("both"),
+            _count(right_a & ~right_b).alias("b"), _count(~right_a & right_b).alias("c"),
         ))[0]
         return mcnemar_from_counts(int(row["both"] or 0), int(row["b"] or 0), int(row["c"] or 0),
                                    int(row["n"]), method=method, alternative=alternative,
