@@ -3,6 +3,8 @@
 ``abkit demo`` generates a seeded experiment and prints a readable report of its analysis.
 ``abkit sample-size`` sizes an experiment (or gives its power or MDE) and, with traffic, its
 duration in days.
+``abkit compare LOG --champion A --challenger B`` compares shadow models on a long-layout log
+(a Parquet, CSV or JSON Lines file or a directory of segments) from DuckDB aggregates.
 ``abkit analyze PATH`` analyses a CSV or Parquet file of one row per unit inside DuckDB (the file
 is never loaded into pandas): ``--proportion converted``, ``--mean revenue`` or
 ``--mean revenue:revenue_pre`` (CUPED on a covariate), ``--ratio clicks/sessions``, each
@@ -439,6 +441,66 @@ def _add_serve(commands: Any) -> None:
                        help="log durability (default: batch, at most 1 s lost in a crash)")
 
 
+def run_compare(path: str, *, champion: str, challengers: list[str], metrics: list[str] | None,
+                alpha: float, min_requests: int, output: str) -> str:
+    """Compare shadow models on a Parquet/CSV/JSON Lines log (or a directory of segments) in DuckDB.
+
+    The log is long-layout (``request_id``, ``model``, ``score`` or ``prediction``, ``label``,
+    optional ``latency`` and ``timestamp``); only engine aggregates reach Python, except for
+    the bootstrap metrics (latency quantiles), which load the log. Raises :class:`UsageError`
+    when the command line does not fit the file and :class:`DataError` when the data cannot be
+    compared.
+    """
+    from abkit.frame import ShadowTable
+
+    try:
+        import duckdb
+    except ImportError:
+        raise DataError('`abkit compare` needs DuckDB: pip install "abkit[duckdb]".') from None
+    if not Path(path).exists():
+        raise UsageError(
+            f"`LOG` must be an existing Parquet, CSV or JSON Lines file or directory; got {path!r}.")
+    name = Path(path).name
+    try:
+        table = ShadowTable(path)
+        models = table.models
+    except duckdb.Error as exc:
+        raise DataError(f"cannot read {name!r}: {_first_line(exc)}") from None
+    except (ValueError, TypeError) as exc:
+        raise UsageError(str(exc)) from None
+    for model in [champion, *challengers]:
+        if model not in models:
+            raise UsageError(f"Unknown model {model!r}; {name!r} has models {list(models)}.")
+    try:
+        result = table.compare_models(champion=champion, challengers=challengers,
+                                      metrics=metrics or ("auc", "log_loss"), alpha=alpha,
+                                      min_requests=min_requests)
+    except duckdb.Error as exc:
+        raise DataError(f"cannot read {name!r}: {_first_line(exc)}") from None
+    except (ValueError, TypeError) as exc:
+        raise DataError(f"{name}: {exc}") from None
+    return json.dumps(result.to_dict(), indent=2) if output == "json" else repr(result)
+
+
+def _add_compare(commands: Any) -> None:
+    compare = commands.add_parser(
+        "compare", help="compare shadow models on a Parquet/CSV log inside DuckDB",
+        description="Champion/challenger verdicts from a shadow log (long layout), computed from "
+                    "DuckDB aggregates; Holm-adjusted across challengers and metrics.")
+    compare.add_argument("path", metavar="LOG",
+                         help="Parquet, CSV or JSON Lines file, or a directory of segments")
+    compare.add_argument("--champion", required=True, help="the serving model's name")
+    compare.add_argument("--challenger", dest="challengers", action="append", required=True,
+                         help="a challenger's name (repeat for several)")
+    compare.add_argument("--metric", dest="metrics", action="append",
+                         choices=["auc", "accuracy", "log_loss", "brier", "latency", "latency_p50",
+                                  "latency_p90", "latency_p95", "latency_p99"],
+                         help="a metric (repeat; default: auc and log_loss)")
+    compare.add_argument("--alpha", type=float, default=0.05)
+    compare.add_argument("--min-requests", type=_at_least(2), default=500)
+    compare.add_argument("--output", default="table", choices=["table", "json"])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``abkit`` command; returns the exit status (0 ok, 1 bad data, 2 usage)."""
     parser = _Parser(prog="abkit", description="Experimentation statistics.")
@@ -451,6 +513,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _add_sample_size(commands)
     _add_analyze(commands)
     _add_serve(commands)
+    _add_compare(commands)
     args = parser.parse_args(argv)
     try:
         if args.command == "demo":
@@ -460,6 +523,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 report = run_sample_size(args)
             except (ValueError, TypeError, ConvergenceError) as exc:
                 raise UsageError(str(exc)) from None
+        elif args.command == "compare":
+            report = run_compare(args.path, champion=args.champion, challengers=args.challengers,
+                                 metrics=args.metrics, alpha=args.alpha, min_requests=args.min_requests,
+                                 output=args.output)
         elif args.command == "serve":
             from abkit.service.server import serve
 

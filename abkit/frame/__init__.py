@@ -4,7 +4,9 @@
   :class:`Mean`, :class:`RatioOfMeans`), :func:`summarize` (one group-by inside the table's
   engine) and :func:`to_frame` (results as a pandas DataFrame).
 - :mod:`abkit.frame.shadow_log`: :func:`load_shadow_log` (a table, a file or a router's log to an
-  :class:`abkit.shadow.ShadowLog`) and :func:`compare_models` on a table.
+  :class:`abkit.shadow.ShadowLog`).
+- :mod:`abkit.frame.shadow_engine`: :class:`ShadowTable` (paired tests from engine aggregates)
+  and :func:`compare_models` on a table, a file or a directory of log segments.
 
 Examples
 --------
@@ -25,7 +27,8 @@ from abkit.frame.experiment import (
     summarize,
     to_frame,
 )
-from abkit.frame.shadow_log import LAYOUTS, compare_models, load_shadow_log
+from abkit.frame.shadow_engine import ShadowTable, compare_models
+from abkit.frame.shadow_log import LAYOUTS, load_shadow_log
 
 __all__ = [
     "LAYOUTS",
@@ -36,6 +39,7 @@ __all__ = [
     "MetricResult",
     "Proportion",
     "RatioOfMeans",
+    "ShadowTable",
     "compare_models",
     "load_shadow_log",
     "summarize",

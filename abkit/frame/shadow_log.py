@@ -1,4 +1,4 @@
-"""Load shadow logs from tables: pandas, Polars, PyArrow, DuckDB, Parquet or CSV files.
+"""Load shadow logs from tables: pandas, Polars, PyArrow, DuckDB, Parquet, CSV or JSON Lines files.
 
 This is the one shadow module that touches DataFrames (through narwhals, so one code path
 serves every engine; files are read by DuckDB); :mod:`abkit.shadow` itself takes a
@@ -34,6 +34,7 @@ Examples
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -41,37 +42,54 @@ import narwhals as nw
 import numpy as np
 
 from abkit._validation import check_choice, check_id
-from abkit.shadow.decision import ShadowComparison
-from abkit.shadow.decision import compare_models as compare_shadow_logs
 from abkit.shadow.log import ShadowLog
 
-__all__ = ["LAYOUTS", "compare_models", "load_shadow_log"]
+__all__ = ["LAYOUTS", "load_shadow_log", "read_table"]
 
 LAYOUTS = ("long", "wide")
 _OPTIONAL = ("label", "latency", "timestamp", "label_time")
 
 
-def _read(table: Any) -> Any:
-    """A narwhals DataFrame or LazyFrame (DuckDB, Polars lazy) from any supported source."""
-    if isinstance(table, str | Path) and Path(table).is_dir():
-        return nw.from_native(_read_segments(Path(table)))
+_SEGMENTS = {".parquet": "parquet", ".csv": "csv", ".jsonl": "json", ".json": "json", ".ndjson": "json"}
+
+
+def read_table(table: Any) -> Any:
+    """A narwhals frame from a table, or from a file or a directory of segment files (DuckDB).
+
+    A directory is read whole (every ``*.parquet``, ``*.csv`` or ``*.jsonl``/``*.json`` file in
+    it, one kind only) as one table, lazily.
+    """
     if isinstance(table, str | Path):
         import duckdb
 
-        path = str(table)
-        suffix = Path(path).suffix.lower()
-        if suffix not in (".parquet", ".csv"):
-            raise ValueError(f"`table` must be a .parquet or .csv path; got {path!r}.")
-        try:
-            table = duckdb.read_parquet(path) if suffix == ".parquet" else duckdb.read_csv(path)
-        except duckdb.IOException as exc:
-            raise FileNotFoundError(f"`table` names no readable file: {path!r} ({exc}).") from exc
+        path = Path(table)
+        if path.is_dir() and _is_decision_log(path):
+            return nw.from_native(_read_segments(path))
+        if path.is_dir():
+            kinds = {_SEGMENTS[p.suffix.lower()] for p in path.iterdir() if p.suffix.lower() in _SEGMENTS}
+            if len(kinds) != 1:
+                raise ValueError(
+                    "`table` must be a directory of Parquet, CSV or JSON Lines segments of one kind; "
+                    f"{str(path)!r} holds {sorted(kinds) or 'none'}."
+                )
+            kind = kinds.pop()
+            files = sorted(str(p) for p in path.iterdir() if _SEGMENTS.get(p.suffix.lower()) == kind)
+        elif path.suffix.lower() in _SEGMENTS:
+            if not path.is_file():
+                raise FileNotFoundError(f"`table` names no readable file: {str(path)!r} does not exist.")
+            kind, files = _SEGMENTS[path.suffix.lower()], [str(path)]
+        else:
+            raise ValueError(
+                f"`table` must be a .parquet, .csv or .jsonl path or a directory of them; got {str(path)!r}."
+            )
+        reader = {"parquet": duckdb.read_parquet, "csv": duckdb.read_csv, "json": duckdb.read_json}[kind]
+        table = reader(files if len(files) > 1 else files[0])
     try:
         frame = nw.from_native(table)
     except TypeError as exc:
         raise TypeError(
-            "`table` must be a DataFrame (pandas, Polars, PyArrow, DuckDB, ...), a Parquet/CSV "
-            f"path or a log directory; got {type(table).__name__}."
+            "`table` must be a DataFrame (pandas, Polars, PyArrow, DuckDB, PySpark, ...), a "
+            f"Parquet/CSV/JSON Lines path or a directory of them; got {type(table).__name__}."
         ) from exc
     return frame
 
@@ -79,6 +97,21 @@ def _read(table: Any) -> Any:
 _LOG_TYPES = {"timestamp": "DOUBLE", "event": "VARCHAR", "experiment": "VARCHAR", "unit_id": "VARCHAR",
               "request_id": "VARCHAR", "variant": "VARCHAR", "propensity": "DOUBLE", "outcome": "DOUBLE",
               "model": "VARCHAR", "prediction": "DOUBLE", "label": "DOUBLE", "latency": "DOUBLE"}
+
+
+def _is_decision_log(folder: Path) -> bool:
+    """Whether ``folder`` holds the JSON Lines segments of :class:`abkit.adapters.logs.SegmentLog`
+    (every record has an ``event`` field), rather than segments of a plain table."""
+    for segment in sorted(folder.glob("*.jsonl")):
+        with segment.open(encoding="utf-8") as handle:
+            first = handle.readline()
+        if first.strip():
+            try:
+                record = json.loads(first)
+            except ValueError:
+                return False
+            return isinstance(record, dict) and "event" in record and "experiment" in record
+    return False
 
 
 def _read_segments(folder: Path) -> Any:
@@ -171,7 +204,7 @@ def load_shadow_log(
             raise ValueError(f"`as_of` needs a label-arrival column; the table has no {label_time!r}.")
         log: ShadowLog = table.to_shadow_log(duplicates=duplicates)
         return log
-    frame = _read(table)
+    frame = read_table(table)
     columns = list(frame.collect_schema().names())
     if score is None:
         score = "prediction" if layout == "long" and "score" not in columns and "prediction" in columns \
@@ -220,33 +253,3 @@ def load_shadow_log(
     arrays = {key: np.concatenate(value) for key, value in parts.items() if value}
     return ShadowLog.from_arrays(as_of=as_of, duplicates=duplicates, **arrays)
 
-
-
-def compare_models(table: Any, *, champion: str, challengers: Any, **options: Any) -> ShadowComparison:
-    """:func:`abkit.shadow.compare_models` on a table: load it, then compare.
-
-    Parameters
-    ----------
-    table
-        Anything :func:`load_shadow_log` reads with its defaults (a long-layout table, a
-        Parquet/CSV path, an :class:`abkit.adapters.ShadowRouter`), or a
-        :class:`abkit.shadow.ShadowLog`. For other layouts or column names, call
-        :func:`load_shadow_log` first and pass its result.
-    champion, challengers, **options
-        As in :func:`abkit.shadow.compare_models` (``metrics``, ``alpha``, ``min_requests``,
-        ``n_resamples``, ``rng``).
-
-    Returns
-    -------
-    abkit.shadow.ShadowComparison
-
-    Examples
-    --------
-    >>> from abkit.datasets import make_shadow_log
-    >>> table = make_shadow_log(3000, models={"v1": 1.0, "v2": 1.0}, rng=4)   # equally good
-    >>> result = compare_models(table, champion="v1", challengers=["v2"], metrics=["auc"])
-    >>> result.verdicts[0].verdict, result.rows[0].status
-    ('inconclusive', 'undecided')
-    """
-    log = table if isinstance(table, ShadowLog) else load_shadow_log(table)
-    return compare_shadow_logs(log, champion=champion, challengers=challengers, **options)

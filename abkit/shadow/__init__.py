@@ -24,7 +24,7 @@ Examples
 """
 
 from abkit.nonparametric import MannWhitneyResult, mann_whitney_test
-from abkit.shadow.auc import AUCInterval, DeLongTestResult, auc_ci, delong_test
+from abkit.shadow.auc import AUCInterval, DeLongTestResult, auc_ci, delong_from_moments, delong_test
 from abkit.shadow.decision import (
     ChallengerVerdict,
     MetricComparison,
@@ -32,13 +32,18 @@ from abkit.shadow.decision import (
     ShadowMetric,
     compare_models,
 )
-from abkit.shadow.forecast import DieboldMarianoTestResult, diebold_mariano_test
+from abkit.shadow.forecast import (
+    DieboldMarianoTestResult,
+    diebold_mariano_from_autocovariances,
+    diebold_mariano_test,
+)
 from abkit.shadow.latency import (
     INSUFFICIENT_TAIL_DATA,
     LatencyQuantiles,
     LatencyRatioResult,
     QuantileEstimate,
     latency_quantiles,
+    latency_ratio_from_log_test,
     latency_ratio_test,
 )
 from abkit.shadow.log import ShadowLog, ShadowLogReport
@@ -47,7 +52,9 @@ from abkit.shadow.paired import (
     McNemarTestResult,
     PairedTTestResult,
     WilcoxonTestResult,
+    mcnemar_from_counts,
     mcnemar_test,
+    paired_t_from_moments,
     paired_t_test,
     wilcoxon_test,
 )
@@ -76,13 +83,18 @@ __all__ = [
     "WilcoxonTestResult",
     "auc_ci",
     "compare_models",
+    "delong_from_moments",
     "delong_test",
+    "diebold_mariano_from_autocovariances",
     "diebold_mariano_test",
     "latency_quantiles",
+    "latency_ratio_from_log_test",
     "latency_ratio_test",
     "mann_whitney_test",
+    "mcnemar_from_counts",
     "mcnemar_test",
     "paired_bootstrap",
+    "paired_t_from_moments",
     "paired_t_test",
     "wilcoxon_test",
 ]

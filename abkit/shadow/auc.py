@@ -45,7 +45,7 @@ from abkit._validation import (
 )
 from abkit.shadow._ranks import midranks
 
-__all__ = ["AUCInterval", "DeLongTestResult", "auc_ci", "delong_test"]
+__all__ = ["AUCInterval", "DeLongTestResult", "auc_ci", "delong_from_moments", "delong_test"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
@@ -187,8 +187,43 @@ def delong_test(
     m, n = v10_a.size, v01_a.size
     s10 = np.cov(np.vstack((v10_a, v10_b))) if m > 1 else np.full((2, 2), math.nan)
     s01 = np.cov(np.vstack((v01_a, v01_b))) if n > 1 else np.full((2, 2), math.nan)
-    cov = s10 / m + s01 / n
-    auc_a, auc_b = float(v10_a.mean()), float(v10_b.mean())
+    return delong_from_moments(
+        float(v10_a.mean()), float(v10_b.mean()), s10, s01, m, n, alternative=alternative,
+        confidence_level=confidence_level, margin=margin,
+    )
+
+
+def delong_from_moments(
+    auc_champion: float,
+    auc_challenger: float,
+    s10: Any,
+    s01: Any,
+    n_positive: int,
+    n_negative: int,
+    *,
+    alternative: str = "two-sided",
+    confidence_level: float = 0.95,
+    margin: float = 0.0,
+) -> DeLongTestResult:
+    """:func:`delong_test` from its sufficient statistics (as an engine aggregates them).
+
+    ``s10`` and ``s01`` are the 2x2 sample covariance matrices (``ddof=1``; NaN for a class of
+    one request) of the (champion, challenger) placement values over the positives and over the
+    negatives; the AUCs are the positives' mean placements.
+
+    Examples
+    --------
+    >>> r = delong_from_moments(0.7, 0.8, [[0.04, 0.02], [0.02, 0.05]], [[0.03, 0.01], [0.01, 0.04]],
+    ...                         40, 60)
+    >>> round(r.effect, 2), round(r.se, 4)
+    (0.1, 0.0456)
+    """
+    alternative = check_alternative(alternative)
+    confidence_level = check_confidence_level(confidence_level)
+    margin = check_real("margin", margin)
+    m, n = n_positive, n_negative
+    cov = np.asarray(s10, dtype=float) / m + np.asarray(s01, dtype=float) / n
+    auc_a, auc_b = auc_champion, auc_challenger
     effect = auc_b - auc_a
     variance = float(cov[0, 0] + cov[1, 1] - 2.0 * cov[0, 1])
     se = math.sqrt(variance) if variance > 0 else math.nan

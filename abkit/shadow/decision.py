@@ -62,7 +62,7 @@ from abkit.multiple import adjust_pvalues
 from abkit.shadow._table import html_table, text_table
 from abkit.shadow.auc import check_binary_labels, delong_test
 from abkit.shadow.latency import INSUFFICIENT_TAIL_DATA, latency_ratio_test, order_statistic_ranks
-from abkit.shadow.log import LOAD_HINT, ShadowLog, require_model
+from abkit.shadow.log import LOAD_HINT, ShadowLog
 from abkit.shadow.paired import paired_t_test
 from abkit.shadow.resample import bootstrap_pvalue, paired_replicates
 
@@ -71,15 +71,15 @@ _PROGRESS_VALUES = 20_000_000  # resampled requests above which a watched compar
 __all__ = ["ChallengerVerdict", "MetricComparison", "ShadowComparison", "ShadowMetric", "compare_models"]
 
 GOALS = ("superiority", "non-inferiority")
-_EPS = 1e-15
+EPS = 1e-15
 
 
-def _log_loss(y: npt.NDArray[np.float64], p: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    p = np.clip(p, _EPS, 1.0 - _EPS)
+def log_loss(y: npt.NDArray[np.float64], p: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    p = np.clip(p, EPS, 1.0 - EPS)
     return -(y * np.log(p) + (1.0 - y) * np.log1p(-p))
 
 
-def _squared_error(y: npt.NDArray[np.float64], p: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+def squared_error(y: npt.NDArray[np.float64], p: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return (p - y) ** 2
 
 
@@ -135,8 +135,8 @@ class ShadowMetric:
         builtins: dict[str, dict[str, Any]] = {
             "auc": {"kind": "auc", "higher_is_better": True},
             "accuracy": {"kind": "accuracy", "higher_is_better": True},
-            "log_loss": {"loss": _log_loss, "higher_is_better": False},
-            "brier": {"loss": _squared_error, "higher_is_better": False},
+            "log_loss": {"loss": log_loss, "higher_is_better": False},
+            "brier": {"loss": squared_error, "higher_is_better": False},
             "latency": {"kind": "latency", "higher_is_better": False},
             **{k: {"quantile": q, "higher_is_better": False} for k, q in quantiles.items()},
         }
@@ -253,29 +253,51 @@ def _from_test(
 
 
 
-def _evaluate(log: ShadowLog, champion: str, challenger: str, metric: ShadowMetric, threshold: float,
+def empty_evaluation(n: int, method: str = "", status: str = "insufficient data") -> _Evaluation:
+    """A cell that cannot be tested (too few requests, or a thin tail)."""
+    return _Evaluation(math.nan, math.nan, math.nan, NAN_INTERVAL, math.nan, math.nan, n, method, status)
+
+
+def delong_evaluation(auc: Any, n: int) -> _Evaluation:
+    """A cell from a :class:`abkit.shadow.DeLongTestResult` on ``n`` paired requests."""
+    return _from_test(auc, None, (auc.auc_champion, auc.auc_challenger), "DeLong", n)
+
+
+def latency_evaluation(ratio: Any, geometric: tuple[float, float], n: int) -> _Evaluation:
+    """A cell from a latency ratio test and the two geometric mean latencies."""
+    return _from_test(ratio, n - 1.0, geometric, "paired geometric ratio", n)
+
+
+def paired_evaluation(metric: ShadowMetric, test: Any) -> _Evaluation:
+    """A cell from the paired t test of per-request correctness or loss."""
+    method = "paired t on correctness" if metric.kind == "accuracy" else "paired t"
+    evaluation = _from_test(test, test.df, (test.mean_champion, test.mean_challenger), method, test.n)
+    if metric.kind == "accuracy":  # a difference of accuracies lies in [-1, 1] (as R's prop.test)
+        evaluation = dataclasses.replace(evaluation, ci=clip_interval(evaluation.ci, -1.0, 1.0))
+    return evaluation
+
+
+def evaluate(log: ShadowLog, champion: str, challenger: str, metric: ShadowMetric, threshold: float,
               alpha: float, seed: int, n_resamples: int) -> _Evaluation:
+    """One (challenger, metric) cell from the log's per-request values."""
     latency = metric.kind == "latency" or metric.quantile is not None
     y, a, b = log.paired(champion, challenger, field="latency" if latency else "score",
                          labelled=not latency)
     n = int(a.size)
     level = 1.0 - alpha
     if n < 2:
-        return _Evaluation(math.nan, math.nan, math.nan, NAN_INTERVAL, math.nan, math.nan, n, "",
-                           "insufficient data")
+        return empty_evaluation(n)
     if metric.kind == "auc":
-        auc = delong_test(y, a, b, margin=threshold, confidence_level=level)
-        return _from_test(auc, None, (auc.auc_champion, auc.auc_challenger), "DeLong", n)
+        return delong_evaluation(delong_test(y, a, b, margin=threshold, confidence_level=level), n)
     if metric.kind == "latency":
         ratio = latency_ratio_test(a, b, margin=threshold, confidence_level=level)
         geometric = (float(np.exp(np.log(a).mean())), float(np.exp(np.log(b).mean())))
-        return _from_test(ratio, n - 1.0, geometric, "paired geometric ratio", n)
+        return latency_evaluation(ratio, geometric, n)
     if metric.quantile is not None:
         q = metric.quantile
         low, high, _ = order_statistic_ranks(n, q, level)
         if low < 1 or high > n:
-            return _Evaluation(math.nan, math.nan, math.nan, NAN_INTERVAL, math.nan, math.nan, n,
-                               "paired bootstrap", INSUFFICIENT_TAIL_DATA)
+            return empty_evaluation(n, "paired bootstrap", INSUFFICIENT_TAIL_DATA)
 
         def quantile(values: npt.NDArray[np.float64]) -> float:
             return float(np.quantile(values, q, method="weibull"))
@@ -284,12 +306,7 @@ def _evaluate(log: ShadowLog, champion: str, challenger: str, metric: ShadowMetr
     if metric.statistic is not None:
         return _bootstrap(metric.statistic, a, b, y, threshold, alpha, seed, n_resamples)
     a, b = per_request_values(metric, y, a, b)
-    method = "paired t on correctness" if metric.kind == "accuracy" else "paired t"
-    test = paired_t_test(a, b, margin=threshold, confidence_level=level)
-    evaluation = _from_test(test, test.df, (test.mean_champion, test.mean_challenger), method, n)
-    if metric.kind == "accuracy":  # a difference of accuracies lies in [-1, 1] (as R's prop.test)
-        evaluation = dataclasses.replace(evaluation, ci=clip_interval(evaluation.ci, -1.0, 1.0))
-    return evaluation
+    return paired_evaluation(metric, paired_t_test(a, b, margin=threshold, confidence_level=level))
 
 
 def per_request_values(
@@ -379,35 +396,73 @@ def compare_models(
     ('inconclusive', 'undecided')
     """
     log = check_instance("log", log, ShadowLog, hint=LOAD_HINT)
-    alpha = check_open_unit("alpha", alpha)
-    min_requests = check_int("min_requests", min_requests, minimum=2)
-    n_resamples = check_int("n_resamples", n_resamples, minimum=1)
-    generator = check_rng(rng)
-    require_model(log, "champion", champion)
-    if isinstance(challengers, str) or not isinstance(challengers, Sequence) or not challengers:
-        raise ValueError(f"`challengers` must be a non-empty list of model names; got {challengers!r}.")
-    for name in challengers:
-        require_model(log, "challengers", name)
-        if name == champion:
-            raise ValueError(f"`challengers` must not include the champion {champion!r}.")
-    if isinstance(metrics, str) or not isinstance(metrics, Sequence) or not metrics:
-        raise ValueError(f"`metrics` must be a non-empty list of metrics; got {metrics!r}.")
-    specs = [as_metric(m) for m in metrics]
-    if not specs:
-        raise ValueError("`metrics` must name at least one metric; got none.")
-
+    options = check_options(log.model_index, champion, challengers, metrics, alpha, min_requests,
+                            n_resamples, rng)
+    specs = options.metrics
     total = len(challengers) * len(specs)
     show = show_progress(progress, work=n_resamples * log.report.n_requests * total,
                          threshold=_PROGRESS_VALUES)
     cells = []
     with progress_bar(show, total=total, desc="compare_models", unit="comparison") as advance:
-        for name in challengers:
-            for spec in specs:
-                threshold = goal_threshold(spec)
-                seed = int(generator.integers(2**63 - 1))
-                cells.append((name, spec, threshold,
-                              _evaluate(log, champion, name, spec, threshold, alpha, seed, n_resamples)))
-                advance(1)
+        for name, spec, threshold, seed in options.cells(challengers):
+            cells.append((name, spec, threshold,
+                          evaluate(log, champion, name, spec, threshold, options.alpha, seed, n_resamples)))
+            advance(1)
+    return finish_comparison(cells, champion, challengers, options.alpha, options.min_requests)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ComparisonOptions:
+    """Validated options of :func:`compare_models` (shared with the engine path)."""
+
+    metrics: tuple[ShadowMetric, ...]
+    alpha: float
+    min_requests: int
+    generator: np.random.Generator
+
+    def cells(self, challengers: Sequence[str]) -> list[tuple[str, ShadowMetric, float, int]]:
+        """(challenger, metric, threshold, bootstrap seed) in the order of the comparison."""
+        return [(name, spec, goal_threshold(spec), int(self.generator.integers(2**63 - 1)))
+                for name in challengers for spec in self.metrics]
+
+
+def _known_model(model_index: Callable[[str], int], argument: str, name: Any) -> None:
+    """``model_index(name)``, its error naming the caller's ``argument``."""
+    try:
+        model_index(name)
+    except (ValueError, TypeError) as exc:
+        message = str(exc).replace("`name`", f"`{argument}`", 1)
+        if f"`{argument}`" not in message:
+            message = f"`{argument}` must name a model of the log: {message}"
+        raise type(exc)(message) from None
+
+
+def check_options(model_index: Callable[[str], int], champion: str, challengers: Sequence[str],
+                  metrics: Sequence[str | ShadowMetric], alpha: float, min_requests: int,
+                  n_resamples: int, rng: RngLike) -> ComparisonOptions:
+    """Validate the options of :func:`compare_models`; ``model_index`` raises on unknown models."""
+    alpha = check_open_unit("alpha", alpha)
+    min_requests = check_int("min_requests", min_requests, minimum=2)
+    check_int("n_resamples", n_resamples, minimum=1)
+    generator = check_rng(rng)
+    _known_model(model_index, "champion", champion)
+    if isinstance(challengers, str) or not isinstance(challengers, Sequence) or len(challengers) == 0:
+        raise ValueError(f"`challengers` must be a non-empty list of model names; got {challengers!r}.")
+    for name in challengers:
+        _known_model(model_index, "challengers", name)
+        if name == champion:
+            raise ValueError(f"`challengers` must not include the champion {champion!r}.")
+    if isinstance(metrics, str) or not isinstance(metrics, Sequence):
+        raise ValueError(f"`metrics` must be a non-empty list of metrics; got {metrics!r}.")
+    specs = tuple(as_metric(m) for m in metrics)
+    if not specs:
+        raise ValueError("`metrics` must name at least one metric; got none.")
+    return ComparisonOptions(specs, alpha, min_requests, generator)
+
+
+def finish_comparison(cells: list[tuple[str, ShadowMetric, float, _Evaluation]], champion: str,
+                      challengers: Sequence[str], alpha: float, min_requests: int) -> ShadowComparison:
+    """Holm-adjust the cells and give each challenger its verdict."""
     rows = _adjusted_rows(cells, min_requests, alpha)
     verdicts = tuple(challenger_verdict(name, [r for r in rows if r.challenger == name], min_requests)
                      for name in challengers)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -33,7 +34,7 @@ from abkit._validation import (
     check_int,
 )
 
-__all__ = ["DieboldMarianoTestResult", "diebold_mariano_test"]
+__all__ = ["DieboldMarianoTestResult", "diebold_mariano_from_autocovariances", "diebold_mariano_test"]
 
 VARIANCES = ("acf", "bartlett")
 
@@ -60,13 +61,20 @@ class DieboldMarianoTestResult(Result):
     alternative: str
 
 
-def _long_run_variance(diff: np.ndarray, horizon: int, variance: str) -> float:
+def _autocovariances(diff: np.ndarray, horizon: int) -> list[float]:
+    """``gamma_0 .. gamma_{h-1}`` of ``diff`` (divisor ``n``, as ``dm.test``)."""
     n = diff.size
     centred = diff - diff.mean()
-    total = float(centred @ centred) / n
+    return [float(centred @ centred) / n] + [
+        float(centred[lag:] @ centred[:-lag]) / n for lag in range(1, horizon)
+    ]
+
+
+def _long_run_variance(gammas: Sequence[float], horizon: int, variance: str, n: int) -> float:
+    total = gammas[0]
     for lag in range(1, horizon):
         weight = 1.0 if variance == "acf" else 1.0 - lag / horizon
-        total += 2.0 * weight * float(centred[lag:] @ centred[:-lag]) / n
+        total += 2.0 * weight * gammas[lag]
     return total / n
 
 
@@ -119,16 +127,50 @@ def diebold_mariano_test(
     if horizon >= n:
         raise ValueError(f"`horizon` must be less than the number of periods ({n}); got {horizon}.")
     diff = chall - champ
-    effect = float(diff.mean())
+    return diebold_mariano_from_autocovariances(
+        n, float(diff.mean()), _autocovariances(diff, horizon), horizon=horizon, variance=variance,
+        small_sample=small_sample, alternative=alternative,
+    )
+
+
+def diebold_mariano_from_autocovariances(
+    n: int,
+    mean_difference: float,
+    autocovariances: Sequence[float],
+    *,
+    horizon: int = 1,
+    variance: str = "acf",
+    small_sample: bool = True,
+    alternative: str = "two-sided",
+) -> DieboldMarianoTestResult:
+    """:func:`diebold_mariano_test` from the mean loss differential and its autocovariances.
+
+    ``autocovariances`` holds ``gamma_0 .. gamma_{horizon-1}`` of ``challenger - champion`` in
+    time order, each a sum of centred lagged products divided by ``n`` (as ``dm.test``).
+
+    Examples
+    --------
+    >>> r = diebold_mariano_from_autocovariances(8, -0.2625, [0.0866, -0.01], horizon=2)
+    >>> r.method, round(r.statistic, 3)
+    ('HLN', -2.331)
+    """
+    horizon = check_int("horizon", horizon, minimum=1)
+    variance = check_choice("variance", variance, VARIANCES)
+    alternative = check_alternative(alternative)
+    if len(autocovariances) < horizon:
+        raise ValueError(
+            f"`autocovariances` must hold lags 0 to {horizon - 1}; got {len(autocovariances)} value(s)."
+        )
+    effect = mean_difference
     horizon_used = horizon
-    long_run = _long_run_variance(diff, horizon, variance)
+    long_run = _long_run_variance(autocovariances, horizon, variance, n)
     if long_run <= 0.0 and horizon > 1:
         warn_degenerate(
             f"The long-run variance at horizon {horizon} is not positive; using horizon 1 "
             "(as forecast's dm.test)."
         )
         horizon_used = 1
-        long_run = _long_run_variance(diff, 1, variance)
+        long_run = _long_run_variance(autocovariances, 1, variance, n)
     if long_run <= 0.0:
         warn_degenerate("The loss differential has zero variance; statistic and pvalue are NaN.")
         statistic = math.nan

@@ -40,7 +40,7 @@ from abkit._validation import (
     check_real,
 )
 from abkit.shadow._table import html_table, text_table
-from abkit.shadow.paired import paired_t_test
+from abkit.shadow.paired import PairedTTestResult, paired_t_test
 
 __all__ = [
     "INSUFFICIENT_TAIL_DATA",
@@ -48,6 +48,7 @@ __all__ = [
     "LatencyRatioResult",
     "QuantileEstimate",
     "latency_quantiles",
+    "latency_ratio_from_log_test",
     "latency_ratio_test",
     "order_statistic_ranks",
 ]
@@ -234,6 +235,22 @@ def latency_ratio_test(
         raise ValueError(f"`margin` must be greater than -1; got {margin}.")
     logs = paired_t_test(np.log(champ), np.log(chall), alternative=alternative,
                          confidence_level=confidence_level, margin=math.log1p(margin))
+    return latency_ratio_from_log_test(logs, margin)
+
+
+def latency_ratio_from_log_test(logs: PairedTTestResult, margin: float) -> LatencyRatioResult:
+    """:func:`latency_ratio_test` from the paired t test of log latencies at ``log1p(margin)``.
+
+    The engine path aggregates the log latencies (:func:`abkit.shadow.paired_t_from_moments`)
+    and finishes here, through the same formulas as the in-memory path.
+
+    Examples
+    --------
+    >>> logs = paired_t_test(np.log([10.0, 20.0, 30.0, 40.0]), np.log([11.0, 21.0, 33.0, 44.0]))
+    >>> round(latency_ratio_from_log_test(logs, 0.0).ratio, 4)
+    1.0873
+    """
+    alternative, confidence_level = logs.alternative, logs.confidence_level
     ratio = math.exp(logs.effect)
     ratio_ci = ConfidenceInterval(math.exp(logs.ci.low), math.exp(logs.ci.high))
     return LatencyRatioResult(

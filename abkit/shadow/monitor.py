@@ -298,6 +298,59 @@ class ShadowMonitor:
             self.looks += 1
             return self.result
 
+    @property
+    def sequences(self) -> tuple[tuple[str, str], ...]:
+        """The (challenger, metric name) pairs the monitor tracks, in order."""
+        return tuple(self._sequences)
+
+    def update_stats(self, stats: Mapping[tuple[str, str], Sequence[MeanStats]], *,
+                     n_pending: int = 0) -> ShadowMonitorResult:
+        """Add a batch given as sufficient statistics (e.g. engine aggregates) and look.
+
+        Parameters
+        ----------
+        stats
+            For every ``(challenger, metric name)`` of :attr:`sequences`, the
+            :class:`abkit.stats.MeanStats` of the batch's per-request values of the champion,
+            of the challenger and of their difference ``challenger - champion``, on the tested
+            scale (losses, correctness, log latencies), over the same requests.
+            :meth:`abkit.frame.ShadowTable.monitor_stats` computes them inside an engine.
+        n_pending
+            Requests of the batch skipped for a pending label.
+
+        Returns
+        -------
+        ShadowMonitorResult
+
+        Examples
+        --------
+        >>> from abkit.stats import MeanStats
+        >>> monitor = ShadowMonitor("v1", ["v2"], ["log_loss"], min_requests=200)
+        >>> batch = (MeanStats(1000, 0.52, 0.30), MeanStats(1000, 0.45, 0.28), MeanStats(1000, -0.07, 0.02))
+        >>> monitor.update_stats({("v2", "log_loss"): batch}).verdicts[0].verdict
+        'promote'
+        """
+        if not isinstance(stats, Mapping) or set(stats) != set(self._sequences):
+            given = sorted(stats) if isinstance(stats, Mapping) else type(stats).__name__
+            raise ValueError(f"`stats` must hold exactly the keys {list(self._sequences)}; got {given}.")
+        n_pending = check_int("n_pending", n_pending, minimum=0)
+        new = {}
+        for key in self._sequences:
+            triple = tuple(stats[key])
+            if len(triple) != 3 or not all(isinstance(v, MeanStats) for v in triple):
+                raise TypeError(
+                    f"`stats[{key!r}]` must be three MeanStats (champion, challenger, difference).")
+            if len({v.n for v in triple}) != 1:
+                raise ValueError(
+                    f"`stats[{key!r}]` must count the same requests; got n = {[v.n for v in triple]}.")
+            new[key] = triple
+        with self._lock:  # merged into copies first, as in update: a failure changes nothing
+            looked = {key: self._look(key, *batch_stats) for key, batch_stats in new.items()}
+            self._sequences.update(looked)
+            self.n_pending += n_pending
+            self.looks += 1
+            return self.result
+
     def _values(self, log: ShadowLog, challenger: str, metric: str,
                 labelled: bool) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         spec = self._metric(metric)

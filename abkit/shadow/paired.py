@@ -57,7 +57,9 @@ __all__ = [
     "McNemarTestResult",
     "PairedTTestResult",
     "WilcoxonTestResult",
+    "mcnemar_from_counts",
     "mcnemar_test",
+    "paired_t_from_moments",
     "paired_t_test",
     "wilcoxon_test",
 ]
@@ -199,9 +201,37 @@ def mcnemar_test(
     method = check_choice("method", method, MCNEMAR_METHODS)
     alternative = check_alternative(alternative)
     confidence_level = check_confidence_level(confidence_level)
-    n = int(champ.size)
-    b = int(np.count_nonzero(champ & ~chall))
-    c = int(np.count_nonzero(~champ & chall))
+    return mcnemar_from_counts(
+        int(np.count_nonzero(champ & chall)), int(np.count_nonzero(champ & ~chall)),
+        int(np.count_nonzero(~champ & chall)), int(champ.size), method=method,
+        alternative=alternative, confidence_level=confidence_level,
+    )
+
+
+def mcnemar_from_counts(
+    both: int,
+    b: int,
+    c: int,
+    n: int,
+    *,
+    method: str = "exact",
+    alternative: str = "two-sided",
+    confidence_level: float = 0.95,
+) -> McNemarTestResult:
+    """:func:`mcnemar_test` from the 2x2 counts (as an engine aggregates them).
+
+    ``both`` counts requests both models got right, ``b`` only the champion, ``c`` only the
+    challenger, out of ``n`` requests.
+
+    Examples
+    --------
+    >>> r = mcnemar_from_counts(794, 150, 86, 1600, method="chi2-corrected")
+    >>> round(r.chi2, 4), r.b, r.c
+    (16.8178, 150, 86)
+    """
+    method = check_choice("method", method, MCNEMAR_METHODS)
+    alternative = check_alternative(alternative)
+    confidence_level = check_confidence_level(confidence_level)
     effect = (c - b) / n
     discordant = b + c
     chi2 = math.nan
@@ -225,7 +255,7 @@ def mcnemar_test(
         ci = clip_interval(interval(effect, se, alternative, confidence_level), -1.0, 1.0)
     return McNemarTestResult(
         statistic=statistic, pvalue=pvalue, effect=effect, ci=ci, chi2=chi2,
-        accuracy_champion=float(champ.mean()), accuracy_challenger=float(chall.mean()),
+        accuracy_champion=(both + b) / n, accuracy_challenger=(both + c) / n,
         b=b, c=c, n=n, alternative=alternative, confidence_level=confidence_level, method=method,
     )
 
@@ -274,9 +304,40 @@ def paired_t_test(
     confidence_level = check_confidence_level(confidence_level)
     margin = check_real("margin", margin)
     diff = chall - champ
-    n = int(diff.size)
-    effect = float(diff.mean())
-    se = float(diff.std(ddof=1)) / math.sqrt(n)
+    return paired_t_from_moments(
+        int(diff.size), float(champ.mean()), float(chall.mean()), float(diff.mean()),
+        float(diff.var(ddof=1)), alternative=alternative, confidence_level=confidence_level,
+        margin=margin,
+    )
+
+
+def paired_t_from_moments(
+    n: int,
+    mean_champion: float,
+    mean_challenger: float,
+    mean_difference: float,
+    var_difference: float,
+    *,
+    alternative: str = "two-sided",
+    confidence_level: float = 0.95,
+    margin: float = 0.0,
+) -> PairedTTestResult:
+    """:func:`paired_t_test` from its sufficient statistics (as an engine aggregates them).
+
+    ``mean_difference`` and ``var_difference`` (``ddof=1``) are of ``challenger - champion``
+    over the ``n`` paired requests.
+
+    Examples
+    --------
+    >>> r = paired_t_from_moments(10, 0.75, 2.33, 1.58, 1.5129)   # R's sleep data, reversed
+    >>> round(r.statistic, 4), r.df
+    (4.0621, 9.0)
+    """
+    alternative = check_alternative(alternative)
+    confidence_level = check_confidence_level(confidence_level)
+    margin = check_real("margin", margin)
+    effect = mean_difference
+    se = math.sqrt(max(var_difference, 0.0)) / math.sqrt(n)
     df = float(n - 1)
     if se == 0.0:
         warn_degenerate("The paired differences have zero variance; statistic, pvalue and ci are NaN.")
@@ -286,8 +347,8 @@ def paired_t_test(
         ci = interval(effect, se, alternative, confidence_level, df)
     return PairedTTestResult(
         statistic=statistic, pvalue=pvalue_from_statistic(statistic, alternative, df),
-        effect=effect, ci=ci, se=se, df=df, mean_champion=float(champ.mean()),
-        mean_challenger=float(chall.mean()), n=n, margin=margin,
+        effect=effect, ci=ci, se=se, df=df, mean_champion=mean_champion,
+        mean_challenger=mean_challenger, n=n, margin=margin,
         hypothesis=describe_hypothesis(alternative, margin), alternative=alternative,
         confidence_level=confidence_level,
     )

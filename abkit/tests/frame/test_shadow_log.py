@@ -111,9 +111,9 @@ def test_bad_logs_give_clear_errors() -> None:
         load_shadow_log(pd.DataFrame(base).rename(columns={"score": "pred"}))
     with pytest.raises(ValueError, match=re.escape("`layout` must be one of 'long', 'wide'; got 'tall'")):
         load_shadow_log(pd.DataFrame(base), layout="tall")
-    message = "`table` must be a .parquet or .csv path; got 'log.json'"
+    message = "`table` must be a .parquet, .csv or .jsonl path or a directory of them; got 'log.txt'"
     with pytest.raises(ValueError, match=re.escape(message)):
-        load_shadow_log("log.json")
+        load_shadow_log("log.txt")
     with pytest.raises(TypeError, match=re.escape("`table` must be a DataFrame")):
         load_shadow_log(42)
 

@@ -89,3 +89,20 @@ def test_spark_bad_tables_give_the_same_errors(spark: Any) -> None:
         Experiment(p=Proportion("n")).analyze(table)
     with pytest.raises(TypeError, match=r"Column 'variant' \(metric 'v'\) must be numeric or boolean"):
         Experiment(v=Mean("variant")).analyze(table)
+
+
+def test_shadow_engine_on_spark_gives_the_pandas_answer(spark: Any) -> None:
+    # One table, every engine-path test of abkit.frame.ShadowTable (issue 16): Spark equals pandas.
+    from abkit.datasets import make_shadow_log
+    from abkit.frame import ShadowTable, compare_models
+    from abkit.tests.frame.test_shadow_engine import _assert_same
+
+    data = make_shadow_log(600, models={"v1": 1.0, "v2": 1.3}, rng=8)
+    data.loc[data["request_id"] % 11 == 0, "label"] = np.nan
+    local, remote = ShadowTable(data), ShadowTable(to_spark(spark, data))
+    options = {"champion": "v1", "challengers": ["v2"], "metrics": ["auc", "log_loss", "latency"],
+               "min_requests": 100}
+    _assert_same(compare_models(remote, **options), compare_models(local, **options))
+    _assert_same(remote.mcnemar_test("v1", "v2"), local.mcnemar_test("v1", "v2"))
+    _assert_same(remote.diebold_mariano_test("v1", "v2", values="log_loss", horizon=3),
+                 local.diebold_mariano_test("v1", "v2", values="log_loss", horizon=3))

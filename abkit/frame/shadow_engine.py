@@ -1,0 +1,545 @@
+"""Champion/challenger tests inside the table's engine: only sufficient statistics reach Python.
+
+:class:`ShadowTable` wraps a long-layout shadow log (``request_id | model | score | label |
+latency | timestamp``) held by pandas, Polars, PyArrow, DuckDB or PySpark (through narwhals), or
+a Parquet/CSV/JSON Lines file or a directory of log segments (read by DuckDB). Each test joins
+the two models' rows by request id and asks the engine for its sufficient statistics only:
+
+- paired t (losses, correctness, log latencies): ``n`` and the means, plus the sample variance of
+  the per-request differences from the engine's ``var`` aggregate (no raw sums of squares);
+- McNemar: the 2x2 counts;
+- DeLong: placement values from midranks (``rank(method="average")`` window functions over all
+  labelled requests and within each class), then per class their means and their centred
+  covariance (a window mean, then a sum of products);
+- Diebold-Mariano: the mean loss differential and its autocovariances up to the horizon, from
+  ``shift`` (lag) window functions in timestamp order;
+- :class:`abkit.shadow.ShadowMonitor` looks: :meth:`ShadowTable.monitor_stats`.
+
+Not (yet) in the engine: the Wilcoxon signed-rank test and latency quantiles (load the table
+with :func:`abkit.frame.load_shadow_log` and use the core functions); in :meth:`compare_models`
+the bootstrap metrics fall back to loading.
+
+The final step is the core's own (:func:`abkit.shadow.paired_t_from_moments`,
+:func:`abkit.shadow.mcnemar_from_counts`, :func:`abkit.shadow.delong_from_moments`,
+:func:`abkit.shadow.latency_ratio_from_log_test`), so the results equal the in-memory path up to
+the engine's floating-point summation order (tested to 1e-9 relative).
+
+The label of a request is read from the two compared models' rows (the champion's, else the
+challenger's); the in-memory :class:`abkit.shadow.ShadowLog` reads it from any model's row (rows
+of a request must agree in both). Duplicated (request, model) rows and missing scores raise, as
+:meth:`abkit.shadow.ShadowLog.from_arrays` does by default.
+
+Examples
+--------
+>>> from abkit.datasets import make_shadow_log
+>>> table = ShadowTable(make_shadow_log(2000, rng=4))
+>>> r = table.delong_test("champion", "challenger")
+>>> r.n_positive + r.n_negative
+2000
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import narwhals as nw
+
+from abkit._progress import progress_bar
+from abkit._validation import RngLike, check_choice, check_int
+from abkit.frame.shadow_log import load_shadow_log, read_table
+from abkit.shadow.auc import DeLongTestResult, delong_from_moments
+from abkit.shadow.decision import (
+    EPS,
+    ShadowComparison,
+    ShadowMetric,
+    check_options,
+    delong_evaluation,
+    empty_evaluation,
+    evaluate,
+    finish_comparison,
+    latency_evaluation,
+    log_loss,
+    paired_evaluation,
+    squared_error,
+)
+from abkit.shadow.decision import compare_models as compare_shadow_logs
+from abkit.shadow.forecast import DieboldMarianoTestResult, diebold_mariano_from_autocovariances
+from abkit.shadow.latency import LatencyRatioResult, latency_ratio_from_log_test
+from abkit.shadow.log import ShadowLog
+from abkit.shadow.monitor import ShadowMonitor
+from abkit.shadow.paired import (
+    McNemarTestResult,
+    PairedTTestResult,
+    mcnemar_from_counts,
+    paired_t_from_moments,
+)
+from abkit.stats import MeanStats
+
+__all__ = ["VALUES", "ShadowTable", "compare_models"]
+
+VALUES = ("score", "log_loss", "brier", "correct", "log_latency")
+
+
+def _rows(frame: Any) -> list[dict[str, Any]]:
+    data = frame.collect() if isinstance(frame, nw.LazyFrame) else frame
+    rows: list[dict[str, Any]] = data.rows(named=True)
+    return rows
+
+
+def _count(condition: Any) -> Any:
+    """How many rows meet a boolean expression (Spark does not sum booleans)."""
+    return condition.cast(nw.Int64).sum()
+
+
+def _number(value: Any) -> float:
+    return math.nan if value is None else float(value)
+
+
+class ShadowTable:
+    """A long-layout shadow log where it lives, tested through engine aggregates.
+
+    Parameters
+    ----------
+    table
+        A pandas, Polars (eager or lazy), PyArrow, DuckDB or PySpark table, or a Parquet, CSV or
+        JSON Lines path or a directory of such log segments (read by DuckDB).
+    request_id, model, score, label, latency, timestamp
+        Column names; ``score`` defaults to ``"score"``, or ``"prediction"`` when the table has
+        no ``score`` column (the log of :class:`abkit.adapters.ShadowRouter`).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = ShadowTable(pd.DataFrame({"request_id": [1, 1, 2, 2, 3, 3], "model": ["a", "b"] * 3,
+    ...                               "score": [0.2, 0.3, 0.9, 0.6, 0.4, 0.1], "label": [0, 0, 1, 1, 0, 0]}))
+    >>> t.models
+    ('a', 'b')
+    >>> round(t.paired_t_test("a", "b", values="brier").effect, 4)
+    0.0167
+    """
+
+    def __init__(self, table: Any, *, request_id: str = "request_id", model: str = "model",
+                 score: str | None = None, label: str = "label", latency: str = "latency",
+                 timestamp: str = "timestamp") -> None:
+        frame = read_table(table)
+        self._frame = frame.lazy() if isinstance(frame, nw.DataFrame) else frame
+        columns = list(self._frame.collect_schema().names())
+        if score is None:
+            score = "prediction" if "score" not in columns and "prediction" in columns else "score"
+        missing = [c for c in (request_id, model, score) if c not in columns]
+        if missing:
+            raise ValueError(f"The table has no column(s) {missing}; its columns are {columns}.")
+        self._columns = columns
+        self._names = {"request_id": request_id, "model": model, "score": score, "label": label,
+                       "latency": latency, "timestamp": timestamp}
+        self._models: tuple[str, ...] | None = None
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """The model names, sorted (one small group-by, which also checks the log)."""
+        if self._models is None:
+            self._models = self._check_log()
+        return self._models
+
+    def model_index(self, name: Any) -> int:
+        """Position of model ``name``; a ``ValueError`` listing the known models otherwise."""
+        if name not in self.models:
+            raise ValueError(f"Unknown model {name!r}; the log has models {list(self.models)}.")
+        return self.models.index(name)
+
+    def _check_log(self) -> tuple[str, ...]:
+        n = self._names
+        score = nw.col(n["score"])
+        missing = (score.is_null() | score.is_nan()).cast(nw.Int64)
+        flagged = self._frame.with_columns(missing.alias("_missing"))
+        rows = _rows(flagged.group_by(n["model"]).agg(
+            nw.len().alias("rows"), nw.col(n["request_id"]).n_unique().alias("requests"),
+            nw.col("_missing").sum().alias("missing"),
+        ))
+        for row in rows:
+            if row["missing"]:
+                raise ValueError(
+                    f"`score` must not contain NaN; model {row[n['model']]!r} has {row['missing']} "
+                    "missing value(s). Leave out the rows of models that did not answer."
+                )
+            if row["rows"] != row["requests"]:
+                raise ValueError(
+                    f"Model {row[n['model']]!r} has {row['rows'] - row['requests']} duplicated "
+                    "request(s); deduplicate the table, or use abkit.frame.load_shadow_log(..., "
+                    "duplicates='first')."
+                )
+        return tuple(sorted(str(row[n["model"]]) for row in rows))
+
+    def _has(self, key: str) -> bool:
+        return self._names[key] in self._columns
+
+    def _paired(self, champion: str, challenger: str, *, labelled: bool, latency: bool = False,
+                ordered: bool = False) -> Any:
+        """One row per request both models answered: ``y`` (label), ``a``/``b`` (their values),
+        ``_rid`` and, when ``ordered``, ``_ts`` (the earlier of the two rows' timestamps)."""
+        self.model_index(champion)
+        self.model_index(challenger)
+        n = self._names
+        if latency and not self._has("latency"):
+            raise ValueError("The log has no latency column; load it with `latency=`.")
+        if ordered and not self._has("timestamp"):
+            raise ValueError(
+                f"The table has no timestamp column {n['timestamp']!r}; the test needs the time order.")
+        if labelled and not self._has("label"):
+            raise ValueError(f"The table has no label column {n['label']!r}.")
+        value = n["latency"] if latency else n["score"]
+
+        def side(name: str, suffix: str) -> Any:
+            keep = [nw.col(n["request_id"]).alias("_rid"), nw.col(value).cast(nw.Float64).alias(suffix)]
+            if self._has("label"):
+                keep.append(nw.col(n["label"]).cast(nw.Float64).alias(f"y{suffix}"))
+            if ordered:
+                keep.append(nw.col(n["timestamp"]).alias(f"t{suffix}"))
+            return self._frame.filter(nw.col(n["model"]) == name).select(*keep)
+
+        joined = side(champion, "a").join(side(challenger, "b"), on="_rid", how="inner")
+        if self._has("label"):
+            joined = joined.with_columns(
+                nw.when(nw.col("ya").is_null()).then(nw.col("yb")).otherwise(nw.col("ya")).alias("y"))
+        if labelled:
+            joined = joined.filter(~nw.col("y").is_null())
+        if ordered:
+            joined = joined.with_columns(nw.min_horizontal("ta", "tb").alias("_ts"))
+        return joined
+
+    def _check_binary(self, paired: Any) -> tuple[int, int]:
+        row = _rows(paired.select(nw.len().alias("n"), _count(nw.col("y") == 1.0).alias("m"),
+                                  _count(~nw.col("y").is_in([0.0, 1.0])).alias("bad")))[0]
+        if row["bad"]:
+            raise ValueError(f"`label` must be binary (0/1 or True/False); got {row['bad']} other value(s).")
+        return int(row["m"] or 0), int(row["n"]) - int(row["m"] or 0)
+
+    def paired_t_test(self, champion: str, challenger: str, *, values: str = "score",
+                      threshold: float = 0.5, alternative: str = "two-sided",
+                      confidence_level: float = 0.95, margin: float = 0.0) -> PairedTTestResult:
+        """:func:`abkit.shadow.paired_t_test` on per-request values computed in the engine.
+
+        ``values`` is ``"score"`` (the logged values themselves, e.g. a logged loss),
+        ``"log_loss"`` or ``"brier"`` (against the label, as the built-in metrics),
+        ``"correct"`` (``(score >= threshold) == label``) or ``"log_latency"``.
+        """
+        values = check_choice("values", values, VALUES)
+        labelled = values in ("log_loss", "brier", "correct")
+        paired = self._paired(champion, challenger, labelled=labelled, latency=values == "log_latency")
+        if values == "correct":
+            self._check_binary(paired)
+        moments = self._moments(paired, {"t": (values, threshold)})["t"][:5]
+        return paired_t_from_moments(*moments, alternative=alternative, confidence_level=confidence_level,
+                                     margin=margin)
+
+    @staticmethod
+    def _per_request(kind: str, column: str, threshold: float) -> Any:
+        x, y = nw.col(column), nw.col("y")
+        if kind == "log_loss":
+            p = x.clip(EPS, 1.0 - EPS)
+            return -(y * p.log() + (1.0 - y) * (1.0 - p).log())
+        if kind == "brier":
+            return (x - y) ** 2
+        if kind == "correct":
+            return ((x >= threshold) == (y == 1.0)).cast(nw.Float64)
+        if kind == "log_latency":
+            return x.log()
+        return x
+
+    def _moments(self, paired: Any, specs: dict[str, tuple[str, float]]) -> dict[str, tuple[Any, ...]]:
+        """``(n, mean_a, mean_b, mean_d, var_d, var_a, var_b)`` per named per-request value, in one
+        query (variances from the engine's ``var`` aggregate, ``ddof=1``; NaN below 2 requests)."""
+        derived, aggregates = [], [nw.len().alias("n")]
+        for key, (kind, threshold) in specs.items():
+            a, b = self._per_request(kind, "a", threshold), self._per_request(kind, "b", threshold)
+            derived += [a.alias(f"{key}_a"), b.alias(f"{key}_b"), (b - a).alias(f"{key}_d")]
+            aggregates += [nw.col(f"{key}_a").mean(), nw.col(f"{key}_b").mean(), nw.col(f"{key}_d").mean(),
+                           nw.col(f"{key}_d").var(ddof=1).alias(f"{key}_v"),
+                           nw.col(f"{key}_a").var(ddof=1).alias(f"{key}_va"),
+                           nw.col(f"{key}_b").var(ddof=1).alias(f"{key}_vb")]
+        row = _rows(paired.with_columns(*derived).select(*aggregates))[0]
+        if any(kind == "log_latency" for kind, _ in specs.values()) and row["n"]:
+            positive = _rows(paired.select(_count((nw.col("a") <= 0) | (nw.col("b") <= 0)).alias("bad")))
+            if positive[0]["bad"]:
+                raise ValueError("`latency` must be positive for a ratio; got a value <= 0.")
+        return {key: (int(row["n"]), _number(row[f"{key}_a"]), _number(row[f"{key}_b"]),
+                      _number(row[f"{key}_d"]), _number(row[f"{key}_v"]), _number(row[f"{key}_va"]),
+                      _number(row[f"{key}_vb"])) for key in specs}
+
+    def mcnemar_test(self, champion: str, challenger: str, *, threshold: float = 0.5,
+                     method: str = "exact", alternative: str = "two-sided",
+                     confidence_level: float = 0.95) -> McNemarTestResult:
+        """:func:`abkit.shadow.mcnemar_test` on correctness ``(score >= threshold) == label``,
+        from the 2x2 counts the engine returns."""
+        paired = self._paired(champion, challenger, labelled=True)
+        self._check_binary(paired)
+        truth = nw.col("y") == 1.0
+        right_a, right_b = (nw.col("a") >= threshold) == truth, (nw.col("b") >= threshold) == truth
+        row = _rows(paired.select(
+            nw.len().alias("n"), _count(right_a & right_b).alias("both"),
+            _count(right_a & ~right_b).alias("b"), _count(~right_a & right_b).alias("c"),
+        ))[0]
+        return mcnemar_from_counts(int(row["both"] or 0), int(row["b"] or 0), int(row["c"] or 0),
+                                   int(row["n"]), method=method, alternative=alternative,
+                                   confidence_level=confidence_level)
+
+    def delong_test(self, champion: str, challenger: str, *, alternative: str = "two-sided",
+                    confidence_level: float = 0.95, margin: float = 0.0) -> DeLongTestResult:
+        """:func:`abkit.shadow.delong_test` from placement moments computed in the engine."""
+        paired = self._paired(champion, challenger, labelled=True)
+        m, n = self._check_binary(paired)
+        _check_classes(m, n)
+        auc, s10, s01 = self._placement_moments(paired, m, n)
+        return delong_from_moments(auc[0], auc[1], s10, s01, m, n, alternative=alternative,
+                                   confidence_level=confidence_level, margin=margin)
+
+    @staticmethod
+    def _placement_moments(paired: Any, m: int, n: int) -> tuple[tuple[float, float], Any, Any]:
+        positive = nw.col("y") == 1.0
+        placed = paired.with_columns(
+            *[nw.when(positive)
+              .then((nw.col(s).rank("average") - nw.col(s).rank("average").over("y")) / n)
+              .otherwise(1.0 - (nw.col(s).rank("average") - nw.col(s).rank("average").over("y")) / m)
+              .alias(f"v{s}") for s in ("a", "b")]
+        )
+        centred = placed.with_columns(
+            *[(nw.col(f"v{s}") - nw.col(f"v{s}").mean().over("y")).alias(f"c{s}") for s in ("a", "b")]
+        ).with_columns(
+            (nw.col("ca") * nw.col("ca")).alias("saa"), (nw.col("cb") * nw.col("cb")).alias("sbb"),
+            (nw.col("ca") * nw.col("cb")).alias("sab"),
+        )
+        rows = _rows(centred.group_by("y").agg(
+            nw.len().alias("k"), nw.col("va").mean(), nw.col("vb").mean(), nw.col("saa").sum(),
+            nw.col("sbb").sum(), nw.col("sab").sum(),
+        ))
+        by_class = {float(r["y"]): r for r in rows}
+
+        def covariance(row: dict[str, Any]) -> list[list[float]]:
+            k = int(row["k"]) - 1
+            if k < 1:
+                return [[math.nan, math.nan], [math.nan, math.nan]]
+            return [[row["saa"] / k, row["sab"] / k], [row["sab"] / k, row["sbb"] / k]]
+
+        pos, neg = by_class[1.0], by_class[0.0]
+        return (float(pos["va"]), float(pos["vb"])), covariance(pos), covariance(neg)
+
+    def diebold_mariano_test(self, champion: str, challenger: str, *, values: str = "score",
+                             threshold: float = 0.5, horizon: int = 1, variance: str = "acf",
+                             small_sample: bool = True,
+                             alternative: str = "two-sided") -> DieboldMarianoTestResult:
+        """:func:`abkit.shadow.diebold_mariano_test` on per-request values in timestamp order.
+
+        The engine centres the loss differential ``d`` (challenger - champion; ``values`` as in
+        :meth:`paired_t_test`), orders the requests by timestamp (then request id) and sums the
+        lagged products ``c_t c_{t-k}`` with ``lag`` window functions for ``k < horizon``.
+        """
+        values = check_choice("values", values, VALUES)
+        horizon = check_int("horizon", horizon, minimum=1)
+        labelled = values in ("log_loss", "brier", "correct")
+        paired = self._paired(champion, challenger, labelled=labelled, latency=values == "log_latency",
+                              ordered=True)
+        a, b = self._per_request(values, "a", threshold), self._per_request(values, "b", threshold)
+        centred = paired.with_columns((b - a).alias("_d")).with_columns(
+            (nw.col("_d") - nw.col("_d").mean()).alias("_c"))
+        order = ["_ts", "_rid"]
+        lags = [(nw.col("_c") * nw.col("_c").shift(k).over(order_by=order)).alias(f"_g{k}")
+                for k in range(1, horizon)]
+        lagged = centred.with_columns(*lags) if lags else centred
+        row = _rows(lagged.select(
+            nw.len().alias("n"), nw.col("_d").mean().alias("mean"),
+            (nw.col("_c") * nw.col("_c")).sum().alias("_g0"),
+            *[nw.col(f"_g{k}").sum() for k in range(1, horizon)],
+        ))[0]
+        n = int(row["n"])
+        if n < 2:
+            raise ValueError(f"`loss_champion` must have at least 2 values; got {n}.")
+        if horizon >= n:
+            raise ValueError(f"`horizon` must be less than the number of periods ({n}); got {horizon}.")
+        gammas = [_number(row[f"_g{k}"]) / n for k in range(horizon)]
+        return diebold_mariano_from_autocovariances(
+            n, _number(row["mean"]), gammas, horizon=horizon, variance=variance,
+            small_sample=small_sample, alternative=alternative)
+
+    def latency_ratio_test(self, champion: str, challenger: str, *, alternative: str = "two-sided",
+                           confidence_level: float = 0.95, margin: float = 0.0) -> LatencyRatioResult:
+        """:func:`abkit.shadow.latency_ratio_test` from the moments of the log latencies."""
+        if margin <= -1.0:
+            raise ValueError(f"`margin` must be greater than -1; got {margin}.")
+        logs = self.paired_t_test(champion, challenger, values="log_latency", alternative=alternative,
+                                  confidence_level=confidence_level, margin=math.log1p(margin))
+        return latency_ratio_from_log_test(logs, margin)
+
+    def monitor_stats(self, monitor: ShadowMonitor) -> dict[str, Any]:
+        """The keyword arguments of :meth:`abkit.shadow.ShadowMonitor.update_stats` for this batch.
+
+        Per (challenger, metric) of the monitor, the :class:`abkit.stats.MeanStats` of the
+        champion's, the challenger's and the difference's per-request values, from engine
+        aggregates; and ``n_pending``, the requests whose label is pending (when a metric needs
+        labels, as :meth:`abkit.shadow.ShadowMonitor.update` counts them).
+
+        Examples
+        --------
+        >>> from abkit.datasets import make_shadow_log
+        >>> from abkit.shadow import ShadowMonitor
+        >>> monitor = ShadowMonitor("v1", ["v2"], ["log_loss", "latency"], min_requests=200)
+        >>> for day in range(3):
+        ...     batch = ShadowTable(make_shadow_log(2000, models={"v1": 1.0, "v2": 1.3}, rng=day))
+        ...     result = monitor.update_stats(**batch.monitor_stats(monitor))
+        >>> result.looks
+        3
+        """
+        if not isinstance(monitor, ShadowMonitor):
+            raise TypeError(f"`monitor` must be a ShadowMonitor; got {type(monitor).__name__}.")
+        for name in (monitor.champion, *monitor.challengers):
+            self.model_index(name)
+        labelled = any(m.kind != "latency" for m in monitor.metrics)
+        stats: dict[tuple[str, str], tuple[MeanStats, ...]] = {}
+        for challenger, metric in monitor.sequences:
+            spec = next(m for m in monitor.metrics if m.name == metric)
+            kind = _engine_kind(spec)
+            if kind is None:
+                raise ValueError(f"Metric {metric!r} needs the per-request values; update the monitor "
+                                 "with abkit.frame.load_shadow_log(...) instead.")
+            paired = self._paired(monitor.champion, challenger, labelled=labelled,
+                                  latency=kind == "log_latency")
+            if kind == "correct":
+                self._check_binary(paired)
+            n, mean_a, mean_b, mean_d, var_d, var_a, var_b = self._moments(
+                paired, {"t": (kind, spec.threshold)})["t"]
+            stats[(challenger, metric)] = tuple(
+                MeanStats.empty() if n == 0 else MeanStats(n, mean, var if n > 1 else 0.0)
+                for mean, var in ((mean_a, var_a), (mean_b, var_b), (mean_d, var_d)))
+        n_pending = 0
+        if labelled and self._has("label"):
+            n = self._names
+            rid = nw.col(n["request_id"])
+            every = _rows(self._frame.select(rid.n_unique().alias("k")))[0]["k"]
+            labelled_ids = self._frame.filter(~nw.col(n["label"]).is_null())
+            n_pending = int(every) - int(_rows(labelled_ids.select(rid.n_unique().alias("k")))[0]["k"])
+        return {"stats": stats, "n_pending": n_pending}
+
+    def compare_models(self, *, champion: str, challengers: Sequence[str],
+                       metrics: Sequence[str | ShadowMetric] = ("auc", "log_loss"), alpha: float = 0.05,
+                       min_requests: int = 500, n_resamples: int = 2000, rng: RngLike = 0,
+                       progress: bool | None = None) -> ShadowComparison:
+        """:func:`abkit.shadow.compare_models` with engine aggregates where a metric allows.
+
+        ``"auc"``, ``"accuracy"``, ``"log_loss"``, ``"brier"``, ``"latency"`` (and
+        :class:`abkit.shadow.ShadowMetric` objects of those kinds, with any goal and margin)
+        run in the engine. The others need every per-request value: bootstrap metrics (latency
+        quantiles, a custom ``statistic``) and custom ``loss`` functions. For those the table is
+        loaded once (:func:`abkit.frame.load_shadow_log`) and the core evaluates them with the
+        seeds it would have drawn, so the result equals the in-memory path's. ``progress``
+        shows a bar over the comparisons (default: no bar).
+        """
+        options = check_options(self.model_index, champion, challengers, metrics, alpha, min_requests,
+                                n_resamples, rng)
+        level = 1.0 - options.alpha
+        log = None
+        cells = []
+        plan = options.cells(challengers)
+        bar = progress_bar(bool(progress), total=len(plan), desc="compare_models", unit="comparison")
+        with bar as advance:
+            for name, spec, threshold, seed in plan:
+                kind = _engine_kind(spec)
+                if kind is None:
+                    if log is None:
+                        n = self._names
+                        log = load_shadow_log(
+                            self._frame, request_id=n["request_id"], model=n["model"], score=n["score"],
+                            label=n["label"], latency=n["latency"], timestamp=n["timestamp"])
+                    evaluation = evaluate(log, champion, name, spec, threshold, options.alpha, seed,
+                                          n_resamples)
+                else:
+                    evaluation = self._evaluate(champion, name, spec, kind, threshold, level)
+                cells.append((name, spec, threshold, evaluation))
+                advance(1)
+        return finish_comparison(cells, champion, challengers, options.alpha, options.min_requests)
+
+    def _evaluate(self, champion: str, challenger: str, spec: ShadowMetric, kind: str, threshold: float,
+                  level: float) -> Any:
+        latency = kind == "log_latency"
+        paired = self._paired(champion, challenger, labelled=not latency, latency=latency)
+        if kind == "auc":
+            m, n = self._check_binary(paired)
+            if m + n < 2:
+                return empty_evaluation(m + n)
+            _check_classes(m, n)
+            auc, s10, s01 = self._placement_moments(paired, m, n)
+            result = delong_from_moments(auc[0], auc[1], s10, s01, m, n, margin=threshold,
+                                         confidence_level=level)
+            return delong_evaluation(result, m + n)
+        if kind == "correct":
+            self._check_binary(paired)
+        size, *moments = self._moments(paired, {"t": (kind, spec.threshold)})["t"][:5]
+        if size < 2:
+            return empty_evaluation(size)
+        if latency:
+            logs = paired_t_from_moments(size, *moments, margin=math.log1p(threshold), confidence_level=level)
+            ratio = latency_ratio_from_log_test(logs, threshold)
+            return latency_evaluation(ratio, (math.exp(moments[0]), math.exp(moments[1])), size)
+        test = paired_t_from_moments(size, *moments, margin=threshold, confidence_level=level)
+        return paired_evaluation(spec, test)
+
+
+def _check_classes(m: int, n: int) -> None:
+    if m == 0 or n == 0:
+        kind = "negative" if m else "positive"
+        raise ValueError(f"`y_true` must contain both classes for an AUC; got no {kind} label.")
+
+
+def _engine_kind(spec: ShadowMetric) -> str | None:
+    """The engine computation of a metric, or None when it needs the per-request values."""
+    if spec.kind == "auc":
+        return "auc"
+    if spec.kind == "accuracy":
+        return "correct"
+    if spec.kind == "latency":
+        return "log_latency"
+    if spec.loss is log_loss:
+        return "log_loss"
+    if spec.loss is squared_error:
+        return "brier"
+    return None
+
+
+def compare_models(
+    table: Any, *, champion: str, challengers: Sequence[str], **options: Any
+) -> ShadowComparison:
+    """:func:`abkit.shadow.compare_models` on a table, through engine aggregates where possible.
+
+    Parameters
+    ----------
+    table
+        A long-layout table in any engine :class:`ShadowTable` reads (pandas, Polars, PyArrow,
+        DuckDB, PySpark), a Parquet/CSV/JSON Lines path or a directory of log segments; or an
+        :class:`abkit.shadow.ShadowLog` or an :class:`abkit.adapters.ShadowRouter` (compared in
+        memory). For other column names, pass a :class:`ShadowTable`; for the wide layout, call
+        :func:`abkit.frame.load_shadow_log` first and pass its result.
+    champion, challengers, **options
+        As in :func:`abkit.shadow.compare_models` (``metrics``, ``alpha``, ``min_requests``,
+        ``n_resamples``, ``rng``, ``progress``).
+
+    Returns
+    -------
+    abkit.shadow.ShadowComparison
+        Equal to the in-memory result. AUC, accuracy, log-loss, Brier and the latency ratio are
+        computed from engine aggregates; bootstrap metrics (latency quantiles, custom
+        ``statistic``) and custom ``loss`` functions fall back to loading the table (see
+        :meth:`ShadowTable.compare_models`).
+
+    Examples
+    --------
+    >>> from abkit.datasets import make_shadow_log
+    >>> table = make_shadow_log(3000, models={"v1": 1.0, "v2": 1.0}, rng=4)   # equally good
+    >>> result = compare_models(table, champion="v1", challengers=["v2"], metrics=["auc"])
+    >>> result.verdicts[0].verdict, result.rows[0].status
+    ('inconclusive', 'undecided')
+    """
+    if isinstance(table, ShadowLog) or callable(getattr(table, "to_shadow_log", None)):
+        log = table if isinstance(table, ShadowLog) else load_shadow_log(table)
+        return compare_shadow_logs(log, champion=champion, challengers=challengers, **options)
+    source = table if isinstance(table, ShadowTable) else ShadowTable(table)
+    return source.compare_models(champion=champion, challengers=challengers, **options)
