@@ -235,20 +235,31 @@ class BanditRouter(_JsonStateRouter):
 
     # --- the hot path ---------------------------------------------------------------------------
 
-    def _refresh(self) -> None:
-        # Called under the lock when the allocation is stale (see the module notes).
-        n = self.policy.n_updates
-        gap = max(1.0, self.refresh * float(self.policy.state.counts.sum())) if self._thompson else 1.0
-        values = self.policy.allocation().tolist()  # a few arms: plain floats are fastest
+    def _compute(self, policy: BasePolicy) -> tuple[BasePolicy, list[float], list[float], int]:
+        """The allocation of ``policy`` now: slow for Thompson sampling over many arms, so
+        :meth:`route` calls it outside the router lock (the policy copies its state under its own)."""
+        n = policy.n_updates
+        gap = max(1.0, self.refresh * float(policy.state.counts.sum())) if self._thompson else 1.0
+        values = policy.allocation().tolist()  # a few arms: plain floats are fastest
         if not all(math.isfinite(v) for v in values):  # improper posterior (warned): explore uniformly
-            values = [float(a) for a in self.policy.state.active]
+            values = [float(a) for a in policy.state.active]
         total = sum(values)
         shares = [v / total for v in values]
         cumulative = list(itertools.accumulate(shares))
         last = max(i for i, v in enumerate(shares) if v > 0)
         cumulative[last:] = [1.0] * (len(shares) - last)  # rounding never picks a 0-share arm
-        self._shares, self._cumulative = shares, cumulative
-        self._refresh_after = n + math.ceil(gap)
+        return policy, shares, cumulative, n + math.ceil(gap)
+
+    def _install(self, computed: tuple[BasePolicy, list[float], list[float], int]) -> None:
+        # Under the lock: keep an allocation computed outside it unless the policy was replaced
+        # or a newer one is installed.
+        policy, shares, cumulative, refresh_after = computed
+        if policy is self.policy and (not self._cumulative or refresh_after > self._refresh_after):
+            self._shares, self._cumulative, self._refresh_after = shares, cumulative, refresh_after
+
+    def _refresh(self) -> None:
+        # Called under the lock when the allocation is still stale (see the module notes).
+        self._install(self._compute(self.policy))
 
     def _stale(self) -> bool:
         return not self._cumulative or self.policy.n_updates >= self._refresh_after
@@ -258,6 +269,7 @@ class BanditRouter(_JsonStateRouter):
         if type(unit_id) is not str or not unit_id:
             check_id("unit_id", unit_id)
         now = time.time()
+        computed = self._compute(self.policy) if self._stale() else None  # outside the lock
         with self._lock:
             pending = self._pending
             if self.ttl is not None:
@@ -266,7 +278,9 @@ class BanditRouter(_JsonStateRouter):
                 held = pending.get(unit_id)
                 if held is not None and now - held[1] < self.sticky:
                     return held[0]
-            if self._stale():
+            if computed is not None:
+                self._install(computed)
+            if self._stale():  # rewards arrived meanwhile (or the policy was replaced)
                 self._refresh()
             arm = bisect.bisect_right(self._cumulative, self._rng.random())
             route = Route(unit_id=unit_id, experiment=self.experiment, variant=self.variants[arm],

@@ -90,3 +90,29 @@ def test_saved_state_files_get_the_umask_mode(tmp_path: Path) -> None:
     assert stat.S_IMODE((tmp_path / "state.json").stat().st_mode) == 0o644
     assert FixedSplitRouter.load(tmp_path / "state.json").to_json() == router.to_json()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary file left
+
+
+def test_a_slow_allocation_is_computed_outside_the_router_lock() -> None:
+    import threading
+    import time
+
+    from abkit.bandits import ThompsonBernoulli
+
+    policy = ThompsonBernoulli(50, rng=1)
+    router = BanditRouter("many", policy, rng=2)
+    original = policy.allocation
+
+    def slow_allocation() -> Any:
+        time.sleep(0.5)  # as Thompson sampling over 1,000 arms takes (seconds, measured in issue 14)
+        return original()
+
+    policy.allocation = slow_allocation  # type: ignore[method-assign]
+    first = threading.Thread(target=router.route, args=("u1",))
+    first.start()
+    time.sleep(0.1)  # the first route is now computing the allocation
+    started = time.perf_counter()
+    with router._lock:  # what every other route, record and merge needs
+        waited = time.perf_counter() - started
+    first.join()
+    assert waited < 0.2
+    assert router.pending == 1 and abs(sum(router.allocation()) - 1.0) < 1e-12
