@@ -227,5 +227,14 @@ def compare_models(table: Any, *, champion: str, challengers: Any, **options: An
     >>> result.verdicts[0].verdict, result.rows[0].status
     ('inconclusive', 'undecided')
     """
-    log = table if isinstance(table, ShadowLog) else load_shadow_log(table)
+    if isinstance(table, ShadowLog):
+        log = table
+    else:
+        try:
+            log = load_shadow_log(table)
+        except ValueError as exc:
+            raise ValueError(
+                "`table` must be a ShadowLog or a table load_shadow_log reads with its defaults "
+                f"(for other columns or layouts, call load_shadow_log first): {exc}"
+            ) from exc
     return compare_shadow_logs(log, champion=champion, challengers=challengers, **options)
