@@ -616,8 +616,6 @@ KNOWN_FAILURES: dict[tuple[str, str], str] = {
         "1e300 (+1) -> ValueError: `var` must be finite; got inf.",
     ("assign", "n_variants"):
         'nan (+15) -> ValueError: `weights` must have one entry per variant (nan); got 2.',
-    ("assign", "hash_version"):
-        'empty-array (+1) -> ValueError: The truth value of an empty array is ambiguous. Use `array.size...',
     ("assign", "ranges"):
         "nan (+14) -> TypeError: 'float' object is not iterable",
     ("assign", "filters"):
@@ -686,8 +684,6 @@ KNOWN_FAILURES: dict[tuple[str, str], str] = {
         "nan (+16) -> TypeError: `metrics` must be a string; got nan.",
     ("CanaryJudge.latency", "quantile"):
         "1e-300 -> ValueError: `min_samples` must be at most 9223372036854775807; got 9.999e+300.",
-    ("FixedSplitRouter", "hash_version"):
-        "empty-array (+1) -> ValueError: The truth value of an empty array is ambiguous. Use `array.si...",
     ("FixedSplitRouter.index", "unit_id"):
         "nan (+15) -> TypeError: can only concatenate str (not 'float') to str",
     ("bucket_ranges", "n"):
@@ -702,10 +698,6 @@ KNOWN_FAILURES: dict[tuple[str, str], str] = {
         "nan (+15) -> TypeError: 'float' object is not iterable",
     ("equal_weights", "n"):
         "inf (+8) -> TypeError: can't multiply sequence by non-int of type 'float'",
-    ("gb_hash", "version"):
-        'empty-array (+1) -> ValueError: The truth value of an empty array is ambiguous. Use `array.size...',
-    ("in_namespace", "user_id"):
-        'nan (+15) -> TypeError: `value` must be a string; got float nan.',
     ("in_namespace", "namespace"):
         'nan (+17) -> TypeError: cannot unpack non-iterable float object',
     ("optimizely_ranges", "weights"):
