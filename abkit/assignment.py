@@ -49,6 +49,7 @@ Examples
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -123,6 +124,11 @@ def fnv1a32(text: str) -> int:
     return _fnv(check_string("text", text))
 
 
+def known_hash_version(version: Any) -> bool:
+    """Whether ``version`` is one of :data:`HASH_VERSIONS` (a number; an array or a bool is not)."""
+    return isinstance(version, numbers.Real) and not isinstance(version, bool) and version in HASH_VERSIONS
+
+
 def gb_hash(seed: str, value: str, version: int) -> float | None:
     """GrowthBook's ``hash(seed, value, version)``: a number in ``[0, 1)``, ``None`` for an unknown version.
 
@@ -135,7 +141,7 @@ def gb_hash(seed: str, value: str, version: int) -> float | None:
     """
     seed = check_string("seed", seed)
     value = check_string("value", value)
-    if version not in HASH_VERSIONS:
+    if not known_hash_version(version):
         return None
     return _gb_hash(seed, value, version)
 
@@ -207,6 +213,7 @@ def in_namespace(user_id: str, namespace: Sequence[Any]) -> bool:
     >>> in_namespace("1", ("namespace2", 0.4, 1.0))
     True
     """
+    check_string("user_id", user_id)
     name, start, end = namespace
     n = gb_hash("__" + check_string("namespace name", name), user_id, 1)
     return n is not None and start <= n < end
@@ -377,7 +384,7 @@ def assign(
             if bucket < end:
                 return i
         return -1
-    if hash_version not in HASH_VERSIONS:
+    if not known_hash_version(hash_version):
         raise ValueError(f"`hash_version` must be 1 or 2; got {hash_version!r}.")
     if filters and _filtered_out(unit_id, filters, attributes or {}):
         return -1

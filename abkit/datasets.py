@@ -176,11 +176,13 @@ def make_shadow_log(
     frames = []
     for position, (name, separation) in enumerate(models.items()):
         logit = separation * (2.0 * y - 1.0) + shared + generator.normal(0.0, 1.0, n)
+        with np.errstate(over="ignore"):  # a huge `difficulty` saturates the sigmoid at 0 or 1
+            score = 1.0 / (1.0 + np.exp(-logit))
         latency = latency_ms[name] * np.exp(shared_latency + generator.normal(0.0, 0.2, n))
         answered = np.ones(n, dtype=bool) if position == 0 else generator.random(n) >= missing_rate
         frames.append(pd.DataFrame({
             "request_id": np.arange(n)[answered], "model": name,
-            "score": (1.0 / (1.0 + np.exp(-logit)))[answered], "label": label[answered],
+            "score": score[answered], "label": label[answered],
             "latency": latency[answered], "timestamp": timestamp[answered],
         }))
     return pd.concat(frames, ignore_index=True)

@@ -61,7 +61,7 @@ def _m2_from_sums(n: int, total: float, total_sq: float,
     square = total * total / n
     m2 = total_sq - square
     if m2 < -_rounding(n, total_sq, square) or (n == 1 and m2 > _rounding(n, total_sq, square)):
-        rule = f"equal {names[0]}**2" if n == 1 else f"be at least {names[0]}**2 / n = {square:.17g}"
+        rule = f"equal `{names[0]}`**2" if n == 1 else f"be at least `{names[0]}`**2 / `n` = {square:.17g}"
         raise ValueError(
             f"`{names[1]}` must {rule} (a sum of squares of {n} real values with that sum); got {total_sq}."
         )
@@ -320,7 +320,7 @@ class BivariateStats:
         bound = math.sqrt(m2_x) * math.sqrt(m2_y)  # not sqrt(m2_x * m2_y): the product can underflow
         if abs(m_xy) - bound > slack:
             raise ValueError(
-                f"`sum_xy` must be within {bound:.15g} of sum_x * sum_y / n = {cross:.17g} "
+                f"`sum_xy` must be within {bound:.15g} of `sum_x` * `sum_y` / `n` = {cross:.17g} "
                 f"(Cauchy-Schwarz with the squared deviations of {n} pairs); got {sums['sum_xy']}."
             )
         if n == 1:

@@ -25,7 +25,6 @@ from abkit._validation import check_choice, check_id, check_real, check_share
 from abkit.adapters._base import Route, _check_names, _JsonStateRouter
 from abkit.adapters.stores import Store
 from abkit.assignment import (
-    HASH_VERSIONS,
     HASHINGS,
     OPTIMIZELY_BUCKETS,
     _gb_hash,
@@ -33,6 +32,7 @@ from abkit.assignment import (
     check_namespace,
     check_weights,
     in_namespace,
+    known_hash_version,
     optimizely_ranges,
 )
 from abkit.errors import StateError
@@ -120,7 +120,7 @@ class FixedSplitRouter(_JsonStateRouter):
         self.coverage = check_share("coverage", coverage)
         self.metric = check_choice("metric", metric, METRICS)
         self.hashing = check_choice("hashing", hashing, HASHINGS)
-        if hash_version not in HASH_VERSIONS:
+        if not known_hash_version(hash_version):
             raise ValueError(f"`hash_version` must be 1 or 2; got {hash_version!r}.")
         self.hash_version = hash_version
         self.seed = None if seed is None else check_id("seed", seed)

@@ -171,6 +171,8 @@ class ContextualPolicy:
             return context
         try:
             array = np.asarray(context, dtype=np.float64)
+        except OverflowError:  # an int beyond the float range, e.g. 10**400
+            raise ValueError(f"`{name}` must be finite; it holds a number beyond the float range.") from None
         except (TypeError, ValueError) as exc:
             raise TypeError(f"`{name}` must be a vector of {self._d} real numbers; got {context!r}.") from exc
         if array.shape != (self._d,):
@@ -182,6 +184,8 @@ class ContextualPolicy:
     def _contexts(self, contexts: Any, n: int | None = None) -> FloatArray:
         try:
             array = np.asarray(contexts, dtype=np.float64)
+        except OverflowError:
+            raise ValueError("`contexts` must be finite; it holds a number beyond the float range.") from None
         except (TypeError, ValueError) as exc:
             raise TypeError(
                 f"`contexts` must be a matrix of real numbers; got {type(contexts).__name__}."
@@ -256,8 +260,8 @@ class ContextualPolicy:
 
     def update_batch(self, arms: Any, rewards: Any, contexts: Any) -> None:
         """Record many rewards (``arms[j]``, ``rewards[j]``, ``contexts[j]``); all checked first."""
-        arm_array = np.asarray(arms)
-        reward_array = np.asarray(rewards)
+        arm_array = _vector("arms", arms)
+        reward_array = _vector("rewards", rewards)
         if arm_array.ndim != 1 or not (np.issubdtype(arm_array.dtype, np.integer) or arm_array.size == 0):
             raise TypeError(f"`arms` must be a 1-D array of integers; got dtype {arm_array.dtype}.")
         if reward_array.ndim != 1 or not (
@@ -424,6 +428,14 @@ def _symmetric(lower: FloatArray) -> FloatArray:
     """Matrices from their lower triangles (the kernels keep only those up to date)."""
     result: FloatArray = np.tril(lower) + np.tril(lower, -1).transpose(0, 2, 1)
     return result
+
+
+def _vector(name: str, values: Any) -> npt.NDArray[Any]:
+    """``values`` as an array, or a ``TypeError`` naming ``name`` (a ragged list, say)."""
+    try:
+        return np.asarray(values)
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` must be a 1-D array of numbers; got {type(values).__name__}.") from None
 
 
 def _numbers(name: str, values: Any, shape: tuple[int, ...]) -> FloatArray:

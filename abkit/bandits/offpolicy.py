@@ -51,6 +51,7 @@ from abkit._inference import interval, warn_degenerate
 from abkit._results import ConfidenceInterval, Result
 from abkit._validation import (
     as_float_array,
+    check_bool,
     check_confidence_level,
     check_int,
     check_positive,
@@ -95,13 +96,16 @@ class OffPolicyResult(Result):
     confidence_level: float
 
 
-def _matrix(name: str, values: Any, n: int | None) -> FloatArray:
+def _matrix(name: str, values: Any, n: int | None, rounds_from: str = "rewards") -> FloatArray:
     array = to_array(name, values, np.float64) if not isinstance(values, np.ndarray) else values
     if array.ndim != 2 or not np.issubdtype(array.dtype, np.number):
         raise ValueError(f"`{name}` must be a 2-D array (rounds x arms); got shape {np.shape(array)}.")
     array = np.ascontiguousarray(array, dtype=np.float64)
     if n is not None and array.shape[0] != n:
-        raise ValueError(f"`{name}` must have one row per round ({n}); got {array.shape[0]}.")
+        raise ValueError(
+            f"`{name}` must have one row per round ({n}); got {array.shape[0]} "
+            f"(rounds counted from `{rounds_from}`)."
+        )
     if not np.isfinite(array).all():
         raise ValueError(
             f"`{name}` must be finite; got {int((~np.isfinite(array)).sum())} non-finite value(s)."
@@ -145,7 +149,10 @@ def _logged(
     if ((pscore <= 0) | (pscore > 1)).any():
         raise ValueError(f"`propensities` must be in (0, 1]; got {pscore[(pscore <= 0) | (pscore > 1)][0]}.")
     if target_array.shape[0] != n:
-        raise ValueError(f"`target` must have one row per round ({n}); got {target_array.shape[0]}.")
+        raise ValueError(
+            f"`target` must have one row per round ({n}); got {target_array.shape[0]} "
+            "(rounds counted from `rewards`)."
+        )
     return reward_array, action_array, pscore, target_array
 
 
@@ -258,7 +265,7 @@ def direct_method(target: Any, q_hat: Any, *, confidence_level: float = 0.95) ->
     0.2
     """
     target_array = _target(target, None)
-    q = _matrix("q_hat", q_hat, target_array.shape[0])
+    q = _matrix("q_hat", q_hat, target_array.shape[0], rounds_from="target")
     if q.shape != target_array.shape:
         raise ValueError(f"`q_hat` must have the shape of `target` {target_array.shape}; got {q.shape}.")
     terms = (target_array * q).sum(axis=1)
@@ -363,13 +370,14 @@ def policy_probabilities(
     if not isinstance(policy, ContextualPolicy):
         raise TypeError(f"`policy` must be an abkit contextual policy; got {type(policy).__name__}.")
     x = policy._contexts(contexts)
+    greedy = check_bool("greedy", greedy)
     draws = check_int("n_samples", n_samples, minimum=1)
     generator = check_rng(rng)
-    exact = bool(greedy) or policy._kind == lk.LINUCB
+    exact = greedy or policy._kind == lk.LINUCB
     with policy._lock:
         table, params = policy._table.copy(), policy._params.copy()
     out = np.empty((x.shape[0], policy.n_arms))
-    lk.probabilities(policy._kind, table, params, x, exact and bool(greedy), draws, generator, out)
+    lk.probabilities(policy._kind, table, params, x, exact and greedy, draws, generator, out)
     if exact:
         return PolicyProbabilities(out, np.zeros_like(out), "exact", 0)
     errors = np.sqrt(out * (1.0 - out) / draws)
@@ -396,7 +404,10 @@ def ridge_reward_model(
     x = _matrix("contexts", contexts, None)
     y = as_float_array("rewards", rewards)
     if x.shape[0] != y.size:
-        raise ValueError(f"`contexts` must have one row per round ({y.size}); got {x.shape[0]}.")
+        raise ValueError(
+            f"`contexts` must have one row per round ({y.size}); got {x.shape[0]} "
+            "(rounds counted from `rewards`)."
+        )
     a = _actions("actions", actions, y.size, arms)
     q = np.zeros((y.size, arms))
     identity = penalty * np.eye(x.shape[1])

@@ -157,6 +157,8 @@ def simulate_contextual(
     check_choice("environment", environment, ENVIRONMENTS)
     try:
         coef_array = np.ascontiguousarray(coefs, dtype=np.float64)
+    except OverflowError:  # an int beyond the float range, e.g. 10**400
+        raise ValueError("`coefs` must be finite; it holds a number beyond the float range.") from None
     except (TypeError, ValueError) as exc:
         raise TypeError("`coefs` must be a matrix of real numbers (arms x features).") from exc
     if coef_array.shape != (policy.n_arms, policy.n_features):

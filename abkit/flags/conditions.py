@@ -434,6 +434,8 @@ def js_string(value: float) -> str:
         x = float(value)
     except OverflowError:
         x = math.inf if value > 0 else -math.inf
+    except (TypeError, ValueError):
+        raise TypeError(f"`value` must be a number; got {value!r}.") from None
     if math.isnan(x):
         return "NaN"
     if math.isinf(x):
@@ -485,7 +487,7 @@ def version_key(version: Any) -> str:
         return _version_key(version)
     if isinstance(version, int | float) and not isinstance(version, bool):
         version = js_string(version)
-    if not version or not isinstance(version, str):
+    if not isinstance(version, str) or not version:
         version = "0"
     return _version_key(version)
 

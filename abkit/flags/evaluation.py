@@ -54,7 +54,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from abkit._results import Result
-from abkit._validation import check_string
+from abkit._validation import check_bool, check_int, check_string
 from abkit.assignment import bucket_ranges, choose_variation, gb_hash, in_namespace
 from abkit.flags.conditions import evaluate_condition, js_string
 
@@ -130,11 +130,7 @@ class ExperimentSpec:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ExperimentSpec:
         """An experiment from GrowthBook's JSON (camel-case keys; unknown keys are ignored)."""
-        if not isinstance(data, Mapping):
-            raise TypeError(f"`experiment` must be a mapping or an ExperimentSpec; got {data!r}.")
-        if "key" not in data or "variations" not in data:
-            raise ValueError(f"`experiment` must have a key and variations; got {sorted(data)}.")
-        return cls(**{field: data[name] for field, name in _JSON_NAMES.items() if name in data})
+        return _spec_from_json(cls, "data", data)
 
     def to_dict(self) -> dict[str, Any]:
         """GrowthBook's JSON: the fields that differ from their defaults, in camel case."""
@@ -144,6 +140,15 @@ class ExperimentSpec:
             if value is not None and value != _DEFAULTS.get(field):
                 out[name] = value
         return out
+
+
+def _spec_from_json(cls: type[ExperimentSpec], name: str, data: Any) -> ExperimentSpec:
+    """:meth:`ExperimentSpec.from_dict`, its errors naming the argument ``name``."""
+    if not isinstance(data, Mapping):
+        raise TypeError(f"`{name}` must be a mapping or an ExperimentSpec; got {data!r}.")
+    if "key" not in data or "variations" not in data:
+        raise ValueError(f"`{name}` must have a key and variations; got {sorted(map(str, data))}.")
+    return cls(**{field: data[key] for field, key in _JSON_NAMES.items() if key in data})
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
@@ -236,6 +241,9 @@ def query_string_override(key: str, url: str, n_variations: int) -> int | None:
     >>> query_string_override("my-test", "http://example.com?my-test=2", 2) is None
     True
     """
+    check_string("key", key)
+    check_string("url", url)
+    n_variations = check_int("n_variations", n_variations)
     try:
         query = urlparse(url).query
     except ValueError:
@@ -306,8 +314,9 @@ def _context(attributes: Mapping[str, Any] | None, *, features: Mapping[str, Any
             raise TypeError(f"`{name}` must be a mapping; got {value!r}.")
     if url is not None and not isinstance(url, str):
         raise TypeError(f"`url` must be a string; got {url!r}.")
+    qa, on = check_bool("qa_mode", qa_mode), check_bool("enabled", enabled)
     return _Context(attributes or {}, features or {}, saved_groups or {}, forced_variations or {},
-                    url or "", bool(qa_mode), bool(enabled), sticky_buckets, contextual_bandits or {})
+                    url or "", qa, on, sticky_buckets, contextual_bandits or {})
 
 
 def run_experiment(
@@ -355,7 +364,7 @@ def run_experiment(
     'a'
     """
     if not isinstance(experiment, ExperimentSpec):
-        experiment = ExperimentSpec.from_dict(experiment)
+        experiment = _spec_from_json(ExperimentSpec, "experiment", experiment)
     ctx = _context(attributes, features=features, saved_groups=saved_groups,
                    forced_variations=forced_variations, url=url, qa_mode=qa_mode, enabled=enabled,
                    sticky_buckets=sticky_buckets, contextual_bandits=None)

@@ -66,8 +66,8 @@ def check_information(
     """Information fractions: an int ``K`` (equal looks) or increasing values in ``(0, 1]``,
     at most ``max_looks`` of them."""
     if isinstance(information, int | np.integer) and not isinstance(information, bool):
-        if information > max_looks:  # before check_int, whose own ceiling is the int64 range
-            raise ValueError(f"`{name}` must be at most {max_looks} looks; got {information}.")
+        if information > max_looks:  # before check_int, whose own limit is the int64 range
+            raise ValueError(f"`{name}` must be at most {max_looks} looks; got {int(information)}.")
         k = check_int(name, information, minimum=1)
         return np.arange(1, k + 1, dtype=np.float64) / k
     fractions = as_float_array(name, information)

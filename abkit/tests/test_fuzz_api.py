@@ -20,7 +20,7 @@ that names a different argument or none, or a foreign warning (numpy's overflow
 ``RuntimeWarning``, say) fails. A method call that raises must leave its instance unchanged
 (compared through ``to_json``/``to_dict`` where the class has one).
 
-Every case runs the full product (about 11,800 calls, some 15 s on one core), no sampling.
+Every case runs the full product (about 13,700 calls, some 15 s on one core with a warm numba cache), no sampling.
 The first cases are issue 15's reproducers (``check_real(10**400)``, ``power_means(sd=None)``,
 ``power_means(n_control=1e300)``, ``GroupSequentialDesign(2**63)``, ``compare_models`` on an
 empty or missing table, negative latencies); ``test_issue_15_reproducers`` pins them exactly.
@@ -49,7 +49,7 @@ import pytest
 
 import abkit
 from abkit import bandits, frame, power, rollout, sequential, shadow, stats
-from abkit.adapters import BanditRouter, FixedSplitRouter, ShadowRouter
+from abkit.adapters import BanditRouter, CanaryRouter, FixedSplitRouter, ShadowRouter
 from abkit.bandits import offpolicy
 from abkit.errors import AbkitError, AbkitWarning, ConvergenceError, StateError
 from abkit.shadow import ShadowLog
@@ -170,6 +170,16 @@ def policy() -> bandits.ThompsonBernoulli:
     return p
 
 
+CONTEXTS = np.column_stack([np.ones(10), X])  # an intercept and one feature
+CONTEXT_ARMS = np.array([0, 1, 2, 0, 1, 2, 0, 1, 2, 0])
+
+
+def contextual_policy() -> bandits.LinTS:
+    p = bandits.LinTS(3, 2, v=0.5, rng=0)
+    p.update_batch(CONTEXT_ARMS, BINARY.astype(float), CONTEXTS)
+    return p
+
+
 def fixed_router() -> FixedSplitRouter:
     router = FixedSplitRouter("exp")
     for i in range(20):
@@ -207,8 +217,8 @@ def recreated() -> rollout.Recreate:
     return rc
 
 
-def canary_router_with_data() -> rollout.CanaryRouter:
-    router = rollout.CanaryRouter(canary_rollout())
+def canary_router_with_data() -> CanaryRouter:
+    router = CanaryRouter(canary_rollout())
     for i in range(60):
         unit = f"u{i}"
         router.route(unit)
@@ -222,15 +232,19 @@ def recorded_shadow_router() -> ShadowRouter:
     return router
 
 
+GB_EXPERIMENT = {"key": "exp", "variations": ["a", "b"], "weights": [0.5, 0.5],
+                 "condition": {"country": "NZ"}, "hashVersion": 2}
+GB_FEATURES = {"checkout": {"defaultValue": "old", "rules": [
+    {"condition": {"id": {"$inGroup": "g"}}, "force": "new", "coverage": 0.5},
+    {"key": "exp", "variations": ["old", "new"], "weights": [0.5, 0.5]},
+]}}
+
 ERRORS = {"errors": BINARY[:8]}
 ERRORS_B = {"errors": BINARY_B[:8]}
 
 
 # ---------------------------------------------------------------------------------------------
 # The table.
-
-GROWTHBOOK_WORK = "flags/assignment validation is the GrowthBook helper's work (issue 15, item 4)"
-
 
 @dataclass(frozen=True)
 class Case:
@@ -301,6 +315,7 @@ CASES: tuple[Case, ...] = (
     fn("adjust_pvalues", abkit.adjust_pvalues, [0.01, 0.04, 0.2], method="holm"),
     fn("srm_test", abkit.srm_test, [5000, 5100], [0.5, 0.5], alpha=0.001),
     fn("assign", abkit.assign, "user-1", "exp", [0.5, 0.5]),
+    fn("warmup", abkit.warmup),
     fn("ConfidenceInterval", abkit.ConfidenceInterval, 0.1, 0.2),
     method("ConfidenceInterval.contains", lambda: abkit.ConfidenceInterval(0.1, 0.2), 0.15),
     method("ConfidenceInterval.to_dict", lambda: abkit.ConfidenceInterval(0.1, 0.2)),
@@ -380,7 +395,35 @@ CASES: tuple[Case, ...] = (
     fn("lai_robbins_bound", bandits.lai_robbins_bound, [0.1, 0.2], 1000, arms="bernoulli"),
     fn("simulate", bandits.simulate, bandits.ThompsonBernoulli(2), [0.1, 0.2], horizon=50,
        n_runs=2, rng=0, progress=False),
-    fn("warmup", bandits.warmup),
+    fn("bandits.warmup", bandits.warmup),
+    # contextual bandits: the methods are ContextualPolicy's, called on a LinTS
+    fn("LinUCB", bandits.LinUCB, 3, 2, alpha=1.0, l2=1.0, rng=0),
+    fn("LinTS", bandits.LinTS, 3, 2, v=1.0, l2=1.0, rng=0),
+    fn("LogisticTS", bandits.LogisticTS, 3, 2, l2=1.0, rng=0),
+    method("ContextualPolicy.select", contextual_policy, CONTEXTS[0]),
+    method("ContextualPolicy.select_many", contextual_policy, CONTEXTS),
+    method("ContextualPolicy.update", contextual_policy, 1, 0.5, CONTEXTS[0]),
+    method("ContextualPolicy.update_batch", contextual_policy, CONTEXT_ARMS, X, CONTEXTS),
+    method("ContextualPolicy.posterior", contextual_policy, 1),
+    method("ContextualPolicy.expected_rewards", contextual_policy, CONTEXTS),
+    method("ContextualPolicy.to_json", contextual_policy),
+    fn("ContextualPolicy.from_json", bandits.LinTS.from_json, contextual_policy().to_json(),
+       rng=0),
+    method("ContextualPolicy.merge", contextual_policy, contextual_policy(),
+           base=bandits.LinTS(3, 2, v=0.5, rng=0)),
+    fn("ContextualState", bandits.ContextualState, *contextual_policy().state),
+    fn("simulate_contextual", bandits.simulate_contextual, bandits.LinTS(2, 2),
+       [[1.0, 0.0], [0.0, 1.0]], horizon=50, n_runs=2, rng=0, environment="linear", sd=1.0,
+       progress=False),
+    fn("policy_probabilities", offpolicy.policy_probabilities, contextual_policy(), CONTEXTS,
+       greedy=False, n_samples=200, rng=0),
+    fn("PolicyProbabilities", offpolicy.PolicyProbabilities, TARGET, np.zeros((10, 2)),
+       "exact", 0),
+    fn("ridge_reward_model", offpolicy.ridge_reward_model, CONTEXTS, CONTEXT_ARMS, X, 3,
+       l2=1.0),
+    fn("evaluate_contextual", offpolicy.evaluate_contextual, contextual_policy(), CONTEXTS,
+       CONTEXT_ARMS, BINARY, np.full(10, 1 / 3), q_hat=None, greedy=False, n_samples=200,
+       rng=0, confidence_level=0.95),
     fn("ips", offpolicy.ips, BINARY, LABELS, PROPENSITY, TARGET, clip=None),
     fn("snips", offpolicy.snips, BINARY, LABELS, PROPENSITY, TARGET),
     fn("doubly_robust", offpolicy.doubly_robust, BINARY, LABELS, PROPENSITY, TARGET, Q_HAT),
@@ -397,6 +440,8 @@ CASES: tuple[Case, ...] = (
     fn("latency_quantiles", shadow.latency_quantiles, X, quantiles=(0.5, 0.9)),
     fn("latency_ratio_test", shadow.latency_ratio_test, X, Y, margin=0.0),
     fn("order_statistic_ranks", shadow.latency.order_statistic_ranks, 100, 0.9, 0.95),
+    fn("shadow.compare_models", shadow.compare_models, shadow_log(), champion="v1",
+       challengers=["v2"], metrics=["auc"], min_requests=10, n_resamples=100, rng=0),
     fn("compare_models", abkit.compare_models, SHADOW_TABLE, champion="v1",
        challengers=["v2"], metrics=["auc"], min_requests=10, n_resamples=100, rng=0),
     fn("ShadowMetric", shadow.ShadowMetric, name="m", higher_is_better=True, margin=0.0,
@@ -442,12 +487,12 @@ CASES: tuple[Case, ...] = (
     fn("Recreate", rollout.Recreate, judge(), stop_seconds=10.0, start_seconds=50.0),
     method("Recreate.recreate", lambda: rollout.Recreate(judge()), at=1.0),
     method("Recreate.validate", recreated, ERRORS, ERRORS_B, at=2.0),
-    fn("CanaryRouter", rollout.CanaryRouter, canary_rollout(), experiment="canary", salt=""),
-    method("CanaryRouter.bucket", lambda: rollout.CanaryRouter(canary_rollout()), "u1"),
-    method("CanaryRouter.route", lambda: rollout.CanaryRouter(canary_rollout()), "u1"),
-    method("CanaryRouter.record", lambda: rollout.CanaryRouter(canary_rollout()), "u1",
+    fn("CanaryRouter", CanaryRouter, canary_rollout(), experiment="canary", salt=""),
+    method("CanaryRouter.bucket", lambda: CanaryRouter(canary_rollout()), "u1"),
+    method("CanaryRouter.route", lambda: CanaryRouter(canary_rollout()), "u1"),
+    method("CanaryRouter.record", lambda: CanaryRouter(canary_rollout()), "u1",
            {"errors": 0}),
-    method("CanaryRouter.counts", lambda: rollout.CanaryRouter(canary_rollout())),
+    method("CanaryRouter.counts", lambda: CanaryRouter(canary_rollout())),
     method("CanaryRouter.evaluate", canary_router_with_data, at=1.0),
     fn("kayenta_classify", abkit.kayenta_classify, X, Y, tolerance=0.25,
        confidence_level=0.98),
@@ -456,7 +501,7 @@ CASES: tuple[Case, ...] = (
     fn("kayenta_score_classification", rollout.kayenta_score_classification, 90.0),
     fn("argo_assess", rollout.argo_assess, {}, {"consecutiveError": 4, "count": 5},
        terminating=True),
-    fn("unit_bucket", rollout.unit_bucket, "u1", "salt"),
+    fn("unit_bucket", abkit.adapters.unit_bucket, "u1", "salt"),
     # -- frame -----------------------------------------------------------------------------------
     fn("Proportion", frame.Proportion, "converted", method="pooled"),
     fn("Mean", frame.Mean, "revenue", None, method="welch"),
@@ -488,6 +533,7 @@ CASES: tuple[Case, ...] = (
     method("ShadowRouter.to_records", shadow_router),
     method("ShadowRouter.to_frame", shadow_router),
     method("ShadowRouter.summary", shadow_router),
+    method("ShadowRouter.to_shadow_log", recorded_shadow_router, duplicates="raise"),
     fn("BanditRouter", BanditRouter, "exp", policy(), ["a", "b", "c"], max_pending=100, rng=0),
     method("BanditRouter.route", bandit_router, "u1"),
     method("BanditRouter.record", lambda: _routed(bandit_router()), "u1", 1.0),
@@ -495,7 +541,7 @@ CASES: tuple[Case, ...] = (
     method("BanditRouter.decision_log", bandit_router, clear=False),
     method("BanditRouter.to_frame", bandit_router),
     method("BanditRouter.merge", bandit_router, bandit_router()),
-    # -- flags and assignment (validation there is another helper's work) ----------------------
+    # -- flags and assignment ------------------------------------------------------------------
     fn("FeatureFlag", abkit.FeatureFlag, "flag", 0.5, {"country": "NZ"}, "seed"),
     method("FeatureFlag.position", lambda: abkit.FeatureFlag("flag", 0.5), "u1"),
     method("FeatureFlag.is_on", lambda: abkit.FeatureFlag("flag", 0.5), "u1", {"a": 1}),
@@ -503,7 +549,22 @@ CASES: tuple[Case, ...] = (
     method("FeatureFlag.kill", lambda: abkit.FeatureFlag("flag", 0.5)),
     method("FeatureFlag.to_dict", lambda: abkit.FeatureFlag("flag", 0.5)),
     fn("check_condition", abkit.flags.check_condition, {"country": "NZ"}),
-    fn("eval_condition", abkit.flags.eval_condition, {"country": "NZ"}, {"country": "NZ"}),
+    fn("js_string", abkit.flags.conditions.js_string, 0.1),
+    fn("version_key", abkit.flags.conditions.version_key, "1.10.0-rc.1"),
+    fn("ExperimentSpec", abkit.flags.ExperimentSpec, key="exp", variations=[0, 1],
+       weights=[0.5, 0.5], coverage=1.0, hash_version=2, seed="s"),
+    fn("ExperimentSpec.from_dict", abkit.flags.ExperimentSpec.from_dict, GB_EXPERIMENT),
+    method("ExperimentSpec.to_dict", lambda: abkit.flags.ExperimentSpec.from_dict(GB_EXPERIMENT)),
+    fn("run_experiment", abkit.flags.run_experiment, GB_EXPERIMENT, {"id": "u1", "country": "NZ"},
+       features=GB_FEATURES, saved_groups={"g": ["u1"]}, forced_variations={"other": 1},
+       url="http://example.com/?exp=1", qa_mode=False, enabled=True, sticky_buckets={}),
+    fn("evaluate_feature", abkit.flags.evaluate_feature, "checkout", GB_FEATURES,
+       {"id": "u1", "country": "NZ"}, saved_groups={"g": ["u1"]}, forced_variations={"exp": 1},
+       url="http://example.com/", qa_mode=False, enabled=True, sticky_buckets={},
+       contextual_bandits={}),
+    fn("query_string_override", abkit.flags.query_string_override, "exp",
+       "http://example.com/?exp=1", 2),
+    fn("evaluate_condition", abkit.flags.evaluate_condition, {"country": "NZ"}, {"country": "NZ"}),
     fn("bucket_ranges", abkit.assignment.bucket_ranges, 2, 1.0, [0.5, 0.5]),
     fn("choose_variation", abkit.assignment.choose_variation, 0.3, [[0.0, 0.5], [0.5, 1.0]]),
     fn("equal_weights", abkit.assignment.equal_weights, 3),
@@ -532,6 +593,8 @@ NOT_CALLED = {
     "Router.record": "a typing.Protocol's method: the routers' own are fuzzed",
     "ShadowLog": "its fields come checked from ShadowLog.from_arrays / load_shadow_log (fuzzed)",
     "BasePolicy": "abstract: its constructor raises TypeError; the five policies are fuzzed",
+    "ContextualPolicy": "a base class (its docstring: use a subclass); LinUCB, LinTS and "
+                        "LogisticTS are fuzzed, and its methods on a LinTS",
     # plumbing of compare_models/ShadowMonitor: takes arrays they checked (validate once, at
     # the boundary; DESIGN section 5)
     "bootstrap_pvalue": "internal plumbing: inputs checked by its callers",
@@ -543,15 +606,20 @@ NOT_CALLED_MODULES = ("abkit.plotting",)
 
 
 # (callable, argument) pairs that still fail: each runs as a strict xfail. The reason reads
-# "first failing battery value (+ how many more) -> its outcome". GROWTHBOOK_WORK entries wait
-# for the flags/assignment helper; the rest were left for lack of time (see the lead's report).
+# "first failing battery value (+ how many more) -> its outcome". All were left for lack of
+# time. bucket_ranges, choose_variation, equal_weights, gb_hash, in_namespace and
+# optimizely_ranges are ports of GrowthBook's and Optimizely's SDK helpers, lenient on bad
+# values by design (the SDK conformance cases rely on it): their checks must refuse wrong
+# types by name while keeping that leniency, which the GrowthBook work (issue 15 item 4) left.
 KNOWN_FAILURES: dict[tuple[str, str], str] = {
     ("MeanStats.update", "values"):
         "1e300 (+1) -> ValueError: `var` must be finite; got inf.",
-    ("assign", "n_variants"): GROWTHBOOK_WORK,
-    ("assign", "hash_version"): GROWTHBOOK_WORK,
-    ("assign", "ranges"): GROWTHBOOK_WORK,
-    ("assign", "filters"): GROWTHBOOK_WORK,
+    ("assign", "n_variants"):
+        'nan (+15) -> ValueError: `weights` must have one entry per variant (nan); got 2.',
+    ("assign", "ranges"):
+        "nan (+14) -> TypeError: 'float' object is not iterable",
+    ("assign", "filters"):
+        "nan (+14) -> TypeError: 'float' object is not iterable",
     ("power_proportions", "ratio"):
         "1e300 -> RuntimeWarning: overflow encountered in multiply",
     ("power_proportions", "margin"):
@@ -610,30 +678,32 @@ KNOWN_FAILURES: dict[tuple[str, str], str] = {
         "empty-array -> ValueError: operands could not be broadcast together with remapped shapes [ori...",
     ("simulate", "sd"):
         "empty-array -> ValueError: operands could not be broadcast together with remapped shapes [ori...",
-    ("direct_method", "target"):
-        "shorter -> ValueError: `q_hat` must have one row per round (9); got 10.",
-    ("compare_models", "alpha"):
+    ("shadow.compare_models", "alpha"):
         "1e-300 -> ValueError: `confidence_level` must be in (0, 1); got 1.0.",
     ("ShadowMetric.builtin", "name"):
         "nan (+16) -> TypeError: `metrics` must be a string; got nan.",
     ("CanaryJudge.latency", "quantile"):
         "1e-300 -> ValueError: `min_samples` must be at most 9223372036854775807; got 9.999e+300.",
-    ("FixedSplitRouter", "hash_version"):
-        "empty-array (+1) -> ValueError: The truth value of an empty array is ambiguous. Use `array.si...",
     ("FixedSplitRouter.index", "unit_id"):
         "nan (+15) -> TypeError: can only concatenate str (not 'float') to str",
-    ("eval_condition", "condition"): GROWTHBOOK_WORK,
-    ("bucket_ranges", "n"): GROWTHBOOK_WORK,
-    ("bucket_ranges", "coverage"): GROWTHBOOK_WORK,
-    ("bucket_ranges", "weights"): GROWTHBOOK_WORK,
-    ("choose_variation", "n"): GROWTHBOOK_WORK,
-    ("choose_variation", "ranges"): GROWTHBOOK_WORK,
-    ("equal_weights", "n"): GROWTHBOOK_WORK,
-    ("gb_hash", "version"): GROWTHBOOK_WORK,
-    ("in_namespace", "user_id"): GROWTHBOOK_WORK,
-    ("in_namespace", "namespace"): GROWTHBOOK_WORK,
-    ("optimizely_ranges", "weights"): GROWTHBOOK_WORK,
-    ("optimizely_ranges", "coverage"): GROWTHBOOK_WORK,
+    ("bucket_ranges", "n"):
+        "inf (+8) -> TypeError: can't multiply sequence by non-int of type 'float'",
+    ("bucket_ranges", "coverage"):
+        '10**400 (+5) -> OverflowError: int too large to convert to float',
+    ("bucket_ranges", "weights"):
+        "nan (+12) -> TypeError: object of type 'float' has no len()",
+    ("choose_variation", "n"):
+        "str (+4) -> TypeError: '<=' not supported between instances of 'float' and 'str'",
+    ("choose_variation", "ranges"):
+        "nan (+15) -> TypeError: 'float' object is not iterable",
+    ("equal_weights", "n"):
+        "inf (+8) -> TypeError: can't multiply sequence by non-int of type 'float'",
+    ("in_namespace", "namespace"):
+        'nan (+17) -> TypeError: cannot unpack non-iterable float object',
+    ("optimizely_ranges", "weights"):
+        "nan (+15) -> TypeError: 'float' object is not iterable",
+    ("optimizely_ranges", "coverage"):
+        'nan (+7) -> ValueError: cannot convert float NaN to integer',
 }
 
 
@@ -745,7 +815,7 @@ def _param(case: Case) -> Any:
 @pytest.fixture(scope="module", autouse=True)
 def compiled_kernels() -> None:
     """Compile (or load from numba's cache) the kernels first, so a call's time is its own."""
-    bandits.warmup()
+    abkit.warmup()
     SQ.SPRT(0.1, 0.2).exact_operating_characteristics(0.15, n_max=50)
 
 
@@ -806,6 +876,10 @@ def public_callables() -> dict[str, Any]:
                 continue
             if inspect.isclass(obj) and issubclass(obj, abkit._results.Result):
                 continue  # results are built from computed values, not user input
+            if name in found and not any(value is obj for value in found.values()):
+                # the same name for a different object (abkit.warmup, abkit.bandits.warmup):
+                # each needs its own case, so the later one is named with its module
+                name = f"{module.__name__.removeprefix('abkit.')}.{name}"
             found.setdefault(name, obj)
             if inspect.isclass(obj) and not issubclass(obj, BaseException):
                 for attribute, value in vars(obj).items():
@@ -836,12 +910,12 @@ def test_issue_15_reproducers(tmp_path: Any) -> None:
         abkit.power_means(sd=None, mde=0.2, power=0.8)
     with pytest.raises(ValueError, match=r"^`n_control` must be at most 1e\+15; got 1e\+300\.$"):
         abkit.power_means(sd=1, n_control=1e300, mde=0.2)
-    with pytest.raises(ValueError, match=r"^`information` must be at most 1000; got 9223372036854775808\.$"):
+    with pytest.raises(ValueError, match=r"^`information` must be at most 1000 looks; got 9223372036854775808\.$"):
         SQ.GroupSequentialDesign(2**63)
     empty = SHADOW_TABLE.iloc[:0]
     with pytest.raises(ValueError, match=r"^`champion` must be one of the log's models \[\]; got 'v1'\.$"):
         abkit.compare_models(empty, champion="v1", challengers=["v2"])
-    with pytest.raises(ValueError, match=r"^`log` must be a ShadowLog or a table load_shadow_log reads"):
+    with pytest.raises(ValueError, match=r"^`table` must be a ShadowLog or a table load_shadow_log reads"):
         abkit.compare_models(pd.DataFrame(), champion="v1", challengers=["v2"])
     with pytest.raises(FileNotFoundError, match=r"^`table` names no readable file"):
         abkit.compare_models(str(tmp_path / "missing.parquet"), champion="v1", challengers=["v2"])

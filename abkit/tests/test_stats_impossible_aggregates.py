@@ -14,10 +14,10 @@ from abkit import BivariateStats, MeanStats
 
 
 def test_sum_of_squares_below_the_square_of_the_sum_is_refused() -> None:
-    message = "`total_sq` must be at least total**2 / n = 25 (a sum of squares of 4 real values with that sum); got 1.0."
+    message = "`total_sq` must be at least `total`**2 / `n` = 25 (a sum of squares of 4 real values with that sum); got 1.0."
     with pytest.raises(ValueError, match=re.escape(message)):
         MeanStats.from_aggregates(n=4, total=10, total_sq=1)
-    with pytest.raises(ValueError, match=re.escape("`total_sq` must equal total**2")):
+    with pytest.raises(ValueError, match=re.escape("`total_sq` must equal `total`**2")):
         MeanStats.from_aggregates(n=1, total=3, total_sq=10)
     assert MeanStats.from_aggregates(n=1, total=3, total_sq=9) == MeanStats(1, 3.0, 0.0)
 
@@ -25,9 +25,9 @@ def test_sum_of_squares_below_the_square_of_the_sum_is_refused() -> None:
 def test_bivariate_aggregates_are_checked_per_column_and_by_cauchy_schwarz() -> None:
     good = {"n": 3, "sum_x": 3.0, "sum_y": 3.0, "sum_xx": 5.0, "sum_yy": 5.0, "sum_xy": 5.0}
     assert BivariateStats.from_aggregates(**good).cov == pytest.approx(1.0, rel=1e-15)
-    with pytest.raises(ValueError, match=re.escape("`sum_yy` must be at least sum_y**2 / n = 3")):
+    with pytest.raises(ValueError, match=re.escape("`sum_yy` must be at least `sum_y`**2 / `n` = 3")):
         BivariateStats.from_aggregates(**{**good, "sum_yy": 2.0})
-    with pytest.raises(ValueError, match=re.escape("`sum_xy` must be within 2 of sum_x * sum_y / n = 3")):
+    with pytest.raises(ValueError, match=re.escape("`sum_xy` must be within 2 of `sum_x` * `sum_y` / `n` = 3")):
         BivariateStats.from_aggregates(**{**good, "sum_xy": 10.0})
 
 
