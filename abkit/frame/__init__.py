@@ -1,7 +1,7 @@
 """The table layer: the only code that reads DataFrames, engines or files.
 
 - :mod:`abkit.frame.experiment`: :class:`Experiment` and its metrics (:class:`Proportion`,
-  :class:`Mean`, :class:`RatioOfMeans`), :func:`summarize` (one group-by inside the table's
+  :class:`Mean`, :class:`RatioOfMeans`, :class:`Quantile`), :func:`summarize` (one group-by inside the table's
   engine) and :func:`to_frame` (results as a pandas DataFrame).
 - :mod:`abkit.frame.shadow_log`: :func:`load_shadow_log` (a table, a file or a router's log to an
   :class:`abkit.shadow.ShadowLog`) and :func:`compare_models` on a table.
@@ -25,6 +25,7 @@ from abkit.frame.experiment import (
     summarize,
     to_frame,
 )
+from abkit.frame.quantile import Quantile, QuantileStats, QuantileTestResult, quantile_test
 from abkit.frame.shadow_log import LAYOUTS, compare_models, load_shadow_log
 
 __all__ = [
@@ -35,9 +36,13 @@ __all__ = [
     "Metric",
     "MetricResult",
     "Proportion",
+    "Quantile",
+    "QuantileStats",
+    "QuantileTestResult",
     "RatioOfMeans",
     "compare_models",
     "load_shadow_log",
+    "quantile_test",
     "summarize",
     "to_frame",
 ]

@@ -36,15 +36,13 @@ from __future__ import annotations
 
 import dataclasses
 import decimal
-import html
 import math
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import narwhals as nw
 import numpy as np
 
-from abkit._results import ConfidenceInterval, Result
 from abkit._validation import (
     check_alternative,
     check_choice,
@@ -52,14 +50,13 @@ from abkit._validation import (
     check_open_unit,
     check_positive,
 )
+from abkit.frame.quantile import Quantile, QuantileStats, QuantileTestResult, order_statistics, quantile_ranks
+from abkit.frame.result import ExperimentResult, MetricResult, to_frame
 from abkit.means import MEAN_METHODS, RELATIVE_METHODS, MeansTestResult, cuped_test, means_test, ratio_test
 from abkit.multiple import ADJUST_METHODS, adjust_pvalues
 from abkit.proportions import PROPORTION_METHODS, ProportionsTestResult, proportions_test
-from abkit.srm import SRMTestResult, srm_test
+from abkit.srm import srm_test
 from abkit.stats import BivariateStats, MeanStats, ProportionStats
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 __all__ = [
     "Experiment",
@@ -67,13 +64,14 @@ __all__ = [
     "Mean",
     "MetricResult",
     "Proportion",
+    "Quantile",
     "RatioOfMeans",
     "summarize",
     "to_frame",
 ]
 
-Stats = ProportionStats | MeanStats | BivariateStats
-TestResult = ProportionsTestResult | MeansTestResult
+Stats = ProportionStats | MeanStats | BivariateStats | QuantileStats
+TestResult = ProportionsTestResult | MeansTestResult | QuantileTestResult
 
 
 def _check_column(name: str, value: Any) -> str:
@@ -192,7 +190,7 @@ class RatioOfMeans:
                           relative_method=self.relative_method, **options)
 
 
-Metric = Proportion | Mean | RatioOfMeans
+Metric = Proportion | Mean | RatioOfMeans | Quantile
 
 
 # --------------------------------------------------------------------------------------------
@@ -211,23 +209,27 @@ class _Plan:
     proportion: list[str]
     moment: list[str]
     pairs: list[tuple[str, str]]
+    quantile: list[str]
 
     @classmethod
     def build(cls, metrics: Mapping[str, Metric], schema: Mapping[str, Any]) -> _Plan:
         proportion: dict[str, None] = {}
         moment: dict[str, None] = {}
         pairs: dict[tuple[str, str], None] = {}
+        quantile: dict[str, None] = {}
         for metric in metrics.values():
             if isinstance(metric, Proportion):
                 proportion[metric.column] = None
+            elif isinstance(metric, Quantile):
+                quantile[metric.column] = None
             else:
                 moment.update(dict.fromkeys(metric.columns))
                 if len(metric.columns) == 2:
                     pairs[(metric.columns[0], metric.columns[1])] = None
-        columns = list(dict.fromkeys([*proportion, *moment]))
+        columns = list(dict.fromkeys([*proportion, *moment, *quantile]))
         # Float64 columns are read as they are; others are cast to Float64 under a new name.
         value = {c: c if schema[c] == nw.Float64 else _alias("v", i) for i, c in enumerate(columns)}
-        return cls(value, list(proportion), list(moment), list(pairs))
+        return cls(value, list(proportion), list(moment), list(pairs), list(quantile))
 
     def alias(self, kind: str, column: str) -> str:
         """The query's name for aggregate ``kind`` of ``column`` (by position: any name is safe)."""
@@ -260,6 +262,9 @@ class _Plan:
                       nw.col(self.value[c]).var(ddof=1).alias(self.alias("var", c))]
         exprs += [nw.col(_alias("s", j)).var(ddof=1).alias(_alias("svar", j))
                   for j in range(len(self.pairs))]
+        for c in self.quantile:  # exact, so no finite value is too large to check
+            exprs += [nw.col(self.value[c]).min().alias(self.alias("min", c)),
+                      nw.col(self.value[c]).max().alias(self.alias("max", c))]
         return exprs
 
 
@@ -377,9 +382,9 @@ def _check_metrics(metrics: Any) -> dict[str, Metric]:
         raise TypeError("`metrics` must be a non-empty mapping of names to Proportion, Mean or "
                         f"RatioOfMeans; got {metrics!r}.")
     for name, metric in metrics.items():
-        if not isinstance(metric, Proportion | Mean | RatioOfMeans):
-            raise TypeError(f"Metric {name!r} must be a Proportion, Mean or RatioOfMeans; got "
-                            f"{type(metric).__name__}.")
+        if not isinstance(metric, Proportion | Mean | RatioOfMeans | Quantile):
+            raise TypeError(f"Metric {name!r} must be a Proportion, Mean, RatioOfMeans or Quantile; "
+                            f"got {type(metric).__name__}.")
     return dict(metrics)
 
 
@@ -462,10 +467,36 @@ def summarize(
                 group.check_column(column, name)
             if isinstance(metric, Proportion):
                 stats[name] = _proportion_stats(group, name, metric)
+            elif isinstance(metric, Quantile):
+                group.check_finite(metric.column, name, group.get("min", metric.column),
+                                   group.get("max", metric.column))
             else:
                 stats[name] = _moment_stats(group, name, metric)
         result[key] = stats
+    if isinstance(frame, nw.DataFrame) and frame.implementation.is_pyarrow():
+        lazy = nw.from_native(frame.to_pandas()).lazy()  # narwhals has no window rank in PyArrow
+    _quantile_stats(lazy, [variant], plan, metrics, groups, result)
     return result
+
+
+def _quantile_stats(lazy: Any, keys: list[str], plan: _Plan, metrics: Mapping[str, Metric],
+                    groups: Mapping[Any, _Group], result: dict[Any, dict[str, Stats]]) -> None:
+    """Fill in the quantile metrics of ``result`` from a second, window query (if any)."""
+    quantiles = {name: m for name, m in metrics.items() if isinstance(m, Quantile)}
+    if not quantiles:
+        return
+    wanted: dict[str, set[int]] = {m.column: set() for m in quantiles.values()}
+    for group in groups.values():
+        for metric in quantiles.values():
+            wanted[metric.column].update(r for r in quantile_ranks(group.n, metric.q)[:4]
+                                         if 1 <= r <= group.n)
+    fetched = order_statistics(lazy, keys, {c: (plan.float(c), sorted(r)) for c, r in wanted.items()})
+    for key, stats in result.items():
+        for name, metric in quantiles.items():
+            values = fetched[metric.column][key if isinstance(key, tuple) else (key,)]
+            stats[name] = QuantileStats.from_order_statistics(groups[key].n, metric.q, values)
+        order = list(metrics)
+        result[key] = {name: stats[name] for name in order}
 
 
 # --------------------------------------------------------------------------------------------
@@ -473,46 +504,16 @@ def summarize(
 # --------------------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
-class MetricResult(Result):
-    """One metric, one treatment against the control: a row of :class:`ExperimentResult`.
 
-    ``control_value``/``treatment_value`` are the arms' rates, means (CUPED-adjusted with a
-    covariate) or ratios of means; ``details`` is the primitive's full result.
-    """
-
-    metric: str
-    treatment: Any
-    control: Any
-    test: str
-    method: str
-    control_value: float
-    treatment_value: float
-    effect: float
-    ci: ConfidenceInterval
-    relative_effect: float
-    relative_ci: ConfidenceInterval
-    statistic: float
-    pvalue: float
-    pvalue_adjusted: float
-    n_control: int
-    n_treatment: int
-    alternative: str
-    confidence_level: float
-    details: Result
-
-    def __repr__(self) -> str:
-        nested = repr(self.details)
-        return Result.__repr__(self).replace(nested, nested.replace("\n", "\n    "))
-
-
-_TEST_NAMES = {Proportion: "proportions_test", RatioOfMeans: "ratio_test"}
+_TEST_NAMES = {Proportion: "proportions_test", RatioOfMeans: "ratio_test", Quantile: "quantile_test"}
 
 
 def _metric_row(name: str, metric: Metric, treatment: Any, control: Any, result: TestResult,
                 pvalue_adjusted: float) -> MetricResult:
     if isinstance(result, ProportionsTestResult):
         values = (result.control_rate, result.treatment_rate)
+    elif isinstance(result, QuantileTestResult):
+        values = (result.control_quantile, result.treatment_quantile)
     else:
         values = (result.control_mean, result.treatment_mean)
     if isinstance(metric, Mean):
@@ -659,127 +660,3 @@ class Experiment:
             adjust=adjust,
         )
 
-
-def _percent(value: float) -> str:
-    return f"{value:+.2%}" if math.isfinite(value) else _number(value)
-
-
-def _number(value: float) -> str:
-    if math.isnan(value):
-        return "nan"
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    return f"{value:.4g}"
-
-
-def _interval(ci: ConfidenceInterval, fmt: Any) -> str:
-    return f"[{fmt(ci.low)}, {fmt(ci.high)}]"
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
-class ExperimentResult(Result):
-    """Result of :meth:`Experiment.analyze`: one row per metric and treatment, and the SRM check.
-
-    ``n`` counts the units of ``(control, *treatments)``. Prints as a table, renders as HTML in
-    Jupyter, and converts with :meth:`to_frame`.
-    """
-
-    rows: tuple[MetricResult, ...]
-    srm: SRMTestResult
-    variant: str
-    control: Any
-    treatments: tuple[Any, ...]
-    n: tuple[int, ...]
-    alternative: str
-    confidence_level: float
-    adjust: str
-
-    def to_frame(self) -> pd.DataFrame:
-        """A pandas DataFrame, one row per metric and treatment (see :func:`to_frame`)."""
-        return to_frame(self.rows)
-
-    def row(self, metric: str, treatment: Any = None) -> MetricResult:
-        """The row of ``metric`` against ``treatment`` (the only treatment when ``None``)."""
-        for r in self.rows:
-            if r.metric == metric and (treatment is None or r.treatment == treatment):
-                return r
-        raise KeyError(f"No row for metric {metric!r} and treatment {treatment!r}.")
-
-    def _header(self) -> list[str]:
-        arms = ", ".join(f"{v!r} (n = {n:,})" for v, n in zip((self.control, *self.treatments),
-                                                              self.n, strict=True))
-        verdict = "MISMATCH: do not trust the results" if self.srm.mismatch else "ok"
-        return [f"Experiment on column {self.variant!r}; control first: {arms}",
-                f"Sample ratio check: chi2 = {self.srm.statistic:.3f}, p = {self.srm.pvalue:.4g} "
-                f"-> {verdict}"]
-
-    def _table(self) -> tuple[list[str], list[list[str]]]:
-        level = f"{self.confidence_level:.0%}"
-        headers = ["metric", "treatment", "control value", "treatment value", "effect", f"{level} CI",
-                   "relative", f"{level} CI (relative)", "pvalue", f"pvalue ({self.adjust})"]
-        cells = [[r.metric, str(r.treatment), _number(r.control_value), _number(r.treatment_value),
-                  _number(r.effect), _interval(r.ci, _number), _percent(r.relative_effect),
-                  _interval(r.relative_ci, _percent), _number(r.pvalue), _number(r.pvalue_adjusted)]
-                 for r in self.rows]
-        return headers, cells
-
-    def __repr__(self) -> str:
-        headers, cells = self._table()
-        widths = [max(len(row[i]) for row in [headers, *cells]) for i in range(len(headers))]
-        lines = [*self._header(), ""]
-        for row in [headers, *cells]:
-            lines.append("  ".join(c.ljust(w) if i < 2 else c.rjust(w)
-                                   for i, (c, w) in enumerate(zip(row, widths, strict=True))).rstrip())
-        return "\n".join(lines)
-
-    def _repr_html_(self) -> str:
-        headers, cells = self._table()
-        head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
-                       for row in cells)
-        caption = "<br>".join(html.escape(line) for line in self._header())
-        return (f"<table><caption style='text-align:left'>{caption}</caption>"
-                f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
-
-
-_INTERVAL_PREFIX = {"relative_ci": "rel_ci"}
-
-
-def to_frame(results: Iterable[Result] | Result) -> pd.DataFrame:
-    """Results as a pandas DataFrame, one row each.
-
-    A result that holds rows of its own (an :class:`ExperimentResult`, or one with a
-    ``to_records()`` method such as :class:`abkit.shadow.ShadowComparison`) gives those rows.
-    An interval field ``ci`` becomes columns ``ci_low`` and ``ci_high`` (``relative_ci`` becomes
-    ``rel_ci_low``/``rel_ci_high``, any other ``name`` ``name_low``/``name_high``); nested
-    results (such as ``details``) are left out; other fields are kept as they are.
-
-    Examples
-    --------
-    >>> from abkit import ProportionStats, proportions_test
-    >>> r = proportions_test(ProportionStats(100, 1000), ProportionStats(130, 1000))
-    >>> list(to_frame([r]).columns[:6])
-    ['statistic', 'pvalue', 'effect', 'ci_low', 'ci_high', 'relative_effect']
-    """
-    import pandas as pd
-
-    if isinstance(results, ExperimentResult):
-        results = results.rows
-    elif isinstance(results, Result) and callable(to_records := getattr(results, "to_records", None)):
-        return pd.DataFrame.from_records(to_records())  # a result holding rows of its own
-    elif isinstance(results, Result):
-        results = [results]
-    records: list[dict[str, Any]] = []
-    for result in results:
-        if not (isinstance(result, Result) and dataclasses.is_dataclass(result)):
-            raise TypeError(f"`results` must hold abkit results; got {type(result).__name__}.")
-        record: dict[str, Any] = {}
-        for field in dataclasses.fields(result):
-            value = getattr(result, field.name)
-            if isinstance(value, ConfidenceInterval):
-                prefix = _INTERVAL_PREFIX.get(field.name, field.name)
-                record[f"{prefix}_low"], record[f"{prefix}_high"] = value.low, value.high
-            elif not isinstance(value, Result):
-                record[field.name] = value
-        records.append(record)
-    return pd.DataFrame.from_records(records)

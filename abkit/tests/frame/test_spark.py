@@ -89,3 +89,15 @@ def test_spark_bad_tables_give_the_same_errors(spark: Any) -> None:
         Experiment(p=Proportion("n")).analyze(table)
     with pytest.raises(TypeError, match=r"Column 'variant' \(metric 'v'\) must be numeric or boolean"):
         Experiment(v=Mean("variant")).analyze(table)
+
+
+def test_spark_quantiles_give_the_pandas_answer(spark: Any) -> None:
+    from abkit import Quantile
+
+    data = three_arm_data(1500, seed=4)
+    experiment = Experiment(p50=Quantile("revenue", 0.5), p90=Quantile("revenue", 0.9))
+    expected = experiment.analyze(data, control="a").to_frame()
+    actual = experiment.analyze(to_spark(spark, data), control="a").to_frame()
+    # Order statistics are exact values: the engines agree to rounding.
+    for column in ["control_value", "treatment_value", "ci_low", "ci_high", "pvalue"]:
+        np.testing.assert_allclose(actual[column], expected[column], rtol=1e-12, err_msg=column)
