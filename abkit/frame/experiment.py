@@ -49,6 +49,7 @@ from abkit._validation import (
     check_confidence_level,
     check_open_unit,
     check_positive,
+    check_real,
 )
 from abkit.frame.quantile import Quantile, QuantileStats, QuantileTestResult, order_statistics, quantile_ranks
 from abkit.frame.result import ExperimentResult, MetricResult, to_frame
@@ -86,6 +87,15 @@ def _check_declaration(columns: dict[str, Any], method: str, methods: tuple[str,
         _check_column(name, column)
     check_choice("method", method, methods)
     check_choice("relative_method", relative_method, RELATIVE_METHODS)
+
+
+def _check_cap(cap: Any) -> tuple[str, float]:
+    rule = "`cap` must be (\"percentile\", p) with p in (0, 1) or (\"absolute\", x) with x finite"
+    if not (isinstance(cap, tuple) and len(cap) == 2 and cap[0] in ("percentile", "absolute")):
+        raise ValueError(f"{rule}; got {cap!r}.")
+    if cap[0] == "percentile":
+        return "percentile", check_open_unit("cap", cap[1])
+    return "absolute", check_real("cap", cap[1])
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -127,10 +137,18 @@ class Mean:
     ``method`` is ``"welch"`` (t with Welch-Satterthwaite degrees of freedom, the default, as
     tea-tasting's ``use_t=True``) or ``"z"``.
 
+    ``cap`` winsorises heavy tails before aggregation (GrowthBook's capping): every value above
+    a threshold becomes the threshold. ``("percentile", p)`` takes the threshold from the ``p``
+    quantile (R's type 7) of the column pooled over every variant of the table, computed in the
+    engine (one more query); ``("absolute", x)`` uses ``x``. Only the metric column is capped
+    (not the covariate); the result reports the threshold as ``cap_threshold``.
+
     Examples
     --------
     >>> Mean("revenue", covariate="revenue_pre").columns
     ('revenue', 'revenue_pre')
+    >>> Mean("revenue", cap=("percentile", 0.99)).cap
+    ('percentile', 0.99)
     """
 
     column: str
@@ -138,12 +156,15 @@ class Mean:
     _: dataclasses.KW_ONLY
     method: str = "welch"
     relative_method: str = "delta-log"
+    cap: tuple[str, float] | None = None
 
     def __post_init__(self) -> None:
         columns = {"column": self.column}
         if self.covariate is not None:
             columns["covariate"] = self.covariate
         _check_declaration(columns, self.method, MEAN_METHODS, self.relative_method)
+        if self.cap is not None:
+            object.__setattr__(self, "cap", _check_cap(self.cap))
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -210,6 +231,7 @@ class _Plan:
     moment: list[str]
     pairs: list[tuple[str, str]]
     quantile: list[str]
+    names: dict[str, str] = dataclasses.field(default_factory=dict)  # capped column -> source
 
     @classmethod
     def build(cls, metrics: Mapping[str, Metric], schema: Mapping[str, Any]) -> _Plan:
@@ -284,6 +306,7 @@ class _Group:
         self.row = row
         self.plan = plan
         self.where = f"in variant {key!r} of column {variant!r}"
+        self.names = plan.names
         self.n = int(_python_value(row[_alias("n", 0)]))
 
     def value(self, name: str) -> float:
@@ -296,6 +319,7 @@ class _Group:
     def check_column(self, column: str, metric: str) -> None:
         count = int(self.get("count", column))
         if count < self.n:
+            column = self.names.get(column, column)
             raise ValueError(
                 f"Column {column!r} (metric {metric!r}) must not contain missing values; got "
                 f"{self.n - count} null or NaN value(s) {self.where}."
@@ -303,6 +327,7 @@ class _Group:
 
     def check_finite(self, column: str, metric: str, *values: float) -> None:
         if not all(math.isfinite(v) for v in values):
+            column = self.names.get(column, column)
             raise ValueError(
                 f"Column {column!r} (metric {metric!r}) must contain only finite values; got NaN "
                 f"or infinite values (or values too large to aggregate) {self.where}."
@@ -334,7 +359,8 @@ def _moment_stats(group: _Group, name: str, metric: Mean | RatioOfMeans) -> Stat
         return MeanStats(group.n, mean, var)
     (mean_x, var_x), (mean_y, var_y) = (group.moments(c, name) for c in columns)
     var_sum = group.value(_alias("svar", group.plan.pairs.index((columns[0], columns[1]))))
-    group.check_finite(f"{columns[0]}' + '{columns[1]}", name, var_sum)
+    shown = [group.names.get(c, c) for c in columns]
+    group.check_finite(f"{shown[0]}' + '{shown[1]}", name, var_sum)
     cov = (var_sum - var_x - var_y) / 2.0
     bound = math.sqrt(var_x * var_y)
     # The identity loses a few ulps of var_x + var_y; keep Cauchy-Schwarz exact.
@@ -379,7 +405,7 @@ def _sorted_keys(keys: Iterable[Any]) -> list[Any]:
 
 def _check_metrics(metrics: Any) -> dict[str, Metric]:
     if not isinstance(metrics, Mapping) or not metrics:
-        raise TypeError("`metrics` must be a non-empty mapping of names to Proportion, Mean or "
+        raise TypeError("`metrics` must be a non-empty mapping of names to Proportion, Mean, Quantile or "
                         f"RatioOfMeans; got {metrics!r}.")
     for name, metric in metrics.items():
         if not isinstance(metric, Proportion | Mean | RatioOfMeans | Quantile):
@@ -426,6 +452,37 @@ def summarize(
     >>> summarize(table, metrics={"y": Mean("y")})
     {'a': {'y': MeanStats(n=2, mean=2.0, var=2.0)}, 'b': {'y': MeanStats(n=3, mean=5.0, var=13.0)}}
     """
+    return _summarize(table, variant, metrics)[0]
+
+
+def _caps(lazy: Any, metrics: dict[str, Metric]) -> tuple[Any, dict[str, Metric], dict[str, float]]:
+    """Capped metrics read a new, capped column; the thresholds come from one query if needed."""
+    capped = {name: m for name, m in metrics.items() if isinstance(m, Mean) and m.cap is not None}
+    if not capped:
+        return lazy, metrics, {}
+    thresholds: dict[str, float] = {}
+    pooled = [(name, m) for name, m in capped.items() if m.cap is not None and m.cap[0] == "percentile"]
+    if pooled:
+        row = lazy.select(*[
+            nw.col(m.column).cast(nw.Float64).quantile(m.cap[1], interpolation="linear")  # type: ignore[index]
+            .alias(_alias("t", i)) for i, (name, m) in enumerate(pooled)]).collect().rows()[0]
+        thresholds.update({name: float(_python_value(v)) for (name, _), v in zip(pooled, row, strict=True)})
+    renamed, exprs = dict(metrics), []
+    for i, (name, m) in enumerate(capped.items()):
+        assert m.cap is not None
+        threshold = thresholds.setdefault(name, m.cap[1])
+        source = nw.col(m.column).cast(nw.Float64)
+        # NaN > t and null > t are not true, so missing values stay missing (and are reported).
+        exprs.append(nw.when(source > threshold).then(nw.lit(threshold)).otherwise(source)
+                     .alias(_alias("cap", i)))
+        renamed[name] = Mean(_alias("cap", i), m.covariate, method=m.method,
+                             relative_method=m.relative_method)
+    return lazy.with_columns(*exprs), renamed, thresholds
+
+
+def _summarize(table: Any, variant: str, metrics: Any
+               ) -> tuple[dict[Any, dict[str, Stats]], dict[str, float]]:
+    """:func:`summarize` and the capped metrics' thresholds."""
     _check_column("variant", variant)
     metrics = _check_metrics(metrics)
     try:
@@ -436,7 +493,12 @@ def summarize(
     lazy = frame.lazy() if isinstance(frame, nw.DataFrame) else frame
     schema = dict(lazy.collect_schema())
     _check_schema(schema, variant, metrics)
+    originals = metrics
+    lazy, metrics, thresholds = _caps(lazy, metrics)
+    names = {metrics[name].columns[0]: originals[name].columns[0] for name in thresholds}
+    schema.update(dict.fromkeys(names, nw.Float64))
     plan = _Plan.build(metrics, schema)
+    plan.names = names
     derived = plan.derived()
     rows = ((lazy.with_columns(*derived) if derived else lazy)
             .group_by(variant)
@@ -476,7 +538,7 @@ def summarize(
     if isinstance(frame, nw.DataFrame) and frame.implementation.is_pyarrow():
         lazy = nw.from_native(frame.to_pandas()).lazy()  # narwhals has no window rank in PyArrow
     _quantile_stats(lazy, [variant], plan, metrics, groups, result)
-    return result
+    return result, thresholds
 
 
 def _quantile_stats(lazy: Any, keys: list[str], plan: _Plan, metrics: Mapping[str, Metric],
@@ -509,7 +571,7 @@ _TEST_NAMES = {Proportion: "proportions_test", RatioOfMeans: "ratio_test", Quant
 
 
 def _metric_row(name: str, metric: Metric, treatment: Any, control: Any, result: TestResult,
-                pvalue_adjusted: float) -> MetricResult:
+                pvalue_adjusted: float, cap_threshold: float) -> MetricResult:
     if isinstance(result, ProportionsTestResult):
         values = (result.control_rate, result.treatment_rate)
     elif isinstance(result, QuantileTestResult):
@@ -526,7 +588,8 @@ def _metric_row(name: str, metric: Metric, treatment: Any, control: Any, result:
         relative_effect=result.relative_effect, relative_ci=result.relative_ci,
         statistic=result.statistic, pvalue=result.pvalue, pvalue_adjusted=pvalue_adjusted,
         n_control=result.n_control, n_treatment=result.n_treatment,
-        alternative=result.alternative, confidence_level=result.confidence_level, details=result,
+        alternative=result.alternative, confidence_level=result.confidence_level,
+        cap_threshold=cap_threshold, details=result,
     )
 
 
@@ -630,7 +693,7 @@ class Experiment:
         confidence_level = check_confidence_level(confidence_level)
         adjust = check_choice("adjust", adjust, (*ADJUST_METHODS, "none"))
         srm_alpha = check_open_unit("srm_alpha", srm_alpha)
-        summary = summarize(table, variant=variant, metrics=self.metrics)
+        summary, thresholds = _summarize(table, variant, self.metrics)
         variants = list(summary)
         if control is None:
             control = variants[0]
@@ -652,7 +715,8 @@ class Experiment:
                      alternative=alternative, confidence_level=confidence_level))
                  for name, metric in self.metrics.items() for treatment in treatments]
         adjusted = _adjust([t[3].pvalue for t in tests], adjust)
-        rows = tuple(_metric_row(name, metric, treatment, control, result, p)
+        rows = tuple(_metric_row(name, metric, treatment, control, result, p,
+                                 thresholds.get(name, math.nan))
                      for (name, metric, treatment, result), p in zip(tests, adjusted, strict=True))
         return ExperimentResult(
             rows=rows, srm=srm, variant=variant, control=control, treatments=tuple(treatments),

@@ -21,7 +21,8 @@ class MetricResult(Result):
     """One metric, one treatment against the control: a row of :class:`ExperimentResult`.
 
     ``control_value``/``treatment_value`` are the arms' rates, means (CUPED-adjusted with a
-    covariate) or ratios of means; ``details`` is the primitive's full result.
+    covariate), ratios of means or quantiles; ``cap_threshold`` is the value a capped
+    :class:`Mean` was capped at (NaN when not capped); ``details`` is the primitive's full result.
     """
 
     metric: str
@@ -42,6 +43,7 @@ class MetricResult(Result):
     n_treatment: int
     alternative: str
     confidence_level: float
+    cap_threshold: float
     details: Result
 
     def __repr__(self) -> str:
@@ -99,9 +101,13 @@ class ExperimentResult(Result):
         arms = ", ".join(f"{v!r} (n = {n:,})" for v, n in zip((self.control, *self.treatments),
                                                               self.n, strict=True))
         verdict = "MISMATCH: do not trust the results" if self.srm.mismatch else "ok"
-        return [f"Experiment on column {self.variant!r}; control first: {arms}",
-                f"Sample ratio check: chi2 = {self.srm.statistic:.3f}, p = {self.srm.pvalue:.4g} "
-                f"-> {verdict}"]
+        caps = {r.metric: r.cap_threshold for r in self.rows if not math.isnan(r.cap_threshold)}
+        lines = [f"Experiment on column {self.variant!r}; control first: {arms}",
+                 f"Sample ratio check: chi2 = {self.srm.statistic:.3f}, p = {self.srm.pvalue:.4g} "
+                 f"-> {verdict}"]
+        if caps:
+            lines.append("Capped at: " + ", ".join(f"{k} {_number(v)}" for k, v in caps.items()))
+        return lines
 
     def _table(self) -> tuple[list[str], list[list[str]]]:
         level = f"{self.confidence_level:.0%}"
