@@ -89,6 +89,14 @@ def _check_declaration(columns: dict[str, Any], method: str, methods: tuple[str,
     check_choice("relative_method", relative_method, RELATIVE_METHODS)
 
 
+def _check_options(metric: Any) -> None:
+    """Per-metric ``alternative`` (``None``: the analysis's) and ``margin`` (the signed null
+    value of ``effect``, as in the primitives)."""
+    if metric.alternative is not None:
+        object.__setattr__(metric, "alternative", check_alternative(metric.alternative))
+    object.__setattr__(metric, "margin", check_real("margin", metric.margin))
+
+
 def _check_cap(cap: Any) -> tuple[str, float]:
     rule = "`cap` must be (\"percentile\", p) with p in (0, 1) or (\"absolute\", x) with x finite"
     if not (isinstance(cap, tuple) and len(cap) == 2 and cap[0] in ("percentile", "absolute")):
@@ -113,10 +121,13 @@ class Proportion:
     _: dataclasses.KW_ONLY
     method: str = "pooled"
     relative_method: str = "delta-log"
+    alternative: str | None = None
+    margin: float = 0.0
 
     def __post_init__(self) -> None:
         _check_declaration({"column": self.column}, self.method, PROPORTION_METHODS,
                            self.relative_method)
+        _check_options(self)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -126,7 +137,7 @@ class Proportion:
     def test(self, control: Any, treatment: Any, **options: Any) -> ProportionsTestResult:
         """The metric's test on two arms' ``ProportionStats`` (options: ``alternative``, ...)."""
         return proportions_test(control, treatment, method=self.method,
-                                relative_method=self.relative_method, **options)
+                                relative_method=self.relative_method, margin=self.margin, **options)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -157,6 +168,8 @@ class Mean:
     method: str = "welch"
     relative_method: str = "delta-log"
     cap: tuple[str, float] | None = None
+    alternative: str | None = None
+    margin: float = 0.0
 
     def __post_init__(self) -> None:
         columns = {"column": self.column}
@@ -165,6 +178,7 @@ class Mean:
         _check_declaration(columns, self.method, MEAN_METHODS, self.relative_method)
         if self.cap is not None:
             object.__setattr__(self, "cap", _check_cap(self.cap))
+        _check_options(self)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -175,7 +189,7 @@ class Mean:
         """The metric's test on two arms' ``MeanStats`` (or ``BivariateStats`` with a covariate)."""
         test = means_test if self.covariate is None else cuped_test
         return test(control, treatment, method=self.method, relative_method=self.relative_method,
-                    **options)
+                    margin=self.margin, **options)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -195,10 +209,13 @@ class RatioOfMeans:
     _: dataclasses.KW_ONLY
     method: str = "welch"
     relative_method: str = "delta-log"
+    alternative: str | None = None
+    margin: float = 0.0
 
     def __post_init__(self) -> None:
         _check_declaration({"numerator": self.numerator, "denominator": self.denominator},
                            self.method, MEAN_METHODS, self.relative_method)
+        _check_options(self)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -208,7 +225,7 @@ class RatioOfMeans:
     def test(self, control: Any, treatment: Any, **options: Any) -> MeansTestResult:
         """The metric's test on two arms' ``BivariateStats``."""
         return ratio_test(control, treatment, method=self.method,
-                          relative_method=self.relative_method, **options)
+                          relative_method=self.relative_method, margin=self.margin, **options)
 
 
 Metric = Proportion | Mean | RatioOfMeans | Quantile
@@ -588,8 +605,9 @@ def _metric_row(name: str, metric: Metric, treatment: Any, control: Any, result:
         relative_effect=result.relative_effect, relative_ci=result.relative_ci,
         statistic=result.statistic, pvalue=result.pvalue, pvalue_adjusted=pvalue_adjusted,
         n_control=result.n_control, n_treatment=result.n_treatment,
-        alternative=result.alternative, confidence_level=result.confidence_level,
-        cap_threshold=cap_threshold, details=result,
+        alternative=result.alternative, margin=result.margin,
+        confidence_level=result.confidence_level, cap_threshold=cap_threshold,
+        control_label=str(control), treatment_label=str(treatment), details=result,
     )
 
 
@@ -601,6 +619,21 @@ def _adjust(pvalues: list[float], method: str) -> list[float]:
     if method != "none" and finite.any():
         adjusted[finite] = adjust_pvalues(p[finite], method=method)
     return [float(v) for v in adjusted]
+
+
+def _labels(labels: Any, order: list[Any], variant: str) -> list[str]:
+    if labels is None:
+        return [str(v) for v in order]
+    if not isinstance(labels, Mapping):
+        raise TypeError(f"`labels` must be a mapping of variant values to names; got "
+                        f"{type(labels).__name__}.")
+    for key, name in labels.items():
+        if key not in order:
+            raise ValueError(f"Variant {key!r} in `labels` has no rows in column {variant!r}; "
+                             f"variants with rows: {order}.")
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"`labels[{key!r}]` must be a non-empty string; got {name!r}.")
+    return [labels.get(v, str(v)) for v in order]
 
 
 def _shares(srm_weights: Any, order: list[Any], variant: str) -> list[float] | None:
@@ -663,6 +696,7 @@ class Experiment:
         adjust: str = "holm",
         srm_weights: Mapping[Any, float] | None = None,
         srm_alpha: float = 0.001,
+        labels: Mapping[Any, str] | None = None,
     ) -> ExperimentResult:
         """Test every treatment against the control on every metric, with one query on ``table``.
 
@@ -675,7 +709,8 @@ class Experiment:
         control
             The control's value in ``variant``; ``None`` takes the smallest value.
         alternative, confidence_level
-            As in the primitives, for every row.
+            As in the primitives, for every row (a metric's own ``alternative`` overrides
+            ``alternative``; its ``margin`` is the null value of its ``effect``).
         adjust
             Multiplicity adjustment across all rows (metrics x treatments): ``"holm"`` (default),
             ``"bonferroni"``, ``"hochberg"``, ``"bh"``, ``"by"`` or ``"none"``.
@@ -684,6 +719,9 @@ class Experiment:
             needs one); ``None`` means an equal split.
         srm_alpha
             Threshold of the sample-ratio check.
+        labels
+            Display names by variant value (GrowthBook's arm names), carried to every row as
+            ``control_label``/``treatment_label``; a variant without one is shown as ``str(value)``.
 
         Returns
         -------
@@ -709,18 +747,22 @@ class Experiment:
         order = [control, *treatments]
         counts = [next(iter(summary[v].values())).n for v in order]
         srm = srm_test(counts, _shares(srm_weights, order, variant), alpha=srm_alpha)
+        names = _labels(labels, order, variant)
 
         tests = [(name, metric, treatment, metric.test(
                      summary[control][name], summary[treatment][name],
-                     alternative=alternative, confidence_level=confidence_level))
+                     alternative=metric.alternative or alternative,
+                     confidence_level=confidence_level))
                  for name, metric in self.metrics.items() for treatment in treatments]
         adjusted = _adjust([t[3].pvalue for t in tests], adjust)
-        rows = tuple(_metric_row(name, metric, treatment, control, result, p,
-                                 thresholds.get(name, math.nan))
+        rows = tuple(dataclasses.replace(
+                         _metric_row(name, metric, treatment, control, result, p,
+                                     thresholds.get(name, math.nan)),
+                         control_label=names[0], treatment_label=names[order.index(treatment)])
                      for (name, metric, treatment, result), p in zip(tests, adjusted, strict=True))
         return ExperimentResult(
             rows=rows, srm=srm, variant=variant, control=control, treatments=tuple(treatments),
             n=tuple(counts), alternative=alternative, confidence_level=confidence_level,
-            adjust=adjust,
+            adjust=adjust, labels=tuple(names),
         )
 

@@ -46,6 +46,7 @@ from abkit._validation import (
     check_alternative,
     check_confidence_level,
     check_open_unit,
+    check_real,
 )
 from abkit.shadow.latency import order_statistic_ranks
 
@@ -136,6 +137,7 @@ class QuantileTestResult(Result):
     n_control: int
     n_treatment: int
     probability: float
+    margin: float
     alternative: str
     confidence_level: float
     method: str
@@ -147,8 +149,11 @@ def quantile_test(
     *,
     alternative: str = "two-sided",
     confidence_level: float = 0.95,
+    margin: float = 0.0,
 ) -> QuantileTestResult:
     """Difference and relative difference of two arms' quantiles (z test, order-statistic se).
+
+    ``margin`` is the null value of ``effect`` (the statistic is ``(effect - margin) / se``).
 
     Degenerate arms (no order-statistic interval, or zero width in both arms) give NaN
     statistics with a ``DegenerateDataWarning``.
@@ -169,6 +174,7 @@ def quantile_test(
                          f"{control.probability} and {treatment.probability}.")
     alternative = check_alternative(alternative)
     confidence_level = check_confidence_level(confidence_level)
+    margin = check_real("margin", margin)
     effect = treatment.estimate - control.estimate
     relative = treatment.estimate / control.estimate - 1.0 if control.estimate != 0.0 else math.nan
     se = math.hypot(control.se, treatment.se)
@@ -182,7 +188,7 @@ def quantile_test(
     if math.isnan(se):
         statistic, ci, relative_ci = math.nan, NAN_INTERVAL, NAN_INTERVAL
     else:
-        statistic = effect / se
+        statistic = (effect - margin) / se
         ci = interval(effect, se, alternative, confidence_level)
         relative_ci = relative_interval_log(control.estimate, control.se**2, treatment.estimate,
                                             treatment.se**2, alternative, confidence_level)
@@ -191,7 +197,8 @@ def quantile_test(
         ci=ci, relative_effect=relative, relative_ci=relative_ci,
         control_quantile=control.estimate, treatment_quantile=treatment.estimate,
         control_se=control.se, treatment_se=treatment.se, se=se, n_control=control.n,
-        n_treatment=treatment.n, probability=control.probability, alternative=alternative,
+        n_treatment=treatment.n, probability=control.probability, margin=margin,
+        alternative=alternative,
         confidence_level=confidence_level, method="order-statistic",
     )
 
@@ -209,11 +216,17 @@ class Quantile:
 
     column: str
     q: float = 0.5
+    _: dataclasses.KW_ONLY
+    alternative: str | None = None
+    margin: float = 0.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.column, str) or not self.column:
             raise TypeError(f"`column` must be a column name (a non-empty string); got {self.column!r}.")
         object.__setattr__(self, "q", check_open_unit("q", self.q))
+        if self.alternative is not None:
+            object.__setattr__(self, "alternative", check_alternative(self.alternative))
+        object.__setattr__(self, "margin", check_real("margin", self.margin))
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -222,7 +235,7 @@ class Quantile:
 
     def test(self, control: Any, treatment: Any, **options: Any) -> QuantileTestResult:
         """The metric's test on two arms' ``QuantileStats``."""
-        return quantile_test(control, treatment, **options)
+        return quantile_test(control, treatment, margin=self.margin, **options)
 
 
 def order_statistics(lazy: Any, keys: list[str], columns: dict[str, tuple[Any, list[int]]]

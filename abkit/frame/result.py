@@ -42,8 +42,11 @@ class MetricResult(Result):
     n_control: int
     n_treatment: int
     alternative: str
+    margin: float
     confidence_level: float
     cap_threshold: float
+    control_label: str
+    treatment_label: str
     details: Result
 
     def __repr__(self) -> str:
@@ -72,7 +75,8 @@ def _interval(ci: ConfidenceInterval, fmt: Any) -> str:
 class ExperimentResult(Result):
     """Result of :meth:`Experiment.analyze`: one row per metric and treatment, and the SRM check.
 
-    ``n`` counts the units of ``(control, *treatments)``. Prints as a table, renders as HTML in
+    ``n`` counts the units of ``(control, *treatments)`` and ``labels`` names them. Prints as a
+    table, renders as HTML in
     Jupyter, and converts with :meth:`to_frame`.
     """
 
@@ -85,6 +89,7 @@ class ExperimentResult(Result):
     alternative: str
     confidence_level: float
     adjust: str
+    labels: tuple[str, ...]
 
     def to_frame(self) -> pd.DataFrame:
         """A pandas DataFrame, one row per metric and treatment (see :func:`to_frame`)."""
@@ -98,8 +103,9 @@ class ExperimentResult(Result):
         raise KeyError(f"No row for metric {metric!r} and treatment {treatment!r}.")
 
     def _header(self) -> list[str]:
-        arms = ", ".join(f"{v!r} (n = {n:,})" for v, n in zip((self.control, *self.treatments),
-                                                              self.n, strict=True))
+        arms = ", ".join(
+            f"{v!r}{'' if label == str(v) else f' {label}'} (n = {n:,})"
+            for v, label, n in zip((self.control, *self.treatments), self.labels, self.n, strict=True))
         verdict = "MISMATCH: do not trust the results" if self.srm.mismatch else "ok"
         caps = {r.metric: r.cap_threshold for r in self.rows if not math.isnan(r.cap_threshold)}
         lines = [f"Experiment on column {self.variant!r}; control first: {arms}",
@@ -113,7 +119,7 @@ class ExperimentResult(Result):
         level = f"{self.confidence_level:.0%}"
         headers = ["metric", "treatment", "control value", "treatment value", "effect", f"{level} CI",
                    "relative", f"{level} CI (relative)", "pvalue", f"pvalue ({self.adjust})"]
-        cells = [[r.metric, str(r.treatment), _number(r.control_value), _number(r.treatment_value),
+        cells = [[r.metric, r.treatment_label, _number(r.control_value), _number(r.treatment_value),
                   _number(r.effect), _interval(r.ci, _number), _percent(r.relative_effect),
                   _interval(r.relative_ci, _percent), _number(r.pvalue), _number(r.pvalue_adjusted)]
                  for r in self.rows]
