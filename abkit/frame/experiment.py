@@ -51,6 +51,7 @@ from abkit._validation import (
     check_positive,
     check_real,
 )
+from abkit.frame.bayes import bayes_row
 from abkit.frame.quantile import Quantile, QuantileStats, QuantileTestResult, order_statistics, quantile_ranks
 from abkit.frame.result import ExperimentResult, MetricResult, to_frame
 from abkit.means import MEAN_METHODS, RELATIVE_METHODS, MeansTestResult, cuped_test, means_test, ratio_test
@@ -611,6 +612,14 @@ def _metric_row(name: str, metric: Metric, treatment: Any, control: Any, result:
     )
 
 
+def _kind(metric: Metric) -> str:
+    if isinstance(metric, Proportion):
+        return "proportion"
+    if isinstance(metric, RatioOfMeans):
+        return "ratio"
+    return "mean" if isinstance(metric, Mean) and metric.covariate is None else "cuped"
+
+
 def _adjust(pvalues: list[float], method: str) -> list[float]:
     # NaN p-values (degenerate rows, already warned about) stay NaN and do not count as tests.
     p = np.array(pvalues, dtype=float)
@@ -697,6 +706,8 @@ class Experiment:
         srm_weights: Mapping[Any, float] | None = None,
         srm_alpha: float = 0.001,
         labels: Mapping[Any, str] | None = None,
+        engine: str = "frequentist",
+        prior: tuple[float, float] = (1.0, 1.0),
     ) -> ExperimentResult:
         """Test every treatment against the control on every metric, with one query on ``table``.
 
@@ -722,6 +733,13 @@ class Experiment:
         labels
             Display names by variant value (GrowthBook's arm names), carried to every row as
             ``control_label``/``treatment_label``; a variant without one is shown as ``str(value)``.
+        engine
+            ``"frequentist"`` (tests, p-values, adjustment) or ``"bayes"``: every row is a
+            :class:`~abkit.frame.result.BayesMetricResult` with chance to win, expected losses
+            and credible intervals (see :mod:`abkit.frame.bayes`; ``alternative``, margins and
+            ``adjust`` do not apply; :class:`Quantile` metrics are not supported).
+        prior
+            Beta prior pseudo-counts ``(alpha, beta)`` of proportions under ``engine="bayes"``.
 
         Returns
         -------
@@ -731,6 +749,12 @@ class Experiment:
         confidence_level = check_confidence_level(confidence_level)
         adjust = check_choice("adjust", adjust, (*ADJUST_METHODS, "none"))
         srm_alpha = check_open_unit("srm_alpha", srm_alpha)
+        engine = check_choice("engine", engine, ("frequentist", "bayes"))
+        if engine == "bayes":
+            for name, metric in self.metrics.items():
+                if isinstance(metric, Quantile):
+                    raise ValueError(f"`engine` 'bayes' needs Proportion, Mean or RatioOfMeans "
+                                     f"metrics; got Quantile metric {name!r}.")
         summary, thresholds = _summarize(table, variant, self.metrics)
         variants = list(summary)
         if control is None:
@@ -749,6 +773,17 @@ class Experiment:
         srm = srm_test(counts, _shares(srm_weights, order, variant), alpha=srm_alpha)
         names = _labels(labels, order, variant)
 
+        if engine == "bayes":
+            bayes_rows = tuple(
+                bayes_row(name, _kind(metric), treatment, control, summary[control][name],
+                          summary[treatment][name], confidence_level=confidence_level, prior=prior,
+                          cap_threshold=thresholds.get(name, math.nan),
+                          labels=(names[0], names[order.index(treatment)]))
+                for name, metric in self.metrics.items() for treatment in treatments)
+            return ExperimentResult(
+                rows=bayes_rows, srm=srm, variant=variant, control=control,
+                treatments=tuple(treatments), n=tuple(counts), alternative=alternative,
+                confidence_level=confidence_level, adjust="none", labels=tuple(names), engine=engine)
         tests = [(name, metric, treatment, metric.test(
                      summary[control][name], summary[treatment][name],
                      alternative=metric.alternative or alternative,
@@ -763,6 +798,6 @@ class Experiment:
         return ExperimentResult(
             rows=rows, srm=srm, variant=variant, control=control, treatments=tuple(treatments),
             n=tuple(counts), alternative=alternative, confidence_level=confidence_level,
-            adjust=adjust, labels=tuple(names),
+            adjust=adjust, labels=tuple(names), engine=engine,
         )
 

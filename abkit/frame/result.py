@@ -14,7 +14,7 @@ from abkit.srm import SRMTestResult
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["ExperimentResult", "MetricResult", "to_frame"]
+__all__ = ["BayesMetricResult", "ExperimentResult", "MetricResult", "to_frame"]
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
 class MetricResult(Result):
@@ -80,7 +80,7 @@ class ExperimentResult(Result):
     Jupyter, and converts with :meth:`to_frame`.
     """
 
-    rows: tuple[MetricResult, ...]
+    rows: tuple[MetricResult, ...] | tuple[BayesMetricResult, ...]
     srm: SRMTestResult
     variant: str
     control: Any
@@ -90,12 +90,13 @@ class ExperimentResult(Result):
     confidence_level: float
     adjust: str
     labels: tuple[str, ...]
+    engine: str
 
     def to_frame(self) -> pd.DataFrame:
         """A pandas DataFrame, one row per metric and treatment (see :func:`to_frame`)."""
         return to_frame(self.rows)
 
-    def row(self, metric: str, treatment: Any = None) -> MetricResult:
+    def row(self, metric: str, treatment: Any = None) -> Any:
         """The row of ``metric`` against ``treatment`` (the only treatment when ``None``)."""
         for r in self.rows:
             if r.metric == metric and (treatment is None or r.treatment == treatment):
@@ -117,12 +118,22 @@ class ExperimentResult(Result):
 
     def _table(self) -> tuple[list[str], list[list[str]]]:
         level = f"{self.confidence_level:.0%}"
+        if self.engine == "bayes":
+            headers = ["metric", "treatment", "control value", "treatment value", "effect",
+                       f"{level} CrI", "relative", f"{level} CrI (relative)", "chance to win",
+                       "loss (control)", "loss (treatment)"]
+            return headers, [
+                [r.metric, r.treatment_label, _number(r.control_value), _number(r.treatment_value),
+                 _number(r.effect), _interval(r.ci, _number), _percent(r.relative_effect),
+                 _interval(r.relative_ci, _percent), f"{r.chance_to_win:.2%}",
+                 _number(r.expected_loss_control), _number(r.expected_loss_treatment)]
+                for r in self.rows if isinstance(r, BayesMetricResult)]
         headers = ["metric", "treatment", "control value", "treatment value", "effect", f"{level} CI",
                    "relative", f"{level} CI (relative)", "pvalue", f"pvalue ({self.adjust})"]
         cells = [[r.metric, r.treatment_label, _number(r.control_value), _number(r.treatment_value),
                   _number(r.effect), _interval(r.ci, _number), _percent(r.relative_effect),
                   _interval(r.relative_ci, _percent), _number(r.pvalue), _number(r.pvalue_adjusted)]
-                 for r in self.rows]
+                 for r in self.rows if isinstance(r, MetricResult)]
         return headers, cells
 
     def __repr__(self) -> str:
@@ -142,6 +153,43 @@ class ExperimentResult(Result):
         caption = "<br>".join(html.escape(line) for line in self._header())
         return (f"<table><caption style='text-align:left'>{caption}</caption>"
                 f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class BayesMetricResult(Result):
+    """One metric, one treatment against the control, from ``analyze(..., engine="bayes")``.
+
+    ``chance_to_win`` is the posterior ``P(treatment > control)``; ``expected_loss_control``
+    and ``expected_loss_treatment`` the expected loss of shipping each arm; ``ci`` and
+    ``relative_ci`` equal-tailed credible intervals; ``details`` is the
+    :func:`abkit.bayes_proportions` or :func:`abkit.bayes_means` result.
+    """
+
+    metric: str
+    treatment: Any
+    control: Any
+    test: str
+    method: str
+    control_value: float
+    treatment_value: float
+    effect: float
+    ci: ConfidenceInterval
+    relative_effect: float
+    relative_ci: ConfidenceInterval
+    chance_to_win: float
+    expected_loss_control: float
+    expected_loss_treatment: float
+    n_control: int
+    n_treatment: int
+    confidence_level: float
+    cap_threshold: float
+    control_label: str
+    treatment_label: str
+    details: Result
+
+    def __repr__(self) -> str:
+        nested = repr(self.details)
+        return Result.__repr__(self).replace(nested, nested.replace("\n", "\n    "))
 
 
 _INTERVAL_PREFIX = {"relative_ci": "rel_ci"}
