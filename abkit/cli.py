@@ -5,8 +5,9 @@
 duration in days.
 ``abkit analyze PATH`` analyses a CSV or Parquet file of one row per unit inside DuckDB (the file
 is never loaded into pandas): ``--proportion converted``, ``--mean revenue`` or
-``--mean revenue:revenue_pre`` (CUPED on a covariate), ``--ratio clicks/sessions``, each
-optionally named as ``NAME=SPEC``.
+``--mean revenue:revenue_pre`` (CUPED on a covariate), ``--ratio clicks/sessions``,
+``--quantile revenue:0.9``, each optionally named as ``NAME=SPEC``; ``--cap NAME=percentile:0.99``
+caps a mean, ``--engine bayes`` reports chances to win and expected losses.
 
 Examples
 --------
@@ -23,6 +24,7 @@ ProportionsPowerResult
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -35,7 +37,7 @@ import numpy as np
 from abkit._results import ConfidenceInterval
 from abkit.datasets import make_experiment
 from abkit.errors import ConvergenceError
-from abkit.frame import Experiment, Mean, Metric, Proportion, RatioOfMeans
+from abkit.frame import Experiment, Mean, Metric, Proportion, Quantile, RatioOfMeans
 from abkit.means import MeansTestResult, cuped_test, means_test, ratio_test
 from abkit.multiple import adjust_pvalues
 from abkit.power import duration, power_means, power_proportions
@@ -183,6 +185,14 @@ def parse_metric(kind: str, spec: str) -> tuple[str, Metric]:
     elif kind == "mean":
         column, _, covariate = body.partition(":")
         metric = Mean(column, covariate or None)
+    elif kind == "quantile":
+        column, colon, q = body.rpartition(":")
+        try:
+            if not (colon and column):
+                raise ValueError(spec)
+            metric = Quantile(column, float(q))
+        except ValueError as exc:
+            raise ValueError(f"`--quantile` must be COLUMN:Q with Q in (0, 1); got {spec!r}.") from exc
     else:
         numerator, slash, denominator = body.partition("/")
         if not slash or not numerator or not denominator:
@@ -215,8 +225,30 @@ def _control_value(types: dict[str, str], variant: str, control: str | None) -> 
     return control
 
 
+def apply_cap(declared: dict[str, Metric], spec: str) -> None:
+    """``--cap NAME=percentile:P`` or ``NAME=absolute:X`` on the mean metric ``NAME``.
+
+    >>> metrics: dict[str, Metric] = {"revenue": Mean("revenue")}
+    >>> apply_cap(metrics, "revenue=percentile:0.99")
+    >>> metrics["revenue"].cap
+    ('percentile', 0.99)
+    """
+    name, _, rule = spec.partition("=")
+    kind, _, value = rule.partition(":")
+    metric = declared.get(name)
+    if not isinstance(metric, Mean):
+        raise ValueError(f"`--cap` must name a --mean metric (NAME=percentile:P or NAME=absolute:X); "
+                         f"got {spec!r}.")
+    try:
+        number = float(value)
+    except ValueError as exc:
+        raise ValueError(f"`--cap` must be NAME=percentile:P or NAME=absolute:X; got {spec!r}.") from exc
+    declared[name] = dataclasses.replace(metric, cap=(kind, number))
+
+
 def run_analyze(path: str, *, variant: str, control: str | None, metrics: list[tuple[str, str]],
-                alternative: str, confidence_level: float, adjust: str, output: str) -> str:
+                alternative: str, confidence_level: float, adjust: str, output: str,
+                caps: Sequence[str] = (), engine: str = "frequentist") -> str:
     """Analyse a CSV or Parquet file with DuckDB; the report as text, CSV or JSON."""
     try:
         import duckdb
@@ -226,7 +258,7 @@ def run_analyze(path: str, *, variant: str, control: str | None, metrics: list[t
     if not file.is_file():
         raise ValueError(f"`PATH` must be an existing CSV or Parquet file; got {path!r}.")
     if not metrics:
-        raise ValueError("Give at least one metric: --proportion, --mean or --ratio.")
+        raise ValueError("Give at least one metric: --proportion, --mean, --ratio or --quantile.")
     declared = [parse_metric(kind, spec) for kind, spec in metrics]
     names = [name for name, _ in declared]
     duplicates = sorted({name for name in names if names.count(name) > 1})
@@ -241,9 +273,12 @@ def run_analyze(path: str, *, variant: str, control: str | None, metrics: list[t
     else:
         raise ValueError(f"`PATH` must end in .csv, .tsv or .parquet; got {file.name!r}.")
     types = {column: str(kind) for column, kind in zip(relation.columns, relation.types, strict=True)}
-    result = Experiment(**dict(declared)).analyze(
+    experiment_metrics = dict(declared)
+    for cap in caps:
+        apply_cap(experiment_metrics, cap)
+    result = Experiment(**experiment_metrics).analyze(
         relation, variant=variant, control=_control_value(types, variant, control),
-        alternative=alternative, confidence_level=confidence_level, adjust=adjust,
+        alternative=alternative, confidence_level=confidence_level, adjust=adjust, engine=engine,
     )
     if output == "csv":
         return str(result.to_frame().to_csv(index=False)).rstrip("\n")
@@ -266,6 +301,11 @@ def _add_analyze(commands: Any) -> None:
                          type=lambda s: ("mean", s), help="a numeric column, CUPED with a covariate")
     analyze.add_argument("--ratio", dest="metrics", action="append", metavar="[NAME=]NUM/DEN",
                          type=lambda s: ("ratio", s), help="a ratio of means, by the delta method")
+    analyze.add_argument("--quantile", dest="metrics", action="append", metavar="[NAME=]COLUMN:Q",
+                         type=lambda s: ("quantile", s), help="a quantile (R type 7), order statistics")
+    analyze.add_argument("--cap", dest="caps", action="append", default=[],
+                         metavar="NAME=percentile:P|NAME=absolute:X", help="cap a --mean metric")
+    analyze.add_argument("--engine", default="frequentist", choices=["frequentist", "bayes"])
     analyze.add_argument("--alternative", default="two-sided",
                          choices=["two-sided", "less", "greater"])
     analyze.add_argument("--confidence-level", type=float, default=0.95)
@@ -297,7 +337,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             report = run_analyze(
                 args.path, variant=args.variant, control=args.control, metrics=args.metrics or [],
                 alternative=args.alternative, confidence_level=args.confidence_level,
-                adjust=args.adjust, output=args.output,
+                adjust=args.adjust, output=args.output, caps=args.caps, engine=args.engine,
             )
         except (ValueError, TypeError) as exc:
             print(f"abkit analyze: error: {exc}", file=sys.stderr)
