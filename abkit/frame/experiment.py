@@ -54,6 +54,7 @@ from abkit._validation import (
 from abkit.frame.bayes import bayes_row
 from abkit.frame.quantile import Quantile, QuantileStats, QuantileTestResult, order_statistics, quantile_ranks
 from abkit.frame.result import ExperimentResult, MetricResult, to_frame
+from abkit.frame.simulate import SimulationResult, simulate
 from abkit.means import MEAN_METHODS, RELATIVE_METHODS, MeansTestResult, cuped_test, means_test, ratio_test
 from abkit.multiple import ADJUST_METHODS, adjust_pvalues
 from abkit.proportions import PROPORTION_METHODS, ProportionsTestResult, proportions_test
@@ -693,6 +694,26 @@ class Experiment:
     def __repr__(self) -> str:
         inner = ", ".join(f"{name}={metric!r}" for name, metric in self.metrics.items())
         return f"Experiment({inner})"
+
+    def simulate(
+        self,
+        table: Any,
+        *,
+        treat: Any = None,
+        n_simulations: int = 1000,
+        treatment_share: float = 0.5,
+        alpha: float = 0.05,
+        rng: int | np.random.Generator | None = None,
+        progress: bool = False,
+    ) -> SimulationResult:
+        """A/A (``treat=None``) or power simulations of the analysis by re-randomising the units
+        of ``table``: see :func:`abkit.frame.simulate.simulate`."""
+        kinds = {name: _kind(m) if not (isinstance(m, Mean) and m.cap is not None) else "capped"
+                 for name, m in self.metrics.items()}
+        kinds = {name: "quantile" if isinstance(self.metrics[name], Quantile) else k
+                 for name, k in kinds.items()}
+        return simulate(self.metrics, kinds, table, treat=treat, n_simulations=n_simulations,
+                        treatment_share=treatment_share, alpha=alpha, rng=rng, progress=progress)
 
     def analyze(
         self,
