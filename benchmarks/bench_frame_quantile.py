@@ -16,9 +16,9 @@ from typing import Any
 import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_frame import make_table, time_runs  # noqa: E402
+from bench_frame import make_table, time_runs
 
-import abkit  # noqa: E402
+import abkit
 
 BASE = {"conversion": abkit.Proportion("converted"), "revenue": abkit.Mean("revenue"),
         "clicks_per_session": abkit.RatioOfMeans("clicks", "sessions")}
