@@ -16,7 +16,7 @@ from abkit.assignment import assign
 from abkit.bayes import BayesMeansResult, BayesProportionsResult, bayes_means, bayes_proportions
 from abkit.errors import ConvergenceError, DegenerateDataWarning, StateError
 from abkit.flags import FeatureFlag, evaluate_condition, evaluate_feature, run_experiment
-from abkit.frame import Experiment, Mean, Proportion, RatioOfMeans, compare_models
+from abkit.frame import Experiment, Mean, Proportion, Quantile, RatioOfMeans, compare_models
 from abkit.means import cuped_test, means_test, ratio_test
 from abkit.multiple import adjust_pvalues
 from abkit.nonparametric import BootstrapTestResult, MannWhitneyResult, bootstrap_test, mann_whitney_test
@@ -78,6 +78,7 @@ __all__ = [
     "Proportion",
     "ProportionStats",
     "ProportionsPowerResult",
+    "Quantile",
     "RatioOfMeans",
     "Recreate",
     "RollingUpdate",

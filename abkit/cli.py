@@ -7,9 +7,10 @@ duration in days.
 (a Parquet, CSV or JSON Lines file or a directory of segments) from DuckDB aggregates.
 ``abkit analyze PATH`` analyses a CSV or Parquet file of one row per unit inside DuckDB (the file
 is never loaded into pandas): ``--proportion converted``, ``--mean revenue`` or
-``--mean revenue:revenue_pre`` (CUPED on a covariate), ``--ratio clicks/sessions``, each
-optionally named as ``NAME=SPEC``; ``--weights control=0.2,treatment=0.8`` gives the designed
-split for the sample-ratio check.
+``--mean revenue:revenue_pre`` (CUPED on a covariate), ``--ratio clicks/sessions``,
+``--quantile revenue:0.9``, each optionally named as ``NAME=SPEC``; ``--cap NAME=percentile:0.99``
+caps a mean, ``--engine bayes`` reports chances to win and expected losses;
+``--weights control=0.2,treatment=0.8`` gives the designed split for the sample-ratio check.
 Every command prints a table by default and JSON with ``--output json``; ``abkit --version``
 prints the version.
 
@@ -36,6 +37,7 @@ ProportionsPowerResult
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -51,7 +53,7 @@ from abkit import __version__
 from abkit._results import ConfidenceInterval
 from abkit.datasets import make_experiment
 from abkit.errors import ConvergenceError
-from abkit.frame import Experiment, Mean, Metric, Proportion, RatioOfMeans
+from abkit.frame import Experiment, Mean, Metric, Proportion, Quantile, RatioOfMeans
 from abkit.frame.experiment import _check_schema
 from abkit.means import MeansTestResult, cuped_test, means_test, ratio_test
 from abkit.multiple import adjust_pvalues
@@ -253,6 +255,14 @@ def parse_metric(kind: str, spec: str) -> tuple[str, Metric]:
     elif kind == "mean":
         column, _, covariate = body.partition(":")
         metric = Mean(column, covariate or None)
+    elif kind == "quantile":
+        column, colon, q = body.rpartition(":")
+        try:
+            if not (colon and column):
+                raise ValueError(spec)
+            metric = Quantile(column, float(q))
+        except ValueError as exc:
+            raise ValueError(f"`--quantile` must be COLUMN:Q with Q in (0, 1); got {spec!r}.") from exc
     else:
         numerator, slash, denominator = body.partition("/")
         if not slash or not numerator or not denominator:
@@ -283,6 +293,27 @@ def _control_value(types: dict[str, str], variant: str, control: str | None, opt
     if kind == "BOOLEAN":
         return control.lower() in ("true", "1", "t", "yes")
     return control
+
+
+def apply_cap(declared: dict[str, Metric], spec: str) -> None:
+    """``--cap NAME=percentile:P`` or ``NAME=absolute:X`` on the mean metric ``NAME``.
+
+    >>> metrics: dict[str, Metric] = {"revenue": Mean("revenue")}
+    >>> apply_cap(metrics, "revenue=percentile:0.99")
+    >>> metrics["revenue"].cap
+    ('percentile', 0.99)
+    """
+    name, _, rule = spec.partition("=")
+    kind, _, value = rule.partition(":")
+    metric = declared.get(name)
+    if not isinstance(metric, Mean):
+        raise ValueError(f"`--cap` must name a --mean metric (NAME=percentile:P or NAME=absolute:X); "
+                         f"got {spec!r}.")
+    try:
+        number = float(value)
+    except ValueError as exc:
+        raise ValueError(f"`--cap` must be NAME=percentile:P or NAME=absolute:X; got {spec!r}.") from exc
+    declared[name] = dataclasses.replace(metric, cap=(kind, number))
 
 
 def parse_weights(spec: str) -> list[tuple[str, float]]:
@@ -356,14 +387,15 @@ def _first_line(exc: BaseException) -> str:
 
 def run_analyze(path: str, *, variant: str, control: str | None, metrics: list[tuple[str, str]],
                 alternative: str, confidence_level: float, adjust: str, output: str,
-                weights: str | None = None) -> str:
+                weights: str | None = None, caps: Sequence[str] = (),
+                engine: str = "frequentist") -> str:
     """Analyse a CSV or Parquet file with DuckDB; the report as text, CSV or JSON.
 
     Raises :class:`UsageError` when the command line does not fit the file and
     :class:`DataError` when the file cannot be read or analysed.
     """
     if not metrics:
-        raise UsageError("Give at least one metric: --proportion, --mean or --ratio.")
+        raise UsageError("Give at least one metric: --proportion, --mean, --ratio or --quantile.")
     try:
         declared = [parse_metric(kind, spec) for kind, spec in metrics]
     except (ValueError, TypeError) as exc:
@@ -377,7 +409,13 @@ def run_analyze(path: str, *, variant: str, control: str | None, metrics: list[t
     import duckdb
     import narwhals as nw
 
-    experiment = Experiment(**dict(declared))
+    experiment_metrics = dict(declared)
+    try:
+        for cap in caps:
+            apply_cap(experiment_metrics, cap)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(str(exc)) from None
+    experiment = Experiment(**experiment_metrics)
     try:
         _check_schema(dict(nw.from_native(relation).collect_schema()), variant, experiment.metrics)
     except (ValueError, TypeError) as exc:
@@ -387,7 +425,7 @@ def run_analyze(path: str, *, variant: str, control: str | None, metrics: list[t
         control_value, shares = _check_variants(relation, variant, types, control, pairs)
         result = experiment.analyze(
             relation, variant=variant, control=control_value, alternative=alternative,
-            confidence_level=confidence_level, adjust=adjust, srm_weights=shares,
+            confidence_level=confidence_level, adjust=adjust, srm_weights=shares, engine=engine,
         )
     except (ValueError, TypeError) as exc:
         raise DataError(f"{Path(path).name}: {exc}") from None
@@ -414,6 +452,11 @@ def _add_analyze(commands: Any) -> None:
                          type=lambda s: ("mean", s), help="a numeric column, CUPED with a covariate")
     analyze.add_argument("--ratio", dest="metrics", action="append", metavar="[NAME=]NUM/DEN",
                          type=lambda s: ("ratio", s), help="a ratio of means, by the delta method")
+    analyze.add_argument("--quantile", dest="metrics", action="append", metavar="[NAME=]COLUMN:Q",
+                         type=lambda s: ("quantile", s), help="a quantile (R type 7), order statistics")
+    analyze.add_argument("--cap", dest="caps", action="append", default=[],
+                         metavar="NAME=percentile:P|NAME=absolute:X", help="cap a --mean metric")
+    analyze.add_argument("--engine", default="frequentist", choices=["frequentist", "bayes"])
     analyze.add_argument("--alternative", default="two-sided",
                          choices=["two-sided", "less", "greater"])
     analyze.add_argument("--confidence-level", type=float, default=0.95)
@@ -540,7 +583,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             report = run_analyze(
                 args.path, variant=args.variant, control=args.control, metrics=args.metrics or [],
                 alternative=args.alternative, confidence_level=args.confidence_level,
-                adjust=args.adjust, output=args.output, weights=args.weights,
+                adjust=args.adjust, output=args.output, weights=args.weights, caps=args.caps,
+                engine=args.engine,
             )
     except (UsageError, DataError) as exc:
         message = _option_names(str(exc), commands.choices[args.command])

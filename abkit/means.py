@@ -323,6 +323,24 @@ def ratio_test(
     return MeansTestResult(**fields)
 
 
+def _cuped_arms(control: BivariateStats, treatment: BivariateStats) -> tuple[float, _Arm, _Arm]:
+    """``theta`` over both arms and each arm's adjusted mean and per-unit variance."""
+    total = control.merge(treatment)
+    if total.var_y == 0.0:
+        warn_degenerate("The covariate has zero variance; CUPED fields are NaN.")
+        theta = math.nan
+    else:
+        theta = total.cov / total.var_y
+
+    def adjusted(stats: BivariateStats) -> _Arm:
+        t = 0.0 if math.isnan(theta) else theta
+        mean = stats.mean_x - t * (stats.mean_y - total.mean_y)
+        var = stats.var_x - 2.0 * t * stats.cov + t * t * stats.var_y
+        return _Arm(mean, max(var, 0.0), stats.n)
+
+    return theta, adjusted(control), adjusted(treatment)
+
+
 def cuped_test(
     control: BivariateStats | tuple[Any, Any],
     treatment: BivariateStats | tuple[Any, Any],
@@ -369,22 +387,10 @@ def cuped_test(
     alternative, confidence_level, method, relative_method, margin = _check_options(
         alternative, confidence_level, method, relative_method, margin
     )
-    total = control.merge(treatment)
-    if total.var_y == 0.0:
-        warn_degenerate("The covariate has zero variance; CUPED fields are NaN.")
-        theta = math.nan
-    else:
-        theta = total.cov / total.var_y
-
-    def adjusted(stats: BivariateStats) -> _Arm:
-        t = 0.0 if math.isnan(theta) else theta
-        mean = stats.mean_x - t * (stats.mean_y - total.mean_y)
-        var = stats.var_x - 2.0 * t * stats.cov + t * t * stats.var_y
-        return _Arm(mean, max(var, 0.0), stats.n)
-
+    theta, control_arm, treatment_arm = _cuped_arms(control, treatment)
     fields = _compare(
-        adjusted(control),
-        adjusted(treatment),
+        control_arm,
+        treatment_arm,
         alternative=alternative,
         confidence_level=confidence_level,
         method=method,

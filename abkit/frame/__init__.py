@@ -1,8 +1,10 @@
 """The table layer: the only code that reads DataFrames, engines or files.
 
 - :mod:`abkit.frame.experiment`: :class:`Experiment` and its metrics (:class:`Proportion`,
-  :class:`Mean`, :class:`RatioOfMeans`), :func:`summarize` (one group-by inside the table's
-  engine) and :func:`to_frame` (results as a pandas DataFrame).
+  :class:`Mean`, :class:`RatioOfMeans`, :class:`Quantile`), :func:`summarize` (one group-by
+  inside the table's engine), ``Experiment.simulate`` (A/A and power simulations by
+  re-randomising units, :mod:`abkit.frame.simulate`) and :func:`to_frame` (results as a pandas
+  DataFrame).
 - :mod:`abkit.frame.shadow_log`: :func:`load_shadow_log` (a table, a file or a router's log to an
   :class:`abkit.shadow.ShadowLog`).
 - :mod:`abkit.frame.shadow_engine`: :class:`ShadowTable` (paired tests from engine aggregates)
@@ -27,8 +29,10 @@ from abkit.frame.experiment import (
     summarize,
     to_frame,
 )
+from abkit.frame.quantile import Quantile, QuantileStats, QuantileTestResult, quantile_test
 from abkit.frame.shadow_engine import ShadowTable, compare_models
 from abkit.frame.shadow_log import LAYOUTS, load_shadow_log
+from abkit.frame.simulate import SimulationResult, SimulationRow
 
 __all__ = [
     "LAYOUTS",
@@ -38,10 +42,16 @@ __all__ = [
     "Metric",
     "MetricResult",
     "Proportion",
+    "Quantile",
+    "QuantileStats",
+    "QuantileTestResult",
     "RatioOfMeans",
     "ShadowTable",
+    "SimulationResult",
+    "SimulationRow",
     "compare_models",
     "load_shadow_log",
+    "quantile_test",
     "summarize",
     "to_frame",
 ]

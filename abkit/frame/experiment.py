@@ -36,30 +36,30 @@ from __future__ import annotations
 
 import dataclasses
 import decimal
-import html
 import math
 from collections.abc import Hashable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import narwhals as nw
 import numpy as np
 
-from abkit._results import ConfidenceInterval, Result
 from abkit._validation import (
     check_alternative,
     check_choice,
     check_confidence_level,
     check_open_unit,
     check_positive,
+    check_real,
 )
+from abkit.frame.bayes import bayes_row
+from abkit.frame.quantile import Quantile, QuantileStats, QuantileTestResult, order_statistics, quantile_ranks
+from abkit.frame.result import ExperimentResult, MetricResult, to_frame
+from abkit.frame.simulate import SimulationResult, simulate
 from abkit.means import MEAN_METHODS, RELATIVE_METHODS, MeansTestResult, cuped_test, means_test, ratio_test
 from abkit.multiple import ADJUST_METHODS, adjust_pvalues
 from abkit.proportions import PROPORTION_METHODS, ProportionsTestResult, proportions_test
-from abkit.srm import SRMTestResult, srm_test
+from abkit.srm import srm_test
 from abkit.stats import BivariateStats, MeanStats, ProportionStats
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 __all__ = [
     "Experiment",
@@ -67,13 +67,14 @@ __all__ = [
     "Mean",
     "MetricResult",
     "Proportion",
+    "Quantile",
     "RatioOfMeans",
     "summarize",
     "to_frame",
 ]
 
-Stats = ProportionStats | MeanStats | BivariateStats
-TestResult = ProportionsTestResult | MeansTestResult
+Stats = ProportionStats | MeanStats | BivariateStats | QuantileStats
+TestResult = ProportionsTestResult | MeansTestResult | QuantileTestResult
 
 
 def _check_column(name: str, value: Any) -> str:
@@ -88,6 +89,23 @@ def _check_declaration(columns: dict[str, Any], method: str, methods: tuple[str,
         _check_column(name, column)
     check_choice("method", method, methods)
     check_choice("relative_method", relative_method, RELATIVE_METHODS)
+
+
+def _check_options(metric: Any) -> None:
+    """Per-metric ``alternative`` (``None``: the analysis's) and ``margin`` (the signed null
+    value of ``effect``, as in the primitives)."""
+    if metric.alternative is not None:
+        object.__setattr__(metric, "alternative", check_alternative(metric.alternative))
+    object.__setattr__(metric, "margin", check_real("margin", metric.margin))
+
+
+def _check_cap(cap: Any) -> tuple[str, float]:
+    rule = "`cap` must be (\"percentile\", p) with p in (0, 1) or (\"absolute\", x) with x finite"
+    if not (isinstance(cap, tuple) and len(cap) == 2 and cap[0] in ("percentile", "absolute")):
+        raise ValueError(f"{rule}; got {cap!r}.")
+    if cap[0] == "percentile":
+        return "percentile", check_open_unit("cap", cap[1])
+    return "absolute", check_real("cap", cap[1])
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -105,10 +123,13 @@ class Proportion:
     _: dataclasses.KW_ONLY
     method: str = "pooled"
     relative_method: str = "delta-log"
+    alternative: str | None = None
+    margin: float = 0.0
 
     def __post_init__(self) -> None:
         _check_declaration({"column": self.column}, self.method, PROPORTION_METHODS,
                            self.relative_method)
+        _check_options(self)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -118,7 +139,7 @@ class Proportion:
     def test(self, control: Any, treatment: Any, **options: Any) -> ProportionsTestResult:
         """The metric's test on two arms' ``ProportionStats`` (options: ``alternative``, ...)."""
         return proportions_test(control, treatment, method=self.method,
-                                relative_method=self.relative_method, **options)
+                                relative_method=self.relative_method, margin=self.margin, **options)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -129,10 +150,18 @@ class Mean:
     ``method`` is ``"welch"`` (t with Welch-Satterthwaite degrees of freedom, the default, as
     tea-tasting's ``use_t=True``) or ``"z"``.
 
+    ``cap`` winsorises heavy tails before aggregation (GrowthBook's capping): every value above
+    a threshold becomes the threshold. ``("percentile", p)`` takes the threshold from the ``p``
+    quantile (R's type 7) of the column pooled over every variant of the table, computed in the
+    engine (one more query); ``("absolute", x)`` uses ``x``. Only the metric column is capped
+    (not the covariate); the result reports the threshold as ``cap_threshold``.
+
     Examples
     --------
     >>> Mean("revenue", covariate="revenue_pre").columns
     ('revenue', 'revenue_pre')
+    >>> Mean("revenue", cap=("percentile", 0.99)).cap
+    ('percentile', 0.99)
     """
 
     column: str
@@ -140,12 +169,18 @@ class Mean:
     _: dataclasses.KW_ONLY
     method: str = "welch"
     relative_method: str = "delta-log"
+    cap: tuple[str, float] | None = None
+    alternative: str | None = None
+    margin: float = 0.0
 
     def __post_init__(self) -> None:
         columns = {"column": self.column}
         if self.covariate is not None:
             columns["covariate"] = self.covariate
         _check_declaration(columns, self.method, MEAN_METHODS, self.relative_method)
+        if self.cap is not None:
+            object.__setattr__(self, "cap", _check_cap(self.cap))
+        _check_options(self)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -156,7 +191,7 @@ class Mean:
         """The metric's test on two arms' ``MeanStats`` (or ``BivariateStats`` with a covariate)."""
         test = means_test if self.covariate is None else cuped_test
         return test(control, treatment, method=self.method, relative_method=self.relative_method,
-                    **options)
+                    margin=self.margin, **options)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -176,10 +211,13 @@ class RatioOfMeans:
     _: dataclasses.KW_ONLY
     method: str = "welch"
     relative_method: str = "delta-log"
+    alternative: str | None = None
+    margin: float = 0.0
 
     def __post_init__(self) -> None:
         _check_declaration({"numerator": self.numerator, "denominator": self.denominator},
                            self.method, MEAN_METHODS, self.relative_method)
+        _check_options(self)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -189,10 +227,10 @@ class RatioOfMeans:
     def test(self, control: Any, treatment: Any, **options: Any) -> MeansTestResult:
         """The metric's test on two arms' ``BivariateStats``."""
         return ratio_test(control, treatment, method=self.method,
-                          relative_method=self.relative_method, **options)
+                          relative_method=self.relative_method, margin=self.margin, **options)
 
 
-Metric = Proportion | Mean | RatioOfMeans
+Metric = Proportion | Mean | RatioOfMeans | Quantile
 
 
 # --------------------------------------------------------------------------------------------
@@ -211,23 +249,28 @@ class _Plan:
     proportion: list[str]
     moment: list[str]
     pairs: list[tuple[str, str]]
+    quantile: list[str]
+    names: dict[str, str] = dataclasses.field(default_factory=dict)  # capped column -> source
 
     @classmethod
     def build(cls, metrics: Mapping[str, Metric], schema: Mapping[str, Any]) -> _Plan:
         proportion: dict[str, None] = {}
         moment: dict[str, None] = {}
         pairs: dict[tuple[str, str], None] = {}
+        quantile: dict[str, None] = {}
         for metric in metrics.values():
             if isinstance(metric, Proportion):
                 proportion[metric.column] = None
+            elif isinstance(metric, Quantile):
+                quantile[metric.column] = None
             else:
                 moment.update(dict.fromkeys(metric.columns))
                 if len(metric.columns) == 2:
                     pairs[(metric.columns[0], metric.columns[1])] = None
-        columns = list(dict.fromkeys([*proportion, *moment]))
+        columns = list(dict.fromkeys([*proportion, *moment, *quantile]))
         # Float64 columns are read as they are; others are cast to Float64 under a new name.
         value = {c: c if schema[c] == nw.Float64 else _alias("v", i) for i, c in enumerate(columns)}
-        return cls(value, list(proportion), list(moment), list(pairs))
+        return cls(value, list(proportion), list(moment), list(pairs), list(quantile))
 
     def alias(self, kind: str, column: str) -> str:
         """The query's name for aggregate ``kind`` of ``column`` (by position: any name is safe)."""
@@ -260,6 +303,9 @@ class _Plan:
                       nw.col(self.value[c]).var(ddof=1).alias(self.alias("var", c))]
         exprs += [nw.col(_alias("s", j)).var(ddof=1).alias(_alias("svar", j))
                   for j in range(len(self.pairs))]
+        for c in self.quantile:  # exact, so no finite value is too large to check
+            exprs += [nw.col(self.value[c]).min().alias(self.alias("min", c)),
+                      nw.col(self.value[c]).max().alias(self.alias("max", c))]
         return exprs
 
 
@@ -279,6 +325,7 @@ class _Group:
         self.row = row
         self.plan = plan
         self.where = f"in variant {key!r} of column {variant!r}"
+        self.names = plan.names
         self.n = int(_python_value(row[_alias("n", 0)]))
 
     def value(self, name: str) -> float:
@@ -291,6 +338,7 @@ class _Group:
     def check_column(self, column: str, metric: str) -> None:
         count = int(self.get("count", column))
         if count < self.n:
+            column = self.names.get(column, column)
             raise ValueError(
                 f"Column {column!r} (metric {metric!r}) must not contain missing values; got "
                 f"{self.n - count} null or NaN value(s) {self.where}."
@@ -298,6 +346,7 @@ class _Group:
 
     def check_finite(self, column: str, metric: str, *values: float) -> None:
         if not all(math.isfinite(v) for v in values):
+            column = self.names.get(column, column)
             raise ValueError(
                 f"Column {column!r} (metric {metric!r}) must contain only finite values; got NaN "
                 f"or infinite values (or values too large to aggregate) {self.where}."
@@ -329,7 +378,8 @@ def _moment_stats(group: _Group, name: str, metric: Mean | RatioOfMeans) -> Stat
         return MeanStats(group.n, mean, var)
     (mean_x, var_x), (mean_y, var_y) = (group.moments(c, name) for c in columns)
     var_sum = group.value(_alias("svar", group.plan.pairs.index((columns[0], columns[1]))))
-    group.check_finite(f"{columns[0]}' + '{columns[1]}", name, var_sum)
+    shown = [group.names.get(c, c) for c in columns]
+    group.check_finite(f"{shown[0]}' + '{shown[1]}", name, var_sum)
     cov = (var_sum - var_x - var_y) / 2.0
     bound = math.sqrt(var_x) * math.sqrt(var_y)  # the product var_x * var_y can underflow
     # The identity loses a few ulps of var_x + var_y; keep Cauchy-Schwarz exact.
@@ -374,12 +424,12 @@ def _sorted_keys(keys: Iterable[Any]) -> list[Any]:
 
 def _check_metrics(metrics: Any) -> dict[str, Metric]:
     if not isinstance(metrics, Mapping) or not metrics:
-        raise TypeError("`metrics` must be a non-empty mapping of names to Proportion, Mean or "
+        raise TypeError("`metrics` must be a non-empty mapping of names to Proportion, Mean, Quantile or "
                         f"RatioOfMeans; got {metrics!r}.")
     for name, metric in metrics.items():
-        if not isinstance(metric, Proportion | Mean | RatioOfMeans):
-            raise TypeError(f"Metric {name!r} must be a Proportion, Mean or RatioOfMeans; got "
-                            f"{type(metric).__name__}.")
+        if not isinstance(metric, Proportion | Mean | RatioOfMeans | Quantile):
+            raise TypeError(f"Metric {name!r} must be a Proportion, Mean, RatioOfMeans or Quantile; "
+                            f"got {type(metric).__name__}.")
     return dict(metrics)
 
 
@@ -421,6 +471,37 @@ def summarize(
     >>> summarize(table, metrics={"y": Mean("y")})
     {'a': {'y': MeanStats(n=2, mean=2.0, var=2.0)}, 'b': {'y': MeanStats(n=3, mean=5.0, var=13.0)}}
     """
+    return _summarize(table, variant, metrics)[0]
+
+
+def _caps(lazy: Any, metrics: dict[str, Metric]) -> tuple[Any, dict[str, Metric], dict[str, float]]:
+    """Capped metrics read a new, capped column; the thresholds come from one query if needed."""
+    capped = {name: m for name, m in metrics.items() if isinstance(m, Mean) and m.cap is not None}
+    if not capped:
+        return lazy, metrics, {}
+    thresholds: dict[str, float] = {}
+    pooled = [(name, m) for name, m in capped.items() if m.cap is not None and m.cap[0] == "percentile"]
+    if pooled:
+        row = lazy.select(*[
+            nw.col(m.column).cast(nw.Float64).quantile(m.cap[1], interpolation="linear")  # type: ignore[index]
+            .alias(_alias("t", i)) for i, (name, m) in enumerate(pooled)]).collect().rows()[0]
+        thresholds.update({name: float(_python_value(v)) for (name, _), v in zip(pooled, row, strict=True)})
+    renamed, exprs = dict(metrics), []
+    for i, (name, m) in enumerate(capped.items()):
+        assert m.cap is not None
+        threshold = thresholds.setdefault(name, m.cap[1])
+        source = nw.col(m.column).cast(nw.Float64)
+        # NaN > t and null > t are not true, so missing values stay missing (and are reported).
+        exprs.append(nw.when(source > threshold).then(nw.lit(threshold)).otherwise(source)
+                     .alias(_alias("cap", i)))
+        renamed[name] = Mean(_alias("cap", i), m.covariate, method=m.method,
+                             relative_method=m.relative_method)
+    return lazy.with_columns(*exprs), renamed, thresholds
+
+
+def _summarize(table: Any, variant: str, metrics: Any
+               ) -> tuple[dict[Any, dict[str, Stats]], dict[str, float]]:
+    """:func:`summarize` and the capped metrics' thresholds."""
     _check_column("variant", variant)
     metrics = _check_metrics(metrics)
     try:
@@ -431,7 +512,12 @@ def summarize(
     lazy = frame.lazy() if isinstance(frame, nw.DataFrame) else frame
     schema = dict(lazy.collect_schema())
     _check_schema(schema, variant, metrics)
+    originals = metrics
+    lazy, metrics, thresholds = _caps(lazy, metrics)
+    names = {metrics[name].columns[0]: originals[name].columns[0] for name in thresholds}
+    schema.update(dict.fromkeys(names, nw.Float64))
     plan = _Plan.build(metrics, schema)
+    plan.names = names
     derived = plan.derived()
     rows = ((lazy.with_columns(*derived) if derived else lazy)
             .group_by(variant)
@@ -462,10 +548,36 @@ def summarize(
                 group.check_column(column, name)
             if isinstance(metric, Proportion):
                 stats[name] = _proportion_stats(group, name, metric)
+            elif isinstance(metric, Quantile):
+                group.check_finite(metric.column, name, group.get("min", metric.column),
+                                   group.get("max", metric.column))
             else:
                 stats[name] = _moment_stats(group, name, metric)
         result[key] = stats
-    return result
+    if isinstance(frame, nw.DataFrame) and frame.implementation.is_pyarrow():
+        lazy = nw.from_native(frame.to_pandas()).lazy()  # narwhals has no window rank in PyArrow
+    _quantile_stats(lazy, [variant], plan, metrics, groups, result)
+    return result, thresholds
+
+
+def _quantile_stats(lazy: Any, keys: list[str], plan: _Plan, metrics: Mapping[str, Metric],
+                    groups: Mapping[Any, _Group], result: dict[Any, dict[str, Stats]]) -> None:
+    """Fill in the quantile metrics of ``result`` from a second, window query (if any)."""
+    quantiles = {name: m for name, m in metrics.items() if isinstance(m, Quantile)}
+    if not quantiles:
+        return
+    wanted: dict[str, set[int]] = {m.column: set() for m in quantiles.values()}
+    for group in groups.values():
+        for metric in quantiles.values():
+            wanted[metric.column].update(r for r in quantile_ranks(group.n, metric.q)[:4]
+                                         if 1 <= r <= group.n)
+    fetched = order_statistics(lazy, keys, {c: (plan.float(c), sorted(r)) for c, r in wanted.items()})
+    for key, stats in result.items():
+        for name, metric in quantiles.items():
+            values = fetched[metric.column][key if isinstance(key, tuple) else (key,)]
+            stats[name] = QuantileStats.from_order_statistics(groups[key].n, metric.q, values)
+        order = list(metrics)
+        result[key] = {name: stats[name] for name in order}
 
 
 # --------------------------------------------------------------------------------------------
@@ -473,46 +585,16 @@ def summarize(
 # --------------------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
-class MetricResult(Result):
-    """One metric, one treatment against the control: a row of :class:`ExperimentResult`.
 
-    ``control_value``/``treatment_value`` are the arms' rates, means (CUPED-adjusted with a
-    covariate) or ratios of means; ``details`` is the primitive's full result.
-    """
-
-    metric: str
-    treatment: Any
-    control: Any
-    test: str
-    method: str
-    control_value: float
-    treatment_value: float
-    effect: float
-    ci: ConfidenceInterval
-    relative_effect: float
-    relative_ci: ConfidenceInterval
-    statistic: float
-    pvalue: float
-    pvalue_adjusted: float
-    n_control: int
-    n_treatment: int
-    alternative: str
-    confidence_level: float
-    details: Result
-
-    def __repr__(self) -> str:
-        nested = repr(self.details)
-        return Result.__repr__(self).replace(nested, nested.replace("\n", "\n    "))
-
-
-_TEST_NAMES = {Proportion: "proportions_test", RatioOfMeans: "ratio_test"}
+_TEST_NAMES = {Proportion: "proportions_test", RatioOfMeans: "ratio_test", Quantile: "quantile_test"}
 
 
 def _metric_row(name: str, metric: Metric, treatment: Any, control: Any, result: TestResult,
-                pvalue_adjusted: float) -> MetricResult:
+                pvalue_adjusted: float, cap_threshold: float) -> MetricResult:
     if isinstance(result, ProportionsTestResult):
         values = (result.control_rate, result.treatment_rate)
+    elif isinstance(result, QuantileTestResult):
+        values = (result.control_quantile, result.treatment_quantile)
     else:
         values = (result.control_mean, result.treatment_mean)
     if isinstance(metric, Mean):
@@ -525,8 +607,18 @@ def _metric_row(name: str, metric: Metric, treatment: Any, control: Any, result:
         relative_effect=result.relative_effect, relative_ci=result.relative_ci,
         statistic=result.statistic, pvalue=result.pvalue, pvalue_adjusted=pvalue_adjusted,
         n_control=result.n_control, n_treatment=result.n_treatment,
-        alternative=result.alternative, confidence_level=result.confidence_level, details=result,
+        alternative=result.alternative, margin=result.margin,
+        confidence_level=result.confidence_level, cap_threshold=cap_threshold,
+        control_label=str(control), treatment_label=str(treatment), details=result,
     )
+
+
+def _kind(metric: Metric) -> str:
+    if isinstance(metric, Proportion):
+        return "proportion"
+    if isinstance(metric, RatioOfMeans):
+        return "ratio"
+    return "mean" if isinstance(metric, Mean) and metric.covariate is None else "cuped"
 
 
 def _adjust(pvalues: list[float], method: str) -> list[float]:
@@ -537,6 +629,21 @@ def _adjust(pvalues: list[float], method: str) -> list[float]:
     if method != "none" and finite.any():
         adjusted[finite] = adjust_pvalues(p[finite], method=method)
     return [float(v) for v in adjusted]
+
+
+def _labels(labels: Any, order: list[Any], variant: str) -> list[str]:
+    if labels is None:
+        return [str(v) for v in order]
+    if not isinstance(labels, Mapping):
+        raise TypeError(f"`labels` must be a mapping of variant values to names; got "
+                        f"{type(labels).__name__}.")
+    for key, name in labels.items():
+        if key not in order:
+            raise ValueError(f"Variant {key!r} in `labels` has no rows in column {variant!r}; "
+                             f"variants with rows: {order}.")
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"`labels[{key!r}]` must be a non-empty string; got {name!r}.")
+    return [labels.get(v, str(v)) for v in order]
 
 
 def _shares(srm_weights: Any, order: list[Any], variant: str) -> list[float] | None:
@@ -588,6 +695,26 @@ class Experiment:
         inner = ", ".join(f"{name}={metric!r}" for name, metric in self.metrics.items())
         return f"Experiment({inner})"
 
+    def simulate(
+        self,
+        table: Any,
+        *,
+        treat: Any = None,
+        n_simulations: int = 1000,
+        treatment_share: float = 0.5,
+        alpha: float = 0.05,
+        rng: int | np.random.Generator | None = None,
+        progress: bool = False,
+    ) -> SimulationResult:
+        """A/A (``treat=None``) or power simulations of the analysis by re-randomising the units
+        of ``table``: see :func:`abkit.frame.simulate.simulate`."""
+        kinds = {name: _kind(m) if not (isinstance(m, Mean) and m.cap is not None) else "capped"
+                 for name, m in self.metrics.items()}
+        kinds = {name: "quantile" if isinstance(self.metrics[name], Quantile) else k
+                 for name, k in kinds.items()}
+        return simulate(self.metrics, kinds, table, treat=treat, n_simulations=n_simulations,
+                        treatment_share=treatment_share, alpha=alpha, rng=rng, progress=progress)
+
     def analyze(
         self,
         table: Any,
@@ -599,6 +726,9 @@ class Experiment:
         adjust: str = "holm",
         srm_weights: Mapping[Any, float] | None = None,
         srm_alpha: float = 0.001,
+        labels: Mapping[Any, str] | None = None,
+        engine: str = "frequentist",
+        prior: tuple[float, float] = (1.0, 1.0),
     ) -> ExperimentResult:
         """Test every treatment against the control on every metric, with one query on ``table``.
 
@@ -611,7 +741,8 @@ class Experiment:
         control
             The control's value in ``variant``; ``None`` takes the smallest value.
         alternative, confidence_level
-            As in the primitives, for every row.
+            As in the primitives, for every row (a metric's own ``alternative`` overrides
+            ``alternative``; its ``margin`` is the null value of its ``effect``).
         adjust
             Multiplicity adjustment across all rows (metrics x treatments): ``"holm"`` (default),
             ``"bonferroni"``, ``"hochberg"``, ``"bh"``, ``"by"`` or ``"none"``.
@@ -620,6 +751,16 @@ class Experiment:
             needs one); ``None`` means an equal split.
         srm_alpha
             Threshold of the sample-ratio check.
+        labels
+            Display names by variant value (GrowthBook's arm names), carried to every row as
+            ``control_label``/``treatment_label``; a variant without one is shown as ``str(value)``.
+        engine
+            ``"frequentist"`` (tests, p-values, adjustment) or ``"bayes"``: every row is a
+            :class:`~abkit.frame.result.BayesMetricResult` with chance to win, expected losses
+            and credible intervals (see :mod:`abkit.frame.bayes`; ``alternative``, margins and
+            ``adjust`` do not apply; :class:`Quantile` metrics are not supported).
+        prior
+            Beta prior pseudo-counts ``(alpha, beta)`` of proportions under ``engine="bayes"``.
 
         Returns
         -------
@@ -629,7 +770,13 @@ class Experiment:
         confidence_level = check_confidence_level(confidence_level)
         adjust = check_choice("adjust", adjust, (*ADJUST_METHODS, "none"))
         srm_alpha = check_open_unit("srm_alpha", srm_alpha)
-        summary = summarize(table, variant=variant, metrics=self.metrics)
+        engine = check_choice("engine", engine, ("frequentist", "bayes"))
+        if engine == "bayes":
+            for name, metric in self.metrics.items():
+                if isinstance(metric, Quantile):
+                    raise ValueError(f"`engine` 'bayes' needs Proportion, Mean or RatioOfMeans "
+                                     f"metrics; got Quantile metric {name!r}.")
+        summary, thresholds = _summarize(table, variant, self.metrics)
         variants = list(summary)
         if control is None:
             control = variants[0]
@@ -645,143 +792,33 @@ class Experiment:
         order = [control, *treatments]
         counts = [next(iter(summary[v].values())).n for v in order]
         srm = srm_test(counts, _shares(srm_weights, order, variant), alpha=srm_alpha)
+        names = _labels(labels, order, variant)
 
+        if engine == "bayes":
+            bayes_rows = tuple(
+                bayes_row(name, _kind(metric), treatment, control, summary[control][name],
+                          summary[treatment][name], confidence_level=confidence_level, prior=prior,
+                          cap_threshold=thresholds.get(name, math.nan),
+                          labels=(names[0], names[order.index(treatment)]))
+                for name, metric in self.metrics.items() for treatment in treatments)
+            return ExperimentResult(
+                rows=bayes_rows, srm=srm, variant=variant, control=control,
+                treatments=tuple(treatments), n=tuple(counts), alternative=alternative,
+                confidence_level=confidence_level, adjust="none", labels=tuple(names), engine=engine)
         tests = [(name, metric, treatment, metric.test(
                      summary[control][name], summary[treatment][name],
-                     alternative=alternative, confidence_level=confidence_level))
+                     alternative=metric.alternative or alternative,
+                     confidence_level=confidence_level))
                  for name, metric in self.metrics.items() for treatment in treatments]
         adjusted = _adjust([t[3].pvalue for t in tests], adjust)
-        rows = tuple(_metric_row(name, metric, treatment, control, result, p)
+        rows = tuple(dataclasses.replace(
+                         _metric_row(name, metric, treatment, control, result, p,
+                                     thresholds.get(name, math.nan)),
+                         control_label=names[0], treatment_label=names[order.index(treatment)])
                      for (name, metric, treatment, result), p in zip(tests, adjusted, strict=True))
         return ExperimentResult(
             rows=rows, srm=srm, variant=variant, control=control, treatments=tuple(treatments),
             n=tuple(counts), alternative=alternative, confidence_level=confidence_level,
-            adjust=adjust,
+            adjust=adjust, labels=tuple(names), engine=engine,
         )
 
-
-def _percent(value: float) -> str:
-    return f"{value:+.2%}" if math.isfinite(value) else _number(value)
-
-
-def _number(value: float) -> str:
-    if math.isnan(value):
-        return "nan"
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    return f"{value:.4g}"
-
-
-def _interval(ci: ConfidenceInterval, fmt: Any) -> str:
-    return f"[{fmt(ci.low)}, {fmt(ci.high)}]"
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
-class ExperimentResult(Result):
-    """Result of :meth:`Experiment.analyze`: one row per metric and treatment, and the SRM check.
-
-    ``n`` counts the units of ``(control, *treatments)``. Prints as a table, renders as HTML in
-    Jupyter, and converts with :meth:`to_frame`.
-    """
-
-    rows: tuple[MetricResult, ...]
-    srm: SRMTestResult
-    variant: str
-    control: Any
-    treatments: tuple[Any, ...]
-    n: tuple[int, ...]
-    alternative: str
-    confidence_level: float
-    adjust: str
-
-    def to_frame(self) -> pd.DataFrame:
-        """A pandas DataFrame, one row per metric and treatment (see :func:`to_frame`)."""
-        return to_frame(self.rows)
-
-    def row(self, metric: str, treatment: Any = None) -> MetricResult:
-        """The row of ``metric`` against ``treatment`` (the only treatment when ``None``)."""
-        for r in self.rows:
-            if r.metric == metric and (treatment is None or r.treatment == treatment):
-                return r
-        raise KeyError(f"No row for metric {metric!r} and treatment {treatment!r}.")
-
-    def _header(self) -> list[str]:
-        arms = ", ".join(f"{v!r} (n = {n:,})" for v, n in zip((self.control, *self.treatments),
-                                                              self.n, strict=True))
-        verdict = "MISMATCH: do not trust the results" if self.srm.mismatch else "ok"
-        return [f"Experiment on column {self.variant!r}; control first: {arms}",
-                f"Sample ratio check: chi2 = {self.srm.statistic:.3f}, p = {self.srm.pvalue:.4g} "
-                f"-> {verdict}"]
-
-    def _table(self) -> tuple[list[str], list[list[str]]]:
-        level = f"{self.confidence_level:.0%}"
-        headers = ["metric", "treatment", "control value", "treatment value", "effect", f"{level} CI",
-                   "relative", f"{level} CI (relative)", "pvalue", f"pvalue ({self.adjust})"]
-        cells = [[r.metric, str(r.treatment), _number(r.control_value), _number(r.treatment_value),
-                  _number(r.effect), _interval(r.ci, _number), _percent(r.relative_effect),
-                  _interval(r.relative_ci, _percent), _number(r.pvalue), _number(r.pvalue_adjusted)]
-                 for r in self.rows]
-        return headers, cells
-
-    def __repr__(self) -> str:
-        headers, cells = self._table()
-        widths = [max(len(row[i]) for row in [headers, *cells]) for i in range(len(headers))]
-        lines = [*self._header(), ""]
-        for row in [headers, *cells]:
-            lines.append("  ".join(c.ljust(w) if i < 2 else c.rjust(w)
-                                   for i, (c, w) in enumerate(zip(row, widths, strict=True))).rstrip())
-        return "\n".join(lines)
-
-    def _repr_html_(self) -> str:
-        headers, cells = self._table()
-        head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
-                       for row in cells)
-        caption = "<br>".join(html.escape(line) for line in self._header())
-        return (f"<table><caption style='text-align:left'>{caption}</caption>"
-                f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
-
-
-_INTERVAL_PREFIX = {"relative_ci": "rel_ci"}
-
-
-def to_frame(results: Iterable[Result] | Result) -> pd.DataFrame:
-    """Results as a pandas DataFrame, one row each.
-
-    A result that holds rows of its own (an :class:`ExperimentResult`, or one with a
-    ``to_records()`` method such as :class:`abkit.shadow.ShadowComparison`) gives those rows.
-    An interval field ``ci`` becomes columns ``ci_low`` and ``ci_high`` (``relative_ci`` becomes
-    ``rel_ci_low``/``rel_ci_high``, any other ``name`` ``name_low``/``name_high``); nested
-    results (such as ``details``) are left out; other fields are kept as they are.
-
-    Examples
-    --------
-    >>> from abkit import ProportionStats, proportions_test
-    >>> r = proportions_test(ProportionStats(100, 1000), ProportionStats(130, 1000))
-    >>> list(to_frame([r]).columns[:6])
-    ['statistic', 'pvalue', 'effect', 'ci_low', 'ci_high', 'relative_effect']
-    """
-    import pandas as pd
-
-    if isinstance(results, ExperimentResult):
-        results = results.rows
-    elif isinstance(results, Result) and callable(to_records := getattr(results, "to_records", None)):
-        return pd.DataFrame.from_records(to_records())  # a result holding rows of its own
-    elif isinstance(results, Result):
-        results = [results]
-    elif isinstance(results, str) or not isinstance(results, Iterable) or getattr(results, "ndim", 1) == 0:
-        raise TypeError(f"`results` must be an abkit result or an iterable of them; got {results!r}.")
-    records: list[dict[str, Any]] = []
-    for result in results:
-        if not (isinstance(result, Result) and dataclasses.is_dataclass(result)):
-            raise TypeError(f"`results` must hold abkit results; got {type(result).__name__}.")
-        record: dict[str, Any] = {}
-        for field in dataclasses.fields(result):
-            value = getattr(result, field.name)
-            if isinstance(value, ConfidenceInterval):
-                prefix = _INTERVAL_PREFIX.get(field.name, field.name)
-                record[f"{prefix}_low"], record[f"{prefix}_high"] = value.low, value.high
-            elif not isinstance(value, Result):
-                record[field.name] = value
-        records.append(record)
-    return pd.DataFrame.from_records(records)

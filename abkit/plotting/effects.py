@@ -59,7 +59,10 @@ def plot_effects(
         One-sided intervals are drawn to the edge of the axes.
     """
     plt = require_matplotlib()
-    rows: list[MetricResult] = list(result.rows if hasattr(result, "rows") else result)
+    rows: list[MetricResult] = list(result.rows if hasattr(result, "rows") else result)  # type: ignore[arg-type]
+    if any(hasattr(r, "chance_to_win") for r in rows):
+        raise TypeError("`result` must hold frequentist rows (engine='frequentist'); got Bayesian "
+                        "rows, which have no p-values.")
     if not rows:
         raise ValueError("`result` must have at least one row; got none.")
     if ax is None:

@@ -147,3 +147,35 @@ def test_missing_duckdb_names_the_extra(files: dict[str, Path], monkeypatch: pyt
     monkeypatch.setitem(sys.modules, "duckdb", None)  # `import duckdb` raises ImportError
     assert main(["analyze", str(files["csv"]), "--proportion", "converted"]) == 1
     assert capsys.readouterr().err == 'abkit analyze: error: `abkit analyze` needs DuckDB: pip install "abkit[duckdb]".\n'
+
+
+def test_quantile_cap_and_bayes_options_equal_experiment_on_pandas(files: dict[str, Path]) -> None:
+    from abkit import Quantile
+
+    data = pd.read_parquet(files["parquet"])
+    code, out = run(str(files["parquet"]), "--mean", "revenue", "--quantile", "p90=revenue:0.9",
+                    "--cap", "revenue=percentile:0.99", "--output", "csv")
+    assert code == 0
+    expected = Experiment(revenue=Mean("revenue", cap=("percentile", 0.99)),
+                          p90=Quantile("revenue", 0.9)).analyze(data).to_frame()
+    actual = pd.read_csv(io.StringIO(out))
+    # DuckDB vs pandas aggregates, through CSV text (17 significant digits): 1e-9 relative
+    for column in ("effect", "ci_low", "pvalue", "cap_threshold"):
+        assert actual[column].tolist() == pytest.approx(expected[column].tolist(), rel=1e-9, nan_ok=True)
+    code, out = run(str(files["parquet"]), "--proportion", "converted", "--engine", "bayes",
+                    "--output", "csv")
+    expected_bayes = Experiment(converted=Proportion("converted")).analyze(data, engine="bayes")
+    assert pd.read_csv(io.StringIO(out))["chance_to_win"].tolist() == pytest.approx(
+        [expected_bayes.rows[0].chance_to_win], rel=1e-9)
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--quantile", "revenue"], "`--quantile` must be COLUMN:Q with Q in (0, 1); got 'revenue'."),
+    (["--quantile", "revenue:1.5"], "`--quantile` must be COLUMN:Q with Q in (0, 1); got 'revenue:1.5'."),
+    (["--mean", "revenue", "--cap", "rev=absolute:3"], "`--cap` must name a --mean metric"),
+    (["--mean", "revenue", "--cap", "revenue=absolute:x"], "`--cap` must be NAME=percentile:P or"),
+])
+def test_quantile_and_cap_errors(files: dict[str, Path], argv: list[str], message: str,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["analyze", str(files["csv"]), *argv]) == 2
+    assert message in capsys.readouterr().err

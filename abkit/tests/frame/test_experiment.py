@@ -477,7 +477,7 @@ def test_bad_variants(small: pd.DataFrame) -> None:
 def test_bad_declarations_and_options(small: pd.DataFrame) -> None:
     with pytest.raises(ValueError, match="`Experiment` needs at least one metric"):
         Experiment()
-    with pytest.raises(TypeError, match="Metric 'y' must be a Proportion, Mean or RatioOfMeans; got str"):
+    with pytest.raises(TypeError, match="Metric 'y' must be a Proportion, Mean, RatioOfMeans or Quantile; got str"):
         Experiment(y="y")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="`column` must be a column name"):
         Mean(3)  # type: ignore[arg-type]

@@ -1,0 +1,53 @@
+"""abkit's three-metric experiment with and without a quantile metric, in pandas and DuckDB.
+
+The issue's bar: adding ``Quantile("revenue", 0.9)`` keeps the analysis within 2x of the three
+metrics alone. Same table as ``bench_frame.py``; medians of ``--repeats`` runs in one process.
+
+    python benchmarks/bench_frame_quantile.py            # 10 million rows; --rows 1e6 for a quick run
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_frame import make_table, time_runs
+
+import abkit
+
+BASE = {"conversion": abkit.Proportion("converted"), "revenue": abkit.Mean("revenue"),
+        "clicks_per_session": abkit.RatioOfMeans("clicks", "sessions")}
+
+
+def three(table: Any) -> list[float]:
+    return [r.effect for r in abkit.Experiment(**BASE).analyze(table, control=0).rows]
+
+
+def with_quantile(table: Any) -> list[float]:
+    experiment = abkit.Experiment(**BASE, revenue_p90=abkit.Quantile("revenue", 0.9))
+    return [r.effect for r in experiment.analyze(table, control=0).rows]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=float, default=10_000_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    table = make_table(int(args.rows))
+    inputs = {"pandas in memory": table.to_pandas(), "DuckDB (Arrow in memory)": duckdb.from_arrow(table)}
+    print(f"{int(args.rows):,} rows; medians of {args.repeats} runs")
+    print(f"{'path':<26}{'3 metrics (s)':>15}{'+ p90 (s)':>12}{'ratio':>8}")
+    for name, data in inputs.items():
+        with_quantile(data)  # warm-up (imports, numba)
+        base, _ = time_runs(three, data, args.repeats)
+        quantile, _ = time_runs(with_quantile, data, args.repeats)
+        print(f"{name:<26}{base:>15.3f}{quantile:>12.3f}{quantile / base:>8.2f}")
+
+
+if __name__ == "__main__":
+    main()
