@@ -704,7 +704,7 @@ class Experiment:
         treatment_share: float = 0.5,
         alpha: float = 0.05,
         rng: int | np.random.Generator | None = None,
-        progress: bool = False,
+        progress: bool | None = None,
     ) -> SimulationResult:
         """A/A (``treat=None``) or power simulations of the analysis by re-randomising the units
         of ``table``: see :func:`abkit.frame.simulate.simulate`."""

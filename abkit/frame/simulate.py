@@ -35,12 +35,14 @@ import narwhals as nw
 import numpy as np
 from scipy import stats
 
+from abkit._progress import progress_bar, show_progress
 from abkit._results import ConfidenceInterval, Result
-from abkit._validation import check_int, check_open_unit
+from abkit._validation import check_int, check_open_unit, check_rng
 from abkit.stats import BivariateStats, MeanStats, ProportionStats
 
 __all__ = ["SimulationResult", "SimulationRow", "simulate"]
 
+_PROGRESS_WORK = 1e8  # unit-simulations above which a watched run shows a bar
 _BLOCK = 32  # simulations per matrix product: 32 x n float64 assignment rows
 
 
@@ -115,7 +117,7 @@ def simulate(
     treatment_share: float = 0.5,
     alpha: float = 0.05,
     rng: int | np.random.Generator | None = None,
-    progress: bool = False,
+    progress: bool | None = None,
 ) -> SimulationResult:
     """Rejection rates of each metric's test over re-randomisations of ``table``'s units.
 
@@ -142,19 +144,17 @@ def simulate(
     rng
         Seed or generator of the assignments.
     progress
-        Show a tqdm progress bar over the blocks of simulations.
+        Show a tqdm progress bar over the blocks of simulations; ``None`` (default): when the
+        work is large (over 10^8 unit-simulations) and standard error is a terminal or a
+        notebook. ``TQDM_DISABLE=1`` hides it.
 
     Returns
     -------
     SimulationResult
     """
-    from tqdm.auto import tqdm
-
     n_simulations = check_int("n_simulations", n_simulations, minimum=1)
     treatment_share = check_open_unit("treatment_share", treatment_share)
     alpha = check_open_unit("alpha", alpha)
-    if not isinstance(progress, bool):
-        raise TypeError(f"`progress` must be True or False; got {progress!r}.")
     columns = _columns(metrics, kinds)
     frame = nw.from_native(table)
     lazy = frame.lazy() if isinstance(frame, nw.DataFrame) else frame
@@ -165,7 +165,7 @@ def simulate(
         if not np.all(np.isfinite(v)):
             raise ValueError(f"Column {c!r} must contain only finite values for `simulate`.")
     treated_values = control_values if treat is None else treat(dict(control_values))
-    generator = np.random.default_rng(rng)
+    generator = check_rng(rng)
     pairs = list(dict.fromkeys((a, b) for m in metrics.values()
                                for a in m.columns for b in m.columns if a <= b))
     # Per unit: values and cross-products under control (0) and under treatment (1).
@@ -177,27 +177,30 @@ def simulate(
     totals = features[0].sum(axis=0)
     rejections = dict.fromkeys(metrics, 0)
     blocks = range(0, n_simulations, _BLOCK)
-    for start in tqdm(blocks, disable=not progress, desc="simulations"):
-        size = min(_BLOCK, n_simulations - start)
-        assign = (generator.random((size, n)) < treatment_share).astype(np.float64)
-        treated_sums = assign @ features[1]
-        control_sums = totals - assign @ features[0]
-        n_treated = assign.sum(axis=1).astype(int)
-        for i in range(size):
-            arms = []
-            for sums, count in ((control_sums[i], n - n_treated[i]), (treated_sums[i], n_treated[i])):
-                s = dict(zip(columns, sums[:len(columns)], strict=True))
-                q = dict(zip(pairs, sums[len(columns):], strict=True))
-                q.update({(b, a): v for (a, b), v in list(q.items())})
-                arms.append((count, s, q))
-            if min(arms[0][0], arms[1][0]) < 2:
-                continue
-            for name, metric in metrics.items():
-                kind = kinds[name]
-                result = metric.test(_arm_stats(kind, metric, shift, *arms[0]),
-                                     _arm_stats(kind, metric, shift, *arms[1]),
-                                     alternative=metric.alternative or "two-sided")
-                rejections[name] += bool(result.pvalue < alpha)
+    show = show_progress(progress, work=n_simulations * n, threshold=_PROGRESS_WORK)
+    with progress_bar(show, total=len(blocks), desc="simulations", unit="block") as advance:
+        for start in blocks:
+            size = min(_BLOCK, n_simulations - start)
+            assign = (generator.random((size, n)) < treatment_share).astype(np.float64)
+            treated_sums = assign @ features[1]
+            control_sums = totals - assign @ features[0]
+            n_treated = assign.sum(axis=1).astype(int)
+            for i in range(size):
+                arms = []
+                for sums, count in ((control_sums[i], n - n_treated[i]), (treated_sums[i], n_treated[i])):
+                    s = dict(zip(columns, sums[:len(columns)], strict=True))
+                    q = dict(zip(pairs, sums[len(columns):], strict=True))
+                    q.update({(b, a): v for (a, b), v in list(q.items())})
+                    arms.append((count, s, q))
+                if min(arms[0][0], arms[1][0]) < 2:
+                    continue
+                for name, metric in metrics.items():
+                    kind = kinds[name]
+                    result = metric.test(_arm_stats(kind, metric, shift, *arms[0]),
+                                         _arm_stats(kind, metric, shift, *arms[1]),
+                                         alternative=metric.alternative or "two-sided")
+                    rejections[name] += bool(result.pvalue < alpha)
+            advance(1)
     rows = tuple(SimulationRow(metric=name, rejections=k, n_simulations=n_simulations,
                                rejection_rate=k / n_simulations,
                                ci=_clopper_pearson(k, n_simulations, 0.95), alpha=alpha)

@@ -17,7 +17,8 @@ from abkit.frame import load_shadow_log
 from abkit.sequential import peeking_type1_error
 from abkit.shadow import compare_models, paired_bootstrap
 
-LONG_RUNNING = [abkit.bootstrap_test, paired_bootstrap, compare_models, bandits.simulate, peeking_type1_error]
+LONG_RUNNING = [abkit.bootstrap_test, paired_bootstrap, compare_models, bandits.simulate,
+                bandits.simulate_contextual, peeking_type1_error, abkit.Experiment.simulate]
 
 
 class _Terminal(io.StringIO):

@@ -57,5 +57,5 @@ def test_bad_arguments(table: pd.DataFrame) -> None:
         Experiment(c=Mean("revenue", "revenue_pre")).simulate(table, n_simulations=2)
     with pytest.raises(ValueError, match="`n_simulations` must be"):
         Experiment(**METRICS).simulate(table, n_simulations=0)
-    with pytest.raises(TypeError, match="`progress` must be True or False; got 1"):
+    with pytest.raises(TypeError, match="`progress` must be True, False or None; got 1"):
         Experiment(**METRICS).simulate(table, n_simulations=2, progress=1)  # type: ignore[arg-type]
