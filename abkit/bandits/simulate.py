@@ -141,7 +141,9 @@ def simulate_contextual(
     ``x' coefs[k]`` (``environment="linear"``, rewards with Normal(0, ``sd``) noise) or
     ``sigmoid(x' coefs[k])`` (``"logistic"``, Bernoulli rewards). Regret is
     ``sum_t (max_k mu_k(x_t) - mu_{A_t}(x_t))``. Each run starts from a copy of the policy's
-    state; the whole loop runs in numba.
+    state; the whole loop runs in numba. ``progress`` shows a tqdm bar over the runs; ``None``
+    (default): above 5,000,000 steps in all, when standard error is a terminal or a notebook.
+    ``TQDM_DISABLE=1`` hides it.
 
     Examples
     --------

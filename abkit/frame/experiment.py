@@ -707,7 +707,8 @@ class Experiment:
         progress: bool | None = None,
     ) -> SimulationResult:
         """A/A (``treat=None``) or power simulations of the analysis by re-randomising the units
-        of ``table``: see :func:`abkit.frame.simulate.simulate`."""
+        of ``table``: see :func:`abkit.frame.simulate.simulate`. ``progress=None`` shows a bar
+        only for large work in a terminal or notebook; ``TQDM_DISABLE=1`` hides it."""
         kinds = {name: _kind(m) if not (isinstance(m, Mean) and m.cap is not None) else "capped"
                  for name, m in self.metrics.items()}
         kinds = {name: "quantile" if isinstance(self.metrics[name], Quantile) else k
