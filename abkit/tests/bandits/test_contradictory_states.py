@@ -13,8 +13,8 @@ from abkit.errors import StateError
 
 def _edited(policy: object, **fields: object) -> str:
     payload = json.loads(policy.to_json())  # type: ignore[attr-defined]
-    for name, value in fields.items():
-        payload[name] = value
+    for name, value in fields.items():  # the per-arm arrays live in the envelope's "state"
+        payload["state"][name] = value
     return json.dumps(payload)
 
 
