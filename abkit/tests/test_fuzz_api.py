@@ -941,11 +941,11 @@ KNOWN_FAILURES: dict[tuple[str, str], str] = {
     ('frame.simulate.simulate', 'rng'):
         'nan (+10) -> TypeError not naming `rng`: SeedSequence expects int or sequence of ints for entropy not nan',
     ('ShadowTable', 'request_id'):
-        "nan (+16) -> ValueError not naming `request_id`: The table has no column(s) [nan]; its columns are ['request...",
+        "nan (+16) -> ValueError not naming `request_id`: `table` has no column(s) [nan]; its columns are ['request...",
     ('ShadowTable', 'model'):
-        "nan (+16) -> ValueError not naming `model`: The table has no column(s) [nan]; its columns are ['request_id',...",
+        "nan (+16) -> ValueError not naming `model`: `table` has no column(s) [nan]; its columns are ['request_id',...",
     ('ShadowTable', 'score'):
-        "nan (+15) -> ValueError not naming `score`: The table has no column(s) [nan]; its columns are ['request_id',...",
+        "nan (+15) -> ValueError not naming `score`: `table` has no column(s) [nan]; its columns are ['request_id',...",
     ('ShadowTable.model_index', 'name'):
         "nan (+16) -> ValueError not naming `name`: Unknown model nan; the log has models ['v1', 'v2'].",
     ('ShadowTable.paired_t_test', 'champion'):
@@ -1200,7 +1200,7 @@ def test_issue_15_reproducers(tmp_path: Any) -> None:
     with pytest.raises(ValueError, match=r"^`champion` must name a model of the log: Unknown model 'v1'; "
                                          r"the log has models \[\]\.$"):
         abkit.compare_models(empty, champion="v1", challengers=["v2"])
-    with pytest.raises(ValueError, match=r"^The table has no column\(s\) \['request_id', 'model', 'score'\]"):
+    with pytest.raises(ValueError, match=r"^`table` has no column\(s\) \['request_id', 'model', 'score'\]"):
         abkit.compare_models(pd.DataFrame(), champion="v1", challengers=["v2"])
     with pytest.raises(FileNotFoundError, match=r"^`table` names no readable file"):
         abkit.compare_models(str(tmp_path / "missing.parquet"), champion="v1", challengers=["v2"])
