@@ -64,6 +64,7 @@ def unit_bucket(unit_id: str, seed: str = "") -> float:
     >>> unit_bucket("user-1", "exp")
     0.3004
     """
+    unit_id = check_string("unit_id", unit_id)
     bucket = gb_hash(seed, unit_id, 2)
     assert bucket is not None  # version 2 exists
     return bucket

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from abkit._results import ConfidenceInterval, Result
@@ -219,6 +219,10 @@ def to_frame(results: Iterable[Result] | Result) -> pd.DataFrame:
         return pd.DataFrame.from_records(to_records())  # a result holding rows of its own
     elif isinstance(results, Result):
         results = [results]
+    elif (isinstance(results, str | bytes | Mapping) or not isinstance(results, Iterable)
+          or getattr(results, "ndim", 1) == 0):
+        raise TypeError(f"`results` must be an abkit result or an iterable of them; "
+                        f"got {type(results).__name__}.")
     records: list[dict[str, Any]] = []
     for result in results:
         if not (isinstance(result, Result) and dataclasses.is_dataclass(result)):

@@ -130,7 +130,7 @@ class ShadowTable:
             score = "prediction" if "score" not in columns and "prediction" in columns else "score"
         missing = [c for c in (request_id, model, score) if c not in columns]
         if missing:
-            raise ValueError(f"The table has no column(s) {missing}; its columns are {columns}.")
+            raise ValueError(f"`table` has no column(s) {missing}; its columns are {columns}.")
         self._columns = columns
         self._names = {"request_id": request_id, "model": model, "score": score, "label": label,
                        "latency": latency, "timestamp": timestamp}

@@ -485,6 +485,9 @@ class ShadowMonitor:
         Custom metrics (a ``loss`` function) cannot be stored: pass the same ``metrics`` again.
         A corrupt or mismatched state raises :class:`abkit.errors.StateError`.
         """
+        if metrics is not None and (isinstance(metrics, str | bytes) or not isinstance(metrics, Sequence)
+                                    or not all(isinstance(m, ShadowMetric) for m in metrics)):
+            raise TypeError(f"`metrics` must be a sequence of ShadowMetric; got {type(metrics).__name__}.")
         if isinstance(state, dict) and "format" in state:  # version 1: one flat object
             if state.get("kind") != "ShadowMonitor" or state.get("format") != 1:
                 raise StateError(f"Not a ShadowMonitor state of a known format: kind {state.get('kind')!r} "

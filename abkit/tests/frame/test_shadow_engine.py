@@ -232,7 +232,7 @@ def test_bad_tables_give_clear_errors(tmp_path: Any) -> None:
         ShadowTable(pd.concat([good, good.iloc[:1]])).paired_t_test("a", "b")
     with pytest.raises(ValueError, match=re.escape("`score` must not contain NaN; model 'b' has 1")):
         ShadowTable(good.assign(score=[0.1, 0.2, 0.3, math.nan, 0.5, 0.6])).model_index("a")
-    with pytest.raises(ValueError, match=re.escape("The table has no column(s) ['model']")):
+    with pytest.raises(ValueError, match=re.escape("`table` has no column(s) ['model']")):
         ShadowTable(good.drop(columns="model"))
     with pytest.raises(ValueError, match=re.escape("`label` must be binary (0/1 or True/False); got 1 other value(s).")):
         ShadowTable(good.assign(label=[0, 1, 2, 0, 1, 2])).delong_test("a", "b")
