@@ -928,8 +928,6 @@ KNOWN_FAILURES: dict[tuple[str, str], str] = {
         "nan (+16) -> TypeError not naming `table`: Unsupported dataframe type, got: <class 'float'>",
     ('Experiment.simulate', 'treat'):
         "nan (+15) -> TypeError not naming `treat`: 'float' object is not callable",
-    ('Experiment.simulate', 'rng'):
-        'nan (+10) -> TypeError not naming `rng`: SeedSequence expects int or sequence of ints for entropy not nan',
     ('frame.simulate.simulate', 'metrics'):
         "nan (+16) -> AttributeError: 'float' object has no attribute 'items'",
     ('frame.simulate.simulate', 'kinds'):
@@ -938,8 +936,6 @@ KNOWN_FAILURES: dict[tuple[str, str], str] = {
         "nan (+16) -> TypeError not naming `table`: Unsupported dataframe type, got: <class 'float'>",
     ('frame.simulate.simulate', 'treat'):
         "nan (+15) -> TypeError not naming `treat`: 'float' object is not callable",
-    ('frame.simulate.simulate', 'rng'):
-        'nan (+10) -> TypeError not naming `rng`: SeedSequence expects int or sequence of ints for entropy not nan',
     ('ShadowTable', 'request_id'):
         "nan (+16) -> ValueError not naming `request_id`: `table` has no column(s) [nan]; its columns are ['request...",
     ('ShadowTable', 'model'):
