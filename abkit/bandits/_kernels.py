@@ -328,6 +328,19 @@ def indices(kind, table, buf):
 
 
 @kernel
+def keep_best(v, i, best, arm, ties, buf, rng):
+    # One step of a running argmax whose ties are broken uniformly at random: the i-th arm of
+    # score v replaces the current best, or wins a tie with probability 1 / (number tied).
+    if v > best or arm < 0:
+        return v, i, 1
+    if v == best:
+        ties += 1
+        if _uniform(buf, rng) * ties < 1.0:
+            return best, i, ties
+    return best, arm, ties
+
+
+@kernel
 def _decide(kind, table, params, buf, rng):
     # The best score among active arms, ties broken uniformly at random; epsilon-greedy first
     # explores a uniformly random active arm with probability current_epsilon.
@@ -341,15 +354,7 @@ def _decide(kind, table, params, buf, rng):
     for i in range(scores.size):
         if table[ACTIVE, i] == 0.0:
             continue
-        v = scores[i]
-        if v > best or arm < 0:
-            best = v
-            arm = i
-            ties = 1
-        elif v == best:
-            ties += 1
-            if _uniform(buf, rng) * ties < 1.0:
-                arm = i
+        best, arm, ties = keep_best(scores[i], i, best, arm, ties, buf, rng)
     return arm
 
 

@@ -57,7 +57,7 @@ import math
 import numpy as np
 
 from abkit._numba import kernel
-from abkit.bandits._kernels import EXHAUSTED, _exhausted, _normal, _uniform, refill
+from abkit.bandits._kernels import EXHAUSTED, _exhausted, _normal, keep_best, refill
 
 LINUCB, LINTS, LOGISTIC_TS = 0, 1, 2
 COUNT, SINCE, HEAD = 0, 1, 2
@@ -450,14 +450,7 @@ def _decide(kind, table, params, x, buf, rng):
             v = mean + math.sqrt(explore * var) * _normal(buf, rng)
         else:
             v = mean + math.sqrt(var) * _normal(buf, rng)
-        if v > best or arm < 0:
-            best = v
-            arm = i
-            ties = 1
-        elif v == best:
-            ties += 1
-            if _uniform(buf, rng) * ties < 1.0:
-                arm = i
+        best, arm, ties = keep_best(v, i, best, arm, ties, buf, rng)
     return arm
 
 
