@@ -57,6 +57,26 @@ def check_real(name: str, value: Any) -> float:
     return result
 
 
+def check_number(name: str, value: Any) -> float:
+    """``value`` as a float that may be NaN or infinite (an int beyond the float range becomes
+    an infinity), or a ``TypeError`` naming ``name``: for ports of lenient SDK helpers that clip
+    or ignore out-of-range values rather than refuse them.
+
+    Examples
+    --------
+    >>> check_number("coverage", 10**400)
+    inf
+    """
+    if type(value) is float:
+        return value
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"`{name}` must be a real number; got {_show(value)}.")
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if int(value) > 0 else -math.inf
+
+
 def check_open_unit(name: str, value: Any) -> float:
     """A real number strictly between 0 and 1 (alpha, power, confidence level, a rate)."""
     result = check_real(name, value)

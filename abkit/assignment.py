@@ -50,16 +50,18 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import mmh3
 from fnv_hash_fast import fnv1a_32 as _fnv1a32_bytes
 
 from abkit._validation import (
+    _show,
     check_choice,
     check_id,
     check_int,
+    check_number,
     check_real,
     check_share,
     check_string,
@@ -84,6 +86,7 @@ __all__ = [
 HASH_VERSIONS = (1, 2)
 HASHINGS = ("growthbook", "optimizely")
 OPTIMIZELY_BUCKETS = 10_000
+MAX_VARIANTS = 100_000  # a bound on `n` so a typo cannot allocate a list of 2**62 weights
 _WEIGHT_TOLERANCE = 1e-6
 
 Range = tuple[float, float]
@@ -146,40 +149,71 @@ def gb_hash(seed: str, value: str, version: int) -> float | None:
     return _gb_hash(seed, value, version)
 
 
+def _variant_count(n: Any) -> int:
+    # GrowthBook treats n < 1 as no variants; a non-integer or an absurd count is refused.
+    return check_int("n", n, minimum=-MAX_VARIANTS, maximum=MAX_VARIANTS)
+
+
 def equal_weights(n: int) -> list[float]:
     """``n`` equal weights summing to 1 (GrowthBook's ``getEqualWeights``; empty for ``n < 1``).
+
+    ``n`` is a whole number of at most :data:`MAX_VARIANTS`.
 
     Examples
     --------
     >>> equal_weights(4)
     [0.25, 0.25, 0.25, 0.25]
     """
+    n = _variant_count(n)
     return [1.0 / n] * n if n >= 1 else []
 
 
-def _lenient_weights(n: int, weights: Sequence[float] | None) -> list[float]:
+def _numbers(name: str, values: Any, *, finite: bool) -> list[float]:
+    # A sequence (list, tuple, array, Series) of real numbers as floats; a wrong kind of input is
+    # a TypeError naming `name`. With finite=False, non-finite entries (and integers beyond the
+    # float range, as infinities) are kept for the caller's lenient rule.
+    kind = f"`{name}` must be a sequence of numbers; got {_show(values)}."
+    if isinstance(values, str | bytes | Mapping) or not isinstance(values, Iterable):
+        raise TypeError(kind)
+    try:
+        items = list(values)
+    except TypeError:  # a 0-d array
+        raise TypeError(kind) from None
+    if not all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in items):
+        raise TypeError(kind)
+    return [check_real(name, v) if finite else check_number(name, v) for v in items]
+
+
+def _lenient_weights(n: int, weights: Any) -> list[float]:
     # GrowthBook replaces any weight vector of the wrong length, with a negative or non-finite
     # entry, or whose sum is outside [0.99, 1.01] by equal weights.
-    if weights is None or len(weights) != n:
+    values = None if weights is None else _numbers("weights", weights, finite=False)
+    if values is None or len(values) != n:
         return equal_weights(n)
-    values = [float(w) for w in weights]
     if not all(math.isfinite(w) and w >= 0 for w in values) or not 0.99 <= sum(values) <= 1.01:
         return equal_weights(n)
     return values
 
 
 def bucket_ranges(n: int, coverage: float = 1.0, weights: Sequence[float] | None = None) -> list[Range]:
-    """Hash ranges of ``n`` variants, as GrowthBook's ``getBucketRanges`` (lenient on bad input).
+    """Hash ranges of ``n`` variants, as GrowthBook's ``getBucketRanges`` (lenient on bad values).
 
     Variant ``i`` gets ``[c_i, c_i + coverage * w_i)`` with ``c_i`` the sum of the weights before
-    it, so lowering coverage removes units from every variant without moving the others.
+    it, so lowering coverage removes units from every variant without moving the others. As the
+    SDK, coverage is clipped to [0, 1] and invalid weights (wrong length, negative or non-finite
+    entries, a sum outside [0.99, 1.01]) are replaced by equal weights; a NaN coverage and input
+    of the wrong kind (a string, a non-sequence of weights) are refused.
 
     Examples
     --------
     >>> bucket_ranges(3, 0.5, [0.5, 0.25, 0.25])
     [(0.0, 0.25), (0.5, 0.625), (0.75, 0.875)]
     """
-    coverage = min(max(float(coverage), 0.0), 1.0)
+    n = _variant_count(n)
+    coverage = check_number("coverage", coverage)
+    if math.isnan(coverage):
+        raise ValueError("`coverage` must be a number in [0, 1] (clipped if outside); got nan.")
+    coverage = min(max(coverage, 0.0), 1.0)
     ranges: list[Range] = []
     cumulative = 0.0
     for w in _lenient_weights(n, weights):
@@ -192,6 +226,9 @@ def bucket_ranges(n: int, coverage: float = 1.0, weights: Sequence[float] | None
 def choose_variation(n: float, ranges: Sequence[Sequence[float]]) -> int:
     """Index of the first range ``[start, end)`` holding ``n``, or -1 (GrowthBook's ``chooseVariation``).
 
+    ``n`` is a real number (a NaN lies in no range); ``ranges`` a sequence of ``(start, end)``
+    pairs of numbers.
+
     Examples
     --------
     >>> choose_variation(0.5, [(0.0, 0.5), (0.5, 1.0)])
@@ -199,14 +236,41 @@ def choose_variation(n: float, ranges: Sequence[Sequence[float]]) -> int:
     >>> choose_variation(0.4, [(0.0, 0.25), (0.5, 0.75)])
     -1
     """
-    for i, (start, end) in enumerate(ranges):
-        if start <= n < end:
-            return i
+    if type(n) is not float and (isinstance(n, bool) or not isinstance(n, numbers.Real)):
+        raise TypeError(f"`n` must be a real number; got {_show(n)}.")
+    if isinstance(ranges, str | bytes | Mapping):
+        raise TypeError(f"`ranges` must be a sequence of (start, end) pairs; got {_show(ranges)}.")
+    try:
+        for i, (start, end) in enumerate(ranges):
+            if not (isinstance(start, numbers.Real) and isinstance(end, numbers.Real)):
+                raise TypeError
+            if start <= n < end:
+                return i
+    except (TypeError, ValueError):  # not iterable, not pairs, or not numbers
+        raise TypeError(f"`ranges` must be a sequence of (start, end) pairs of numbers; "
+                        f"got {_show(ranges)}.") from None
     return -1
+
+
+def _namespace_parts(namespace: Any) -> tuple[str, float, float]:
+    # (name, start, end) with a string name and real bounds, or a TypeError naming `namespace`.
+    kind = f"`namespace` must be a (name, start, end) sequence; got {_show(namespace)}."
+    if isinstance(namespace, str | bytes | Mapping) or not isinstance(namespace, Iterable):
+        raise TypeError(kind)
+    try:
+        name, start, end = namespace
+    except (TypeError, ValueError):
+        raise TypeError(kind) from None
+    if not isinstance(name, str):
+        raise TypeError(f"`namespace` must have a string name first; got {_show(name)}.")
+    return (check_utf8("namespace", name), check_number("namespace", start),
+            check_number("namespace", end))
 
 
 def in_namespace(user_id: str, namespace: Sequence[Any]) -> bool:
     """Whether ``user_id`` falls in the namespace slice ``(name, start, end)``.
+
+    Lenient as the SDK: bounds outside [0, 1] or in the wrong order just select fewer units.
 
     Examples
     --------
@@ -214,8 +278,8 @@ def in_namespace(user_id: str, namespace: Sequence[Any]) -> bool:
     True
     """
     check_string("user_id", user_id)
-    name, start, end = namespace
-    n = gb_hash("__" + check_string("namespace name", name), user_id, 1)
+    name, start, end = _namespace_parts(namespace)
+    n = gb_hash("__" + name, user_id, 1)
     return n is not None and start <= n < end
 
 
@@ -278,16 +342,77 @@ def optimizely_bucket(unit_id: str, experiment: str) -> int:
 def optimizely_ranges(weights: Sequence[float], coverage: float = 1.0) -> list[int]:
     """End of each variant's bucket range (Optimizely's ``endOfRange``), consecutive from 0.
 
+    ``weights`` are finite non-negative numbers; ``coverage`` is in [0, 1].
+
     Examples
     --------
     >>> optimizely_ranges([0.5, 0.5], 0.5)
     [2500, 5000]
     """
+    values = _numbers("weights", weights, finite=True)
+    if any(w < 0 for w in values):
+        raise ValueError(f"`weights` must be non-negative; got {values}.")
+    coverage = check_share("coverage", coverage)
     ends, cumulative = [], 0.0
-    for w in weights:
+    for w in values:
         cumulative += w
-        ends.append(round(OPTIMIZELY_BUCKETS * coverage * cumulative))
+        ends.append(round(OPTIMIZELY_BUCKETS * min(coverage * cumulative, 1.0)))
     return ends
+
+
+def check_ranges(ranges: Any) -> list[Range]:
+    """Strict bucket ranges: ``(start, end)`` pairs of numbers with ``0 <= start <= end <= 1``.
+
+    Examples
+    --------
+    >>> check_ranges([(0.0, 0.5), (0.5, 1.0)])
+    [(0.0, 0.5), (0.5, 1.0)]
+    """
+    kind = f"`ranges` must be a sequence of (start, end) pairs of numbers; got {_show(ranges)}."
+    if isinstance(ranges, str | bytes | Mapping) or not isinstance(ranges, Iterable):
+        raise TypeError(kind)
+    checked: list[Range] = []
+    try:
+        pairs = list(ranges)
+    except TypeError:
+        raise TypeError(kind) from None
+    for pair in pairs:
+        if isinstance(pair, str | bytes | Mapping) or not isinstance(pair, Iterable):
+            raise TypeError(kind)
+        try:
+            start, end = pair
+        except (TypeError, ValueError):
+            raise TypeError(kind) from None
+        start, end = check_real("ranges", start), check_real("ranges", end)
+        if not 0.0 <= start <= end <= 1.0:
+            raise ValueError(f"`ranges` must satisfy 0 <= start <= end <= 1; got {_show(pair)}.")
+        checked.append((start, end))
+    return checked
+
+
+def check_filters(filters: Any) -> list[dict[str, Any]]:
+    """Strict GrowthBook filters: mappings with a string ``seed``, valid ``ranges``, and optional
+    ``hash_version`` (1 or 2, default 2) and ``attribute`` (a string or ``None``)."""
+    kind = f"`filters` must be a sequence of mappings with `seed` and `ranges`; got {_show(filters)}."
+    if isinstance(filters, str | bytes | Mapping) or not isinstance(filters, Iterable):
+        raise TypeError(kind)
+    try:
+        items = list(filters)
+    except TypeError:
+        raise TypeError(kind) from None
+    checked = []
+    for f in items:
+        if not isinstance(f, Mapping) or "seed" not in f or "ranges" not in f:
+            raise TypeError(kind)
+        version = f.get("hash_version", 2)
+        if not known_hash_version(version):
+            raise ValueError(f"`filters` hash_version must be 1 or 2; got {_show(version)}.")
+        attribute = f.get("attribute")
+        if attribute is not None and not isinstance(attribute, str):
+            raise TypeError(f"`filters` attribute must be a string or None; got {_show(attribute)}.")
+        checked.append({"seed": check_utf8("filters", f["seed"]), "ranges": check_ranges(f["ranges"]),
+                        "hash_version": version, "attribute": attribute})
+    return checked
 
 
 def _filtered_out(unit_id: str, filters: Sequence[Mapping[str, Any]], attributes: Mapping[str, Any]) -> bool:
@@ -367,14 +492,20 @@ def assign(
     unit_id = check_id("unit_id", unit_id)  # UTF-8 encodable: checked before any hashing
     experiment = check_utf8("experiment", experiment)
     check_choice("hashing", hashing, HASHINGS)
+    if n_variants is not None:
+        n_variants = check_int("n_variants", n_variants, minimum=1, maximum=MAX_VARIANTS)
     if weights is None:
-        count = 2 if n_variants is None else check_int("n_variants", n_variants, minimum=1)
+        count = 2 if n_variants is None else n_variants
         if count < 2:
             return -1  # a single variation is not an experiment (GrowthBook)
         shares = check_weights(None, count)
     else:
         shares = check_weights(weights, n_variants)
     coverage = check_share("coverage", coverage)
+    ranges = None if ranges is None else check_ranges(ranges)
+    filters = None if filters is None else check_filters(filters)
+    if attributes is not None and not isinstance(attributes, Mapping):
+        raise TypeError(f"`attributes` must be a mapping; got {_show(attributes)}.")
     if hashing == "optimizely":
         if namespace is not None or seed is not None or ranges is not None or filters is not None:
             raise ValueError("`namespace`, `seed`, `ranges` and `filters` are GrowthBook options; "

@@ -27,6 +27,7 @@ from abkit.assignment import (
     gb_hash,
     in_namespace,
     optimizely_bucket,
+    optimizely_ranges,
 )
 from abkit.tests.conftest import reference_cases
 
@@ -272,3 +273,30 @@ def test_lenient_sdk_functions_clip_like_growthbook():
     # bucket_ranges mirrors the SDK (clip coverage, equal weights for invalid ones); assign refuses.
     assert bucket_ranges(2, -1.0) == [(0.0, 0.0), (0.5, 0.5)]
     assert bucket_ranges(2, 1.0, [math.nan, 1.0]) == [(0.0, 0.5), (0.5, 1.0)]
+
+
+def test_lenient_sdk_functions_refuse_wrong_kinds_by_name():
+    # Lenient on values as the SDK (clip, equal weights), strict on the kind of input.
+    assert bucket_ranges(2, math.inf) == [(0.0, 0.5), (0.5, 1.0)]
+    assert bucket_ranges(2, 10**400, [0.5, 10**400]) == [(0.0, 0.5), (0.5, 1.0)]
+    assert equal_weights(-5) == []
+    assert choose_variation(math.nan, [(0.0, 1.0)]) == -1
+    assert in_namespace("1", ("namespace2", 0.4, 10**400)) is True
+    cases = [
+        (lambda: equal_weights(2.5), ValueError, r"^`n` must be a whole number; got 2\.5\.$"),
+        (lambda: equal_weights(2**63), ValueError, r"^`n` must be at most 100000; got 9223372036854775808\.$"),
+        (lambda: bucket_ranges(2, math.nan), ValueError, r"^`coverage` must be a number in \[0, 1\]"),
+        (lambda: bucket_ranges(2, "x"), TypeError, r"^`coverage` must be a real number; got 'x'\.$"),
+        (lambda: bucket_ranges(2, 1.0, 0.5), TypeError, r"^`weights` must be a sequence of numbers; got 0\.5\.$"),
+        (lambda: choose_variation("x", [(0, 1)]), TypeError, r"^`n` must be a real number; got 'x'\.$"),
+        (lambda: choose_variation(0.5, [(1,), (0, 1)]), TypeError, r"^`ranges` must be a sequence of \(start, end\)"),
+        (lambda: in_namespace("1", 0.5), TypeError, r"^`namespace` must be a \(name, start, end\) sequence"),
+        (lambda: optimizely_ranges([0.5, -0.5]), ValueError, r"^`weights` must be non-negative"),
+        (lambda: optimizely_ranges([0.5, 0.5], math.nan), ValueError, r"^`coverage` must be finite; got nan\.$"),
+        (lambda: assign("u", "e", [0.5, 0.5], n_variants=math.nan), ValueError, r"^`n_variants` must be a whole"),
+        (lambda: assign("u", "e", ranges=[(0.5, 0.2), (0.5, 1.0)]), ValueError, r"^`ranges` must satisfy 0 <= start"),
+        (lambda: assign("u", "e", filters=[{"seed": "s"}]), TypeError, r"^`filters` must be a sequence of mappings"),
+    ]
+    for call, kind, message in cases:
+        with pytest.raises(kind, match=message):
+            call()

@@ -760,19 +760,10 @@ NOT_CALLED_MODULES = ("abkit.plotting",)
 
 # (callable, argument) pairs that still fail: each runs as a strict xfail. The reason reads
 # "first failing battery value (+ how many more) -> its outcome". All were left for lack of
-# time. bucket_ranges, choose_variation, equal_weights, gb_hash, in_namespace and
-# optimizely_ranges are ports of GrowthBook's and Optimizely's SDK helpers, lenient on bad
-# values by design (the SDK conformance cases rely on it): their checks must refuse wrong
-# types by name while keeping that leniency, which the GrowthBook work (issue 15 item 4) left.
+# time.
 KNOWN_FAILURES: dict[tuple[str, str], str] = {
     ("MeanStats.update", "values"):
         "1e300 (+1) -> ValueError: `var` must be finite; got inf.",
-    ("assign", "n_variants"):
-        'nan (+15) -> ValueError: `weights` must have one entry per variant (nan); got 2.',
-    ("assign", "ranges"):
-        "nan (+14) -> TypeError: 'float' object is not iterable",
-    ("assign", "filters"):
-        "nan (+14) -> TypeError: 'float' object is not iterable",
     ("power_proportions", "ratio"):
         "1e300 -> RuntimeWarning: overflow encountered in multiply",
     ("power_proportions", "margin"):
@@ -839,24 +830,6 @@ KNOWN_FAILURES: dict[tuple[str, str], str] = {
         "1e-300 -> ValueError: `min_samples` must be at most 9223372036854775807; got 9.999e+300.",
     ("FixedSplitRouter.index", "unit_id"):
         "nan (+15) -> TypeError: can only concatenate str (not 'float') to str",
-    ("bucket_ranges", "n"):
-        "inf (+8) -> TypeError: can't multiply sequence by non-int of type 'float'",
-    ("bucket_ranges", "coverage"):
-        '10**400 (+5) -> OverflowError: int too large to convert to float',
-    ("bucket_ranges", "weights"):
-        "nan (+12) -> TypeError: object of type 'float' has no len()",
-    ("choose_variation", "n"):
-        "str (+4) -> TypeError: '<=' not supported between instances of 'float' and 'str'",
-    ("choose_variation", "ranges"):
-        "nan (+15) -> TypeError: 'float' object is not iterable",
-    ("equal_weights", "n"):
-        "inf (+8) -> TypeError: can't multiply sequence by non-int of type 'float'",
-    ("in_namespace", "namespace"):
-        'nan (+17) -> TypeError: cannot unpack non-iterable float object',
-    ("optimizely_ranges", "weights"):
-        "nan (+15) -> TypeError: 'float' object is not iterable",
-    ("optimizely_ranges", "coverage"):
-        'nan (+7) -> ValueError: cannot convert float NaN to integer',
     # Names merged after the harness last ran (engine shadow tests, the *_from_* moment
     # functions, quantiles, simulation, stores and logs): cases added, their checks left for
     # lack of time. The *_from_* functions take moments an engine computed and do not check
