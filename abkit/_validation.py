@@ -74,7 +74,7 @@ def check_number(name: str, value: Any) -> float:
     try:
         return float(value)
     except OverflowError:
-        return math.inf if int(value) > 0 else -math.inf
+        return math.inf if value > 0 else -math.inf  # type: ignore[operator]
 
 
 def check_open_unit(name: str, value: Any) -> float:
