@@ -107,8 +107,15 @@ class MSPRTResult(Result):
 
 
 def msprt_log_likelihood_ratio(effect: Any, se2: Any, tau2: float, theta0: float) -> Any:
-    """Log of the mixture likelihood ratio from the effect estimate and its variance (arrays too)."""
-    return 0.5 * np.log(se2 / (se2 + tau2)) + tau2 * (effect - theta0) ** 2 / (2.0 * se2 * (se2 + tau2))
+    """Log of the mixture likelihood ratio from the effect estimate and its variance (arrays too).
+
+    An effect so far from ``theta0`` that the ratio exceeds the float range gives ``inf`` (its
+    p-value is 0), not an overflow error.
+    """
+    distance = np.subtract(effect, theta0, dtype=np.float64)
+    with np.errstate(over="ignore"):
+        quadratic = tau2 / (se2 + tau2) * np.square(distance) / (2.0 * se2)
+    return 0.5 * np.log(se2 / (se2 + tau2)) + quadratic
 
 
 def msprt_halfwidth(se2: Any, tau2: float, alpha: float) -> Any:

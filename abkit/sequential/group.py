@@ -337,6 +337,19 @@ class _Design(abc.ABC):
         return "\n".join(rows)
 
 
+MIN_ALPHA = 1e-10  # below, the boundaries sit where the integration grid is too coarse
+
+
+def _check_design_alpha(alpha: Any) -> float:
+    # The recursive integration (Jennison & Turnbull's grid) keeps ~1e-6 relative accuracy for
+    # bounds to about z = 10; alpha 1e-10 puts the final bound near 6.5, well inside.
+    result = check_open_unit("alpha", alpha)
+    if result < MIN_ALPHA:
+        raise ValueError(f"`alpha` must be at least {MIN_ALPHA:g} for a group sequential design "
+                         f"(the boundary integration's accurate range); got {result}.")
+    return result
+
+
 class GroupSequentialDesign(_Design):
     """A group-sequential design with alpha spending (and optional beta spending for futility).
 
@@ -397,7 +410,7 @@ class GroupSequentialDesign(_Design):
         if abs(fractions[-1] - 1.0) > 1e-9:
             raise ValueError(f"`information` must end at 1 (the maximum); got {fractions[-1]}.")
         self.information = tuple(float(t) for t in fractions)
-        self.alpha = check_open_unit("alpha", alpha)
+        self.alpha = _check_design_alpha(alpha)
         self.alternative = check_alternative(alternative)
         self.spending = check_choice("spending", spending, SPENDING_FUNCTIONS)
         self.spending_param = spending_param
@@ -467,8 +480,11 @@ class WangTsiatisDesign(_Design):
     ) -> None:
         fractions = check_information(information, max_looks=MAX_LOOKS)
         self.information = tuple(float(t) for t in fractions)
-        self.alpha = check_open_unit("alpha", alpha)
+        self.alpha = _check_design_alpha(alpha)
         self.delta = check_real("delta", delta)
+        if not DELTA_RANGE[0] <= self.delta <= DELTA_RANGE[1]:
+            raise ValueError(f"`delta` must be in [{DELTA_RANGE[0]}, {DELTA_RANGE[1]}] (rpact's "
+                             f"validated range for Wang-Tsiatis); got {self.delta}.")
         self.alternative = check_alternative(alternative)
         self.futility_bounds = None
         two_sided = self.alternative == "two-sided"
@@ -480,7 +496,16 @@ class WangTsiatisDesign(_Design):
             )
             return float(up.sum()) - self._sided_alpha
 
-        self.constant = float(optimize.brentq(excess, 0.1, 20.0, xtol=1e-12))
+        # The root lies between the one-look bound at the loosest look (one look alone already
+        # crosses with probability alpha) and the Bonferroni bound at the tightest (the looks
+        # together cross with probability at most alpha), for any alpha a float holds.
+        side = self._sided_alpha
+        low = max(0.999 * float(-special.ndtri(side)) / shape.max(), 1e-9)
+        high = 1.001 * float(-special.ndtri(side / shape.size)) / shape.min()
+        if excess(low) < 0.0:  # one-sided alpha above the chance of ever crossing 0
+            raise ValueError(f"`alpha` must be below {self._sided_alpha + excess(low):.4g} for "
+                             f"these looks; got {self.alpha}.")
+        self.constant = float(optimize.brentq(excess, low, high, xtol=1e-12))
         upper = self.constant * shape
         lower = -upper if two_sided else np.full(upper.size, -math.inf)
         up, _ = integ.crossing_probabilities(fractions, upper, lower)
@@ -492,6 +517,9 @@ class WangTsiatisDesign(_Design):
     def _upper_bounds(self, fractions: FloatArray) -> FloatArray:
         # The design's constant keeps the boundary's shape in t at unplanned looks.
         return np.asarray(self.constant * fractions ** (self.delta - 0.5), dtype=np.float64)
+
+
+DELTA_RANGE = (-0.5, 1.0)  # rpact's validated range for the Wang-Tsiatis delta
 
 
 def wang_tsiatis(

@@ -110,7 +110,14 @@ def hsd_spending(t: Any, alpha: float, gamma: float = -4.0) -> FloatArray:
     frac = _fractions(t)
     if gamma == 0.0:
         return np.asarray(alpha * frac, dtype=np.float64)
-    return np.asarray(alpha * np.expm1(-gamma * frac) / math.expm1(-gamma), dtype=np.float64)
+    if gamma > 0.0:
+        return np.asarray(alpha * np.expm1(-gamma * frac) / math.expm1(-gamma), dtype=np.float64)
+    # gamma < 0: (e^{a t} - 1) / (e^a - 1) with a = -gamma, written as
+    # e^{a (t - 1)} (1 - e^{-a t}) / (1 - e^{-a}) so that no exponential overflows.
+    a = -gamma
+    with np.errstate(under="ignore"):
+        ratio = np.exp(a * (frac - 1.0)) * -np.expm1(-a * frac) / -math.expm1(-a)
+    return np.asarray(alpha * ratio, dtype=np.float64)
 
 
 def power_spending(t: Any, alpha: float, rho: float = 3.0) -> FloatArray:

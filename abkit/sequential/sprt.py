@@ -113,28 +113,32 @@ class SPRT:
 
     def _drift_root(self, p: float) -> float:
         """Wald's ``h`` with ``E_p[exp(h z)] = 1`` (``h = 1`` at ``p0``, ``-1`` at ``p1``)."""
-        ratio_s, ratio_f = self.p1 / self.p0, (1.0 - self.p1) / (1.0 - self.p0)
+        log_p, log_q = math.log(p), math.log1p(-p)
 
-        def moment(h: float) -> float:
-            return p * ratio_s**h + (1.0 - p) * ratio_f**h - 1.0
+        def log_moment(h: float) -> float:
+            # log E_p[exp(h z)], in log space: h reaches the thousands as p nears 0 or 1.
+            return float(np.logaddexp(log_p + h * self._log_success, log_q + h * self._log_failure))
 
         mean = p * self._log_success + (1.0 - p) * self._log_failure
         if abs(mean) < 1e-14:
             return 0.0
         # The nonzero root lies on the opposite side of 0 from the drift.
         lo, hi = (1e-9, 1.0) if mean < 0 else (-1.0, -1e-9)
-        while moment(lo) * moment(hi) > 0.0:
+        while log_moment(lo) * log_moment(hi) > 0.0:
             lo, hi = (lo, hi * 2.0) if mean < 0 else (lo * 2.0, hi)
-        return float(optimize.brentq(moment, lo, hi, xtol=1e-14))
+        return float(optimize.brentq(log_moment, lo, hi, xtol=1e-14))
 
     def operating_characteristic(self, p: float) -> float:
         """Wald's approximate probability of accepting ``H0`` when the true rate is ``p``."""
         p = check_open_unit("p", p)
         h = self._drift_root(p)
+        a, b = self.log_a, self.log_b
         if h == 0.0:
-            return self.log_a / (self.log_a - self.log_b)
-        a_h, b_h = math.exp(h * self.log_a), math.exp(h * self.log_b)
-        return (a_h - 1.0) / (a_h - b_h)
+            return a / (a - b)
+        # (e^{ha} - 1) / (e^{ha} - e^{hb}), scaled by the larger exponential so none overflows.
+        if h > 0.0:
+            return math.expm1(-h * a) / math.expm1(h * (b - a))
+        return (math.exp(h * (a - b)) - math.exp(-h * b)) / math.expm1(h * (a - b))
 
     def expected_sample_size(self, p: float) -> float:
         """Wald's approximate average sample number at rate ``p`` (overshoot ignored).

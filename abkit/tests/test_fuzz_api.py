@@ -780,22 +780,6 @@ KNOWN_FAILURES: dict[tuple[str, str], str] = {
         "1e-300 -> OverflowError: cannot convert float infinity to integer",
     ("duration", "n_treatment"):
         "1e-300 -> RuntimeWarning: divide by zero encountered in scalar divide",
-    ("WangTsiatisDesign", "alpha"):
-        "1e-300 -> ValueError: f(a) and f(b) must have different signs",
-    ("WangTsiatisDesign", "delta"):
-        "1e300 (+2) -> ValueError: f(a) and f(b) must have different signs",
-    ("wang_tsiatis", "alpha"):
-        "1e-300 -> ValueError: f(a) and f(b) must have different signs",
-    ("wang_tsiatis", "delta"):
-        "1e300 (+2) -> ValueError: f(a) and f(b) must have different signs",
-    ("hsd_spending", "gamma"):
-        "-1e300 -> OverflowError: math range error",
-    ("SPRT.operating_characteristic", "p"):
-        "1e-300 -> OverflowError: (34, 'Numerical result out of range')",
-    ("SPRT.expected_sample_size", "p"):
-        "1e-300 -> OverflowError: (34, 'Numerical result out of range')",
-    ("msprt", "theta0"):
-        "1e300 (+1) -> OverflowError: (34, 'Numerical result out of range')",
     ("bernoulli_confidence_sequence", "t_opt"):
         "1e300 -> ValueError: The function value at x=2.8917280000028686e-07 is NaN; solver cannot con...",
     ("beta_binomial_mixture_bound", "v"):
