@@ -780,26 +780,6 @@ KNOWN_FAILURES: dict[tuple[str, str], str] = {
         "1e-300 -> OverflowError: cannot convert float infinity to integer",
     ("duration", "n_treatment"):
         "1e-300 -> RuntimeWarning: divide by zero encountered in scalar divide",
-    ("bernoulli_confidence_sequence", "t_opt"):
-        "1e300 -> ValueError: The function value at x=2.8917280000028686e-07 is NaN; solver cannot con...",
-    ("beta_binomial_mixture_bound", "v"):
-        "1e300 -> ValueError: f(a) and f(b) must have different signs",
-    ("beta_binomial_mixture_bound", "v_opt"):
-        "2**63 -> ValueError: f(a) and f(b) must have different signs",
-    ("beta_binomial_mixture_bound", "g"):
-        "1e300 (+1) -> ValueError: The function value at x=0.0 is NaN; solver cannot continue.",
-    ("beta_binomial_mixture_bound", "h"):
-        "1e300 -> ValueError: The function value at x=0.0 is NaN; solver cannot continue.",
-    ("gamma_poisson_mixture_bound", "v"):
-        "nan (+11) -> ValueError: `s` must be finite; got nan.",
-    ("gamma_poisson_mixture_bound", "v_opt"):
-        "1e300 (+1) -> ValueError: f(a) and f(b) must have different signs",
-    ("gamma_poisson_mixture_bound", "c"):
-        "1e300 (+1) -> ValueError: math domain error",
-    ("gamma_poisson_log_mixture", "c"):
-        "1e300 (+1) -> ValueError: math domain error",
-    ("poly_stitching_bound", "s"):
-        "1e300 (+1) -> ZeroDivisionError: float division by zero",
     ("BasePolicy.update_batch", "rewards"):
         "nan-series -> ValueError: `reward` must not be NaN; got nan.",
     ("lai_robbins_bound", "sd"):
