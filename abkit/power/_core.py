@@ -41,6 +41,7 @@ TWO_SIDED_POWER = ("both", "near")
 ADJUSTMENTS = ("bonferroni", "dunnett")
 _SOLVED = ("mde", "n_control", "power")
 _MAX_N = 1e15  # a design needing more units than this is reported as unreachable
+_MAX_RATIO = 1e6  # n_treatment / n_control beyond a million to one (either way) is no design
 _DUNNETT_GRID = np.linspace(-9.0, 9.0, 4001)
 
 
@@ -222,6 +223,10 @@ def prepare(
     if "n_control" in arrays and np.any(arrays["n_control"] > _MAX_N):
         bad = arrays["n_control"][arrays["n_control"] > _MAX_N]
         raise ValueError(f"`n_control` must be at most {_MAX_N:g}; got {float(bad.ravel()[0]):g}.")
+    outside = (arrays["ratio"] > _MAX_RATIO) | (arrays["ratio"] < 1.0 / _MAX_RATIO)
+    if np.any(outside):
+        raise ValueError(f"`ratio` must be in [{1.0 / _MAX_RATIO:g}, {_MAX_RATIO:g}] (n_treatment / "
+                         f"n_control); got {float(arrays['ratio'][outside].ravel()[0]):g}.")
     if np.any(arrays["rho"] >= 1.0) or np.any(arrays["rho"] <= -1.0):
         bad = arrays["rho"][np.abs(arrays["rho"]) >= 1.0]
         raise ValueError(f"`rho` must be in (-1, 1); got {float(bad.ravel()[0])}.")
@@ -427,8 +432,13 @@ def solve_sqrt_n_normal(
     """
     fail(~(effect > 0.0), "No sample size reaches the power: the effect (mde minus margin) is 0 or "
          "points against the alternative.", scalar=options.scalar)
-    sqrt_n = (crit * s0 + special.ndtri(target) * s1) / effect
+    with np.errstate(over="ignore"):  # an effect of 1e-300 against an sd of 1e300: inf
+        sqrt_n = (crit * s0 + special.ndtri(target) * s1) / effect
     floor = special.ndtr(-crit * s0 / s1) * (2.0 if options.both_tails else 1.0)
+    fail(sqrt_n > _MAX_N**0.5,
+         f"No sample size reaches the power below n_control = {_MAX_N:g} (the normal "
+         "approximation already needs more): the effect is too small for the standard deviation.",
+         scalar=options.scalar)
     fail(~(sqrt_n > 0.0) | (floor >= target),
          "`power` must exceed the power as n_control -> 0 (the chance of rejecting by the critical "
          "value alone); raise `power` or lower `alpha`.", scalar=options.scalar)

@@ -125,9 +125,10 @@ def duration(
     inputs = (n_c, n_t, arms, visitors, share, users, c_share)
     scalar = all(np.ndim(a) == 0 for a in inputs)
     n_c, n_t, arms, visitors, share, users, c_share = np.broadcast_arrays(*inputs)
-    units = np.maximum(n_c / c_share, n_t * arms / (1.0 - c_share))
     if control_share is None:  # exact: every arm fills at once
         units = n_c + arms * n_t
+    else:
+        units = np.maximum(n_c / c_share, n_t * arms / (1.0 - c_share))
     eligible = share * users
     fail(units >= eligible, "The experiment needs more distinct users than will ever enter it "
          "(traffic_share * population); raise traffic_share or lower the sample size.", scalar=scalar)

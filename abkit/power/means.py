@@ -100,8 +100,10 @@ def _solve_n_t(effect: FloatArray, s: FloatArray, r: FloatArray, offset: float, 
                                offset)
     missing = np.isnan(n)
     if missing.any():
+        with np.errstate(over="ignore"):  # an astronomic n (sd 1e300) is inf: unreachable below
+            n_squared = sqrt_n**2
         n_z, effect, s, r, crit, level, target = (
-            v[missing] for v in (sqrt_n**2, effect, s, r, crit, level, target))
+            v[missing] for v in (n_squared, effect, s, r, crit, level, target))
         n[missing] = _bracketed_n_t(n_z, effect, s, r, offset, crit, level, target, options)
     return n
 
@@ -384,13 +386,18 @@ def power_ratio(
     cov = as_checked_array("covariance", covariance)
     if np.any(mean_y == 0.0):
         raise ValueError("`mean_denominator` must not be 0; got 0.0.")
-    control_ratio = mean_x / mean_y
-    variance = (var_x - 2.0 * control_ratio * cov + control_ratio**2 * var_y) / mean_y**2
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        control_ratio = mean_x / mean_y
+        variance = (var_x - 2.0 * control_ratio * cov + control_ratio**2 * var_y) / mean_y**2
+    arguments = "`mean_numerator`, `mean_denominator`, `var_numerator`, `var_denominator` and `covariance`"
+    if not (np.all(np.isfinite(variance)) and np.all(np.isfinite(control_ratio))):
+        raise ValueError(f"The delta-method variance of the ratio must be finite; {arguments} put "
+                         "it beyond the float range.")
     if np.any(variance <= 0.0):
         bad = float(np.atleast_1d(variance)[np.atleast_1d(variance <= 0.0)][0])
         raise ValueError(
             f"The delta-method variance of the ratio must be greater than 0; got {bad} "
-            "(check `var_numerator`, `var_denominator` and `covariance`)."
+            f"(check {arguments})."
         )
     scalar = all(np.ndim(a) == 0 for a in (mean_x, mean_y, var_x, var_y, cov))
     sd = float(np.sqrt(variance)) if scalar else np.sqrt(variance)

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from abkit._validation import check_choice
+from abkit._validation import as_checked_array, check_choice
 from abkit.power._core import (
     FloatArray,
     FloatOrArray,
@@ -253,6 +253,10 @@ def power_proportions(
     unknown = which_unknown(mde, n_control, power)
     method_checked = check_choice("method", method, PROPORTION_POWER_METHODS)
     check_relative(relative)
+    margins = as_checked_array("margin", margin)
+    if np.any(np.abs(margins) >= 1.0):
+        raise ValueError(f"`margin` must be in (-1, 1) (a difference of rates); "
+                         f"got {float(margins[np.abs(margins) >= 1.0].ravel()[0])}.")
     if method_checked == "arcsine":
         check_margin_zero(margin, method_checked)
     arrays, options = prepare(

@@ -764,22 +764,6 @@ NOT_CALLED_MODULES = ("abkit.plotting",)
 KNOWN_FAILURES: dict[tuple[str, str], str] = {
     ("MeanStats.update", "values"):
         "1e300 (+1) -> ValueError: `var` must be finite; got inf.",
-    ("power_proportions", "ratio"):
-        "1e300 -> RuntimeWarning: overflow encountered in multiply",
-    ("power_proportions", "margin"):
-        "1e300 (+1) -> RuntimeWarning: overflow encountered in multiply",
-    ("power_means", "sd"):
-        "1e300 -> RuntimeWarning: overflow encountered in square",
-    ("power_means", "mde"):
-        "1e-300 -> RuntimeWarning: overflow encountered in square",
-    ("power_ratio", "mean_numerator"):
-        "1e300 (+1) -> ValueError: `sd` must be finite; got inf.",
-    ("power_ratio", "mean_denominator"):
-        "1e300 (+2) -> ValueError: The delta-method variance of the ratio must be greater than 0; got ...",
-    ("power_ratio", "mde"):
-        "1e-300 -> OverflowError: cannot convert float infinity to integer",
-    ("duration", "n_treatment"):
-        "1e-300 -> RuntimeWarning: divide by zero encountered in scalar divide",
     ("BasePolicy.update_batch", "rewards"):
         "nan-series -> ValueError: `reward` must not be NaN; got nan.",
     ("lai_robbins_bound", "sd"):
