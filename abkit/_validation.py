@@ -294,6 +294,47 @@ def check_same_length(name_a: str, a: Any, name_b: str, b: Any) -> None:
         )
 
 
+def check_covariance_matrix(name: str, value: Any, *, size: int = 2, allow_nan: bool = False,
+                            ) -> npt.NDArray[np.float64]:
+    """A ``size`` x ``size`` sample covariance matrix as floats: finite, symmetric, non-negative
+    variances and correlations within [-1, 1] (moments no data could produce are refused).
+
+    ``allow_nan`` admits an all-NaN matrix (the ``ddof=1`` covariance of a single observation).
+
+    Examples
+    --------
+    >>> check_covariance_matrix("s10", [[0.04, 0.05], [0.05, 0.04]])
+    Traceback (most recent call last):
+    ...
+    ValueError: `s10` must be a covariance matrix (correlation within [-1, 1]); got correlation 1.25.
+    """
+    kind = f"`{name}` must be a {size}x{size} matrix of real numbers; got {_show(value)}."
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable | np.ndarray):
+        raise TypeError(kind)
+    try:
+        matrix = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        raise TypeError(kind) from None
+    if matrix.shape != (size, size):
+        raise ValueError(f"`{name}` must have shape ({size}, {size}); got {matrix.shape}.")
+    if allow_nan and np.isnan(matrix).all():
+        return matrix
+    if not np.isfinite(matrix).all():
+        raise ValueError(f"`{name}` must be finite; got {_show(matrix)}.")
+    diagonal = np.diag(matrix)
+    if (diagonal < 0.0).any():
+        raise ValueError(f"`{name}` must have non-negative variances on its diagonal; got {_show(diagonal)}.")
+    if not np.allclose(matrix, matrix.T, rtol=1e-9, atol=0.0):
+        raise ValueError(f"`{name}` must be symmetric; got {_show(matrix)}.")
+    bound = np.sqrt(np.outer(diagonal, diagonal))
+    excess = np.abs(matrix) > bound * (1.0 + 1e-9) + 1e-300
+    if excess.any():
+        i, j = map(int, np.argwhere(excess)[0])
+        raise ValueError(f"`{name}` must be a covariance matrix (correlation within [-1, 1]); "
+                         f"got correlation {matrix[i, j] / bound[i, j]:.3g}.")
+    return matrix
+
+
 def check_rng(rng: Any) -> np.random.Generator:
     """Normalise ``rng`` (int seed, Generator or None) once with ``numpy.random.default_rng``."""
     if rng is None or isinstance(rng, np.random.Generator):

@@ -40,6 +40,8 @@ from abkit._validation import (
     as_float_array,
     check_alternative,
     check_confidence_level,
+    check_covariance_matrix,
+    check_int,
     check_real,
     check_same_length,
 )
@@ -221,8 +223,11 @@ def delong_from_moments(
     alternative = check_alternative(alternative)
     confidence_level = check_confidence_level(confidence_level)
     margin = check_real("margin", margin)
-    m, n = n_positive, n_negative
-    cov = np.asarray(s10, dtype=float) / m + np.asarray(s01, dtype=float) / n
+    m, n = check_int("n_positive", n_positive, minimum=1), check_int("n_negative", n_negative, minimum=1)
+    # NaN covariances stand for a class of one request (ddof=1), and only for that.
+    s10 = check_covariance_matrix("s10", s10, allow_nan=m == 1)
+    s01 = check_covariance_matrix("s01", s01, allow_nan=n == 1)
+    cov = s10 / m + s01 / n
     auc_a, auc_b = auc_champion, auc_challenger
     effect = auc_b - auc_a
     variance = float(cov[0, 0] + cov[1, 1] - 2.0 * cov[0, 1])

@@ -28,10 +28,13 @@ import numpy as np
 from abkit._inference import pvalue_from_statistic, warn_degenerate
 from abkit._results import Result
 from abkit._validation import (
+    as_float_array,
     as_paired_float_arrays,
     check_alternative,
+    check_bool,
     check_choice,
     check_int,
+    check_real,
 )
 
 __all__ = ["DieboldMarianoTestResult", "diebold_mariano_from_autocovariances", "diebold_mariano_test"]
@@ -157,10 +160,17 @@ def diebold_mariano_from_autocovariances(
     horizon = check_int("horizon", horizon, minimum=1)
     variance = check_choice("variance", variance, VARIANCES)
     alternative = check_alternative(alternative)
+    n = check_int("n", n, minimum=2)
+    mean_difference = check_real("mean_difference", mean_difference)
+    small_sample = check_bool("small_sample", small_sample)
+    autocovariances = as_float_array("autocovariances", autocovariances)
     if len(autocovariances) < horizon:
         raise ValueError(
             f"`autocovariances` must hold lags 0 to {horizon - 1}; got {len(autocovariances)} value(s)."
         )
+    if autocovariances[0] < 0.0 or np.any(np.abs(autocovariances) > autocovariances[0] * (1.0 + 1e-9)):
+        raise ValueError("`autocovariances` must start with the variance (lag 0, at least 0) and no "
+                         f"lag may exceed it in size; got {list(autocovariances[:horizon])}.")
     effect = mean_difference
     horizon_used = horizon
     long_run = _long_run_variance(autocovariances, horizon, variance, n)

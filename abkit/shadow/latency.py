@@ -250,6 +250,12 @@ def latency_ratio_from_log_test(logs: PairedTTestResult, margin: float) -> Laten
     >>> round(latency_ratio_from_log_test(logs, 0.0).ratio, 4)
     1.0873
     """
+    if not isinstance(logs, PairedTTestResult):
+        raise TypeError(f"`logs` must be a PairedTTestResult (paired_t_from_moments of the log "
+                        f"latencies); got {type(logs).__name__}.")
+    margin = check_real("margin", margin)
+    if margin <= -1.0:
+        raise ValueError(f"`margin` must be greater than -1 (a relative change); got {margin}.")
     alternative, confidence_level = logs.alternative, logs.confidence_level
     ratio = math.exp(logs.effect)
     ratio_ci = ConfidenceInterval(math.exp(logs.ci.low), math.exp(logs.ci.high))

@@ -48,6 +48,8 @@ from abkit._validation import (
     check_alternative,
     check_choice,
     check_confidence_level,
+    check_int,
+    check_nonnegative,
     check_real,
 )
 from abkit.shadow._ranks import tie_runs
@@ -232,6 +234,10 @@ def mcnemar_from_counts(
     method = check_choice("method", method, MCNEMAR_METHODS)
     alternative = check_alternative(alternative)
     confidence_level = check_confidence_level(confidence_level)
+    both, b, c = (check_int(label, count) for label, count in (("both", both), ("b", b), ("c", c)))
+    n = check_int("n", n, minimum=1)
+    if both + b + c > n:
+        raise ValueError(f"`both` + `b` + `c` must be at most `n` ({n}); got {both + b + c}.")
     effect = (c - b) / n
     discordant = b + c
     chi2 = math.nan
@@ -336,8 +342,11 @@ def paired_t_from_moments(
     alternative = check_alternative(alternative)
     confidence_level = check_confidence_level(confidence_level)
     margin = check_real("margin", margin)
+    n = check_int("n", n, minimum=2)  # a variance of differences needs two pairs
+    mean_difference = check_real("mean_difference", mean_difference)
+    var_difference = check_nonnegative("var_difference", var_difference)
     effect = mean_difference
-    se = math.sqrt(max(var_difference, 0.0)) / math.sqrt(n)
+    se = math.sqrt(var_difference) / math.sqrt(n)
     df = float(n - 1)
     if se == 0.0:
         warn_degenerate("The paired differences have zero variance; statistic, pvalue and ci are NaN.")

@@ -796,42 +796,12 @@ KNOWN_FAILURES: dict[tuple[str, str], str] = {
 
 
 
-    ('paired_t_from_moments', 'n'):
-        '-inf (+9) -> ValueError not naming `n`: math domain error',
-    ('paired_t_from_moments', 'mean_difference'):
-        '10**400 (+5) -> OverflowError: int too large to convert to float',
-    ('paired_t_from_moments', 'var_difference'):
-        '10**400 (+5) -> OverflowError: int too large to convert to float',
-    ('mcnemar_from_counts', 'both'):
-        '10**400 (+3) -> OverflowError: integer division result too large for a float',
-    ('mcnemar_from_counts', 'b'):
-        "1e300 (+7) -> OverflowError: (34, 'Numerical result out of range')",
-    ('mcnemar_from_counts', 'c'):
-        "1e300 (+7) -> OverflowError: (34, 'Numerical result out of range')",
-    ('mcnemar_from_counts', 'n'):
-        'zero (+6) -> ZeroDivisionError: division by zero',
+    # The AUC arguments are left until the lead's shadow rename (auc_champion -> champion_auc)
+    # lands: checking them here would edit the lines being renamed.
     ('delong_from_moments', 'auc_champion'):
         '10**400 (+5) -> OverflowError: int too large to convert to float',
     ('delong_from_moments', 'auc_challenger'):
         '10**400 (+5) -> OverflowError: int too large to convert to float',
-    ('delong_from_moments', 's10'):
-        'inf (+5) -> foreign warning RuntimeWarning: invalid value encountered in scalar subtract',
-    ('delong_from_moments', 's01'):
-        'inf (+5) -> foreign warning RuntimeWarning: invalid value encountered in scalar subtract',
-    ('delong_from_moments', 'n_positive'):
-        'zero (+6) -> foreign warning RuntimeWarning: divide by zero encountered in divide',
-    ('delong_from_moments', 'n_negative'):
-        'zero (+6) -> foreign warning RuntimeWarning: divide by zero encountered in divide',
-    ('latency_ratio_from_log_test', 'logs'):
-        "nan (+16) -> AttributeError: 'float' object has no attribute 'alternative'",
-    ('diebold_mariano_from_autocovariances', 'n'):
-        'zero (+6) -> ZeroDivisionError: float division by zero',
-    ('diebold_mariano_from_autocovariances', 'mean_difference'):
-        '10**400 (+5) -> OverflowError: int too large to convert to float',
-    ('diebold_mariano_from_autocovariances', 'autocovariances'):
-        "nan (+13) -> TypeError not naming `autocovariances`: object of type 'float' has no len()",
-    ('diebold_mariano_from_autocovariances', 'small_sample'):
-        'empty-array (+1) -> ValueError not naming `small_sample`: The truth value of an empty array is ambiguous. Use `arra...',
     ('CanaryRouter.save', 'path'):
         'nan (+15) -> TypeError not naming `path`: expected str, bytes or os.PathLike object, not float',
     ('CanaryRouter.load', 'path'):
