@@ -163,24 +163,24 @@ def diebold_mariano_from_autocovariances(
     n = check_int("n", n, minimum=2)
     mean_difference = check_real("mean_difference", mean_difference)
     small_sample = check_bool("small_sample", small_sample)
-    autocovariances = as_float_array("autocovariances", autocovariances)
-    if len(autocovariances) < horizon:
+    gammas = as_float_array("autocovariances", autocovariances)
+    if len(gammas) < horizon:
         raise ValueError(
-            f"`autocovariances` must hold lags 0 to {horizon - 1}; got {len(autocovariances)} value(s)."
+            f"`autocovariances` must hold lags 0 to {horizon - 1}; got {len(gammas)} value(s)."
         )
-    if autocovariances[0] < 0.0 or np.any(np.abs(autocovariances) > autocovariances[0] * (1.0 + 1e-9)):
+    if gammas[0] < 0.0 or np.any(np.abs(gammas) > gammas[0] * (1.0 + 1e-9)):
         raise ValueError("`autocovariances` must start with the variance (lag 0, at least 0) and no "
-                         f"lag may exceed it in size; got {list(autocovariances[:horizon])}.")
+                         f"lag may exceed it in size; got {gammas[:horizon].tolist()}.")
     effect = mean_difference
     horizon_used = horizon
-    long_run = _long_run_variance(autocovariances, horizon, variance, n)
+    long_run = _long_run_variance(gammas.tolist(), horizon, variance, n)
     if long_run <= 0.0 and horizon > 1:
         warn_degenerate(
             f"The long-run variance at horizon {horizon} is not positive; using horizon 1 "
             "(as forecast's dm.test)."
         )
         horizon_used = 1
-        long_run = _long_run_variance(autocovariances, 1, variance, n)
+        long_run = _long_run_variance(gammas.tolist(), 1, variance, n)
     if long_run <= 0.0:
         warn_degenerate("The loss differential has zero variance; statistic and pvalue are NaN.")
         statistic = math.nan
