@@ -185,6 +185,10 @@ class MeanStats:
 
     def merge(self, other: MeanStats) -> MeanStats:
         """Both samples together (Chan et al.'s parallel update, exact up to rounding)."""
+        return self._merged(other, "other")
+
+    def _merged(self, other: MeanStats, name: str) -> MeanStats:
+        # Errors name `name`: the argument that brought the other sample.
         _check_same_type(self, other)
         if other.n == 0:
             return self
@@ -198,11 +202,14 @@ class MeanStats:
             + other.var * (other.n - 1)
             + delta * delta * self.n * other.n / n
         )
+        if not math.isfinite(m2 / (n - 1)):
+            raise ValueError(f"`{name}` put the merged variance beyond the float range "
+                             f"(means {self.mean:g} and {other.mean:g}).")
         return MeanStats(n, mean, m2 / (n - 1))
 
     def update(self, values: Any) -> MeanStats:
         """These stats with more values added (a new object)."""
-        return self.merge(mean_stats_from("values", _as_list(values)))
+        return self._merged(mean_stats_from("values", _as_list(values)), "values")
 
     def to_dict(self) -> dict[str, float]:
         """JSON-safe form; ``MeanStats(**d)`` restores it."""

@@ -215,7 +215,7 @@ class BasePolicy:
                 self._check_arm(int(arm_array[bad.argmax()]))
             bad_reward = ~((reward_array >= self._low) & (reward_array <= self._high))
             if bad_reward.any():
-                self._check_reward(float(reward_array[bad_reward.argmax()]))
+                self._check_reward(float(reward_array[bad_reward.argmax()]), "rewards")
             table, params = self._table.copy(), self._params.copy()
             refused = k.update_many(table, params, arm_array, reward_array)
             if refused >= 0:
@@ -229,16 +229,16 @@ class BasePolicy:
             raise ValueError(f"`arm` must be in [0, {self.n_arms - 1}]; got {int(arm)}.")
         return int(arm)
 
-    def _check_reward(self, reward: Any) -> float:
+    def _check_reward(self, reward: Any, name: str = "reward") -> float:
         value = (
-            check_real("reward", reward) if not isinstance(reward, float) or math.isfinite(reward) else reward
+            check_real(name, reward) if not isinstance(reward, float) or math.isfinite(reward) else reward
         )
         if math.isnan(value):
-            raise ValueError("`reward` must not be NaN; got nan.")
+            raise ValueError(f"`{name}` must not be NaN; got nan.")
         if math.isinf(value):
-            raise ValueError(f"`reward` must be finite; got {value}.")
+            raise ValueError(f"`{name}` must be finite; got {value}.")
         if not self._low <= value <= self._high:
-            raise ValueError(f"`reward` must be in [0, 1] for {type(self).__name__}; got {value}.")
+            raise ValueError(f"`{name}` must be in [0, 1] for {type(self).__name__}; got {value}.")
         return float(value)
 
     # --- what the state says --------------------------------------------------------------------

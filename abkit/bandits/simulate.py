@@ -52,7 +52,12 @@ def _check_means(means: Any, arms: str, sd: Any) -> tuple[npt.NDArray[np.float64
     mean_array = as_float_array("means", means, min_size=2)
     if arms == "bernoulli" and ((mean_array < 0) | (mean_array > 1)).any():
         raise ValueError(f"`means` must be in [0, 1] for Bernoulli arms; got {mean_array.tolist()}.")
-    sds = np.broadcast_to(to_array("sd", sd, np.float64), mean_array.shape).copy()
+    sd_array = to_array("sd", sd, np.float64)
+    try:
+        sds = np.broadcast_to(sd_array, mean_array.shape).copy()
+    except ValueError:
+        raise ValueError(f"`sd` must be one number or one per arm ({mean_array.size}); "
+                         f"got shape {sd_array.shape}.") from None
     if not (np.isfinite(sds).all() and (sds > 0).all()):
         raise ValueError(f"`sd` must be positive and finite; got {sd!r}.")
     return mean_array, sds

@@ -496,7 +496,11 @@ class CanaryJudge:
         beyond the quantile.
         """
         q = check_open_unit("quantile", quantile)
-        default = math.ceil(10.0 / min(q, 1.0 - q) - 1e-9)
+        default = 10.0 / min(q, 1.0 - q) - 1e-9
+        if min_samples is None and default > 1e12:  # more samples per arm than any rollout sees
+            raise ValueError(f"`quantile` {q:g} needs {default:.3g} samples per arm by default (ten "
+                             "beyond the quantile); pass `min_samples` or a quantile further from 0 and 1.")
+        default = math.ceil(default)
         return MetricCheck(name, "latency", margin, worse, q, default if min_samples is None else min_samples)
 
     @staticmethod

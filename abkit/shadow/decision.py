@@ -140,7 +140,7 @@ class ShadowMetric:
             "latency": {"kind": "latency", "higher_is_better": False},
             **{k: {"quantile": q, "higher_is_better": False} for k, q in quantiles.items()},
         }
-        check_choice("metrics", name, tuple(builtins))
+        check_choice("name", name, tuple(builtins))
         return cls(name=name, goal=goal, margin=margin, **builtins[name])
 
 
@@ -338,11 +338,15 @@ def goal_threshold(metric: ShadowMetric) -> float:
     return (better if metric.higher_is_better else -better) + 0.0  # no -0.0 in tables
 
 
+BUILTIN_METRICS = ("auc", "accuracy", "log_loss", "brier", "latency", "latency_p50", "latency_p90",
+                   "latency_p95", "latency_p99")  # the names ShadowMetric.builtin knows
+
+
 def as_metric(metric: Any) -> ShadowMetric:
     if isinstance(metric, ShadowMetric):
         return metric
     if isinstance(metric, str):
-        return ShadowMetric.builtin(metric)
+        return ShadowMetric.builtin(check_choice("metrics", metric, BUILTIN_METRICS))
     raise TypeError(f"`metrics` must hold metric names or ShadowMetric objects; got {type(metric).__name__}.")
 
 
@@ -437,11 +441,16 @@ def _known_model(model_index: Callable[[str], int], argument: str, name: Any) ->
         raise type(exc)(message) from None
 
 
+MIN_ALPHA = 1e-15
+
+
 def check_options(model_index: Callable[[str], int], champion: str, challengers: Sequence[str],
                   metrics: Sequence[str | ShadowMetric], alpha: float, min_requests: int,
                   n_resamples: int, rng: RngLike) -> ComparisonOptions:
     """Validate the options of :func:`compare_models`; ``model_index`` raises on unknown models."""
     alpha = check_open_unit("alpha", alpha)
+    if alpha < MIN_ALPHA:  # 1 - alpha, the intervals' level, must stay below 1 in floating point
+        raise ValueError(f"`alpha` must be at least {MIN_ALPHA:g} (intervals are at 1 - alpha); got {alpha}.")
     min_requests = check_int("min_requests", min_requests, minimum=2)
     check_int("n_resamples", n_resamples, minimum=1)
     generator = check_rng(rng)

@@ -762,20 +762,6 @@ NOT_CALLED_MODULES = ("abkit.plotting",)
 # "first failing battery value (+ how many more) -> its outcome". All were left for lack of
 # time.
 KNOWN_FAILURES: dict[tuple[str, str], str] = {
-    ("MeanStats.update", "values"):
-        "1e300 (+1) -> ValueError: `var` must be finite; got inf.",
-    ("BasePolicy.update_batch", "rewards"):
-        "nan-series -> ValueError: `reward` must not be NaN; got nan.",
-    ("lai_robbins_bound", "sd"):
-        "empty-array -> ValueError: operands could not be broadcast together with remapped shapes [ori...",
-    ("simulate", "sd"):
-        "empty-array -> ValueError: operands could not be broadcast together with remapped shapes [ori...",
-    ("shadow.compare_models", "alpha"):
-        "1e-300 -> ValueError: `confidence_level` must be in (0, 1); got 1.0.",
-    ("ShadowMetric.builtin", "name"):
-        "nan (+16) -> TypeError: `metrics` must be a string; got nan.",
-    ("CanaryJudge.latency", "quantile"):
-        "1e-300 -> ValueError: `min_samples` must be at most 9223372036854775807; got 9.999e+300.",
     ("FixedSplitRouter.index", "unit_id"):
         "nan (+15) -> TypeError: can only concatenate str (not 'float') to str",
     # Names merged after the harness last ran (engine shadow tests, the *_from_* moment
@@ -862,8 +848,6 @@ KNOWN_FAILURES: dict[tuple[str, str], str] = {
         "nan (+16) -> ValueError not naming `challenger`: Unknown model nan; the log has models ['v1', 'v2'].",
     ('ShadowTable.diebold_mariano_test', 'small_sample'):
         'empty-array (+1) -> ValueError not naming `small_sample`: The truth value of an empty array is ambiguous. Use `arra...',
-    ('ShadowTable.compare_models', 'alpha'):
-        '1e-300 -> ValueError not naming `alpha`: `confidence_level` must be in (0, 1); got 1.0.',
     ('ShadowTable.compare_models', 'progress'):
         'empty-array (+1) -> ValueError not naming `progress`: The truth value of an empty array is ambiguous. Use `array.si...',
     ('SQLiteStore', 'path'):

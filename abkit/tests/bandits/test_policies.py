@@ -175,7 +175,7 @@ def test_bad_input_raises_and_leaves_state_unchanged(make: Callable[..., BasePol
         policy.update(0, "1")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"`arm` must be in \[0, 3\]; got 7\."):
         policy.update_batch([0, 1, 7], [1.0, 0.0, 1.0])
-    with pytest.raises(ValueError, match="`reward` must not be NaN"):
+    with pytest.raises(ValueError, match="`rewards` must not be NaN"):
         policy.update_batch([0, 1, 2], [1.0, float("nan"), 1.0])
     with pytest.raises(ValueError, match="same length; got 2 and 3"):
         policy.update_batch([0, 1], [1.0, 0.0, 1.0])
@@ -194,7 +194,7 @@ def test_bernoulli_policies_refuse_rewards_outside_unit_interval(make: Callable[
     name = type(policy).__name__
     with pytest.raises(ValueError, match=rf"`reward` must be in \[0, 1\] for {name}; got 1.5\."):
         policy.update(0, 1.5)
-    with pytest.raises(ValueError, match=rf"`reward` must be in \[0, 1\] for {name}; got -0.1\."):
+    with pytest.raises(ValueError, match=rf"`rewards` must be in \[0, 1\] for {name}; got -0.1\."):
         policy.update_batch([0, 1], [1.0, -0.1])
     assert policy.to_json() == before
 

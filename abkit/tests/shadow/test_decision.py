@@ -117,8 +117,11 @@ def test_result_prints_renders_converts_and_plots(frame: pd.DataFrame) -> None:
 
 
 def test_metric_spec_errors() -> None:
-    with pytest.raises(ValueError, match=re.escape("`metrics` must be one of 'auc', 'accuracy'")):
+    with pytest.raises(ValueError, match=re.escape("`name` must be one of 'auc', 'accuracy'")):
         ShadowMetric.builtin("rmse")
+    with pytest.raises(ValueError, match=re.escape("`metrics` must be one of 'auc', 'accuracy'")):
+        compare_models(load_shadow_log(make_shadow_log(50, models={"a": 1.0, "b": 1.0}, rng=1)),
+                       champion="a", challengers=["b"], metrics=["rmse"])
     with pytest.raises(ValueError, match=re.escape("`margin` must be at least 0; got -0.1")):
         ShadowMetric.builtin("auc", margin=-0.1)
     message = "must set exactly one of `kind`, `loss`, `statistic`, `quantile`; got 0"
