@@ -47,13 +47,22 @@ from typing import Any
 import narwhals as nw
 
 from abkit._progress import progress_bar
-from abkit._validation import RngLike, check_choice, check_int
+from abkit._validation import (
+    RngLike,
+    check_bool,
+    check_choice,
+    check_int,
+    check_progress,
+    check_real,
+    check_string,
+)
 from abkit.frame.shadow_log import load_shadow_log, read_table
 from abkit.shadow.auc import DeLongTestResult, delong_from_moments
 from abkit.shadow.decision import (
     EPS,
     ShadowComparison,
     ShadowMetric,
+    _known_model,
     check_options,
     delong_evaluation,
     empty_evaluation,
@@ -123,6 +132,11 @@ class ShadowTable:
     def __init__(self, table: Any, *, request_id: str = "request_id", model: str = "model",
                  score: str | None = None, label: str = "label", latency: str = "latency",
                  timestamp: str = "timestamp") -> None:
+        for argument, column in (("request_id", request_id), ("model", model), ("label", label),
+                                 ("latency", latency), ("timestamp", timestamp)):
+            check_string(argument, column)
+        if score is not None:
+            check_string("score", score)
         frame = read_table(table)
         self._frame = frame.lazy() if isinstance(frame, nw.DataFrame) else frame
         columns = list(self._frame.collect_schema().names())
@@ -130,7 +144,10 @@ class ShadowTable:
             score = "prediction" if "score" not in columns and "prediction" in columns else "score"
         missing = [c for c in (request_id, model, score) if c not in columns]
         if missing:
-            raise ValueError(f"`table` has no column(s) {missing}; its columns are {columns}.")
+            named = [a for a, c in (("request_id", request_id), ("model", model), ("score", score))
+                     if c in missing and c != a]  # the arguments that named a missing column
+            hint = f" (check {', '.join(f'`{a}`' for a in named)})" if named else ""
+            raise ValueError(f"`table` has no column(s) {missing}; its columns are {columns}{hint}.")
         self._columns = columns
         self._names = {"request_id": request_id, "model": model, "score": score, "label": label,
                        "latency": latency, "timestamp": timestamp}
@@ -145,8 +162,14 @@ class ShadowTable:
 
     def model_index(self, name: Any) -> int:
         """Position of model ``name``; a ``ValueError`` listing the known models otherwise."""
-        if name not in self.models:
-            raise ValueError(f"Unknown model {name!r}; the log has models {list(self.models)}.")
+        models = self.models  # checks the log (its own errors)
+        try:
+            known = name in models
+        except (TypeError, ValueError):  # an array or a Series: no truth value
+            raise TypeError(f"`name` must be a model name; got {type(name).__name__}.") from None
+        if not known:
+            raise ValueError(f"`name` must name a model of the log: Unknown model {name!r}; "
+                             f"the log has models {list(self.models)}.")
         return self.models.index(name)
 
     def _check_log(self) -> tuple[str, ...]:
@@ -179,8 +202,8 @@ class ShadowTable:
                 ordered: bool = False) -> Any:
         """One row per request both models answered: ``y`` (label), ``a``/``b`` (their values),
         ``_rid`` and, when ``ordered``, ``_ts`` (the earlier of the two rows' timestamps)."""
-        self.model_index(champion)
-        self.model_index(challenger)
+        _known_model(self.model_index, "champion", champion)
+        _known_model(self.model_index, "challenger", challenger)
         n = self._names
         if latency and not self._has("latency"):
             raise ValueError("The log has no latency column; load it with `latency=`.")
@@ -273,6 +296,7 @@ class ShadowTable:
                      confidence_level: float = 0.95) -> McNemarTestResult:
         """:func:`abkit.shadow.mcnemar_test` on correctness ``(score >= threshold) == label``,
         from the 2x2 counts the engine returns."""
+        threshold = check_real("threshold", threshold)
         paired = self._paired(champion, challenger, labelled=True)
         self._check_binary(paired)
         truth = nw.col("y") == 1.0
@@ -337,6 +361,7 @@ class ShadowTable:
         """
         values = check_choice("values", values, VALUES)
         horizon = check_int("horizon", horizon, minimum=1)
+        small_sample = check_bool("small_sample", small_sample)
         labelled = values in ("log_loss", "brier", "correct")
         paired = self._paired(champion, challenger, labelled=labelled, latency=values == "log_latency",
                               ordered=True)
@@ -365,7 +390,7 @@ class ShadowTable:
     def latency_ratio_test(self, champion: str, challenger: str, *, alternative: str = "two-sided",
                            confidence_level: float = 0.95, margin: float = 0.0) -> LatencyRatioResult:
         """:func:`abkit.shadow.latency_ratio_test` from the moments of the log latencies."""
-        if margin <= -1.0:
+        if check_real("margin", margin) <= -1.0:
             raise ValueError(f"`margin` must be greater than -1; got {margin}.")
         logs = self.paired_t_test(champion, challenger, values="log_latency", alternative=alternative,
                                   confidence_level=confidence_level, margin=math.log1p(margin))
@@ -440,7 +465,7 @@ class ShadowTable:
         log = None
         cells = []
         plan = options.cells(challengers)
-        bar = progress_bar(bool(progress), total=len(plan), desc="compare_models", unit="comparison")
+        bar = progress_bar(bool(check_progress(progress)), total=len(plan), desc="compare_models", unit="comparison")
         with bar as advance:
             for name, spec, threshold, seed in plan:
                 kind = _engine_kind(spec)

@@ -814,42 +814,6 @@ KNOWN_FAILURES: dict[tuple[str, str], str] = {
         "nan (+16) -> TypeError not naming `table`: Unsupported dataframe type, got: <class 'float'>",
     ('frame.simulate.simulate', 'treat'):
         "nan (+15) -> TypeError not naming `treat`: 'float' object is not callable",
-    ('ShadowTable', 'request_id'):
-        "nan (+16) -> ValueError not naming `request_id`: `table` has no column(s) [nan]; its columns are ['request...",
-    ('ShadowTable', 'model'):
-        "nan (+16) -> ValueError not naming `model`: `table` has no column(s) [nan]; its columns are ['request_id',...",
-    ('ShadowTable', 'score'):
-        "nan (+15) -> ValueError not naming `score`: `table` has no column(s) [nan]; its columns are ['request_id',...",
-    ('ShadowTable.model_index', 'name'):
-        "nan (+16) -> ValueError not naming `name`: Unknown model nan; the log has models ['v1', 'v2'].",
-    ('ShadowTable.paired_t_test', 'champion'):
-        "nan (+16) -> ValueError not naming `champion`: Unknown model nan; the log has models ['v1', 'v2'].",
-    ('ShadowTable.paired_t_test', 'challenger'):
-        "nan (+16) -> ValueError not naming `challenger`: Unknown model nan; the log has models ['v1', 'v2'].",
-    ('ShadowTable.mcnemar_test', 'champion'):
-        "nan (+16) -> ValueError not naming `champion`: Unknown model nan; the log has models ['v1', 'v2'].",
-    ('ShadowTable.mcnemar_test', 'challenger'):
-        "nan (+16) -> ValueError not naming `challenger`: Unknown model nan; the log has models ['v1', 'v2'].",
-    ('ShadowTable.mcnemar_test', 'threshold'):
-        '10**400 (+5) -> OverflowError: int too large to convert to float',
-    ('ShadowTable.delong_test', 'champion'):
-        "nan (+16) -> ValueError not naming `champion`: Unknown model nan; the log has models ['v1', 'v2'].",
-    ('ShadowTable.delong_test', 'challenger'):
-        "nan (+16) -> ValueError not naming `challenger`: Unknown model nan; the log has models ['v1', 'v2'].",
-    ('ShadowTable.latency_ratio_test', 'champion'):
-        "nan (+16) -> ValueError not naming `champion`: Unknown model nan; the log has models ['v1', 'v2'].",
-    ('ShadowTable.latency_ratio_test', 'challenger'):
-        "nan (+16) -> ValueError not naming `challenger`: Unknown model nan; the log has models ['v1', 'v2'].",
-    ('ShadowTable.latency_ratio_test', 'margin'):
-        '10**400 (+5) -> OverflowError: int too large to convert to float',
-    ('ShadowTable.diebold_mariano_test', 'champion'):
-        "nan (+16) -> ValueError not naming `champion`: Unknown model nan; the log has models ['v1', 'v2'].",
-    ('ShadowTable.diebold_mariano_test', 'challenger'):
-        "nan (+16) -> ValueError not naming `challenger`: Unknown model nan; the log has models ['v1', 'v2'].",
-    ('ShadowTable.diebold_mariano_test', 'small_sample'):
-        'empty-array (+1) -> ValueError not naming `small_sample`: The truth value of an empty array is ambiguous. Use `arra...',
-    ('ShadowTable.compare_models', 'progress'):
-        'empty-array (+1) -> ValueError not naming `progress`: The truth value of an empty array is ambiguous. Use `array.si...',
     ('SQLiteStore', 'path'):
         'nan (+15) -> TypeError not naming `path`: expected str, bytes or os.PathLike object, not float',
     ('SQLiteStore', 'synchronous'):
