@@ -465,7 +465,8 @@ class ShadowTable:
         log = None
         cells = []
         plan = options.cells(challengers)
-        bar = progress_bar(bool(check_progress(progress)), total=len(plan), desc="compare_models", unit="comparison")
+        show = bool(check_progress(progress))
+        bar = progress_bar(show, total=len(plan), desc="compare_models", unit="comparison")
         with bar as advance:
             for name, spec, threshold, seed in plan:
                 kind = _engine_kind(spec)
