@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -45,6 +46,7 @@ from abkit._validation import (
     as_float_array,
     check_alternative,
     check_confidence_level,
+    check_int,
     check_open_unit,
     check_real,
 )
@@ -67,6 +69,8 @@ def quantile_ranks(n: int, q: float) -> tuple[int, int, int, int, float]:
     >>> k, k_next, low, high, round(coverage, 4)
     (50, 51, 40, 61, 0.9648)
     """
+    n = check_int("n", n, minimum=1)
+    q = check_open_unit("q", q)
     h = (n - 1) * q + 1.0
     k = min(max(math.floor(h), 1), n)
     low, high, coverage = order_statistic_ranks(n, q, SE_LEVEL)
@@ -93,7 +97,17 @@ class QuantileStats:
     def from_order_statistics(cls, n: int, probability: float, values: dict[int, float]) -> QuantileStats:
         """From ``values``, a mapping of 1-based ranks to order statistics (those
         :func:`quantile_ranks` names)."""
+        n = check_int("n", n, minimum=1)
+        probability = check_open_unit("probability", probability)
         k, k_next, low, high, coverage = quantile_ranks(n, probability)
+        if not isinstance(values, Mapping):
+            raise TypeError(f"`values` must be a mapping of 1-based ranks to order statistics; "
+                            f"got {type(values).__name__}.")
+        needed = sorted({k, k_next} | ({low, high} if low >= 1 and high <= n else set()))
+        if any(r not in values for r in needed):
+            raise ValueError(f"`values` must hold the order statistics of ranks {needed}; "
+                             f"got ranks {sorted(values)}.")
+        values = {r: check_real("values", values[r]) for r in needed}
         h = (n - 1) * probability + 1.0
         estimate = values[k] + (h - k) * (values[k_next] - values[k]) if k < n else values[k]
         if low < 1 or high > n:

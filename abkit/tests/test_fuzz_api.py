@@ -792,16 +792,6 @@ KNOWN_FAILURES: dict[tuple[str, str], str] = {
         'nan (+15) -> TypeError not naming `path`: expected str, bytes or os.PathLike object, not float',
     ('CanaryRouter.load', 'path'):
         'nan (+16) -> TypeError not naming `path`: expected str, bytes or os.PathLike object, not float',
-    ('QuantileStats.from_order_statistics', 'n'):
-        'nan (+8) -> ValueError not naming `n`: cannot convert float NaN to integer',
-    ('QuantileStats.from_order_statistics', 'probability'):
-        'nan (+8) -> ValueError not naming `probability`: cannot convert float NaN to integer',
-    ('QuantileStats.from_order_statistics', 'values'):
-        "nan (+16) -> TypeError not naming `values`: 'float' object is not subscriptable",
-    ('quantile_ranks', 'n'):
-        'nan (+8) -> ValueError not naming `n`: cannot convert float NaN to integer',
-    ('quantile_ranks', 'q'):
-        'nan (+15) -> ValueError not naming `q`: cannot convert float NaN to integer',
     ('Experiment.simulate', 'table'):
         "nan (+16) -> TypeError not naming `table`: Unsupported dataframe type, got: <class 'float'>",
     ('Experiment.simulate', 'treat'):
