@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import narwhals as nw
@@ -155,8 +155,20 @@ def simulate(
     n_simulations = check_int("n_simulations", n_simulations, minimum=1)
     treatment_share = check_open_unit("treatment_share", treatment_share)
     alpha = check_open_unit("alpha", alpha)
+    if not isinstance(metrics, Mapping):
+        raise TypeError("`metrics` must be a mapping of metric names to metrics; "
+                        f"got {type(metrics).__name__}.")
+    if not isinstance(kinds, Mapping) or any(name not in kinds for name in metrics):
+        raise TypeError(f"`kinds` must map every metric name to its kind; got {kinds!r}.")
+    if treat is not None and not callable(treat):
+        raise TypeError("`treat` must be None or a function of the columns' values; "
+                        f"got {type(treat).__name__}.")
     columns = _columns(metrics, kinds)
-    frame = nw.from_native(table)
+    try:
+        frame = nw.from_native(table)
+    except TypeError:
+        raise TypeError(f"`table` must be a DataFrame (pandas, Polars, PyArrow, DuckDB, Spark...); "
+                        f"got {type(table).__name__}.") from None
     lazy = frame.lazy() if isinstance(frame, nw.DataFrame) else frame
     native = lazy.select(*[nw.col(c).cast(nw.Float64) for c in columns]).collect()
     control_values = {c: native[c].to_numpy().astype(np.float64) for c in columns}

@@ -792,18 +792,6 @@ KNOWN_FAILURES: dict[tuple[str, str], str] = {
         'nan (+15) -> TypeError not naming `path`: expected str, bytes or os.PathLike object, not float',
     ('CanaryRouter.load', 'path'):
         'nan (+16) -> TypeError not naming `path`: expected str, bytes or os.PathLike object, not float',
-    ('Experiment.simulate', 'table'):
-        "nan (+16) -> TypeError not naming `table`: Unsupported dataframe type, got: <class 'float'>",
-    ('Experiment.simulate', 'treat'):
-        "nan (+15) -> TypeError not naming `treat`: 'float' object is not callable",
-    ('frame.simulate.simulate', 'metrics'):
-        "nan (+16) -> AttributeError: 'float' object has no attribute 'items'",
-    ('frame.simulate.simulate', 'kinds'):
-        "nan (+16) -> TypeError not naming `kinds`: 'float' object is not subscriptable",
-    ('frame.simulate.simulate', 'table'):
-        "nan (+16) -> TypeError not naming `table`: Unsupported dataframe type, got: <class 'float'>",
-    ('frame.simulate.simulate', 'treat'):
-        "nan (+15) -> TypeError not naming `treat`: 'float' object is not callable",
     ('SQLiteStore', 'path'):
         'nan (+15) -> TypeError not naming `path`: expected str, bytes or os.PathLike object, not float',
     ('SQLiteStore', 'synchronous'):
