@@ -34,6 +34,7 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
+from abkit._validation import check_path
 from abkit.errors import StateError
 
 __all__ = [
@@ -188,7 +189,7 @@ def write_state_file(path: str | os.PathLike[str], text: str) -> None:
     >>> target.read_text()
     '{"a": 1}'
     """
-    target = Path(path)
+    target = check_path("path", path)
     folder = target.parent if str(target.parent) else Path(".")
     umask = os.umask(0)
     os.umask(umask)
@@ -221,7 +222,7 @@ def _fsync_folder(folder: Path) -> None:
 
 def read_state_file(path: str | os.PathLike[str]) -> str:
     """The text of a state file; a missing file raises ``FileNotFoundError``, bad bytes ``StateError``."""
-    data = Path(path).read_bytes()
+    data = check_path("path", path).read_bytes()
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

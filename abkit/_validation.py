@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -165,6 +167,24 @@ def check_id(name: str, value: Any) -> str:
     if not check_utf8(name, value):
         raise ValueError(f"`{name}` must be a non-empty string; got ''.")
     return value
+
+
+def check_path(name: str, value: Any) -> Path:
+    """A file-system path (``str`` or ``os.PathLike``), non-empty and without NUL characters.
+
+    Examples
+    --------
+    >>> check_path("path", 3)
+    Traceback (most recent call last):
+    ...
+    TypeError: `path` must be a path (str or os.PathLike); got 3.
+    """
+    if not isinstance(value, str | os.PathLike):
+        raise TypeError(f"`{name}` must be a path (str or os.PathLike); got {_show(value)}.")
+    text = os.fspath(value)
+    if not isinstance(text, str) or not text or "\x00" in text:
+        raise ValueError(f"`{name}` must be a non-empty path without NUL characters; got {value!r}.")
+    return Path(text)
 
 
 def check_instance(name: str, value: Any, kind: type[T], *, hint: str = "") -> T:

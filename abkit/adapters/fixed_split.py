@@ -147,7 +147,16 @@ class FixedSplitRouter(_JsonStateRouter):
                 "namespace": None if self.namespace is None else list(self.namespace)}
 
     def index(self, unit_id: str) -> int:
-        """The unit's variant index, or -1 outside the experiment (no validation; hot path)."""
+        """The unit's variant index, or -1 outside the experiment (hot path: only a non-string
+        ``unit_id`` is refused, by the error it raises on the way)."""
+        try:
+            return self._index(unit_id)
+        except TypeError:
+            if isinstance(unit_id, str):
+                raise
+            raise TypeError(f"`unit_id` must be a string; got {type(unit_id).__name__}.") from None
+
+    def _index(self, unit_id: str) -> int:
         if self.hashing == "optimizely":
             bucket = mmh3.hash(unit_id + self.experiment, 1, signed=False) * OPTIMIZELY_BUCKETS >> 32
             for i, last in enumerate(self._ends):

@@ -55,7 +55,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from abkit._validation import check_choice, check_positive
+from abkit._validation import check_choice, check_path, check_positive
 
 __all__ = ["DURABILITIES", "EVENTS", "LOG_COLUMNS", "SegmentLog"]
 
@@ -117,10 +117,12 @@ class SegmentLog:
 
     def __init__(self, directory: str | os.PathLike[str], *, durability: str = "sync",
                  flush_interval: float = 1.0, segment_bytes: int = 64 * 2**20) -> None:
-        self.directory = Path(directory)
+        self.directory = check_path("directory", directory)
         self.durability = check_choice("durability", durability, DURABILITIES)
         self.flush_interval = check_positive("flush_interval", flush_interval)
         self.segment_bytes = int(check_positive("segment_bytes", segment_bytes))
+        if self.directory.exists() and not self.directory.is_dir():
+            raise ValueError(f"`directory` must be a directory; {str(self.directory)!r} is a file.")
         self.directory.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._sync_lock = threading.Lock()  # taken after _lock, never before it
@@ -146,7 +148,13 @@ class SegmentLog:
 
     def write_many(self, records: list[tuple[str, Mapping[str, Any]]]) -> None:
         """Append ``(event, fields)`` records together (all checked first; one sync in ``"sync"`` mode)."""
-        lines = [_line(check_choice("event", event, EVENTS), fields) for event, fields in records]
+        try:
+            pairs = list(records)
+            if not all(isinstance(r, tuple | list) and len(r) == 2 for r in pairs):
+                raise TypeError
+        except TypeError:
+            raise TypeError(f"`records` must be a list of (event, fields) pairs; got {records!r}.") from None
+        lines = [_line(check_choice("event", event, EVENTS), fields) for event, fields in pairs]
         self._append(lines)
 
     def _append(self, lines: list[bytes]) -> None:

@@ -50,10 +50,9 @@ import sqlite3
 import threading
 import time
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-from abkit._validation import check_id, check_positive, check_string
+from abkit._validation import check_choice, check_id, check_path, check_positive, check_string
 
 __all__ = ["MemoryStore", "RedisStore", "SQLiteStore", "Store", "open_store"]
 
@@ -254,17 +253,21 @@ class SQLiteStore(Store):
     def __init__(self, path: str | os.PathLike[str], *, ttl: float = DEFAULT_TTL,
                  synchronous: str = "NORMAL", timeout: float = 30.0) -> None:
         super().__init__(ttl=ttl)
-        if synchronous not in ("NORMAL", "FULL"):
-            raise ValueError(f"`synchronous` must be one of 'NORMAL', 'FULL'; got {synchronous!r}.")
-        self.path = Path(path)
+        check_choice("synchronous", synchronous, ("NORMAL", "FULL"))
+        self.path = check_path("path", path)
         self.synchronous = synchronous
         self.timeout = check_positive("timeout", timeout)
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
-        connection = self._connection()
-        with connection:
-            connection.executescript(_SCHEMA)
+        try:
+            connection = self._connection()
+            with connection:
+                connection.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:  # an existing file that is not an SQLite database
+            self.close()
+            raise ValueError(f"`path` must be an SQLite database or a new file; "
+                             f"{str(self.path)!r}: {exc}.") from None
 
     def _connection(self) -> sqlite3.Connection:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
@@ -444,13 +447,19 @@ def open_store(url: str) -> Store:
     >>> open_store("ftp://x")
     Traceback (most recent call last):
     ...
-    ValueError: `store` must be memory://, sqlite://PATH or redis://HOST:PORT/DB; got 'ftp://x'.
+    ValueError: `url` must be memory://, sqlite://PATH or redis://HOST:PORT/DB; got 'ftp://x'.
     """
-    url = check_string("store", url)
+    return open_store_as(url, "url")
+
+
+def open_store_as(url: str, name: str) -> Store:
+    """:func:`open_store`, its errors naming the caller's argument ``name`` (the service's
+    ``store``)."""
+    url = check_string(name, url)
     if url == "memory://":
         return MemoryStore()
     if url.startswith("sqlite://") and len(url) > len("sqlite://"):
         return SQLiteStore(url[len("sqlite://"):])
     if url.startswith(("redis://", "rediss://", "unix://")):
         return RedisStore(url)
-    raise ValueError(f"`store` must be memory://, sqlite://PATH or redis://HOST:PORT/DB; got {url!r}.")
+    raise ValueError(f"`{name}` must be memory://, sqlite://PATH or redis://HOST:PORT/DB; got {url!r}.")

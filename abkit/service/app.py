@@ -72,7 +72,7 @@ from starlette.routing import Route
 from abkit._state import parse_json
 from abkit.adapters import CanaryRouter, FixedSplitRouter
 from abkit.adapters.logs import SegmentLog
-from abkit.adapters.stores import MemoryStore, Store, open_store
+from abkit.adapters.stores import MemoryStore, Store, open_store_as
 from abkit.errors import DegenerateDataWarning, StateError
 from abkit.service.config import Experiment, build_experiments
 
@@ -478,7 +478,8 @@ def create_app(
 
     Mount it in an existing app with ``Mount("/experiments", app=create_app(...))``.
     """
-    store_object = MemoryStore() if store is None else open_store(store) if isinstance(store, str) else store
+    store_object = (MemoryStore() if store is None
+                    else open_store_as(store, "store") if isinstance(store, str) else store)
     experiments = build_experiments(config, store_object)
     log = (
         None if log_dir is None else SegmentLog(log_dir, durability=durability, flush_interval=flush_interval)

@@ -762,8 +762,6 @@ NOT_CALLED_MODULES = ("abkit.plotting",)
 # "first failing battery value (+ how many more) -> its outcome". All were left for lack of
 # time.
 KNOWN_FAILURES: dict[tuple[str, str], str] = {
-    ("FixedSplitRouter.index", "unit_id"):
-        "nan (+15) -> TypeError: can only concatenate str (not 'float') to str",
     # Names merged after the harness last ran (engine shadow tests, the *_from_* moment
     # functions, quantiles, simulation, stores and logs): cases added, their checks left for
     # lack of time. The *_from_* functions take moments an engine computed and do not check
@@ -788,20 +786,6 @@ KNOWN_FAILURES: dict[tuple[str, str], str] = {
         '10**400 (+5) -> OverflowError: int too large to convert to float',
     ('delong_from_moments', 'auc_challenger'):
         '10**400 (+5) -> OverflowError: int too large to convert to float',
-    ('CanaryRouter.save', 'path'):
-        'nan (+15) -> TypeError not naming `path`: expected str, bytes or os.PathLike object, not float',
-    ('CanaryRouter.load', 'path'):
-        'nan (+16) -> TypeError not naming `path`: expected str, bytes or os.PathLike object, not float',
-    ('SQLiteStore', 'path'):
-        'nan (+15) -> TypeError not naming `path`: expected str, bytes or os.PathLike object, not float',
-    ('SQLiteStore', 'synchronous'):
-        'empty-array (+1) -> ValueError not naming `synchronous`: The truth value of an empty array is ambiguous. Use `array...',
-    ('open_store', 'url'):
-        'nan (+16) -> TypeError not naming `url`: `store` must be a string; got float nan.',
-    ('SegmentLog', 'directory'):
-        'nan (+16) -> TypeError not naming `directory`: expected str, bytes or os.PathLike object, not float',
-    ('SegmentLog.write_many', 'records'):
-        "nan (+15) -> TypeError not naming `records`: 'float' object is not iterable",
 }
 
 

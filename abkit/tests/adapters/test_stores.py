@@ -160,6 +160,6 @@ def test_open_store_reads_urls(tmp_path: Path, redis_url: str) -> None:
     redis = open_store(redis_url)
     assert isinstance(redis, RedisStore)
     redis.close()
-    with pytest.raises(ValueError, match="`store` must be memory://, sqlite://PATH or redis://HOST:PORT/DB; "
+    with pytest.raises(ValueError, match="`url` must be memory://, sqlite://PATH or redis://HOST:PORT/DB; "
                                          "got 'sqlite://'"):
         open_store("sqlite://")
