@@ -759,29 +759,10 @@ NOT_CALLED_MODULES = ("abkit.plotting",)
 
 
 # (callable, argument) pairs that still fail: each runs as a strict xfail. The reason reads
-# "first failing battery value (+ how many more) -> its outcome". All were left for lack of
-# time.
+# "first failing battery value (+ how many more) -> its outcome". The AUC arguments of
+# delong_from_moments wait for the shadow rename (auc_champion -> champion_auc): checking them
+# now would edit the lines being renamed.
 KNOWN_FAILURES: dict[tuple[str, str], str] = {
-    # Names merged after the harness last ran (engine shadow tests, the *_from_* moment
-    # functions, quantiles, simulation, stores and logs): cases added, their checks left for
-    # lack of time. The *_from_* functions take moments an engine computed and do not check
-    # them; ShadowTable says "Unknown model" without naming the argument; path arguments
-    # pass straight to os/sqlite3; open_store names its argument `store` (the service's word).
-
-
-
-
-
-
-
-
-
-
-
-
-
-    # The AUC arguments are left until the lead's shadow rename (auc_champion -> champion_auc)
-    # lands: checking them here would edit the lines being renamed.
     ('delong_from_moments', 'auc_champion'):
         '10**400 (+5) -> OverflowError: int too large to convert to float',
     ('delong_from_moments', 'auc_challenger'):
