@@ -221,3 +221,28 @@ def test_t_effect_beyond_the_kernel_takes_the_bracketed_solve() -> None:
                                       np.array([0.0]), np.array([0.5]), True)[0])
     r = power_means(sd=1.0, n_control=1.5, power=0.5, alpha=0.015625)
     assert _scipy_t_power(1.5, r.mde, 1.0, 0.015625, True) == pytest.approx(0.5, abs=1e-9)
+
+
+@pytest.mark.parametrize(("df", "q", "nc", "exact"), [
+    # Two-sided power P(|T| > t_{1-q}) from mpmath at 40 digits: the exact critical value
+    # (findroot on the regularised incomplete beta) and the power as the integral of the normal
+    # tails over the density of sqrt(chi2_df / df). Before the fix the kernel was off by
+    # 2e-10 at df 1e8, 3e-8 at 1e10 and 3e-6 at 1e12 (Newton on an incomplete beta whose
+    # first parameter is df / 2), and wrong altogether from 1e15.
+    (1e6, 1e-8, 6.0, 0.650974042468738),
+    (1e8, 1e-4, 4.0, 0.610638424876334),
+    (1e10, 1e-8, 6.0, 0.650991521086409),
+    (1e12, 1e-4, 4.0, 0.610638477913303),
+])
+def test_t_power_at_huge_degrees_of_freedom_matches_mpmath(df, q, nc, exact):
+    assert _kernels.t_power(df, nc, q, -special.ndtri(q), True) == pytest.approx(exact, abs=1e-12)
+
+
+def test_t_power_tends_to_the_normal_power():
+    # As df -> inf the t test is the z test: at df 2e15 they differ by O(1/df), below 1e-13.
+    import abkit
+    n = 1e15
+    mde = 3.0 / (n / 2) ** 0.5
+    t = abkit.power_means(sd=1.0, mde=mde, n_control=n).power
+    z = abkit.power_means(sd=1.0, mde=mde, n_control=n, method="z").power
+    assert t == pytest.approx(z, abs=1e-13)
