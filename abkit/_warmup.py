@@ -45,3 +45,7 @@ def warmup() -> None:
     bootstrap_test((x, y), (y, x), statistic="ratio", n_resamples=3, rng=0, progress=False)
     mann_whitney_test(x, y)
     mann_whitney_test(x, y, ci_method="uniroot")
+    # sequential/_kernels: the banded transition step of the boundary integration
+    from abkit.sequential import peeking_type1_error
+
+    peeking_type1_error(3, progress=False)

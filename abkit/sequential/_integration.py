@@ -5,8 +5,9 @@ motion with drift ``theta`` observed at those times: ``Z_k sqrt(t_k) = S_k`` wit
 increments ``S_k - S_{k-1} ~ N(theta (t_k - t_{k-1}), t_k - t_{k-1})``. The sub-density of
 ``Z_k`` on the paths that have not stopped is carried on the grid of Jennison and Turnbull
 (2000, ch. 19): ``6r - 1`` points centred on the mean ``theta sqrt(t_k)``, trimmed to the
-continuation region, with midpoints added for Simpson's rule. Every step is one matrix-vector
-product in NumPy.
+continuation region, with midpoints added for Simpson's rule. Every step sums the normal
+transition kernel over the previous nodes within reach of each new one (a compiled banded
+product, :mod:`abkit.sequential._kernels`).
 
 Examples
 --------
@@ -27,6 +28,7 @@ import numpy.typing as npt
 from scipy import optimize, special
 
 from abkit.errors import ConvergenceError
+from abkit.sequential import _kernels
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -78,16 +80,6 @@ def _nodes(mean: float, r: int, lower: float, upper: float) -> tuple[FloatArray,
     return nodes, weights
 
 
-def _density(mass: FloatArray, centre: FloatArray, nodes: FloatArray, root_t: float, sd: float) -> FloatArray:
-    """``sum_i mass_i phi((x root_t - centre_i) / sd) root_t / sd`` at each node ``x`` (in place)."""
-    u = np.subtract.outer(centre, nodes * root_t)
-    u *= 1.0 / sd
-    np.square(u, out=u)
-    u *= -0.5
-    np.exp(u, out=u)
-    return np.asarray(mass @ u, dtype=np.float64) * (root_t / (sd * math.sqrt(2.0 * math.pi)))
-
-
 class Walk:
     """The sub-density of ``Z_k`` on continuing paths, advanced one look at a time.
 
@@ -121,7 +113,8 @@ class Walk:
         """``upper_exit(b)`` and its derivative in ``b``."""
         centre, root_t, sd = self._shift()
         u = (centre - b * root_t) / sd
-        density = np.exp(-0.5 * u * u) / math.sqrt(2.0 * math.pi)
+        with np.errstate(over="ignore"):  # a Newton step far into the tail: the density is 0
+            density = np.exp(-0.5 * u * u) / math.sqrt(2.0 * math.pi)
         return float(self.mass @ special.ndtr(u)), -float(self.mass @ density) * root_t / sd
 
     def lower_exit(self, a: float) -> float:
@@ -136,7 +129,8 @@ class Walk:
         centre, root_t, sd = self._shift()
         nodes, weights = _nodes(self.theta * root_t, self.r, lower, upper)
         if nodes.size:
-            self.mass = weights * _density(self.mass, centre, nodes, root_t, sd)
+            self.mass = weights * _kernels.transition_density(
+                np.ascontiguousarray(self.mass), np.ascontiguousarray(centre), nodes, root_t, sd)
         else:
             self.mass = np.zeros(0)
         self.z = nodes
