@@ -100,10 +100,10 @@ def welch_df(var_mean_a: float, var_mean_b: float, n_a: int, n_b: int) -> float:
 
 
 def relative_interval_log(
-    mean_control: float,
-    var_mean_control: float,
-    mean_treatment: float,
-    var_mean_treatment: float,
+    control_mean: float,
+    var_control_mean: float,
+    treatment_mean: float,
+    var_treatment_mean: float,
     alternative: str,
     confidence_level: float,
     df: float | None = None,
@@ -112,15 +112,15 @@ def relative_interval_log(
 
     Needs both means positive; otherwise NaN with a ``DegenerateDataWarning``.
     """
-    if not (mean_control > 0.0 and mean_treatment > 0.0):
+    if not (control_mean > 0.0 and treatment_mean > 0.0):
         warn_degenerate(
             "The delta-log relative interval needs positive means in both arms; got "
-            f"{mean_control} and {mean_treatment}. Use relative_method='fieller'."
+            f"{control_mean} and {treatment_mean}. Use relative_method='fieller'."
         )
         return NAN_INTERVAL
-    log_ratio = math.log(mean_treatment / mean_control)
-    log_var = (var_mean_treatment / mean_treatment / mean_treatment
-               + var_mean_control / mean_control / mean_control)
+    log_ratio = math.log(treatment_mean / control_mean)
+    log_var = (var_treatment_mean / treatment_mean / treatment_mean
+               + var_control_mean / control_mean / control_mean)
     if not math.isfinite(log_var) or (df is not None and math.isnan(df)):
         warn_degenerate(
             "A mean is too close to 0 for the delta-log relative interval; it is NaN."
@@ -136,10 +136,10 @@ def _expm1(x: float) -> float:
 
 
 def relative_interval_fieller(
-    mean_control: float,
-    var_mean_control: float,
-    mean_treatment: float,
-    var_mean_treatment: float,
+    control_mean: float,
+    var_control_mean: float,
+    treatment_mean: float,
+    var_treatment_mean: float,
     alternative: str,
     confidence_level: float,
     df: float | None = None,
@@ -151,9 +151,9 @@ def relative_interval_fieller(
     ``DegenerateDataWarning``.
     """
     q = critical_value(confidence_level, alternative, df)
-    a = mean_control * mean_control - q * q * var_mean_control
-    b = -2.0 * mean_treatment * mean_control
-    c = mean_treatment * mean_treatment - q * q * var_mean_treatment
+    a = control_mean * control_mean - q * q * var_control_mean
+    b = -2.0 * treatment_mean * control_mean
+    c = treatment_mean * treatment_mean - q * q * var_treatment_mean
     discriminant = b * b - 4.0 * a * c
     if a <= 0.0 or discriminant < 0.0:
         warn_degenerate(

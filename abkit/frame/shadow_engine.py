@@ -354,7 +354,7 @@ class ShadowTable:
         ))[0]
         n = int(row["n"])
         if n < 2:
-            raise ValueError(f"`loss_champion` must have at least 2 values; got {n}.")
+            raise ValueError(f"`champion_loss` must have at least 2 values; got {n}.")
         if horizon >= n:
             raise ValueError(f"`horizon` must be less than the number of periods ({n}); got {horizon}.")
         gammas = [_number(row[f"_g{k}"]) / n for k in range(horizon)]
@@ -535,7 +535,7 @@ def compare_models(
     >>> from abkit.datasets import make_shadow_log
     >>> table = make_shadow_log(3000, models={"v1": 1.0, "v2": 1.0}, rng=4)   # equally good
     >>> result = compare_models(table, champion="v1", challengers=["v2"], metrics=["auc"])
-    >>> result.verdicts[0].verdict, result.rows[0].status
+    >>> result.verdicts[0].decision, result.rows[0].reason
     ('inconclusive', 'undecided')
     """
     if isinstance(table, ShadowLog) or callable(getattr(table, "to_shadow_log", None)):

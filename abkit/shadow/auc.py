@@ -50,7 +50,7 @@ __all__ = ["AUCInterval", "DeLongTestResult", "auc_ci", "delong_from_moments", "
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
 class DeLongTestResult(Result):
-    """Result of :func:`delong_test`: ``effect = auc_challenger - auc_champion``.
+    """Result of :func:`delong_test`: ``effect = challenger_auc - champion_auc``.
 
     ``ci`` is the normal interval for ``effect`` clipped to [-1, 1], the range of a difference
     of two AUCs (pROC's ``roc.test`` does not clip it; the clip binds only where the normal
@@ -63,11 +63,11 @@ class DeLongTestResult(Result):
     pvalue: float
     effect: float
     ci: ConfidenceInterval
-    auc_champion: float
-    auc_challenger: float
+    champion_auc: float
+    challenger_auc: float
     se: float
-    variance_champion: float
-    variance_challenger: float
+    champion_variance: float
+    challenger_variance: float
     covariance: float
     n_positive: int
     n_negative: int
@@ -134,8 +134,8 @@ def _check_scores(name: str, score: Any) -> npt.NDArray[np.float64]:
 
 def delong_test(
     y_true: Any,
-    score_champion: Any,
-    score_challenger: Any,
+    champion_score: Any,
+    challenger_score: Any,
     *,
     alternative: str = "two-sided",
     confidence_level: float = 0.95,
@@ -147,12 +147,12 @@ def delong_test(
     ----------
     y_true
         Binary labels (0/1 or booleans), one per request.
-    score_champion, score_challenger
+    champion_score, challenger_score
         Scores of each model for the same requests; higher means more likely positive.
     alternative
         ``"greater"``: the challenger's AUC exceeds the champion's by more than ``margin``.
     confidence_level
-        Of the interval for ``auc_challenger - auc_champion``.
+        Of the interval for ``challenger_auc - champion_auc``.
     margin
         Null value of the AUC difference (e.g. ``-0.01`` with ``"greater"`` for
         non-inferiority).
@@ -170,14 +170,14 @@ def delong_test(
     >>> champion = [0.1, 0.4, 0.35, 0.8, 0.5, 0.7, 0.45, 0.3, 0.6, 0.2]
     >>> challenger = [0.2, 0.3, 0.5, 0.9, 0.4, 0.8, 0.7, 0.1, 0.6, 0.3]
     >>> r = delong_test(y, champion, challenger)
-    >>> round(r.auc_champion, 4), r.auc_challenger, round(r.effect, 2)
+    >>> round(r.champion_auc, 4), r.challenger_auc, round(r.effect, 2)
     (0.88, 1.0, 0.12)
     """
     positive = check_binary_labels("y_true", y_true)
-    champ = _check_scores("score_champion", score_champion)
-    chall = _check_scores("score_challenger", score_challenger)
-    check_same_length("y_true", positive, "score_champion", champ)
-    check_same_length("y_true", positive, "score_challenger", chall)
+    champ = _check_scores("champion_score", champion_score)
+    chall = _check_scores("challenger_score", challenger_score)
+    check_same_length("y_true", positive, "champion_score", champ)
+    check_same_length("y_true", positive, "challenger_score", chall)
     alternative = check_alternative(alternative)
     confidence_level = check_confidence_level(confidence_level)
     margin = check_real("margin", margin)
@@ -194,8 +194,8 @@ def delong_test(
 
 
 def delong_from_moments(
-    auc_champion: float,
-    auc_challenger: float,
+    champion_auc: float,
+    challenger_auc: float,
     s10: Any,
     s01: Any,
     n_positive: int,
@@ -223,7 +223,7 @@ def delong_from_moments(
     margin = check_real("margin", margin)
     m, n = n_positive, n_negative
     cov = np.asarray(s10, dtype=float) / m + np.asarray(s01, dtype=float) / n
-    auc_a, auc_b = auc_champion, auc_challenger
+    auc_a, auc_b = champion_auc, challenger_auc
     effect = auc_b - auc_a
     variance = float(cov[0, 0] + cov[1, 1] - 2.0 * cov[0, 1])
     se = math.sqrt(variance) if variance > 0 else math.nan
@@ -247,10 +247,10 @@ def delong_from_moments(
         ci = clip_interval(interval(effect, se, alternative, confidence_level), -1.0, 1.0)
     return DeLongTestResult(
         statistic=statistic, pvalue=pvalue_from_statistic(statistic, alternative), effect=effect,
-        ci=ci, auc_champion=auc_a, auc_challenger=auc_b, se=se,
-        variance_champion=float(cov[0, 0]), variance_challenger=float(cov[1, 1]),
+        ci=ci, champion_auc=auc_a, challenger_auc=auc_b, se=se,
+        champion_variance=float(cov[0, 0]), challenger_variance=float(cov[1, 1]),
         covariance=float(cov[0, 1]), n_positive=m, n_negative=n, margin=margin,
-        hypothesis=describe_hypothesis(alternative, margin, "auc_challenger - auc_champion"),
+        hypothesis=describe_hypothesis(alternative, margin, "challenger_auc - champion_auc"),
         alternative=alternative, confidence_level=confidence_level,
     )
 

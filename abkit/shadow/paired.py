@@ -85,8 +85,8 @@ class McNemarTestResult(Result):
     effect: float
     ci: ConfidenceInterval
     chi2: float
-    accuracy_champion: float
-    accuracy_challenger: float
+    champion_accuracy: float
+    challenger_accuracy: float
     b: int
     c: int
     n: int
@@ -105,8 +105,8 @@ class PairedTTestResult(Result):
     ci: ConfidenceInterval
     se: float
     df: float
-    mean_champion: float
-    mean_challenger: float
+    champion_mean: float
+    challenger_mean: float
     n: int
     margin: float
     hypothesis: str
@@ -158,8 +158,8 @@ def _binomial_pvalue(c: int, total: int, alternative: str, mid: bool) -> float:
 
 
 def mcnemar_test(
-    correct_champion: Any,
-    correct_challenger: Any,
+    champion_correct: Any,
+    challenger_correct: Any,
     *,
     method: str = "exact",
     alternative: str = "two-sided",
@@ -169,7 +169,7 @@ def mcnemar_test(
 
     Parameters
     ----------
-    correct_champion, correct_challenger
+    champion_correct, challenger_correct
         Per request, whether each model was right (0/1 or booleans), aligned by request.
     method
         ``"exact"`` (binomial test on the discordant pairs, as R's ``binom.test``), ``"mid-p"``
@@ -179,7 +179,7 @@ def mcnemar_test(
     alternative
         ``"greater"``: the challenger is more accurate.
     confidence_level
-        Of the Wald interval for ``accuracy_challenger - accuracy_champion``.
+        Of the Wald interval for ``challenger_accuracy - champion_accuracy``.
 
     Returns
     -------
@@ -194,10 +194,10 @@ def mcnemar_test(
     (16.8178, 4.1146e-05, 150, 86)
     """
     first, second = as_paired_float_arrays(
-        "correct_champion", correct_champion, "correct_challenger", correct_challenger
+        "champion_correct", champion_correct, "challenger_correct", challenger_correct
     )
-    champ = _as_binary("correct_champion", first)
-    chall = _as_binary("correct_challenger", second)
+    champ = _as_binary("champion_correct", first)
+    chall = _as_binary("challenger_correct", second)
     method = check_choice("method", method, MCNEMAR_METHODS)
     alternative = check_alternative(alternative)
     confidence_level = check_confidence_level(confidence_level)
@@ -255,14 +255,14 @@ def mcnemar_from_counts(
         ci = clip_interval(interval(effect, se, alternative, confidence_level), -1.0, 1.0)
     return McNemarTestResult(
         statistic=statistic, pvalue=pvalue, effect=effect, ci=ci, chi2=chi2,
-        accuracy_champion=(both + b) / n, accuracy_challenger=(both + c) / n,
+        champion_accuracy=(both + b) / n, challenger_accuracy=(both + c) / n,
         b=b, c=c, n=n, alternative=alternative, confidence_level=confidence_level, method=method,
     )
 
 
 def paired_t_test(
-    loss_champion: Any,
-    loss_challenger: Any,
+    champion_loss: Any,
+    challenger_loss: Any,
     *,
     alternative: str = "two-sided",
     confidence_level: float = 0.95,
@@ -273,7 +273,7 @@ def paired_t_test(
 
     Parameters
     ----------
-    loss_champion, loss_challenger
+    champion_loss, challenger_loss
         One value per request for each model, aligned by request.
     alternative
         ``"greater"``: the mean difference ``challenger - champion`` exceeds ``margin``.
@@ -297,7 +297,7 @@ def paired_t_test(
     (-4.0621, 9.0, 0.002833)
     """
     champ, chall = as_paired_float_arrays(
-        "loss_champion", loss_champion, "loss_challenger", loss_challenger,
+        "champion_loss", champion_loss, "challenger_loss", challenger_loss,
         nan_policy=nan_policy, min_size=2,
     )
     alternative = check_alternative(alternative)
@@ -313,8 +313,8 @@ def paired_t_test(
 
 def paired_t_from_moments(
     n: int,
-    mean_champion: float,
-    mean_challenger: float,
+    champion_mean: float,
+    challenger_mean: float,
     mean_difference: float,
     var_difference: float,
     *,
@@ -347,8 +347,8 @@ def paired_t_from_moments(
         ci = interval(effect, se, alternative, confidence_level, df)
     return PairedTTestResult(
         statistic=statistic, pvalue=pvalue_from_statistic(statistic, alternative, df),
-        effect=effect, ci=ci, se=se, df=df, mean_champion=mean_champion,
-        mean_challenger=mean_challenger, n=n, margin=margin,
+        effect=effect, ci=ci, se=se, df=df, champion_mean=champion_mean,
+        challenger_mean=challenger_mean, n=n, margin=margin,
         hypothesis=describe_hypothesis(alternative, margin), alternative=alternative,
         confidence_level=confidence_level,
     )
@@ -415,8 +415,8 @@ def invert_step(score: Any, low: float, high: float, *, clamp: bool) -> float:
 
 
 def wilcoxon_test(
-    loss_champion: Any,
-    loss_challenger: Any,
+    champion_loss: Any,
+    challenger_loss: Any,
     *,
     correction: bool = True,
     method: str = "auto",
@@ -428,7 +428,7 @@ def wilcoxon_test(
 
     Parameters
     ----------
-    loss_champion, loss_challenger
+    champion_loss, challenger_loss
         One value per request for each model, aligned by request.
     correction
         Continuity correction of the normal approximation (R's ``correct``).
@@ -460,7 +460,7 @@ def wilcoxon_test(
     (0.0, 0.009091, -1.4)
     """
     champ, chall = as_paired_float_arrays(
-        "loss_champion", loss_champion, "loss_challenger", loss_challenger, nan_policy=nan_policy,
+        "champion_loss", champion_loss, "challenger_loss", challenger_loss, nan_policy=nan_policy,
     )
     if not isinstance(correction, bool):
         raise TypeError(f"`correction` must be True or False; got {correction!r}.")

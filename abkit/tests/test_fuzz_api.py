@@ -167,7 +167,7 @@ def canary_rollout() -> rollout.CanaryRollout:
 
 
 def power_result() -> Any:
-    return power.power_proportions(baseline=0.10, mde=0.02, power=0.8)
+    return power.power_proportions(control_rate=0.10, mde=0.02, power=0.8)
 
 
 def policy() -> bandits.ThompsonBernoulli:
@@ -390,7 +390,7 @@ CASES: tuple[Case, ...] = (
     method("ConfidenceInterval.contains", lambda: abkit.ConfidenceInterval(0.1, 0.2), 0.15),
     method("ConfidenceInterval.to_dict", lambda: abkit.ConfidenceInterval(0.1, 0.2)),
     # -- power -----------------------------------------------------------------------------------
-    fn("power_proportions", abkit.power_proportions, baseline=0.10, mde=0.02, power=0.8),
+    fn("power_proportions", abkit.power_proportions, control_rate=0.10, mde=0.02, power=0.8),
     fn("power_means", abkit.power_means, sd=1.0, mde=0.2, power=0.8),
     fn("power_ratio", abkit.power_ratio, mean_numerator=2.0, mean_denominator=1.0,
        var_numerator=4.0, var_denominator=1.0, covariance=1.0, mde=0.1, power=0.8),
@@ -516,7 +516,7 @@ CASES: tuple[Case, ...] = (
        challengers=["v2"], metrics=["auc"], min_requests=10, n_resamples=100, rng=0),
     fn("compare_models", abkit.compare_models, SHADOW_TABLE, champion="v1",
        challengers=["v2"], metrics=["auc"], min_requests=10, n_resamples=100, rng=0),
-    fn("ShadowMetric", shadow.ShadowMetric, name="m", higher_is_better=True, margin=0.0,
+    fn("ShadowMetric", shadow.ShadowMetric, name="m", worse="lower", margin=0.0,
        kind="accuracy", threshold=0.5),
     fn("ShadowMetric.builtin", shadow.ShadowMetric.builtin, "auc", margin=0.0),
     fn("ShadowMonitor", shadow.ShadowMonitor, "v1", ["v2"], ["accuracy"], alpha=0.05,
@@ -889,9 +889,9 @@ KNOWN_FAILURES: dict[tuple[str, str], str] = {
         "1e300 (+7) -> OverflowError: (34, 'Numerical result out of range')",
     ('mcnemar_from_counts', 'n'):
         'zero (+6) -> ZeroDivisionError: division by zero',
-    ('delong_from_moments', 'auc_champion'):
+    ('delong_from_moments', 'champion_auc'):
         '10**400 (+5) -> OverflowError: int too large to convert to float',
-    ('delong_from_moments', 'auc_challenger'):
+    ('delong_from_moments', 'challenger_auc'):
         '10**400 (+5) -> OverflowError: int too large to convert to float',
     ('delong_from_moments', 's10'):
         'inf (+5) -> foreign warning RuntimeWarning: invalid value encountered in scalar subtract',
