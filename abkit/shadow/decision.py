@@ -246,25 +246,25 @@ class _Evaluation:
     p_below: float  # H1: effect < threshold
     n: int
     method: str
-    status: str = ""
+    reason: str = ""
 
 
 def _from_test(
     result: Any, df: float | None, values: tuple[float, float], method: str, n: int
 ) -> _Evaluation:
     """Both one-sided p-values from a two-sided test whose statistic is centred at the threshold."""
-    status = "" if math.isfinite(result.statistic) else "insufficient data"
+    reason = "" if math.isfinite(result.statistic) else "insufficient data"
     return _Evaluation(
         *values, result.effect, result.ci, pvalue_from_statistic(result.statistic, "greater", df),
-        pvalue_from_statistic(result.statistic, "less", df), n, method, status,
+        pvalue_from_statistic(result.statistic, "less", df), n, method, reason,
     )
 
 
 
 
-def empty_evaluation(n: int, method: str = "", status: str = "insufficient data") -> _Evaluation:
+def empty_evaluation(n: int, method: str = "", reason: str = "insufficient data") -> _Evaluation:
     """A cell that cannot be tested (too few requests, or a thin tail)."""
-    return _Evaluation(math.nan, math.nan, math.nan, NAN_INTERVAL, math.nan, math.nan, n, method, status)
+    return _Evaluation(math.nan, math.nan, math.nan, NAN_INTERVAL, math.nan, math.nan, n, method, reason)
 
 
 def delong_evaluation(auc: Any, n: int) -> _Evaluation:
@@ -490,7 +490,7 @@ def _adjusted_rows(cells: list[tuple[str, ShadowMetric, float, _Evaluation]],
         adj_harm[tested] = adjust_pvalues(p_harm[tested], method="holm")
     rows = []
     for i, (name, spec, threshold, ev) in enumerate(cells):
-        reason = ev.status or ("insufficient data" if ev.n < min_requests else "")
+        reason = ev.reason or ("insufficient data" if ev.n < min_requests else "")
         if not reason:
             reason = ("goal missed" if adj_harm[i] <= alpha else "goal met" if adj_meet[i] <= alpha
                       else "undecided")
