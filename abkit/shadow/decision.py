@@ -216,7 +216,8 @@ class ShadowComparison(Result):
 
     def __repr__(self) -> str:
         table = text_table(self._title(), self._HEADERS, self._table_rows())
-        verdicts = [f"  {v.challenger}: {v.decision.upper()} - " + "; ".join(v.reasons) for v in self.verdicts]
+        verdicts = [f"  {v.challenger}: {v.decision.upper()} - " + "; ".join(v.reasons)
+                    for v in self.verdicts]
         return "\n".join([table, "Decisions", *verdicts])
 
     def _repr_html_(self) -> str:

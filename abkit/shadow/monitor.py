@@ -25,9 +25,10 @@ simultaneous at ``1 - alpha``; ``pvalue_noninferiority_adjusted = min(1, m *
 pvalue_noninferiority)``, and likewise ``pvalue_harm_adjusted``. (Holm's step-down is
 not used: its ordering of sequences changes from look to look.)
 
-**Decision.** A metric's goal is met (``decision`` ``"promote"``, reason ``"goal met"``) once the confidence sequence has lain entirely on the good
-side of the goal's threshold (``pvalue_noninferiority_adjusted <= alpha``, one-sided p-values split by the
-side of the estimate at that look), missed (``"keep"``, ``"goal missed"``) once it has lain on
+**Decision.** A metric's goal is met (``decision`` ``"promote"``, reason ``"goal met"``) once
+the confidence sequence has lain entirely on the good side of the goal's threshold
+(``pvalue_noninferiority_adjusted <= alpha``, one-sided p-values split by the side of the
+estimate at that look), missed (``"keep"``, ``"goal missed"``) once it has lain on
 the bad side; decisions per challenger follow :func:`compare_models` (promote / keep /
 inconclusive). Once
 decided, a metric is never undecided again: a promotion may be acted on at the look it appears.
@@ -84,8 +85,8 @@ from abkit.shadow.decision import (
     ShadowMetric,
     as_metric,
     challenger_verdict,
-    metric_decision,
     goal_threshold,
+    metric_decision,
     per_request_values,
 )
 from abkit.shadow.log import LOAD_HINT, ShadowLog
@@ -439,8 +440,8 @@ class ShadowMonitor:
             if seq.difference.n < self.min_requests:
                 reason = "insufficient data"
             else:
-                reason = ("goal missed" if p_miss_adj <= self.alpha else "goal met" if p_meet_adj <= self.alpha
-                          else "undecided")
+                reason = ("goal missed" if p_miss_adj <= self.alpha
+                          else "goal met" if p_meet_adj <= self.alpha else "undecided")
             empty = seq.difference.n == 0
             rows.append(MetricComparison(
                 challenger=challenger, metric=name, goal=spec.goal, worse=spec.worse,
