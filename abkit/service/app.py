@@ -283,8 +283,7 @@ class _Service:
         route = experiment.router.route(key, context)  # a hash or a draw: microseconds, no I/O
         answer = {**route.to_dict(), "unit_id": unit_id, "request_id": request_id}
         if self.log is not None:
-            await run_in_threadpool(
-                self.log.write,
+            await self._log(
                 "route",
                 experiment=experiment.name,
                 unit_id=unit_id,
@@ -293,6 +292,15 @@ class _Service:
                 propensity=route.propensity,
             )
         return JSONResponse(answer)
+
+    async def _log(self, event: str, **fields: Any) -> None:
+        """Write one log line: inline when batched (a buffer append), else off the event loop (it
+        waits for the disk)."""
+        assert self.log is not None
+        if self.log.durability == "batch":
+            self.log.write(event, **fields)
+        else:
+            await run_in_threadpool(self.log.write, event, **fields)
 
     async def record(self, request: Request) -> Response:
         experiment = self.experiment(request)
@@ -336,8 +344,7 @@ class _Service:
         if counted:
             self.metrics.recorded(experiment.name)
             if self.log is not None:
-                await run_in_threadpool(
-                    self.log.write,
+                await self._log(
                     "record",
                     experiment=experiment.name,
                     unit_id=unit_id,
