@@ -70,7 +70,9 @@ import bisect
 import itertools
 import json
 import math
+import threading
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -82,6 +84,8 @@ from abkit._state import dump_state
 from abkit._validation import check_bool, check_id, check_int, check_nonnegative, check_positive, check_rng
 from abkit.adapters._base import Route, _check_names, _JsonStateRouter
 from abkit.adapters._context import check_features, choice_probabilities, context_vector
+from abkit.adapters._sync import check_shareable, difference, is_empty, policy_from_totals
+from abkit.adapters.stores import Store
 from abkit.bandits.contextual import STATE_VERSION as CONTEXTUAL_STATE_VERSION
 from abkit.bandits.contextual import ContextualPolicy, LinTS, LinUCB, LogisticTS
 from abkit.bandits.policies import (
@@ -195,6 +199,16 @@ class BanditRouter(_JsonStateRouter):
         (see the module notes; 0 recomputes after every reward).
     rng
         Seed or ``numpy.random.Generator`` for the router's draws.
+    store
+        Share the policy and the pending decisions with every router of this ``experiment`` on
+        a :class:`~abkit.adapters.stores.Store` (other worker processes, other hosts). The
+        policy must then have no data (the store's totals are its data), must not discount, and
+        ``sticky`` is not available. See "Sharing through a store" below.
+    sync_interval
+        With a ``store``: seconds between two exchanges of the policy's data with the store
+        (checked on every ``route`` and ``record``; :meth:`sync` forces one).
+    sync_updates
+        With a ``store``: also exchange after this many local rewards (default: time only).
 
     Notes
     -----
@@ -202,6 +216,18 @@ class BanditRouter(_JsonStateRouter):
     bandit's decision is random: its reward must reach the instance that routed it (pending
     decisions travel in the JSON state and in ``merge``). ``router.policy`` is replaced when a
     state is loaded.
+
+    **Sharing through a store.** Each router keeps a local copy of the policy and routes from it;
+    every ``sync_interval`` seconds (or ``sync_updates`` rewards) it pushes the rewards it
+    recorded since the last exchange to the store as increments and takes everyone's totals
+    back, through ``policy.merge(totals, base=snapshot)`` (:mod:`abkit.adapters._sync`). A
+    decision is kept in the store (``put_pending``, expiring after the store's ``ttl``, or the
+    router's ``ttl`` if shorter), so its reward may be recorded by any router of the experiment,
+    once. What a process that dies loses is the rewards it recorded since its last exchange
+    (at most ``sync_interval`` seconds' or ``sync_updates`` rewards); call :meth:`sync` before a
+    worker exits. ``pending`` and ``expired`` count only this router's own map (0 with a
+    store), and the decision log holds the rewards recorded by this router. A router with a
+    store cannot ``load_json`` or ``merge`` (the store is the shared state).
 
     Examples
     --------
@@ -230,6 +256,9 @@ class BanditRouter(_JsonStateRouter):
         sticky: float | None = None,
         refresh: float = 0.01,
         rng: Any = None,
+        store: Store | None = None,
+        sync_interval: float = 1.0,
+        sync_updates: int | None = None,
     ) -> None:
         super().__init__()
         self.experiment = check_id("experiment", experiment)
@@ -261,6 +290,26 @@ class BanditRouter(_JsonStateRouter):
         self._pending: OrderedDict[str, tuple[Route, float, Any]] = OrderedDict()
         self._log: list[tuple[Any, ...]] = []  # DECISION_LOG_COLUMNS (+ the context, contextual)
         self._expired = 0
+        self.sync_interval = check_positive("sync_interval", sync_interval)
+        self.sync_updates = (None if sync_updates is None
+                             else check_int("sync_updates", sync_updates, minimum=1))
+        if store is not None and not isinstance(store, Store):
+            raise TypeError(f"`store` must be an abkit store or None; got {type(store).__name__}.")
+        self.store = store
+        if store is not None:
+            if self.sticky is not None:
+                raise ValueError("`sticky` is not available with a `store` (a pending decision is popped "
+                                 "once).")
+            check_shareable(policy)
+            self._sync_lock = threading.Lock()
+            self._instance = uuid.uuid4().hex  # names this router's pushes (idempotency keys)
+            self._pushes = 0
+            self._unacked: tuple[Any, str, Policy] | None = None
+            self._since_sync = 0
+            shared = policy_from_totals(policy, store.totals(self.experiment))
+            self._use(shared)
+            self._pushed: Policy = _policy_from_json(shared.to_json())
+            self._last_sync = time.monotonic()
 
     def _use(self, policy: Policy) -> None:
         # The policy to serve from; its state now is the base that merges subtract once.
@@ -352,8 +401,18 @@ class BanditRouter(_JsonStateRouter):
             arm = bisect.bisect_right(self._cumulative, self._rng.random())
             route = Route(unit_id=unit_id, experiment=self.experiment, variant=self.variants[arm],
                           variant_index=arm, propensity=self._shares[arm])
-            self._hold(unit_id, route, now, None)
+            if self.store is None:
+                self._hold(unit_id, route, now, None)
+        if self.store is not None:
+            self._hold_shared(unit_id, route, now, None)
         return route
+
+    def _hold_shared(self, unit_id: str, route: Route, now: float, x: Any) -> None:
+        # The decision waits in the store for its reward (any router of the experiment may take it).
+        payload = {"arm": route.variant_index, "propensity": route.propensity, "routed_at": now,
+                   "context": None if x is None else x.tolist()}
+        self.store.put_pending(self.experiment, unit_id, json.dumps(payload))  # type: ignore[union-attr]
+        self._maybe_sync()
 
     def _hold(self, unit_id: str, route: Route, now: float, x: Any) -> None:
         # Under the lock: keep the decision until its reward arrives.
@@ -382,7 +441,10 @@ class BanditRouter(_JsonStateRouter):
                       int(np.flatnonzero(shares > 0)[-1]))  # rounding never picks a 0-share arm
             route = Route(unit_id=unit_id, experiment=self.experiment, variant=self.variants[arm],
                           variant_index=arm, propensity=float(shares[arm]))
-            self._hold(unit_id, route, now, x)
+            if self.store is None:
+                self._hold(unit_id, route, now, x)
+        if self.store is not None:
+            self._hold_shared(unit_id, route, now, x)
         return route
 
     def _expire(self, cutoff: float) -> None:
@@ -405,6 +467,9 @@ class BanditRouter(_JsonStateRouter):
             check_id("unit_id", unit_id)
         if isinstance(outcome, bool | np.bool_):
             outcome = float(outcome)
+        if self.store is not None:
+            self._record_shared(unit_id, outcome)
+            return
         with self._lock:
             held = self._pending.get(unit_id)
             if held is None or (self.ttl is not None and held[1] < time.time() - self.ttl):
@@ -423,6 +488,89 @@ class BanditRouter(_JsonStateRouter):
             del self._pending[unit_id]
             row = (unit_id, route.variant_index, route.propensity, float(outcome), routed_at)
             self._log.append(row if x is None else (*row, x))
+
+    def _record_shared(self, unit_id: str, outcome: Any) -> None:
+        store = self.store
+        assert store is not None
+        try:  # checked before the decision leaves the store: a bad reward changes nothing
+            reward = self.policy._check_reward(outcome)
+        except TypeError as exc:
+            raise TypeError(f"`outcome` must be a reward the policy takes: {exc}") from exc
+        except ValueError as exc:
+            raise ValueError(f"`outcome` must be a reward the policy takes: {exc}") from exc
+        text = store.pop_pending(self.experiment, unit_id)
+        held = None if text is None else json.loads(text)
+        if held is None or (self.ttl is not None and held["routed_at"] < time.time() - self.ttl):
+            raise ValueError(f"`unit_id` has no pending decision (never routed, already recorded or "
+                             f"expired); got {unit_id!r}.")
+        arm, x = held["arm"], held["context"]
+        x = None if x is None else np.array(x, dtype=np.float64)
+        with self._lock:
+            try:
+                if x is None:
+                    self.policy.update(arm, reward)  # type: ignore[call-arg]
+                else:
+                    self.policy.update(arm, reward, x)  # type: ignore[call-arg]
+            except (TypeError, ValueError):  # (an overflowing reward): the decision goes back
+                store.put_pending(self.experiment, unit_id, text)  # type: ignore[arg-type]
+                raise
+            row = (unit_id, arm, float(held["propensity"]), reward, float(held["routed_at"]))
+            self._log.append(row if x is None else (*row, x))
+            self._since_sync += 1
+        self._maybe_sync()
+
+    # --- sharing through a store ----------------------------------------------------------------
+
+    def _maybe_sync(self) -> None:
+        due = time.monotonic() - self._last_sync >= self.sync_interval or (
+            self.sync_updates is not None and self._since_sync >= self.sync_updates)
+        if due and self._sync_lock.acquire(blocking=False):  # another thread is syncing: skip
+            try:
+                self._sync()
+            finally:
+                self._sync_lock.release()
+
+    def sync(self) -> None:
+        """Exchange the policy's data with the store now (no-op without a store).
+
+        Pushes the rewards recorded here since the last exchange (one atomic add, under an
+        idempotency key: a push that failed ambiguously is retried first and counted once),
+        then takes every router's totals back. Raises what the store raises; nothing is lost.
+        """
+        if self.store is None:
+            return
+        with self._sync_lock:
+            self._sync()
+
+    def _sync(self) -> None:
+        store = self.store
+        assert store is not None
+        if self._unacked is not None:  # a push whose outcome is unknown: the same key counts once
+            delta, key, snapshot = self._unacked
+            store.add(self.experiment, delta, idempotency_key=key)
+            self._pushed, self._unacked = snapshot, None
+        with self._lock:
+            snapshot = _policy_from_json(self.policy.to_json())
+            self._since_sync = 0
+        delta = difference(snapshot, self._pushed)
+        if not is_empty(delta):
+            key = f"sync:{self._instance}:{self._pushes}"
+            self._pushes += 1
+            self._unacked = (delta, key, snapshot)
+            store.add(self.experiment, delta, idempotency_key=key)
+            self._unacked = None
+        self._pushed = snapshot
+        shared = policy_from_totals(snapshot, store.totals(self.experiment))
+        with self._lock:
+            try:
+                merged = self.policy.merge(shared, base=snapshot)  # type: ignore[arg-type]
+            except ValueError as exc:
+                raise StateError(f"The store's totals of {self.experiment!r} lost data this router pushed "
+                                 f"(was the store reset?): {exc}") from exc
+            self.policy = merged
+            self._cumulative, self._shares, self._refresh_after = [], [], 0
+        self._pushed = shared
+        self._last_sync = time.monotonic()
 
     # --- what was recorded ----------------------------------------------------------------------
 
@@ -510,6 +658,9 @@ class BanditRouter(_JsonStateRouter):
                 "expired": self._expired}
 
     def _set_state(self, state: Any) -> None:
+        if getattr(self, "store", None) is not None:
+            raise StateError(f"This {self._kind} shares its policy through {self.store!r}; the store is its "
+                             "state, so it cannot load another.")
         if not isinstance(state, dict) or set(state) != {"policy", "pending", "log", "expired"}:
             raise StateError(f"Corrupt {self._kind} state: expected policy, pending, log and expired.")
         policy = _policy_from_json(json.dumps(state["policy"]))
@@ -561,6 +712,8 @@ class BanditRouter(_JsonStateRouter):
         decision; pending decisions beyond ``max_pending`` drop the oldest (counted as expired).
         """
         self._check_same_config(other, "other")
+        if self.store is not None or other.store is not None:
+            raise StateError("Routers with a `store` share their data through it; there is nothing to merge.")
         if other._base != self._base:
             raise StateError("`other` started from another policy state; merge routers built alike or "
                              "loaded from the same JSON.")
