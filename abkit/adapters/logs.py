@@ -86,7 +86,11 @@ def _line(event: str, fields: Mapping[str, Any]) -> bytes:
                     value = float(value)
                 if not isinstance(value, int | float):
                     raise TypeError(f"`{name}` must be a number or None; got {value!r}.")
-                value = float(value)
+                try:
+                    value = float(value)
+                except OverflowError:  # an int beyond a double's range
+                    raise ValueError(f"`{name}` must be finite or NaN; got an integer of "
+                                     f"{len(str(abs(value)))} digits.") from None
                 if math.isnan(value):
                     value = None
                 elif math.isinf(value):

@@ -115,7 +115,11 @@ class RedisStreamLog:
                 raise ImportError("RedisStreamLog needs the `redis` package: "
                                   "pip install 'abkit[serve]'.") from exc
             self.url, self.prefix = check_id("redis", redis), check_id("prefix", prefix)
-            self._client, self._owned = redis_py.Redis.from_url(redis), True
+            try:
+                self._client, self._owned = redis_py.Redis.from_url(redis), True
+            except ValueError as exc:
+                raise ValueError(f"`redis` must be a Redis URL (redis://, rediss://, unix://); got "
+                                 f"{redis!r}: {exc}") from None
         else:
             raise TypeError(f"`redis` must be a Redis URL or a RedisStore; got {type(redis).__name__}.")
         self.key = f"{self.prefix}:log:{{{self.stream}}}"

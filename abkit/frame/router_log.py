@@ -62,12 +62,12 @@ def _segments(source: Any) -> list[str]:
             return files
         if path.is_file():
             return [str(path)]
-        raise FileNotFoundError(f"`source` names no log directory or file: {str(path)!r} does not exist.")
+        raise ValueError(f"`source` names no log directory or file: {str(path)!r} does not exist.")
     if isinstance(source, Sequence) and source and all(isinstance(p, str | os.PathLike) for p in source):
         files = [str(Path(p)) for p in source]
         missing = [f for f in files if not Path(f).is_file()]
         if missing:
-            raise FileNotFoundError(f"`source` names files that do not exist: {missing[:3]}.")
+            raise ValueError(f"`source` names files that do not exist: {missing[:3]}.")
         return files
     raise TypeError(f"`source` must be a log directory, a segment file or a non-empty list of them; got "
                     f"{type(source).__name__}.")

@@ -68,11 +68,11 @@ def test_a_file_or_a_list_of_files_is_a_source(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("call", "error", "message"), [
-    (lambda d: read_log(d / "missing"), FileNotFoundError, "`source` names no log directory or file"),
+    (lambda d: read_log(d / "missing"), ValueError, "`source` names no log directory or file"),
     (lambda d: read_log(d / "empty"), ValueError, "`source` must be a log directory with segments"),
     (lambda d: read_log(5), TypeError, "`source` must be a log directory, a segment file or a non-empty list"),
     (lambda d: read_log([]), TypeError, "`source` must be"),
-    (lambda d: read_log([d / "nope.jsonl"]), FileNotFoundError, "`source` names files that do not exist"),
+    (lambda d: read_log([d / "nope.jsonl"]), ValueError, "`source` names files that do not exist"),
     (lambda d: read_log(d / "log", event="routed"), ValueError, "`event` must be one of"),
     (lambda d: read_log(d / "log", experiment=""), ValueError, "`experiment` must be a non-empty string"),
     (lambda d: load_outcomes(d / "log", 3), TypeError, "`experiment` must be"),
