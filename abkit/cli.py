@@ -479,8 +479,9 @@ def _add_serve(commands: Any) -> None:
     serve.add_argument("--workers", type=int, default=1, help="worker processes (need a shared store)")
     serve.add_argument("--store", default="memory://",
                        help="memory:// | sqlite://PATH | redis://HOST:PORT/DB (default: memory://)")
-    serve.add_argument("--log", default=None, metavar="DIR",
-                       help="directory for the decision and outcome log")
+    serve.add_argument("--log", default=None, metavar="DIR|URL",
+                       help="decision and outcome log: a directory of segment files, or a Redis URL "
+                            "(a stream every host appends to; drain it to segment files)")
     serve.add_argument("--durability", default="batch", choices=["batch", "sync"],
                        help="log durability (default: batch, at most 1 s lost in a crash)")
 

@@ -53,7 +53,9 @@ import pytest
 import abkit
 from abkit import bandits, frame, power, rollout, sequential, shadow, stats
 from abkit.adapters import BanditRouter, CanaryRouter, FixedSplitRouter, ShadowRouter
+from abkit.adapters.logged import LoggedRouter
 from abkit.adapters.logs import SegmentLog
+from abkit.adapters.redis_log import RedisStreamLog
 from abkit.adapters.stores import MemoryStore, SQLiteStore, open_store
 from abkit.bandits import offpolicy
 from abkit.errors import AbkitError, AbkitWarning, ConvergenceError, StateError
@@ -285,6 +287,27 @@ def memory_store() -> MemoryStore:
 
 def segment_log() -> SegmentLog:
     return SegmentLog(tempfile.mkdtemp(dir=SCRATCH))
+
+
+def logged_router() -> LoggedRouter:
+    router = LoggedRouter(FixedSplitRouter("exp", weights=[0.5, 0.5]), segment_log())
+    router.route("u1", request_id="r1")
+    return router
+
+
+def log_directory() -> str:
+    """A decision log directory: a bandit's routes and rewards (two arms), one split record."""
+    folder = tempfile.mkdtemp(dir=SCRATCH)
+    with SegmentLog(folder, durability="batch") as log:
+        for i in range(6):
+            log.write("route", experiment="ranker", unit_id=f"u{i}", request_id=f"r{i}",
+                      variant="ab"[i % 2], propensity=0.5)
+            log.write("record", experiment="ranker", request_id=f"r{i}", outcome=float(i % 3 == 0))
+            log.write("record", experiment="exp", unit_id=f"u{i}", variant="ab"[i % 2], outcome=1.0)
+    return folder
+
+
+LOG_DIRECTORY = log_directory()
 
 
 SHADOW_TABLE_TIMED = SHADOW_TABLE.assign(timestamp=np.repeat(np.arange(40.0), 2))
@@ -665,6 +688,14 @@ CASES: tuple[Case, ...] = (
     method("SegmentLog.write_many", segment_log, [("route", {"unit_id": "u1"})]),
     method("SegmentLog.flush", segment_log),
     method("SegmentLog.close", segment_log),
+    fn("LoggedRouter", LoggedRouter, FixedSplitRouter("exp"), segment_log(), max_remembered=10),
+    method("LoggedRouter.route", logged_router, "u2", request_id="r2"),
+    method("LoggedRouter.record", logged_router, "u1", 1, request_id="r1"),
+    fn("RedisStreamLog", RedisStreamLog, "redis://localhost:6379/0", stream="log", maxlen=1000,
+       prefix="abkit"),
+    fn("read_log", frame.read_log, LOG_DIRECTORY, experiment="ranker", event="record"),
+    fn("load_outcomes", frame.load_outcomes, LOG_DIRECTORY, "exp"),
+    fn("load_decision_log", frame.load_decision_log, LOG_DIRECTORY, "ranker", variants=["a", "b"]),
     fn("ShadowRouter", ShadowRouter, "v1", ["v2"], experiment="shadow"),
     method("ShadowRouter.route", shadow_router, "r2"),
     method("ShadowRouter.record", shadow_router, "r1",
@@ -741,6 +772,12 @@ NOT_CALLED = {
              "are fuzzed on a MemoryStore",
     "RedisStore": "needs a Redis server (and the optional redis package); none in the suite",
     "RedisStore.close": "needs a Redis server: see RedisStore",
+    # RedisStreamLog's constructor connects to nothing (fuzzed); its methods talk to the server
+    **{f"RedisStreamLog.{name}": "needs a Redis server (tests/adapters/test_redis_log.py starts one)"
+       for name in ("close", "drain", "entries", "flush", "write", "write_many")},
+    "LogSink": "a typing.Protocol: no instances; SegmentLog and RedisStreamLog are fuzzed",
+    **{f"LogSink.{name}": "a typing.Protocol's method: the sinks' own are fuzzed"
+       for name in ("close", "flush", "write", "write_many")},
     "bayes_row": "internal plumbing of Experiment.analyze(engine='bayes'): inputs checked there",
     "service.config.Experiment": "a plain record build_experiments fills from a checked config",
     # abkit.service: the optional HTTP service extra (starlette, uvicorn)
