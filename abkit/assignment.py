@@ -411,7 +411,7 @@ class Split:
         self.ranges: tuple[Range, ...] = (
             tuple(bucket_ranges(len(self.weights), self.coverage, self.weights)) if ranges is None
             else check_ranges(ranges, len(self.weights)))
-        self._ends = optimizely_ranges(self.weights, self.coverage)
+        self._ends = optimizely_ranges(self.weights, self.coverage) if self.hashing == "optimizely" else []
 
     def position(self, unit_id: str) -> float:
         """The unit's position in ``[0, 1)``: GrowthBook's hash of ``unit_id`` with the split's
@@ -521,10 +521,11 @@ def assign(
     1
     """
     unit_id = check_id("unit_id", unit_id)  # UTF-8 encodable: checked before any hashing
-    check_utf8("experiment", experiment)
-    check_choice("hashing", hashing, HASHINGS)
-    if weights is None and n_variants is not None and check_int("n_variants", n_variants, minimum=1) < 2:
-        return -1  # a single variation is not an experiment (GrowthBook)
+    if weights is None and n_variants is not None:
+        check_utf8("experiment", experiment)
+        check_choice("hashing", hashing, HASHINGS)
+        if check_int("n_variants", n_variants, minimum=1) < 2:
+            return -1  # a single variation is not an experiment (GrowthBook)
     split = Split(experiment, weights, n_variants=n_variants, coverage=coverage, namespace=namespace,
                   seed=seed, hash_version=hash_version, hashing=hashing, ranges=ranges)
     if hashing == "optimizely" and filters is not None:
