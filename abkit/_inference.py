@@ -2,7 +2,11 @@
 
 Every fixed-horizon test reduces to an estimate, its standard error and a reference
 distribution (normal, or Student t with some degrees of freedom); this module turns those into
-p-values and intervals the same way for all of them, one- and two-sided.
+p-values and intervals the same way for all of them, one- and two-sided. The normal critical
+values, z p-values and Wald intervals of the rest of abkit come from here; the two exceptions
+reproduce another program's arithmetic to the last bit and say so where they stand (the
+asymptotic Wilcoxon interval along R's ``wilcox.test`` path in :mod:`abkit.nonparametric`, and
+Netflix Kayenta's ``MannWhitney`` in :mod:`abkit.rollout.kayenta`).
 
 Examples
 --------
@@ -45,11 +49,33 @@ def pvalue_from_statistic(statistic: float, alternative: str, df: float | None =
     return min(two_sided, 1.0)
 
 
+def tail_quantile(tail: float, df: float | None = None) -> float:
+    """The normal (``df=None``) or Student t quantile with probability ``tail`` above it.
+
+    ``z_{1 - tail}``: the critical value of a one-sided test at level ``tail``, or of a two-sided
+    test at level ``2 * tail``.
+
+    >>> round(tail_quantile(0.025), 4)
+    1.96
+    """
+    q = 1.0 - tail
+    return float(special.ndtri(q)) if df is None else float(stats.t.ppf(q, df))
+
+
 def critical_value(confidence_level: float, alternative: str, df: float | None = None) -> float:
     """The quantile that sets an interval's half-width (one- or two-sided)."""
     tail = 1.0 - confidence_level
-    q = 1.0 - tail / 2.0 if alternative == "two-sided" else 1.0 - tail
-    return float(special.ndtri(q)) if df is None else float(stats.t.ppf(q, df))
+    return tail_quantile(tail / 2.0 if alternative == "two-sided" else tail, df)
+
+
+def fixed_horizon_drift(alpha: float, power: float) -> float:
+    """``z_{1 - alpha} + z_{power}``: the mean of the z statistic at which a fixed-horizon one-sided
+    z test at level ``alpha`` rejects with probability ``power``.
+
+    >>> round(fixed_horizon_drift(0.025, 0.8), 4)
+    2.8016
+    """
+    return float(special.ndtri(1.0 - alpha) + special.ndtri(power))
 
 
 def interval(

@@ -42,7 +42,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import integrate, optimize, special, stats
 
-from abkit._inference import NAN_INTERVAL, warn_degenerate
+from abkit._inference import NAN_INTERVAL, interval, warn_degenerate
 from abkit._results import ConfidenceInterval, Result
 from abkit._validation import check_confidence_level, check_positive
 from abkit.errors import ConvergenceError
@@ -302,9 +302,9 @@ def bayes_means(
     t = _as_mean_stats("treatment", treatment)
     var_c, var_t = c.var / c.n, t.var / t.n
     mu, s = t.mean - c.mean, math.sqrt(var_c + var_t)
-    z = float(special.ndtri(1.0 - (1.0 - confidence_level) / 2.0))
-    control_ci = ConfidenceInterval(c.mean - z * math.sqrt(var_c), c.mean + z * math.sqrt(var_c))
-    treatment_ci = ConfidenceInterval(t.mean - z * math.sqrt(var_t), t.mean + z * math.sqrt(var_t))
+    # Normal posteriors (flat prior): the credible intervals are the Wald intervals.
+    control_ci = interval(c.mean, math.sqrt(var_c), "two-sided", confidence_level)
+    treatment_ci = interval(t.mean, math.sqrt(var_t), "two-sided", confidence_level)
     if s == 0.0:
         warn_degenerate("Both arms have zero variance; the posterior summaries are NaN.")
         chance = loss_control = loss_treatment = math.nan
@@ -314,7 +314,7 @@ def bayes_means(
         density = float(stats.norm.pdf(mu / s))
         loss_control = mu * chance + s * density
         loss_treatment = -mu * (1.0 - chance) + s * density
-        ci = ConfidenceInterval(mu - z * s, mu + z * s)
+        ci = interval(mu, s, "two-sided", confidence_level)
         relative_ci = _normal_relative_interval(c.mean, var_c, t.mean, var_t, confidence_level)
     return BayesMeansResult(
         chance_to_win=chance,

@@ -35,6 +35,7 @@ from abkit._inference import (
     pvalue_from_statistic,
     warn_degenerate,
 )
+from abkit._ranks import placements as shared_placements
 from abkit._results import ConfidenceInterval, Result
 from abkit._validation import (
     as_float_array,
@@ -43,7 +44,6 @@ from abkit._validation import (
     check_real,
     check_same_length,
 )
-from abkit.shadow._ranks import midranks
 
 __all__ = ["AUCInterval", "DeLongTestResult", "auc_ci", "delong_from_moments", "delong_test"]
 
@@ -111,21 +111,10 @@ def placements(
     """DeLong's structural components (V10 for positives, V01 for negatives) by midranks.
 
     ``V10_i`` is the share of negatives scored below positive ``i`` (ties 1/2); ``V01_j`` the
-    share of positives scored above negative ``j``. Their means are both the AUC.
+    share of positives scored above negative ``j``. Their means are both the AUC. Each in request
+    order, so two models' values pair up; computed by :func:`abkit._ranks.placements`.
     """
-    order = np.argsort(score)  # any sort works: midranks depend on the values only
-    sorted_score = score[order]
-    sorted_positive = positive[order]
-    overall = midranks(sorted_score)
-    pos_scores = sorted_score[sorted_positive]
-    neg_scores = sorted_score[~sorted_positive]
-    m, n = pos_scores.size, neg_scores.size
-    components = np.empty(score.size)
-    components[sorted_positive] = (overall[sorted_positive] - midranks(pos_scores)) / n
-    components[~sorted_positive] = 1.0 - (overall[~sorted_positive] - midranks(neg_scores)) / m
-    in_input_order = np.empty(score.size)
-    in_input_order[order] = components  # back to request order, so the models' values pair up
-    return in_input_order[positive], in_input_order[~positive]
+    return shared_placements(score[positive], score[~positive])
 
 
 def _check_scores(name: str, score: Any) -> npt.NDArray[np.float64]:

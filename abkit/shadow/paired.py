@@ -41,6 +41,7 @@ from abkit._inference import (
     pvalue_from_statistic,
     warn_degenerate,
 )
+from abkit._ranks import midranks_and_run_lengths
 from abkit._results import ConfidenceInterval, Result
 from abkit._rootfind import zeroin
 from abkit._validation import (
@@ -50,7 +51,6 @@ from abkit._validation import (
     check_confidence_level,
     check_real,
 )
-from abkit.shadow._ranks import tie_runs
 from abkit.shadow._signrank import exact_signed_rank
 
 __all__ = [
@@ -362,8 +362,7 @@ def _signed_rank_z(diff: npt.NDArray[np.float64], alternative: str, correction: 
         return math.nan, 0.0
     magnitude = np.abs(diff)
     order = np.argsort(magnitude, kind="stable")
-    starts, lengths = tie_runs(magnitude[order])
-    ranks = np.repeat(starts + (lengths + 1) / 2.0, lengths)
+    ranks, lengths = midranks_and_run_lengths(magnitude[order])
     v = float(ranks[diff[order] > 0].sum())
     z = v - n * (n + 1) / 4.0
     sigma2 = n * (n + 1) * (2 * n + 1) / 24.0 - float(np.sum(lengths**3 - lengths)) / 48.0

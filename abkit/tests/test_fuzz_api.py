@@ -744,6 +744,11 @@ CASES: tuple[Case, ...] = (
     fn("in_namespace", abkit.assignment.in_namespace, "user", ["ns", 0.0, 0.5]),
     fn("optimizely_bucket", abkit.assignment.optimizely_bucket, "user", "exp"),
     fn("optimizely_ranges", abkit.assignment.optimizely_ranges, [0.5, 0.5], 1.0),
+    fn("Split", abkit.assignment.Split, "exp", [0.5, 0.5], n_variants=2, coverage=0.9,
+       namespace=("ns", 0.0, 1.0), seed="s", hash_version=2, hashing="growthbook",
+       ranges=[(0.0, 0.4), (0.5, 0.9)]),
+    method("Split.index", lambda: abkit.assignment.Split("exp", [0.5, 0.5]), "u1"),
+    method("Split.position", lambda: abkit.assignment.Split("exp", [0.5, 0.5]), "u1"),
 )
 
 
@@ -804,10 +809,6 @@ NOT_CALLED_MODULES = ("abkit.plotting",)
 KNOWN_FAILURES: dict[tuple[str, str], str] = {
     ("MeanStats.update", "values"):
         "1e300 (+1) -> ValueError: `var` must be finite; got inf.",
-    ("assign", "n_variants"):
-        'nan (+15) -> ValueError: `weights` must have one entry per variant (nan); got 2.',
-    ("assign", "ranges"):
-        "nan (+14) -> TypeError: 'float' object is not iterable",
     ("assign", "filters"):
         "nan (+14) -> TypeError: 'float' object is not iterable",
     ("power_proportions", "ratio"):
