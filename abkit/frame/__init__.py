@@ -7,6 +7,8 @@
   DataFrame).
 - :mod:`abkit.frame.shadow_log`: :func:`load_shadow_log` (a table, a file or a router's log to an
   :class:`abkit.shadow.ShadowLog`).
+- :mod:`abkit.frame.offpolicy`: :class:`OffPolicyTable` and :func:`evaluate_policy` (IPS, SNIPS,
+  direct method, doubly robust and replay from a decision log, through engine aggregates).
 - :mod:`abkit.frame.shadow_engine`: :class:`ShadowTable` (paired tests from engine aggregates)
   and :func:`compare_models` on a table, a file or a directory of log segments.
 
@@ -29,6 +31,7 @@ from abkit.frame.experiment import (
     summarize,
     to_frame,
 )
+from abkit.frame.offpolicy import OPE_METHODS, OffPolicyTable, evaluate_policy
 from abkit.frame.quantile import Quantile, QuantileStats, QuantileTestResult, quantile_test
 from abkit.frame.shadow_engine import ShadowTable, compare_models
 from abkit.frame.shadow_log import LAYOUTS, load_shadow_log
@@ -36,11 +39,13 @@ from abkit.frame.simulate import SimulationResult, SimulationRow
 
 __all__ = [
     "LAYOUTS",
+    "OPE_METHODS",
     "Experiment",
     "ExperimentResult",
     "Mean",
     "Metric",
     "MetricResult",
+    "OffPolicyTable",
     "Proportion",
     "Quantile",
     "QuantileStats",
@@ -50,6 +55,7 @@ __all__ = [
     "SimulationResult",
     "SimulationRow",
     "compare_models",
+    "evaluate_policy",
     "load_shadow_log",
     "quantile_test",
     "summarize",

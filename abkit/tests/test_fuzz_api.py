@@ -294,6 +294,16 @@ def shadow_table() -> Any:
     return frame.ShadowTable(SHADOW_TABLE_TIMED)
 
 
+OPE_TABLE = pd.DataFrame({"action": LABELS, "propensity": PROPENSITY, "reward": BINARY.astype(float),
+                          "best": np.zeros(10, dtype=np.int64), "p0": TARGET[:, 0], "p1": TARGET[:, 1],
+                          "q0": Q_HAT[:, 0], "q1": Q_HAT[:, 1]})
+OPE_COLUMNS = {"target": ["p0", "p1"], "q_hat": ["q0", "q1"], "target_action": "best"}
+
+
+def ope_table() -> Any:
+    return frame.OffPolicyTable(OPE_TABLE, **OPE_COLUMNS)
+
+
 def quantile_stats(shift: float = 0.0) -> Any:
     return frame.QuantileStats.from_values(np.arange(1.0, 101.0) + shift, 0.5)
 
@@ -638,6 +648,17 @@ CASES: tuple[Case, ...] = (
            metrics=["auc"], min_requests=10, n_resamples=100, rng=0),
     method("ShadowTable.monitor_stats", shadow_table,
            shadow.ShadowMonitor("v1", ["v2"], ["accuracy"], min_requests=10)),
+    fn("OffPolicyTable", frame.OffPolicyTable, OPE_TABLE, target=["p0", "p1"], q_hat=["q0", "q1"],
+       target_action="best", reward="reward", action="action", propensity="propensity"),
+    method("OffPolicyTable.evaluate", ope_table, ["ips", "replay"], clip=None, confidence_level=0.95),
+    method("OffPolicyTable.ips", ope_table, clip=None, confidence_level=0.95),
+    method("OffPolicyTable.snips", ope_table, confidence_level=0.95),
+    method("OffPolicyTable.direct_method", ope_table, confidence_level=0.95),
+    method("OffPolicyTable.doubly_robust", ope_table, clip=None, confidence_level=0.95),
+    method("OffPolicyTable.replay", ope_table, confidence_level=0.95),
+    fn("evaluate_policy", frame.evaluate_policy, OPE_TABLE, target=["p0", "p1"], q_hat=["q0", "q1"],
+       target_action="best", methods=None, clip=None, confidence_level=0.95, reward="reward",
+       action="action", propensity="propensity"),
     fn("make_experiment", abkit.datasets.make_experiment, 200, conversion_rate=0.1, rng=0),
     # -- adapters --------------------------------------------------------------------------------
     fn("FixedSplitRouter", FixedSplitRouter, "exp", ("control", "treatment"), [0.5, 0.5],

@@ -128,3 +128,27 @@ def test_spark_capped_means_give_the_pandas_answer(spark: Any) -> None:
     # Spark's exact percentile is type 7 too; sums in another order: 1e-9 relative.
     for column in ["cap_threshold", "effect", "ci_low", "ci_high", "pvalue"]:
         np.testing.assert_allclose(actual[column], expected[column], rtol=1e-9, err_msg=column)
+
+
+def test_offpolicy_engine_on_spark_gives_the_in_memory_answer(spark: Any) -> None:
+    from abkit.frame import evaluate_policy
+    from abkit.tests.frame.test_offpolicy_engine import (
+        REFERENCE,
+        _assert_same,
+        _bad_table,
+        _columns,
+        _frame,
+        _in_memory,
+    )
+
+    inputs = REFERENCE["inputs"]
+    table = to_spark(spark, _frame(inputs))
+    results = evaluate_policy(table, target_action="best", **_columns(len(inputs["target"][0])))
+    expected = _in_memory(inputs)
+    assert list(results) == list(expected)
+    for name, result in results.items():
+        _assert_same(result, expected[name])  # 1e-9 relative, as the other engines
+    clipped = evaluate_policy(table, methods=["ips"], clip=2.0, **_columns(len(inputs["target"][0])))
+    _assert_same(clipped["ips"], _in_memory(inputs, clip=2.0)["ips"])
+    with pytest.raises(ValueError, match=r"`propensity` column 'propensity' must be in \(0, 1\]; got 1"):
+        evaluate_policy(to_spark(spark, _bad_table(propensity=(3, 0.0))), **_columns(2))
