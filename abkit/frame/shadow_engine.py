@@ -15,9 +15,11 @@ the two models' rows by request id and asks the engine for its sufficient statis
   ``shift`` (lag) window functions in timestamp order;
 - :class:`abkit.shadow.ShadowMonitor` looks: :meth:`ShadowTable.monitor_stats`.
 
-Not (yet) in the engine: the Wilcoxon signed-rank test and latency quantiles (load the table
-with :func:`abkit.frame.load_shadow_log` and use the core functions); in :meth:`compare_models`
-the bootstrap metrics fall back to loading.
+- Wilcoxon signed-rank: average ranks of ``|d|`` (a window function) and the positive rank sum;
+  the Hodges-Lehmann estimate and interval invert it with one such query per root-finding step;
+- latency quantiles: the needed exact order statistics (a ``row_number`` window).
+
+In :meth:`compare_models` the bootstrap metrics fall back to loading.
 
 The final step is the core's own (:func:`abkit.shadow.paired_t_from_moments`,
 :func:`abkit.shadow.mcnemar_from_counts`, :func:`abkit.shadow.delong_from_moments`,
