@@ -10,6 +10,8 @@
 - :mod:`abkit.frame.router_log`: :func:`read_log`, :func:`load_outcomes` (for
   ``Experiment.analyze``) and :func:`load_decision_log` (for off-policy evaluation) read the
   routers' decision and outcome log directories in DuckDB.
+- :mod:`abkit.frame.offpolicy`: :class:`OffPolicyTable` and :func:`evaluate_policy` (IPS, SNIPS,
+  direct method, doubly robust and replay from a decision log, through engine aggregates).
 - :mod:`abkit.frame.shadow_engine`: :class:`ShadowTable` (paired tests from engine aggregates)
   and :func:`compare_models` on a table, a file or a directory of log segments.
 
@@ -32,6 +34,7 @@ from abkit.frame.experiment import (
     summarize,
     to_frame,
 )
+from abkit.frame.offpolicy import OPE_METHODS, OffPolicyTable, evaluate_policy
 from abkit.frame.quantile import Quantile, QuantileStats, QuantileTestResult, quantile_test
 from abkit.frame.router_log import LOG_EVENTS, load_decision_log, load_outcomes, read_log
 from abkit.frame.shadow_engine import ShadowTable, compare_models
@@ -41,11 +44,13 @@ from abkit.frame.simulate import SimulationResult, SimulationRow
 __all__ = [
     "LAYOUTS",
     "LOG_EVENTS",
+    "OPE_METHODS",
     "Experiment",
     "ExperimentResult",
     "Mean",
     "Metric",
     "MetricResult",
+    "OffPolicyTable",
     "Proportion",
     "Quantile",
     "QuantileStats",
@@ -55,6 +60,7 @@ __all__ = [
     "SimulationResult",
     "SimulationRow",
     "compare_models",
+    "evaluate_policy",
     "load_decision_log",
     "load_outcomes",
     "load_shadow_log",

@@ -364,11 +364,24 @@ def _signed_rank_z(diff: npt.NDArray[np.float64], alternative: str, correction: 
     order = np.argsort(magnitude, kind="stable")
     ranks, lengths = midranks_and_run_lengths(magnitude[order])
     v = float(ranks[diff[order] > 0].sum())
+    return signed_rank_z(n, v, float(np.sum(lengths**3 - lengths)), alternative, correction), v
+
+
+def signed_rank_z(n: int, v: float, tie_sum: float, alternative: str, correction: bool) -> float:
+    """The normal score of the positive rank sum ``v`` of ``n`` non-zero differences.
+
+    ``tie_sum`` is ``sum(t^3 - t)`` over the groups of tied ``|d|``. The engine path
+    (:meth:`abkit.frame.ShadowTable.wilcoxon_test`) computes the three sums with window
+    functions and finishes here, as the in-memory path does.
+
+    >>> signed_rank_z(10, 55.0, 0.0, "two-sided", False) > 2.8
+    True
+    """
     z = v - n * (n + 1) / 4.0
-    sigma2 = n * (n + 1) * (2 * n + 1) / 24.0 - float(np.sum(lengths**3 - lengths)) / 48.0
+    sigma2 = n * (n + 1) * (2 * n + 1) / 24.0 - tie_sum / 48.0
     if sigma2 <= 0.0:
-        return math.nan, v
-    return (z - continuity_shift(z, alternative, correction)) / math.sqrt(sigma2), v
+        return math.nan
+    return (z - continuity_shift(z, alternative, correction)) / math.sqrt(sigma2)
 
 
 def continuity_shift(centred: float, alternative: str, correction: bool) -> float:
@@ -381,22 +394,6 @@ def continuity_shift(centred: float, alternative: str, correction: bool) -> floa
 
 
 
-
-
-def _invert(diff: npt.NDArray[np.float64], target: float, alternative: str, correction: bool,
-            *, clamp: bool) -> float:
-    """The shift ``d`` where the score of ``diff - d`` crosses ``target`` (R's ``wdiff`` root).
-
-    ``clamp`` returns the range's end when the target is not bracketed (R's ``root`` for the
-    interval); the estimate (``clamp=False``) is always bracketed for non-degenerate data.
-    """
-    low, high = float(diff.min()), float(diff.max())
-
-    def score(shift: float) -> float:
-        z, _ = _signed_rank_z(diff - shift, alternative, correction)
-        return z - target
-
-    return invert_step(score, low, high, clamp=clamp)
 
 
 def invert_step(score: Any, low: float, high: float, *, clamp: bool) -> float:
@@ -470,24 +467,52 @@ def wilcoxon_test(
     n_zero = int(np.count_nonzero(diff == 0.0))
     z, v = _signed_rank_z(diff, alternative, correction)
     n = int(diff.size) - n_zero
+    nonzero = diff[diff != 0.0]  # R inverts the statistic on the non-zero differences only
+    if not math.isnan(z):
+        untied = n_zero == 0 and np.unique(np.abs(nonzero)).size == n
+        if untied and (method == "exact" or (method == "auto" and n < 50)):
+            pvalue, estimate, ci = exact_signed_rank(nonzero, v, alternative, confidence_level)
+            return WilcoxonTestResult(statistic=z, pvalue=pvalue, effect=estimate, ci=ci, method="exact",
+                                      rank_sum_positive=v, n=n, n_zero=n_zero, alternative=alternative,
+                                      confidence_level=confidence_level, correction=correction)
+
+    def score(shift: float, corrected: bool) -> float:
+        return _signed_rank_z(nonzero - shift, alternative, corrected)[0]
+
+    bounds = (float(nonzero.min()), float(nonzero.max())) if n else (math.nan, math.nan)
+    return wilcoxon_from_scores(z, v, n, n_zero, score, bounds, alternative=alternative,
+                                correction=correction, confidence_level=confidence_level)
+
+
+def wilcoxon_from_scores(
+    z: float, v: float, n: int, n_zero: int, score: Any, bounds: tuple[float, float], *,
+    alternative: str, correction: bool, confidence_level: float,
+) -> WilcoxonTestResult:
+    """:func:`wilcoxon_test` by the normal approximation, from the normal score of the data.
+
+    ``z`` and ``v`` are the normal score and positive rank sum of the ``n`` non-zero
+    differences (``n_zero`` zeros dropped); ``score(shift, corrected)`` the normal score of the
+    non-zero differences minus ``shift`` (R's ``wdiff``), and ``bounds`` their minimum and
+    maximum, between which the Hodges-Lehmann estimate and interval are found by root finding.
+    The in-memory test and the engine path (:meth:`abkit.frame.ShadowTable.wilcoxon_test`,
+    whose engine ranks ``|d - shift|`` with window functions) both finish here.
+    """
     common: dict[str, Any] = {"rank_sum_positive": v, "n": n, "n_zero": n_zero, "alternative": alternative,
               "confidence_level": confidence_level, "correction": correction}
     if math.isnan(z):
         warn_degenerate("All paired differences are 0 (or tied at one value); the test is undefined.")
         return WilcoxonTestResult(statistic=math.nan, pvalue=math.nan, effect=math.nan, ci=NAN_INTERVAL,
                                   method="approx", **common)
-    diff = diff[diff != 0.0]  # R inverts the statistic on the non-zero differences only
-    untied = n_zero == 0 and np.unique(np.abs(diff)).size == n
-    if untied and (method == "exact" or (method == "auto" and n < 50)):
-        pvalue, estimate, ci = exact_signed_rank(diff, v, alternative, confidence_level)
-        return WilcoxonTestResult(statistic=z, pvalue=pvalue, effect=estimate, ci=ci, method="exact",
-                                  **common)
+    low_end, high_end = bounds
+
+    def invert(target: float, corrected: bool, clamp: bool) -> float:
+        return invert_step(lambda shift: score(shift, corrected) - target, low_end, high_end, clamp=clamp)
+
     pvalue = pvalue_from_statistic(z, alternative)
     crit = critical_value(confidence_level, alternative)
-    low = -math.inf if alternative == "less" else _invert(diff, crit, alternative, correction, clamp=True)
-    high = (math.inf if alternative == "greater"
-            else _invert(diff, -crit, alternative, correction, clamp=True))
-    estimate = _invert(diff, 0.0, alternative, False, clamp=False)  # R >= 4.0: no correction here
+    low = -math.inf if alternative == "less" else invert(crit, correction, True)
+    high = math.inf if alternative == "greater" else invert(-crit, correction, True)
+    estimate = invert(0.0, False, False)  # R >= 4.0: no correction here
     return WilcoxonTestResult(statistic=z, pvalue=pvalue, effect=estimate, ci=ConfidenceInterval(low, high),
                               method="approx", **common)
 

@@ -317,6 +317,16 @@ def shadow_table() -> Any:
     return frame.ShadowTable(SHADOW_TABLE_TIMED)
 
 
+OPE_TABLE = pd.DataFrame({"action": LABELS, "propensity": PROPENSITY, "reward": BINARY.astype(float),
+                          "best": np.zeros(10, dtype=np.int64), "p0": TARGET[:, 0], "p1": TARGET[:, 1],
+                          "q0": Q_HAT[:, 0], "q1": Q_HAT[:, 1]})
+OPE_COLUMNS = {"target": ["p0", "p1"], "q_hat": ["q0", "q1"], "target_action": "best"}
+
+
+def ope_table() -> Any:
+    return frame.OffPolicyTable(OPE_TABLE, **OPE_COLUMNS)
+
+
 def quantile_stats(shift: float = 0.0) -> Any:
     return frame.QuantileStats.from_values(np.arange(1.0, 101.0) + shift, 0.5)
 
@@ -657,10 +667,25 @@ CASES: tuple[Case, ...] = (
     method("ShadowTable.delong_test", shadow_table, "v1", "v2"),
     method("ShadowTable.latency_ratio_test", shadow_table, "v1", "v2"),
     method("ShadowTable.diebold_mariano_test", shadow_table, "v1", "v2", values="score"),
+    method("ShadowTable.wilcoxon_test", shadow_table, "v1", "v2", values="score", threshold=0.5,
+           correction=True, method="approx", alternative="two-sided", confidence_level=0.95),
+    method("ShadowTable.latency_quantiles", shadow_table, "v2", quantiles=(0.5, 0.9),
+           confidence_level=0.95, method="weibull"),
     method("ShadowTable.compare_models", shadow_table, champion="v1", challengers=["v2"],
            metrics=["auc"], min_requests=10, n_resamples=100, rng=0),
     method("ShadowTable.monitor_stats", shadow_table,
            shadow.ShadowMonitor("v1", ["v2"], ["accuracy"], min_requests=10)),
+    fn("OffPolicyTable", frame.OffPolicyTable, OPE_TABLE, target=["p0", "p1"], q_hat=["q0", "q1"],
+       target_action="best", reward="reward", action="action", propensity="propensity"),
+    method("OffPolicyTable.evaluate", ope_table, ["ips", "replay"], clip=None, confidence_level=0.95),
+    method("OffPolicyTable.ips", ope_table, clip=None, confidence_level=0.95),
+    method("OffPolicyTable.snips", ope_table, confidence_level=0.95),
+    method("OffPolicyTable.direct_method", ope_table, confidence_level=0.95),
+    method("OffPolicyTable.doubly_robust", ope_table, clip=None, confidence_level=0.95),
+    method("OffPolicyTable.replay", ope_table, confidence_level=0.95),
+    fn("evaluate_policy", frame.evaluate_policy, OPE_TABLE, target=["p0", "p1"], q_hat=["q0", "q1"],
+       target_action="best", methods=None, clip=None, confidence_level=0.95, reward="reward",
+       action="action", propensity="propensity"),
     fn("make_experiment", abkit.datasets.make_experiment, 200, conversion_rate=0.1, rng=0),
     # -- adapters --------------------------------------------------------------------------------
     fn("FixedSplitRouter", FixedSplitRouter, "exp", ("control", "treatment"), [0.5, 0.5],
