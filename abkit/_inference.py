@@ -2,7 +2,11 @@
 
 Every fixed-horizon test reduces to an estimate, its standard error and a reference
 distribution (normal, or Student t with some degrees of freedom); this module turns those into
-p-values and intervals the same way for all of them, one- and two-sided.
+p-values and intervals the same way for all of them, one- and two-sided. The normal critical
+values, z p-values and Wald intervals of the rest of abkit come from here; the two exceptions
+reproduce another program's arithmetic to the last bit and say so where they stand (the
+asymptotic Wilcoxon interval along R's ``wilcox.test`` path in :mod:`abkit.nonparametric`, and
+Netflix Kayenta's ``MannWhitney`` in :mod:`abkit.rollout.kayenta`).
 
 Examples
 --------
@@ -45,11 +49,33 @@ def pvalue_from_statistic(statistic: float, alternative: str, df: float | None =
     return min(two_sided, 1.0)
 
 
+def tail_quantile(tail: float, df: float | None = None) -> float:
+    """The normal (``df=None``) or Student t quantile with probability ``tail`` above it.
+
+    ``z_{1 - tail}``: the critical value of a one-sided test at level ``tail``, or of a two-sided
+    test at level ``2 * tail``.
+
+    >>> round(tail_quantile(0.025), 4)
+    1.96
+    """
+    q = 1.0 - tail
+    return float(special.ndtri(q)) if df is None else float(stats.t.ppf(q, df))
+
+
 def critical_value(confidence_level: float, alternative: str, df: float | None = None) -> float:
     """The quantile that sets an interval's half-width (one- or two-sided)."""
     tail = 1.0 - confidence_level
-    q = 1.0 - tail / 2.0 if alternative == "two-sided" else 1.0 - tail
-    return float(special.ndtri(q)) if df is None else float(stats.t.ppf(q, df))
+    return tail_quantile(tail / 2.0 if alternative == "two-sided" else tail, df)
+
+
+def fixed_horizon_drift(alpha: float, power: float) -> float:
+    """``z_{1 - alpha} + z_{power}``: the mean of the z statistic at which a fixed-horizon one-sided
+    z test at level ``alpha`` rejects with probability ``power``.
+
+    >>> round(fixed_horizon_drift(0.025, 0.8), 4)
+    2.8016
+    """
+    return float(special.ndtri(1.0 - alpha) + special.ndtri(power))
 
 
 def interval(
@@ -100,10 +126,10 @@ def welch_df(var_mean_a: float, var_mean_b: float, n_a: int, n_b: int) -> float:
 
 
 def relative_interval_log(
-    mean_control: float,
-    var_mean_control: float,
-    mean_treatment: float,
-    var_mean_treatment: float,
+    control_mean: float,
+    var_control_mean: float,
+    treatment_mean: float,
+    var_treatment_mean: float,
     alternative: str,
     confidence_level: float,
     df: float | None = None,
@@ -112,15 +138,15 @@ def relative_interval_log(
 
     Needs both means positive; otherwise NaN with a ``DegenerateDataWarning``.
     """
-    if not (mean_control > 0.0 and mean_treatment > 0.0):
+    if not (control_mean > 0.0 and treatment_mean > 0.0):
         warn_degenerate(
             "The delta-log relative interval needs positive means in both arms; got "
-            f"{mean_control} and {mean_treatment}. Use relative_method='fieller'."
+            f"{control_mean} and {treatment_mean}. Use relative_method='fieller'."
         )
         return NAN_INTERVAL
-    log_ratio = math.log(mean_treatment / mean_control)
-    log_var = (var_mean_treatment / mean_treatment / mean_treatment
-               + var_mean_control / mean_control / mean_control)
+    log_ratio = math.log(treatment_mean / control_mean)
+    log_var = (var_treatment_mean / treatment_mean / treatment_mean
+               + var_control_mean / control_mean / control_mean)
     if not math.isfinite(log_var) or (df is not None and math.isnan(df)):
         warn_degenerate(
             "A mean is too close to 0 for the delta-log relative interval; it is NaN."
@@ -136,10 +162,10 @@ def _expm1(x: float) -> float:
 
 
 def relative_interval_fieller(
-    mean_control: float,
-    var_mean_control: float,
-    mean_treatment: float,
-    var_mean_treatment: float,
+    control_mean: float,
+    var_control_mean: float,
+    treatment_mean: float,
+    var_treatment_mean: float,
     alternative: str,
     confidence_level: float,
     df: float | None = None,
@@ -151,9 +177,9 @@ def relative_interval_fieller(
     ``DegenerateDataWarning``.
     """
     q = critical_value(confidence_level, alternative, df)
-    a = mean_control * mean_control - q * q * var_mean_control
-    b = -2.0 * mean_treatment * mean_control
-    c = mean_treatment * mean_treatment - q * q * var_mean_treatment
+    a = control_mean * control_mean - q * q * var_control_mean
+    b = -2.0 * treatment_mean * control_mean
+    c = treatment_mean * treatment_mean - q * q * var_treatment_mean
     discriminant = b * b - 4.0 * a * c
     if a <= 0.0 or discriminant < 0.0:
         warn_degenerate(

@@ -27,6 +27,26 @@ published test cases):
 ASCII text is hashed by the C implementation in the ``fnv-hash-fast`` package; other text by a
 Python loop over its UTF-16 code units.
 
+**One split, validated once.** :class:`Split` holds an experiment's configuration checked once
+(weights, coverage, namespace, hash version, seed) and its precomputed ranges; ``index(unit_id)``
+is then one hash and a range lookup. :func:`assign` and :class:`abkit.flags.FeatureFlag` go
+through it.
+
+**Positions: flags take the bottom of the range, canaries the top.** A unit's position
+(:meth:`Split.position`) is its hash in ``[0, 1)``, fixed by the unit and the seed. A two-arm
+rollout whose share only grows keeps its "on" units at one end of that range, so raising the
+share only adds units:
+
+- a feature flag at rollout ``r`` is on for positions in ``[0, r)``, the bottom: the split with
+  weights ``[r, 1 - r]``, variant 0 (:class:`abkit.flags.FeatureFlag`);
+- a canary at share ``s`` holds ``[1 - s, 1)``, the top: weights ``[1 - s, s]``, variant 1,
+  which is the split a GrowthBook experiment (or :class:`abkit.adapters.FixedSplitRouter`) with
+  those weights gives its treatment (:class:`abkit.adapters.CanaryRouter`).
+
+So a flag and a canary hashed with the same seed cover opposite ends: at 10% each they reach
+disjoint units. Their default seeds differ (the flag's key, the rollout's experiment name), which
+makes them independent.
+
 **Optimizely mode** (``hashing="optimizely"``) reproduces Optimizely's bucketer: MurmurHash3
 x86 32-bit (the ``mmh3`` package) of ``unit_id + experiment`` with seed 1, scaled to 10,000
 buckets; variants take consecutive ranges ending at ``round(10000 * coverage * cumulative
@@ -44,6 +64,9 @@ Examples
 1
 >>> optimizely_bucket("ppid1", "1886780721")
 5254
+>>> split = Split("checkout-button", [0.5, 0.5])
+>>> split.index("user-1"), split.position("user-1")
+(1, 0.5603)
 """
 
 from __future__ import annotations
@@ -72,6 +95,7 @@ __all__ = [
     "HASHINGS",
     "HASH_VERSIONS",
     "OPTIMIZELY_BUCKETS",
+    "Split",
     "assign",
     "bucket_ranges",
     "choose_variation",
@@ -327,6 +351,27 @@ def check_namespace(namespace: Any) -> Namespace | None:
     return (name, start, end)
 
 
+def check_ranges(ranges: Any, n: int) -> tuple[Range, ...]:
+    """``n`` explicit bucket ranges ``(start, end)`` with ``0 <= start <= end <= 1``.
+
+    >>> check_ranges([(0.0, 0.4), (0.5, 0.9)], 2)
+    ((0.0, 0.4), (0.5, 0.9))
+    """
+    if isinstance(ranges, str | bytes | Mapping) or not isinstance(ranges, Sequence):
+        raise TypeError(f"`ranges` must be a sequence of (start, end) pairs; got {ranges!r}.")
+    if len(ranges) != n:
+        raise ValueError(f"`ranges` must have one entry per variant ({n}); got {len(ranges)}.")
+    checked = []
+    for pair in ranges:
+        if isinstance(pair, str | bytes | Mapping) or not isinstance(pair, Sequence) or len(pair) != 2:
+            raise TypeError(f"`ranges` must be a sequence of (start, end) pairs; got {pair!r} in it.")
+        start, end = check_real("ranges", pair[0]), check_real("ranges", pair[1])
+        if not 0.0 <= start <= end <= 1.0:
+            raise ValueError(f"`ranges` must satisfy 0 <= start <= end <= 1; got {tuple(pair)!r}.")
+        checked.append((start, end))
+    return tuple(checked)
+
+
 def optimizely_bucket(unit_id: str, experiment: str) -> int:
     """Optimizely's bucket of a unit in ``[0, 10000)``: MurmurHash3 (seed 1) of ``unit_id + experiment``.
 
@@ -360,34 +405,119 @@ def optimizely_ranges(weights: Sequence[float], coverage: float = 1.0) -> list[i
     return ends
 
 
-def check_ranges(ranges: Any) -> list[Range]:
-    """Strict bucket ranges: ``(start, end)`` pairs of numbers with ``0 <= start <= end <= 1``.
+class Split:
+    """A split of units between variants, validated once; :meth:`index` is the hot path.
+
+    The arguments are :func:`assign`'s (without the per-unit ``filters``); they are checked here,
+    once, and the variants' hash ranges computed, so :meth:`index` only hashes the unit and finds
+    its range. See the module notes for the bottom/top convention of two-arm rollouts.
+
+    Parameters
+    ----------
+    experiment
+        The experiment key; the default seed (GrowthBook) or the experiment id (Optimizely).
+    weights
+        Design shares of the variants, summing to 1; ``None`` with ``n_variants`` for equal shares.
+    n_variants
+        Number of variants when ``weights`` is ``None`` (default 2; at least 2).
+    coverage
+        Share of units included, in [0, 1].
+    namespace
+        ``(name, start, end)``: only units whose namespace hash is in ``[start, end)`` take part.
+    seed
+        Hash seed instead of the experiment key (GrowthBook only).
+    hash_version
+        GrowthBook hash version, 2 (default) or 1.
+    hashing
+        ``"growthbook"`` or ``"optimizely"``.
+    ranges
+        Explicit GrowthBook bucket ranges, overriding ``weights`` and ``coverage``.
 
     Examples
     --------
-    >>> check_ranges([(0.0, 0.5), (0.5, 1.0)])
-    [(0.0, 0.5), (0.5, 1.0)]
+    >>> flag_like = Split("dark-mode", [0.2, 0.8])          # on: variant 0, the bottom 20%
+    >>> canary_like = Split("checkout-v2", [0.9, 0.1])      # canary: variant 1, the top 10%
+    >>> [flag_like.index(f"u{i}") for i in range(8)]
+    [0, 1, 1, 1, 0, 1, 1, 1]
+    >>> [u for u in (f"u{i}" for i in range(20)) if canary_like.index(u) == 1]
+    ['u16']
+    >>> canary_like.position("u16")   # at least 1 - 0.1
+    0.9145
+    >>> Split("exp", n_variants=3).ranges
+    ((0.0, 0.3333333333333333), (0.3333333333333333, 0.6666666666666666), (0.6666666666666666, 1.0))
     """
-    kind = f"`ranges` must be a sequence of (start, end) pairs of numbers; got {_show(ranges)}."
-    if isinstance(ranges, str | bytes | Mapping) or not isinstance(ranges, Iterable):
-        raise TypeError(kind)
-    checked: list[Range] = []
-    try:
-        pairs = list(ranges)
-    except TypeError:
-        raise TypeError(kind) from None
-    for pair in pairs:
-        if isinstance(pair, str | bytes | Mapping) or not isinstance(pair, Iterable):
-            raise TypeError(kind)
-        try:
-            start, end = pair
-        except (TypeError, ValueError):
-            raise TypeError(kind) from None
-        start, end = check_real("ranges", start), check_real("ranges", end)
-        if not 0.0 <= start <= end <= 1.0:
-            raise ValueError(f"`ranges` must satisfy 0 <= start <= end <= 1; got {_show(pair)}.")
-        checked.append((start, end))
-    return checked
+
+    __slots__ = ("_ends", "_seed", "coverage", "experiment", "hash_version", "hashing",
+                 "namespace", "ranges", "seed", "weights")
+
+    def __init__(
+        self,
+        experiment: str,
+        weights: Sequence[float] | None = None,
+        *,
+        n_variants: int | None = None,
+        coverage: float = 1.0,
+        namespace: Sequence[Any] | None = None,
+        seed: str | None = None,
+        hash_version: int = 2,
+        hashing: str = "growthbook",
+        ranges: Sequence[Sequence[float]] | None = None,
+    ) -> None:
+        self.experiment = check_utf8("experiment", experiment)
+        self.hashing = check_choice("hashing", hashing, HASHINGS)
+        count = None if n_variants is None else check_int("n_variants", n_variants, minimum=2)
+        self.weights = check_weights(weights, 2 if weights is None and count is None else count)
+        self.coverage = check_share("coverage", coverage)
+        if self.hashing == "optimizely" and (namespace is not None or seed is not None
+                                             or ranges is not None):
+            raise ValueError("`namespace`, `seed`, `ranges` and `filters` are GrowthBook options; "
+                             "got one with hashing='optimizely'.")
+        if not known_hash_version(hash_version):
+            raise ValueError(f"`hash_version` must be 1 or 2; got {hash_version!r}.")
+        self.hash_version = int(hash_version)
+        self.namespace = check_namespace(namespace)
+        self.seed = None if seed is None else check_string("seed", seed)
+        self._seed = self.experiment if self.seed is None else self.seed
+        self.ranges: tuple[Range, ...] = (
+            tuple(bucket_ranges(len(self.weights), self.coverage, self.weights)) if ranges is None
+            else check_ranges(ranges, len(self.weights)))
+        self._ends = optimizely_ranges(self.weights, self.coverage) if self.hashing == "optimizely" else []
+
+    def position(self, unit_id: str) -> float:
+        """The unit's position in ``[0, 1)``: GrowthBook's hash of ``unit_id`` with the split's
+        seed and version, or the Optimizely bucket over 10,000."""
+        if type(unit_id) is not str or not unit_id:  # the full check only off the common path
+            check_id("unit_id", unit_id)
+        if self.hashing == "optimizely":
+            return optimizely_bucket(unit_id, self.experiment) / OPTIMIZELY_BUCKETS
+        return _gb_hash(self._seed, unit_id, self.hash_version)
+
+    def index(self, unit_id: str) -> int:
+        """The unit's variant index, or -1 outside the namespace or the coverage (the hot path:
+        one hash and a range lookup)."""
+        if type(unit_id) is not str or not unit_id:  # the full check only off the common path
+            check_id("unit_id", unit_id)
+        if self.hashing == "optimizely":
+            bucket = mmh3.hash(unit_id + self.experiment, 1, signed=False) * OPTIMIZELY_BUCKETS >> 32
+            for i, last in enumerate(self._ends):
+                if bucket < last:
+                    return i
+            return -1
+        if self.namespace is not None and not in_namespace(unit_id, self.namespace):
+            return -1
+        position = _gb_hash(self._seed, unit_id, self.hash_version)
+        for i, (start, end) in enumerate(self.ranges):
+            if start <= position < end:
+                return i
+        return -1
+
+    def __repr__(self) -> str:
+        return (f"Split({self.experiment!r}, {list(self.weights)!r}, coverage={self.coverage!r}, "
+                f"seed={self.seed!r}, hash_version={self.hash_version}, hashing={self.hashing!r})")
+
+
+def _length(value: Any) -> int:
+    return len(value) if isinstance(value, Sequence) else 0
 
 
 def check_filters(filters: Any) -> list[dict[str, Any]]:
@@ -410,7 +540,8 @@ def check_filters(filters: Any) -> list[dict[str, Any]]:
         attribute = f.get("attribute")
         if attribute is not None and not isinstance(attribute, str):
             raise TypeError(f"`filters` attribute must be a string or None; got {_show(attribute)}.")
-        checked.append({"seed": check_utf8("filters", f["seed"]), "ranges": check_ranges(f["ranges"]),
+        ranges = check_ranges(f["ranges"], _length(f["ranges"]))
+        checked.append({"seed": check_utf8("filters", f["seed"]), "ranges": ranges,
                         "hash_version": version, "attribute": attribute})
     return checked
 
@@ -490,40 +621,19 @@ def assign(
     1
     """
     unit_id = check_id("unit_id", unit_id)  # UTF-8 encodable: checked before any hashing
-    experiment = check_utf8("experiment", experiment)
-    check_choice("hashing", hashing, HASHINGS)
-    if n_variants is not None:
-        n_variants = check_int("n_variants", n_variants, minimum=1, maximum=MAX_VARIANTS)
-    if weights is None:
-        count = 2 if n_variants is None else n_variants
-        if count < 2:
+    if weights is None and n_variants is not None:
+        check_utf8("experiment", experiment)
+        check_choice("hashing", hashing, HASHINGS)
+        if check_int("n_variants", n_variants, minimum=1) < 2:
             return -1  # a single variation is not an experiment (GrowthBook)
-        shares = check_weights(None, count)
-    else:
-        shares = check_weights(weights, n_variants)
-    coverage = check_share("coverage", coverage)
-    ranges = None if ranges is None else check_ranges(ranges)
+    split = Split(experiment, weights, n_variants=n_variants, coverage=coverage, namespace=namespace,
+                  seed=seed, hash_version=hash_version, hashing=hashing, ranges=ranges)
     filters = None if filters is None else check_filters(filters)
     if attributes is not None and not isinstance(attributes, Mapping):
         raise TypeError(f"`attributes` must be a mapping; got {_show(attributes)}.")
-    if hashing == "optimizely":
-        if namespace is not None or seed is not None or ranges is not None or filters is not None:
-            raise ValueError("`namespace`, `seed`, `ranges` and `filters` are GrowthBook options; "
-                             "got one with hashing='optimizely'.")
-        bucket = optimizely_bucket(unit_id, experiment)
-        for i, end in enumerate(optimizely_ranges(shares, coverage)):
-            if bucket < end:
-                return i
-        return -1
-    if not known_hash_version(hash_version):
-        raise ValueError(f"`hash_version` must be 1 or 2; got {hash_version!r}.")
+    if hashing == "optimizely" and filters is not None:
+        raise ValueError("`namespace`, `seed`, `ranges` and `filters` are GrowthBook options; "
+                         "got one with hashing='optimizely'.")
     if filters and _filtered_out(unit_id, filters, attributes or {}):
         return -1
-    space = check_namespace(namespace)
-    if space is not None and not in_namespace(unit_id, space):
-        return -1
-    n = gb_hash(experiment if seed is None else check_string("seed", seed), unit_id, hash_version)
-    assert n is not None  # the version was checked above
-    if ranges is None:
-        ranges = bucket_ranges(len(shares), coverage, shares)
-    return choose_variation(n, ranges)
+    return split.index(unit_id)

@@ -15,8 +15,8 @@ integral with shifted parameters, since ``x f(x; a, b) = a / (a + b) f(x; a + 1,
 posteriors everything is closed form: with ``D = T - C ~ N(mu, s^2)``,
 ``P(D > 0) = Phi(mu / s)`` and ``E[D+] = mu Phi(mu / s) + s phi(mu / s)``.
 
-``expected_loss_control`` is the expected loss of shipping the control, ``E[max(T - C, 0)]``
-(what is given up if the treatment is in fact better); ``expected_loss_treatment`` is
+``control_expected_loss`` is the expected loss of shipping the control, ``E[max(T - C, 0)]``
+(what is given up if the treatment is in fact better); ``treatment_expected_loss`` is
 ``E[max(C - T, 0)]``. Credible intervals are equal-tailed; those of the difference and of the
 relative lift ``T / C - 1`` come from the exact distribution of each, by root-finding on its
 CDF (an integral as above). ``relative_effect`` is the ratio of the posterior means minus 1.
@@ -27,7 +27,7 @@ Examples
 >>> r = bayes_proportions(ProportionStats(100, 1000), ProportionStats(120, 1000))
 >>> round(r.chance_to_win, 6)
 0.923183
->>> r.expected_loss_treatment < r.expected_loss_control
+>>> r.treatment_expected_loss < r.control_expected_loss
 True
 """
 
@@ -42,7 +42,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import integrate, optimize, special, stats
 
-from abkit._inference import NAN_INTERVAL, warn_degenerate
+from abkit._inference import NAN_INTERVAL, interval, warn_degenerate
 from abkit._results import ConfidenceInterval, Result
 from abkit._validation import check_confidence_level, check_positive
 from abkit.errors import ConvergenceError
@@ -73,17 +73,17 @@ _RELATIVE_MASS = 1e-9
 class BayesMeansResult(Result):
     """Result of :func:`bayes_means` (and the base of :class:`BayesProportionsResult`).
 
-    ``chance_to_win`` is ``P(T > C)`` under the posterior; ``expected_loss_control`` is
+    ``chance_to_win`` is ``P(T > C)`` under the posterior; ``control_expected_loss`` is
     ``E[max(T - C, 0)]``, the expected loss of choosing the control, and
-    ``expected_loss_treatment`` is ``E[max(C - T, 0)]``. ``effect`` is the posterior mean of
+    ``treatment_expected_loss`` is ``E[max(C - T, 0)]``. ``effect`` is the posterior mean of
     ``T - C`` with credible interval ``ci``; ``relative_effect`` is ``E[T] / E[C] - 1`` and
     ``relative_ci`` the credible interval of ``T / C - 1``; ``control_mean``/``treatment_mean``
     are the posterior means with intervals ``control_ci``/``treatment_ci``.
     """
 
     chance_to_win: float
-    expected_loss_control: float
-    expected_loss_treatment: float
+    control_expected_loss: float
+    treatment_expected_loss: float
     effect: float
     ci: ConfidenceInterval
     relative_effect: float
@@ -214,7 +214,7 @@ def bayes_proportions(
     -------
     BayesProportionsResult
         ``chance_to_win`` (``P(T > C)``, exact up to quadrature error ~1e-12),
-        ``expected_loss_control``, ``expected_loss_treatment``, credible intervals.
+        ``control_expected_loss``, ``treatment_expected_loss``, credible intervals.
 
     Examples
     --------
@@ -246,8 +246,8 @@ def bayes_proportions(
     relative_ci = _equal_tailed(_beta_ratio_cdf(a_t, b_t, a_c, b_c), *ratio_bracket, confidence_level)
     return BayesProportionsResult(
         chance_to_win=prob_greater(a_t, b_t, a_c, b_c),
-        expected_loss_control=loss_control,
-        expected_loss_treatment=max(loss_control - (mean_t - mean_c), 0.0),
+        control_expected_loss=loss_control,
+        treatment_expected_loss=max(loss_control - (mean_t - mean_c), 0.0),
         effect=mean_t - mean_c,
         ci=ci,
         relative_effect=mean_t / mean_c - 1.0,
@@ -294,7 +294,7 @@ def bayes_means(
     --------
     >>> from abkit import MeanStats
     >>> r = bayes_means(MeanStats(2000, 10.0, 16.0), MeanStats(2000, 10.3, 16.0))
-    >>> round(r.chance_to_win, 4), round(r.expected_loss_treatment, 5)
+    >>> round(r.chance_to_win, 4), round(r.treatment_expected_loss, 5)
     (0.9911, 0.00037)
     """
     confidence_level = check_confidence_level(confidence_level)
@@ -302,9 +302,9 @@ def bayes_means(
     t = _as_mean_stats("treatment", treatment)
     var_c, var_t = c.var / c.n, t.var / t.n
     mu, s = t.mean - c.mean, math.sqrt(var_c + var_t)
-    z = float(special.ndtri(1.0 - (1.0 - confidence_level) / 2.0))
-    control_ci = ConfidenceInterval(c.mean - z * math.sqrt(var_c), c.mean + z * math.sqrt(var_c))
-    treatment_ci = ConfidenceInterval(t.mean - z * math.sqrt(var_t), t.mean + z * math.sqrt(var_t))
+    # Normal posteriors (flat prior): the credible intervals are the Wald intervals.
+    control_ci = interval(c.mean, math.sqrt(var_c), "two-sided", confidence_level)
+    treatment_ci = interval(t.mean, math.sqrt(var_t), "two-sided", confidence_level)
     if s == 0.0:
         warn_degenerate("Both arms have zero variance; the posterior summaries are NaN.")
         chance = loss_control = loss_treatment = math.nan
@@ -314,12 +314,12 @@ def bayes_means(
         density = float(stats.norm.pdf(mu / s))
         loss_control = mu * chance + s * density
         loss_treatment = -mu * (1.0 - chance) + s * density
-        ci = ConfidenceInterval(mu - z * s, mu + z * s)
+        ci = interval(mu, s, "two-sided", confidence_level)
         relative_ci = _normal_relative_interval(c.mean, var_c, t.mean, var_t, confidence_level)
     return BayesMeansResult(
         chance_to_win=chance,
-        expected_loss_control=loss_control,
-        expected_loss_treatment=loss_treatment,
+        control_expected_loss=loss_control,
+        treatment_expected_loss=loss_treatment,
         effect=mu,
         ci=ci,
         relative_effect=t.mean / c.mean - 1.0 if c.mean > 0.0 else math.nan,

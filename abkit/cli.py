@@ -27,7 +27,7 @@ Examples
 >>> main(["demo", "--users", "2000"])  # doctest: +ELLIPSIS
 abkit demo: ...
 0
->>> main(["sample-size", "--baseline", "0.1", "--mde", "0.1", "--relative"])  # doctest: +ELLIPSIS
+>>> main(["sample-size", "--control-rate", "0.1", "--mde", "0.1", "--relative"])  # doctest: +ELLIPSIS
 ProportionsPowerResult
   n_control            14750.8
 ...
@@ -182,8 +182,8 @@ def run_demo(n_users: int, seed: int, *, output: str = "table") -> str:
 
 def run_sample_size(args: argparse.Namespace) -> str:
     """The ``sample-size`` report: the solved design and, with traffic, its duration."""
-    if (args.baseline is None) == (args.sd is None):
-        raise UsageError("give exactly one of --baseline (rates) or --sd (means).")
+    if (args.control_rate is None) == (args.sd is None):
+        raise UsageError("give exactly one of --control-rate (rates) or --sd (means).")
     power = args.power
     if power is None and (args.mde is None or args.n_control is None):
         power = 0.8
@@ -192,9 +192,9 @@ def run_sample_size(args: argparse.Namespace) -> str:
                   two_sided_power=args.two_sided_power, margin=args.margin, rho=args.rho,
                   n_treatments=args.treatments, adjustment=args.adjustment,
                   inflation_factor=args.inflation_factor)
-    if args.baseline is not None:
+    if args.control_rate is not None:
         result: ProportionsPowerResult | MeansPowerResult = power_proportions(
-            baseline=args.baseline, method=args.method or "pooled", **common)
+            control_rate=args.control_rate, method=args.method or "pooled", **common)
     else:
         result = power_means(sd=args.sd, mean=args.mean, method=args.method or "t", **common)
     days = None
@@ -215,7 +215,8 @@ def run_sample_size(args: argparse.Namespace) -> str:
 def _add_sample_size(commands: Any) -> None:
     size = commands.add_parser(
         "sample-size", help="sample size, power or MDE of a design (solves the one left out)")
-    size.add_argument("--baseline", type=float, help="control conversion rate (rates)")
+    size.add_argument("--baseline", "--control-rate", type=float, dest="control_rate",
+                      help="control conversion rate (rates); --baseline is its old name")
     size.add_argument("--sd", type=float, help="per-unit standard deviation (means)")
     size.add_argument("--mean", type=float, help="control mean (for --relative with --sd)")
     size.add_argument("--mde", type=float, help="effect to detect (absolute unless --relative)")
@@ -478,8 +479,9 @@ def _add_serve(commands: Any) -> None:
     serve.add_argument("--workers", type=int, default=1, help="worker processes (need a shared store)")
     serve.add_argument("--store", default="memory://",
                        help="memory:// | sqlite://PATH | redis://HOST:PORT/DB (default: memory://)")
-    serve.add_argument("--log", default=None, metavar="DIR",
-                       help="directory for the decision and outcome log")
+    serve.add_argument("--log", default=None, metavar="DIR|URL",
+                       help="decision and outcome log: a directory of segment files, or a Redis URL "
+                            "(a stream every host appends to; drain it to segment files)")
     serve.add_argument("--durability", default="batch", choices=["batch", "sync"],
                        help="log durability (default: batch, at most 1 s lost in a crash)")
 

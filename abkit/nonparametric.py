@@ -47,7 +47,7 @@ from scipy import special, stats
 
 from abkit import _kernels
 from abkit._bootstrap import bca_interval, bca_parameters, bootstrap_pvalue, percentile_interval
-from abkit._inference import NAN_INTERVAL, pvalue_from_statistic, warn_degenerate
+from abkit._inference import NAN_INTERVAL, pvalue_from_statistic, tail_quantile, warn_degenerate
 from abkit._progress import progress_bar, show_progress
 from abkit._results import ConfidenceInterval, Result
 from abkit._rootfind import zeroin
@@ -193,11 +193,14 @@ def _shift_interval(
         deviation = u - size / 2.0
         return (deviation - _continuity(deviation, alternative, correction)) / sigma
 
+    # R's wilcox.test takes its lower root at qnorm(alpha / 2) itself, not at minus the upper
+    # critical value (they can differ in the last bit), so the lower quantile stays ndtri(tail)
+    # here and in _uniroot_shift_interval; the upper one is abkit._inference's.
     tail = _tail(confidence_level, alternative)
     t_sorted, c_sorted = np.sort(treatment), np.sort(control)
     low, high = -math.inf, math.inf
     if alternative != "less":
-        z_upper = float(special.ndtri(1.0 - tail))
+        z_upper = tail_quantile(tail)
         u_star = _first_true(lambda u: g(u) > z_upper, size) - 1
         rank = min(max(size - u_star, 1), size)
         low = _kernels.kth_pairwise_difference(t_sorted, c_sorted, rank - 1)
@@ -241,7 +244,7 @@ def _uniroot_shift_interval(
         return zeroin(lambda d: w(d) - zq, low_end, high_end, w_low - zq, w_high - zq, tol=1e-4)
 
     tail = _tail(confidence_level, alternative)
-    low = root(float(special.ndtri(1.0 - tail))) if alternative != "less" else -math.inf
+    low = root(tail_quantile(tail)) if alternative != "less" else -math.inf
     high = root(float(special.ndtri(tail))) if alternative != "greater" else math.inf
     return ConfidenceInterval(low, high)
 

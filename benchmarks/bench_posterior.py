@@ -66,7 +66,7 @@ def main() -> None:
         t_p = cpu_median(lambda m=marginals: _posterior.prob_best(m), args.repeats)
         t_l = cpu_median(lambda m=marginals: _posterior.expected_loss(m), args.repeats)
         rng = np.random.default_rng(1)
-        t_mc = cpu_median(lambda a=a, b=b: monte_carlo(a, b, args.draws, rng), args.repeats)
+        t_mc = cpu_median(lambda a=a, b=b, r=rng: monte_carlo(a, b, args.draws, r), args.repeats)
         refined = _posterior._fixed_rule(marginals, refine=1, moment=False)[0]
         mc_error = float(np.abs(monte_carlo(a, b, args.draws, rng) - p).max())
         print(f"{n:>6} {t_p:>12.4f} {t_l:>16.4f} {t_mc:>15.4f} {t_mc / t_p:>7.1f} {abs(p.sum() - 1):>10.1e} "

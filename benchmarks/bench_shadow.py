@@ -49,7 +49,7 @@ def main() -> None:
 
     result = delong_test(y, champion, challenger)
     auc_a, auc_b = roc_auc_score(y, champion), roc_auc_score(y, challenger)
-    assert abs(result.auc_champion - auc_a) < 1e-12 and abs(result.auc_challenger - auc_b) < 1e-12
+    assert abs(result.champion_auc - auc_a) < 1e-12 and abs(result.challenger_auc - auc_b) < 1e-12
 
     t_delong = median_seconds(lambda: delong_test(y, champion, challenger), repeats)
     t_sklearn = median_seconds(lambda: (roc_auc_score(y, champion), roc_auc_score(y, challenger)), repeats)

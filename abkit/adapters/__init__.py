@@ -17,6 +17,11 @@ their state as JSON, merge states from several router instances, and are safe un
 - :class:`CanaryRouter` (:mod:`abkit.adapters.canary`): routes by a
   :class:`abkit.rollout.CanaryRollout`'s traffic share and feeds its judge.
 
+:class:`LoggedRouter` (:mod:`abkit.adapters.logged`) wraps any of them so that every ``route``
+and ``record`` also goes to a durable log: segment files (:mod:`abkit.adapters.logs`) or a Redis
+Stream drained to segment files (:mod:`abkit.adapters.redis_log`), which :mod:`abkit.frame` reads
+for A/B analysis, off-policy evaluation and shadow comparison.
+
 State is JSON (``to_json``/``from_json``, ``save``/``load``; never pickle). A corrupt or
 mismatched state raises :class:`abkit.errors.StateError` and changes nothing. ``merge`` combines
 two routers with the same configuration into a new one (:mod:`abkit.adapters._base`).
@@ -36,6 +41,7 @@ from abkit.adapters._base import Route, Router
 from abkit.adapters.bandit import DECISION_LOG_COLUMNS, BanditRouter
 from abkit.adapters.canary import CanaryRouter, unit_bucket
 from abkit.adapters.fixed_split import FixedSplitRouter
+from abkit.adapters.logged import LoggedRouter
 from abkit.adapters.shadow import SHADOW_LOG_COLUMNS, ShadowRouter
 
 __all__ = [
@@ -44,6 +50,7 @@ __all__ = [
     "BanditRouter",
     "CanaryRouter",
     "FixedSplitRouter",
+    "LoggedRouter",
     "Route",
     "Router",
     "ShadowRouter",

@@ -27,6 +27,17 @@ How a request is routed
   exactly known propensities. When the allocation is undefined (Gaussian Thompson sampling with
   the reference prior and an arm whose rewards are all equal: ``DegenerateDataWarning``) the
   router explores the active arms uniformly until the next refresh.
+* **Contexts.** With a contextual policy (:class:`~abkit.bandits.LinUCB`,
+  :class:`~abkit.bandits.LinTS`, :class:`~abkit.bandits.LogisticTS`) every ``route`` takes the
+  request's context, a vector of the policy's ``n_features`` numbers or a mapping of the
+  router's ``features`` names to numbers (checked: a wrong length, a non-finite value, an unknown
+  or missing name raises and changes nothing). The router computes the probability of every arm
+  in that context in the policy's state now (:mod:`abkit.adapters._context`: exact for LinUCB,
+  ties shared; by quadrature to about 1e-10 for the Thompson policies, whose scores are
+  independent normals, about 0.7 ms for three arms), draws the arm from them and logs the chosen
+  arm's probability with the context; ``record`` updates the policy with that context.
+  ``decision_log()`` then also holds ``contexts``, what
+  :func:`abkit.bandits.offpolicy.evaluate_contextual` takes.
 * **Delayed feedback.** A pending map ``unit_id -> decision`` (insertion ordered, at most
   ``max_pending`` entries) lets ``record(unit_id, reward)`` update the arm that served the unit,
   however late. A decision leaves the map when its reward is recorded, when the map is full and
@@ -59,7 +70,9 @@ import bisect
 import itertools
 import json
 import math
+import threading
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -70,6 +83,11 @@ import numpy.typing as npt
 from abkit._state import dump_state
 from abkit._validation import check_bool, check_id, check_int, check_nonnegative, check_positive, check_rng
 from abkit.adapters._base import Route, _check_names, _JsonStateRouter
+from abkit.adapters._context import check_features, choice_probabilities, context_vector
+from abkit.adapters._sync import check_shareable, difference, is_empty, policy_from_totals
+from abkit.adapters.stores import Store
+from abkit.bandits.contextual import STATE_VERSION as CONTEXTUAL_STATE_VERSION
+from abkit.bandits.contextual import ContextualPolicy, LinTS, LinUCB, LogisticTS
 from abkit.bandits.policies import (
     STATE_VERSION as POLICY_STATE_VERSION,
 )
@@ -88,16 +106,38 @@ __all__ = ["DECISION_LOG_COLUMNS", "BanditRouter"]
 DECISION_LOG_COLUMNS = ("unit_id", "variant_index", "propensity", "reward", "routed_at")
 _PENDING_COLUMNS = ("unit_id", "variant_index", "propensity", "routed_at")
 _SPEC_KEYS = ("policy", "n_arms", "options", "prior")
+_CONTEXTUAL: dict[str, type[ContextualPolicy]] = {"LinUCB": LinUCB, "LinTS": LinTS, "LogisticTS": LogisticTS}
+Policy = BasePolicy | ContextualPolicy
 
 
-def _policy_spec(policy: BasePolicy) -> dict[str, Any]:
+def _policy_spec(policy: Policy) -> dict[str, Any]:
     """What a policy is, apart from its data: class, arms, options, prior (JSON-safe)."""
     document = json.loads(policy.to_json())
     return {"policy": document["kind"], **document["config"]}
 
 
-def _empty_policy(spec: Any) -> BasePolicy:
+def _policy_from_json(text: str) -> Policy:
+    """Whichever policy, context-free or contextual, the JSON holds (``StateError`` when corrupt)."""
+    document = json.loads(text) if isinstance(text, str) else None
+    kind = document.get("kind") if isinstance(document, dict) else None
+    if isinstance(kind, str) and kind in _CONTEXTUAL:
+        return _CONTEXTUAL[kind].from_json(text)
+    return BasePolicy.from_json(text)
+
+
+def _empty_policy(spec: Any) -> Policy:
     """A policy without data from :func:`_policy_spec` output (``StateError`` when corrupt)."""
+    if isinstance(spec, dict) and spec.get("policy") in _CONTEXTUAL:
+        config = {key: value for key, value in spec.items() if key != "policy"}
+        n_arms, d = config.get("n_arms"), config.get("n_features")
+        if type(n_arms) is not int or type(d) is not int or n_arms < 1 or d < 1:
+            raise StateError(f"Corrupt BanditRouter state: a contextual policy needs positive integers "
+                             f"`n_arms` and `n_features`; got {spec!r}.")
+        state = {"n_updates": 0, "counts": [0.0] * n_arms,
+                 "gram": [[[0.0] * d] * d] * n_arms,
+                 "moment": [[0.0] * d] * n_arms}
+        text = dump_state(str(spec["policy"]), CONTEXTUAL_STATE_VERSION, config, state)
+        return _CONTEXTUAL[str(spec["policy"])].from_json(text)
     if not isinstance(spec, dict) or set(spec) != set(_SPEC_KEYS):
         raise StateError(f"Corrupt BanditRouter state: `policy` must have the keys {list(_SPEC_KEYS)}; "
                          f"got {spec!r}.")
@@ -110,13 +150,16 @@ def _empty_policy(spec: Any) -> BasePolicy:
     return BasePolicy.from_json(dump_state(str(spec["policy"]), POLICY_STATE_VERSION, config, state))
 
 
-def _column(name: str, values: Any, kind: str, n_arms: int) -> list[Any]:
+def _column(name: str, values: Any, kind: str, n_arms: int, n_features: int = 0) -> list[Any]:
     """One column of a saved pending map or log, every value checked (``ValueError``)."""
     if not isinstance(values, list):
         raise ValueError(f"`{name}` must be a list; got {values!r}")
     for value in values:
         if kind == "id":
             ok = type(value) is str and value != ""
+        elif kind == "context":
+            ok = (isinstance(value, list) and len(value) == n_features
+                  and all(type(v) in (int, float) and math.isfinite(v) for v in value))
         elif kind == "arm":
             ok = type(value) is int and 0 <= value < n_arms
         else:
@@ -135,10 +178,15 @@ class BanditRouter(_JsonStateRouter):
     experiment
         A name for the experiment, reported in routes.
     policy
-        An :mod:`abkit.bandits` policy (its data, if any, is a warm start). The router owns it:
-        update it only through :meth:`record`.
+        An :mod:`abkit.bandits` policy (its data, if any, is a warm start), context-free or
+        contextual (:class:`~abkit.bandits.LinUCB`, :class:`~abkit.bandits.LinTS`,
+        :class:`~abkit.bandits.LogisticTS`: every ``route`` then needs a ``context``). The router
+        owns it: update it only through :meth:`record`.
     variants
         One name per arm (default ``arm-0``, ``arm-1``, ...).
+    features
+        Contextual policies only: one name per feature, so that a context may be a mapping
+        ``{name: number}`` (with exactly these names) as well as a vector in this order.
     max_pending
         Most decisions awaiting a reward; when full, routing evicts the oldest.
     ttl
@@ -151,6 +199,16 @@ class BanditRouter(_JsonStateRouter):
         (see the module notes; 0 recomputes after every reward).
     rng
         Seed or ``numpy.random.Generator`` for the router's draws.
+    store
+        Share the policy and the pending decisions with every router of this ``experiment`` on
+        a :class:`~abkit.adapters.stores.Store` (other worker processes, other hosts). The
+        policy must then have no data (the store's totals are its data), must not discount, and
+        ``sticky`` is not available. See "Sharing through a store" below.
+    sync_interval
+        With a ``store``: seconds between two exchanges of the policy's data with the store
+        (checked on every ``route`` and ``record``; :meth:`sync` forces one).
+    sync_updates
+        With a ``store``: also exchange after this many local rewards (default: time only).
 
     Notes
     -----
@@ -158,6 +216,18 @@ class BanditRouter(_JsonStateRouter):
     bandit's decision is random: its reward must reach the instance that routed it (pending
     decisions travel in the JSON state and in ``merge``). ``router.policy`` is replaced when a
     state is loaded.
+
+    **Sharing through a store.** Each router keeps a local copy of the policy and routes from it;
+    every ``sync_interval`` seconds (or ``sync_updates`` rewards) it pushes the rewards it
+    recorded since the last exchange to the store as increments and takes everyone's totals
+    back, through ``policy.merge(totals, base=snapshot)`` (:mod:`abkit.adapters._sync`). A
+    decision is kept in the store (``put_pending``, expiring after the store's ``ttl``, or the
+    router's ``ttl`` if shorter), so its reward may be recorded by any router of the experiment,
+    once. What a process that dies loses is the rewards it recorded since its last exchange
+    (at most ``sync_interval`` seconds' or ``sync_updates`` rewards); call :meth:`sync` before a
+    worker exits. ``pending`` and ``expired`` count only this router's own map (0 with a
+    store), and the decision log holds the rewards recorded by this router. A router with a
+    store cannot ``load_json`` or ``merge`` (the store is the shared state).
 
     Examples
     --------
@@ -177,19 +247,33 @@ class BanditRouter(_JsonStateRouter):
     def __init__(
         self,
         experiment: str,
-        policy: BasePolicy,
+        policy: Policy,
         variants: Sequence[str] | None = None,
         *,
+        features: Sequence[str] | None = None,
         max_pending: int = 100_000,
         ttl: float | None = None,
         sticky: float | None = None,
         refresh: float = 0.01,
         rng: Any = None,
+        store: Store | None = None,
+        sync_interval: float = 1.0,
+        sync_updates: int | None = None,
     ) -> None:
         super().__init__()
         self.experiment = check_id("experiment", experiment)
-        if not isinstance(policy, BasePolicy):
+        if not isinstance(policy, BasePolicy | ContextualPolicy):
             raise TypeError(f"`policy` must be an abkit.bandits policy; got {type(policy).__name__}.")
+        self.features: tuple[str, ...] | None = None
+        if isinstance(policy, ContextualPolicy):
+            self.features = check_features(features, policy.n_features)
+            clash = set(self.features or ()) & {*DECISION_LOG_COLUMNS, "variant"}
+            if clash:
+                raise ValueError(f"`features` must not reuse the decision log's column names; "
+                                 f"got {sorted(clash)}.")
+        elif features is not None:
+            raise ValueError(f"`features` names a contextual policy's features; {type(policy).__name__} "
+                             "takes no context.")
         names = [f"arm-{i}" for i in range(policy.n_arms)] if variants is None else variants
         self.variants = _check_names("variants", names, 1)
         if len(self.variants) != policy.n_arms:
@@ -203,14 +287,35 @@ class BanditRouter(_JsonStateRouter):
         self._rng = check_rng(rng)
         self._spec = _policy_spec(policy)
         self._use(policy)
-        self._pending: OrderedDict[str, tuple[Route, float]] = OrderedDict()
-        self._log: list[tuple[str, int, float, float, float]] = []
+        self._pending: OrderedDict[str, tuple[Route, float, Any]] = OrderedDict()
+        self._log: list[tuple[Any, ...]] = []  # DECISION_LOG_COLUMNS (+ the context, contextual)
         self._expired = 0
+        self.sync_interval = check_positive("sync_interval", sync_interval)
+        self.sync_updates = (None if sync_updates is None
+                             else check_int("sync_updates", sync_updates, minimum=1))
+        if store is not None and not isinstance(store, Store):
+            raise TypeError(f"`store` must be an abkit store or None; got {type(store).__name__}.")
+        self.store = store
+        if store is not None:
+            if self.sticky is not None:
+                raise ValueError("`sticky` is not available with a `store` (a pending decision is popped "
+                                 "once).")
+            check_shareable(policy)
+            self._sync_lock = threading.Lock()
+            self._instance = uuid.uuid4().hex  # names this router's pushes (idempotency keys)
+            self._pushes = 0
+            self._unacked: tuple[Any, str, Policy] | None = None
+            self._since_sync = 0
+            shared = policy_from_totals(policy, store.totals(self.experiment))
+            self._use(shared)
+            self._pushed: Policy = _policy_from_json(shared.to_json())
+            self._last_sync = time.monotonic()
 
-    def _use(self, policy: BasePolicy) -> None:
+    def _use(self, policy: Policy) -> None:
         # The policy to serve from; its state now is the base that merges subtract once.
         self.policy = policy
         self._base = policy.to_json()
+        self._contextual = isinstance(policy, ContextualPolicy)
         self._thompson = isinstance(policy, ThompsonBernoulli | ThompsonGaussian)
         self._cumulative: list[float] = []  # empty: the allocation was never computed
         self._shares: list[float] = []
@@ -222,9 +327,12 @@ class BanditRouter(_JsonStateRouter):
         return cls(policy=_empty_policy(options.pop("policy")), **options)
 
     def _config(self) -> dict[str, Any]:
-        return {"experiment": self.experiment, "policy": self._spec, "variants": list(self.variants),
-                "max_pending": self.max_pending, "ttl": self.ttl, "sticky": self.sticky,
-                "refresh": self.refresh}
+        config = {"experiment": self.experiment, "policy": self._spec, "variants": list(self.variants),
+                  "max_pending": self.max_pending, "ttl": self.ttl, "sticky": self.sticky,
+                  "refresh": self.refresh}
+        if self.features is not None:
+            config["features"] = list(self.features)
+        return config
 
     def _repr_items(self) -> list[tuple[str, Any]]:
         config = [(k, v) for k, v in self._config().items() if k != "policy" and v is not None]
@@ -235,7 +343,7 @@ class BanditRouter(_JsonStateRouter):
 
     # --- the hot path ---------------------------------------------------------------------------
 
-    def _compute(self, policy: BasePolicy) -> tuple[BasePolicy, list[float], list[float], int]:
+    def _compute(self, policy: Any) -> tuple[BasePolicy, list[float], list[float], int]:
         """The allocation of ``policy`` now: slow for Thompson sampling over many arms, so
         :meth:`route` calls it outside the router lock (the policy copies its state under its own)."""
         n = policy.n_updates
@@ -264,10 +372,18 @@ class BanditRouter(_JsonStateRouter):
     def _stale(self) -> bool:
         return not self._cumulative or self.policy.n_updates >= self._refresh_after
 
-    def route(self, unit_id: str, context: dict[str, Any] | None = None) -> Route:
-        """A new decision for ``unit_id`` (or its pending one, when sticky); ``context`` is unused."""
+    def route(self, unit_id: str, context: Any = None) -> Route:
+        """A new decision for ``unit_id`` (or its pending one, when sticky).
+
+        ``context`` is required by a contextual policy (a vector of its ``n_features`` numbers,
+        or a mapping of the router's ``features`` to numbers; anything else raises and changes
+        nothing) and unused by the others. The route's ``propensity`` is the exact probability
+        of the arm chosen (see the module notes).
+        """
         if type(unit_id) is not str or not unit_id:
             check_id("unit_id", unit_id)
+        if self._contextual:
+            return self._route_in_context(unit_id, context)
         now = time.time()
         computed = self._compute(self.policy) if self._stale() else None  # outside the lock
         with self._lock:
@@ -285,12 +401,50 @@ class BanditRouter(_JsonStateRouter):
             arm = bisect.bisect_right(self._cumulative, self._rng.random())
             route = Route(unit_id=unit_id, experiment=self.experiment, variant=self.variants[arm],
                           variant_index=arm, propensity=self._shares[arm])
-            if pending.pop(unit_id, None) is not None:
-                self._expired += 1
-            elif len(pending) >= self.max_pending:
-                del pending[next(iter(pending))]
-                self._expired += 1
-            pending[unit_id] = (route, now)
+            if self.store is None:
+                self._hold(unit_id, route, now, None)
+        if self.store is not None:
+            self._hold_shared(unit_id, route, now, None)
+        return route
+
+    def _hold_shared(self, unit_id: str, route: Route, now: float, x: Any) -> None:
+        # The decision waits in the store for its reward (any router of the experiment may take it).
+        payload = {"arm": route.variant_index, "propensity": route.propensity, "routed_at": now,
+                   "context": None if x is None else x.tolist()}
+        self.store.put_pending(self.experiment, unit_id, json.dumps(payload))  # type: ignore[union-attr]
+        self._maybe_sync()
+
+    def _hold(self, unit_id: str, route: Route, now: float, x: Any) -> None:
+        # Under the lock: keep the decision until its reward arrives.
+        pending = self._pending
+        if pending.pop(unit_id, None) is not None:
+            self._expired += 1
+        elif len(pending) >= self.max_pending:
+            del pending[next(iter(pending))]
+            self._expired += 1
+        pending[unit_id] = (route, now, x)
+
+    def _route_in_context(self, unit_id: str, context: Any) -> Route:
+        x = context_vector(context, self.policy.n_features, self.features)  # type: ignore[union-attr]
+        now = time.time()
+        with self._lock:
+            if self.ttl is not None:
+                self._expire(now - self.ttl)
+            if self.sticky is not None:
+                held = self._pending.get(unit_id)
+                if held is not None and now - held[1] < self.sticky:
+                    return held[0]
+            policy = self.policy
+        shares = choice_probabilities(policy, x)  # type: ignore[arg-type]  # outside the lock
+        with self._lock:
+            arm = min(int(np.searchsorted(np.cumsum(shares), self._rng.random(), side="right")),
+                      int(np.flatnonzero(shares > 0)[-1]))  # rounding never picks a 0-share arm
+            route = Route(unit_id=unit_id, experiment=self.experiment, variant=self.variants[arm],
+                          variant_index=arm, propensity=float(shares[arm]))
+            if self.store is None:
+                self._hold(unit_id, route, now, x)
+        if self.store is not None:
+            self._hold_shared(unit_id, route, now, x)
         return route
 
     def _expire(self, cutoff: float) -> None:
@@ -313,25 +467,122 @@ class BanditRouter(_JsonStateRouter):
             check_id("unit_id", unit_id)
         if isinstance(outcome, bool | np.bool_):
             outcome = float(outcome)
+        if self.store is not None:
+            self._record_shared(unit_id, outcome)
+            return
         with self._lock:
             held = self._pending.get(unit_id)
             if held is None or (self.ttl is not None and held[1] < time.time() - self.ttl):
                 raise ValueError(f"`unit_id` has no pending decision (never routed, already recorded or "
                                  f"expired); got {unit_id!r}.")
-            route, routed_at = held
+            route, routed_at, x = held
             try:  # the policy validates first: it raises and changes nothing
-                self.policy.update(route.variant_index, outcome)
+                if x is None:
+                    self.policy.update(route.variant_index, outcome)  # type: ignore[call-arg]
+                else:
+                    self.policy.update(route.variant_index, outcome, x)  # type: ignore[call-arg]
             except TypeError as exc:
                 raise TypeError(f"`outcome` must be a reward the policy takes: {exc}") from exc
             except ValueError as exc:
                 raise ValueError(f"`outcome` must be a reward the policy takes: {exc}") from exc
             del self._pending[unit_id]
-            self._log.append((unit_id, route.variant_index, route.propensity, float(outcome), routed_at))
+            row = (unit_id, route.variant_index, route.propensity, float(outcome), routed_at)
+            self._log.append(row if x is None else (*row, x))
+
+    def _record_shared(self, unit_id: str, outcome: Any) -> None:
+        store = self.store
+        assert store is not None
+        try:  # checked before the decision leaves the store: a bad reward changes nothing
+            reward = self.policy._check_reward(outcome)
+        except TypeError as exc:
+            raise TypeError(f"`outcome` must be a reward the policy takes: {exc}") from exc
+        except ValueError as exc:
+            raise ValueError(f"`outcome` must be a reward the policy takes: {exc}") from exc
+        text = store.pop_pending(self.experiment, unit_id)
+        held = None if text is None else json.loads(text)
+        if held is None or (self.ttl is not None and held["routed_at"] < time.time() - self.ttl):
+            raise ValueError(f"`unit_id` has no pending decision (never routed, already recorded or "
+                             f"expired); got {unit_id!r}.")
+        arm, x = held["arm"], held["context"]
+        x = None if x is None else np.array(x, dtype=np.float64)
+        with self._lock:
+            try:
+                if x is None:
+                    self.policy.update(arm, reward)  # type: ignore[call-arg]
+                else:
+                    self.policy.update(arm, reward, x)  # type: ignore[call-arg]
+            except (TypeError, ValueError):  # (an overflowing reward): the decision goes back
+                store.put_pending(self.experiment, unit_id, text)  # type: ignore[arg-type]
+                raise
+            row = (unit_id, arm, float(held["propensity"]), reward, float(held["routed_at"]))
+            self._log.append(row if x is None else (*row, x))
+            self._since_sync += 1
+        self._maybe_sync()
+
+    # --- sharing through a store ----------------------------------------------------------------
+
+    def _maybe_sync(self) -> None:
+        due = time.monotonic() - self._last_sync >= self.sync_interval or (
+            self.sync_updates is not None and self._since_sync >= self.sync_updates)
+        if due and self._sync_lock.acquire(blocking=False):  # another thread is syncing: skip
+            try:
+                self._sync()
+            finally:
+                self._sync_lock.release()
+
+    def sync(self) -> None:
+        """Exchange the policy's data with the store now (no-op without a store).
+
+        Pushes the rewards recorded here since the last exchange (one atomic add, under an
+        idempotency key: a push that failed ambiguously is retried first and counted once),
+        then takes every router's totals back. Raises what the store raises; nothing is lost.
+        """
+        if self.store is None:
+            return
+        with self._sync_lock:
+            self._sync()
+
+    def _sync(self) -> None:
+        store = self.store
+        assert store is not None
+        if self._unacked is not None:  # a push whose outcome is unknown: the same key counts once
+            delta, key, snapshot = self._unacked
+            store.add(self.experiment, delta, idempotency_key=key)
+            self._pushed, self._unacked = snapshot, None
+        with self._lock:
+            snapshot = _policy_from_json(self.policy.to_json())
+            self._since_sync = 0
+        delta = difference(snapshot, self._pushed)
+        if not is_empty(delta):
+            key = f"sync:{self._instance}:{self._pushes}"
+            self._pushes += 1
+            self._unacked = (delta, key, snapshot)
+            store.add(self.experiment, delta, idempotency_key=key)
+            self._unacked = None
+        self._pushed = snapshot
+        shared = policy_from_totals(snapshot, store.totals(self.experiment))
+        with self._lock:
+            try:
+                merged = self.policy.merge(shared, base=snapshot)  # type: ignore[arg-type]
+            except ValueError as exc:
+                raise StateError(f"The store's totals of {self.experiment!r} lost data this router pushed "
+                                 f"(was the store reset?): {exc}") from exc
+            self.policy = merged
+            self._cumulative, self._shares, self._refresh_after = [], [], 0
+        self._pushed = shared
+        self._last_sync = time.monotonic()
 
     # --- what was recorded ----------------------------------------------------------------------
 
-    def allocation(self) -> list[float]:
-        """The probabilities the next route draws from (refreshed first if stale)."""
+    def allocation(self, context: Any = None) -> list[float]:
+        """The probabilities the next route draws from (refreshed first if stale).
+
+        A contextual router needs the ``context`` (checked as in :meth:`route`): the
+        probabilities are then those of a route in that context now.
+        """
+        if self._contextual:
+            x = context_vector(context, self.policy.n_features, self.features)  # type: ignore[union-attr]
+            return choice_probabilities(self.policy, x).tolist()  # type: ignore[arg-type]
         with self._lock:
             if self._stale():
                 self._refresh()
@@ -351,54 +602,76 @@ class BanditRouter(_JsonStateRouter):
         """The logged decisions as ``rewards``, ``actions`` and ``propensities`` arrays.
 
         They are the first three arguments of :func:`abkit.bandits.offpolicy.ips`, ``snips`` and
-        ``doubly_robust``: ``ips(**router.decision_log(), target=...)``. The log grows with every
-        reward (and is part of the JSON state); ``clear=True`` empties it in the same atomic step,
-        for periodic export without losing or repeating a row.
+        ``doubly_robust``: ``ips(**router.decision_log(), target=...)``. A contextual router
+        adds ``contexts`` (rows x features), so that
+        ``offpolicy.evaluate_contextual(target_policy, **router.decision_log())`` evaluates
+        another contextual policy on the log. The log grows with every reward (and is part of
+        the JSON state); ``clear=True`` empties it in the same atomic step, for periodic export
+        without losing or repeating a row.
         """
         clear = check_bool("clear", clear)
         with self._lock:
             log = list(self._log)
             if clear:
                 self._log.clear()
-        return {"rewards": np.array([row[3] for row in log], dtype=np.float64),
-                "actions": np.array([row[1] for row in log], dtype=np.int64),
-                "propensities": np.array([row[2] for row in log], dtype=np.float64)}
+        arrays = {"rewards": np.array([row[3] for row in log], dtype=np.float64),
+                  "actions": np.array([row[1] for row in log], dtype=np.int64),
+                  "propensities": np.array([row[2] for row in log], dtype=np.float64)}
+        if self._contextual:
+            d = self.policy.n_features  # type: ignore[union-attr]
+            arrays["contexts"] = np.array([row[5] for row in log], dtype=np.float64).reshape(len(log), d)
+        return arrays
 
     def to_frame(self) -> pd.DataFrame:
-        """The decision log as a pandas DataFrame, columns :data:`DECISION_LOG_COLUMNS` and ``variant``."""
+        """The decision log as a pandas DataFrame, columns :data:`DECISION_LOG_COLUMNS` and ``variant``.
+
+        A contextual router adds one column per feature (its ``features`` names, else
+        ``x0``, ``x1``, ...).
+        """
         import pandas as pd
 
         with self._lock:
             log = list(self._log)
-        frame = pd.DataFrame(log, columns=list(DECISION_LOG_COLUMNS))
+        frame = pd.DataFrame([row[:5] for row in log], columns=list(DECISION_LOG_COLUMNS))
         frame["variant"] = [self.variants[i] for i in frame["variant_index"]]
+        if self._contextual:
+            d = self.policy.n_features  # type: ignore[union-attr]
+            names = self.features or tuple(f"x{j}" for j in range(d))
+            values = np.array([row[5] for row in log], dtype=np.float64).reshape(len(log), d)
+            for j, name in enumerate(names):
+                frame[name] = values[:, j]
         return frame
 
     # --- state ----------------------------------------------------------------------------------
 
     def _state(self) -> dict[str, Any]:
         held = list(self._pending.items())
-        return {
-            "policy": json.loads(self.policy.to_json()),
-            "pending": {"unit_id": [u for u, _ in held],
-                        "variant_index": [r.variant_index for _, (r, _) in held],
-                        "propensity": [r.propensity for _, (r, _) in held],
-                        "routed_at": [t for _, (_, t) in held]},
-            "log": {c: [row[j] for row in self._log] for j, c in enumerate(DECISION_LOG_COLUMNS)},
-            "expired": self._expired,
-        }
+        pending = {"unit_id": [u for u, _ in held],
+                   "variant_index": [r.variant_index for _, (r, _, _) in held],
+                   "propensity": [r.propensity for _, (r, _, _) in held],
+                   "routed_at": [t for _, (_, t, _) in held]}
+        log = {c: [row[j] for row in self._log] for j, c in enumerate(DECISION_LOG_COLUMNS)}
+        if self._contextual:
+            pending["context"] = [x.tolist() for _, (_, _, x) in held]
+            log["context"] = [row[5].tolist() for row in self._log]
+        return {"policy": json.loads(self.policy.to_json()), "pending": pending, "log": log,
+                "expired": self._expired}
 
     def _set_state(self, state: Any) -> None:
+        if getattr(self, "store", None) is not None:
+            raise StateError(f"This {self._kind} shares its policy through {self.store!r}; the store is its "
+                             "state, so it cannot load another.")
         if not isinstance(state, dict) or set(state) != {"policy", "pending", "log", "expired"}:
             raise StateError(f"Corrupt {self._kind} state: expected policy, pending, log and expired.")
-        policy = BasePolicy.from_json(json.dumps(state["policy"]))
+        policy = _policy_from_json(json.dumps(state["policy"]))
         if _policy_spec(policy) != self._spec:
             raise StateError(f"Corrupt {self._kind} state: the policy is not the configured one "
                              f"({_policy_spec(policy)} instead of {self._spec}).")
         n_arms = policy.n_arms
+        extra = ("context",) if self._contextual else ()
         try:
-            pending = self._columns(state["pending"], _PENDING_COLUMNS, n_arms)
-            log = self._columns(state["log"], DECISION_LOG_COLUMNS, n_arms)
+            pending = self._columns(state["pending"], _PENDING_COLUMNS + extra, n_arms)
+            log = self._columns(state["log"], DECISION_LOG_COLUMNS + extra, n_arms)
         except ValueError as exc:
             raise StateError(f"Corrupt {self._kind} state: {exc}.") from exc
         expired = state["expired"]
@@ -408,19 +681,24 @@ class BanditRouter(_JsonStateRouter):
             raise StateError(f"Corrupt {self._kind} state: pending ids must be distinct and at most "
                              f"{self.max_pending}.")
         self._use(policy)
+        contexts: list[Any] = [None] * len(pending[0])
+        logged: list[Any] = [None] * len(log[0])
+        if self._contextual:
+            contexts, logged = ([np.array(x, dtype=np.float64) for x in c] for c in (pending[4], log[5]))
         self._pending = OrderedDict(
             (u, (Route(unit_id=u, experiment=self.experiment, variant=self.variants[i], variant_index=i,
-                       propensity=float(p)), float(t)))
-            for u, i, p, t in zip(*pending, strict=True))
-        self._log = [(u, i, float(p), float(r), float(t)) for u, i, p, r, t in zip(*log, strict=True)]
+                       propensity=float(p)), float(t), x))
+            for u, i, p, t, x in zip(*pending[:4], contexts, strict=True))
+        rows = [(u, i, float(p), float(r), float(t)) for u, i, p, r, t in zip(*log[:5], strict=True)]
+        self._log = rows if not self._contextual else [(*row, x) for row, x in zip(rows, logged, strict=True)]
         self._expired = expired
 
-    @staticmethod
-    def _columns(block: Any, names: tuple[str, ...], n_arms: int) -> list[list[Any]]:
+    def _columns(self, block: Any, names: tuple[str, ...], n_arms: int) -> list[list[Any]]:
         if not isinstance(block, dict) or set(block) != set(names):
             raise ValueError(f"expected the columns {list(names)}; got {block!r}")
-        kinds = {"unit_id": "id", "variant_index": "arm", "propensity": "probability"}
-        columns = [_column(name, block[name], kinds.get(name, "real"), n_arms) for name in names]
+        kinds = {"unit_id": "id", "variant_index": "arm", "propensity": "probability", "context": "context"}
+        d = self.policy.n_features if self._contextual else 0  # type: ignore[union-attr]
+        columns = [_column(name, block[name], kinds.get(name, "real"), n_arms, d) for name in names]
         if len({len(c) for c in columns}) > 1:
             raise ValueError(f"the columns {list(names)} must have one length")
         return columns
@@ -434,6 +712,8 @@ class BanditRouter(_JsonStateRouter):
         decision; pending decisions beyond ``max_pending`` drop the oldest (counted as expired).
         """
         self._check_same_config(other, "other")
+        if self.store is not None or other.store is not None:
+            raise StateError("Routers with a `store` share their data through it; there is nothing to merge.")
         if other._base != self._base:
             raise StateError("`other` started from another policy state; merge routers built alike or "
                              "loaded from the same JSON.")
@@ -442,17 +722,18 @@ class BanditRouter(_JsonStateRouter):
         return merged
 
     def _merge_states(self, mine: dict[str, Any], theirs: dict[str, Any]) -> dict[str, Any]:
-        first, second = (BasePolicy.from_json(json.dumps(s["policy"])) for s in (mine, theirs))
+        first, second = (_policy_from_json(json.dumps(s["policy"])) for s in (mine, theirs))
         try:
-            policy = first.merge(second, base=BasePolicy.from_json(self._base))
+            policy = first.merge(second, base=_policy_from_json(self._base))  # type: ignore[arg-type]
         except ValueError as exc:
             raise StateError(f"Cannot merge the routers' policies: {exc}") from exc
-        rows = {u: row for u, *row in zip(*(theirs["pending"][c] for c in _PENDING_COLUMNS), strict=True)}
-        rows.update({u: row for u, *row in zip(*(mine["pending"][c] for c in _PENDING_COLUMNS), strict=True)})
+        columns = _PENDING_COLUMNS + (("context",) if self._contextual else ())
+        rows = {u: row for u, *row in zip(*(theirs["pending"][c] for c in columns), strict=True)}
+        rows.update({u: row for u, *row in zip(*(mine["pending"][c] for c in columns), strict=True)})
         kept = sorted(rows.items(), key=lambda item: item[1][2])[-self.max_pending :]
         dropped = len(rows) - len(kept)
         pending = {"unit_id": [u for u, _ in kept], **{c: [row[j] for _, row in kept]
-                                                       for j, c in enumerate(_PENDING_COLUMNS[1:])}}
+                                                       for j, c in enumerate(columns[1:])}}
         return {"policy": json.loads(policy.to_json()), "pending": pending,
-                "log": {c: mine["log"][c] + theirs["log"][c] for c in DECISION_LOG_COLUMNS},
+                "log": {c: mine["log"][c] + theirs["log"][c] for c in mine["log"]},
                 "expired": mine["expired"] + theirs["expired"] + dropped}

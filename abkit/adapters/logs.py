@@ -86,7 +86,11 @@ def _line(event: str, fields: Mapping[str, Any]) -> bytes:
                     value = float(value)
                 if not isinstance(value, int | float):
                     raise TypeError(f"`{name}` must be a number or None; got {value!r}.")
-                value = float(value)
+                try:
+                    value = float(value)
+                except OverflowError:  # an int beyond a double's range
+                    raise ValueError(f"`{name}` must be finite or NaN; got an integer of "
+                                     f"{len(str(abs(value)))} digits.") from None
                 if math.isnan(value):
                     value = None
                 elif math.isinf(value):
@@ -126,6 +130,9 @@ class SegmentLog:
         self.directory.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._sync_lock = threading.Lock()  # taken after _lock, never before it
+        # Serialises flushes (so batches reach the file in order), taken before _lock: a flush
+        # holds _lock only to take the buffer, so writers never wait for the disk.
+        self._flush_lock = threading.Lock()
         self._written = self._synced = 0  # lines written / known synced (group commit)
         self._buffer: list[bytes] = []
         self._fd = -1
@@ -202,18 +209,22 @@ class SegmentLog:
         _fsync_directory(self.directory)  # the new file's name is durable too
 
     def _write_out(self, lines: list[bytes], *, sync: bool = True) -> None:
-        """Write ``lines`` (one system call per line), and sync them; called under the lock."""
+        """Write ``lines`` (one system call per segment), and sync them."""
         if not lines:
             return
-        for line in lines:
+        start = 0
+        while start < len(lines):  # one system call per segment's share of the lines
             if self._fd < 0 or self._size >= self.segment_bytes:
                 self._open_segment()
-            view = memoryview(line)
+            end, size = start, self._size
+            while end < len(lines) and (end == start or size < self.segment_bytes):
+                size += len(lines[end])
+                end += 1
+            view = memoryview(b"".join(lines[start:end]))
             while view:
                 written = os.write(self._fd, view)
                 view = view[written:]
-            self._size += len(line)
-            self._written += 1
+            self._size, self._written, start = size, self._written + end - start, end
         if sync:
             with self._sync_lock:
                 os.fdatasync(self._fd)
@@ -226,19 +237,26 @@ class SegmentLog:
 
     def flush(self) -> None:
         """Write and sync every buffered record now."""
-        with self._lock:
-            if self._pid == os.getpid():
+        with self._flush_lock:
+            with self._lock:
+                if self._pid != os.getpid():
+                    return
                 lines, self._buffer = self._buffer, []
-                self._write_out(lines)
+            self._write_out(lines)
 
     def close(self) -> None:
         """Flush, stop the background writer and close the segment (idempotent)."""
-        self.flush()
-        with self._lock:
-            self._closed = True
-            if self._fd >= 0 and self._pid == os.getpid():
-                os.close(self._fd)
-            self._fd = -1
+        with self._flush_lock:
+            with self._lock:
+                self._closed = True  # from here on writes are refused: none can slip past the flush
+                mine = self._pid == os.getpid()
+                lines, self._buffer = (self._buffer, []) if mine else ([], [])
+            if mine:
+                self._write_out(lines)
+            with self._lock:
+                if self._fd >= 0 and mine:
+                    os.close(self._fd)
+                self._fd = -1
         self._wake.set()
         if self._flusher is not None and self._flusher is not threading.current_thread():
             self._flusher.join(timeout=5.0)

@@ -260,6 +260,9 @@ class SQLiteStore(Store):
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
+        # Threads of one process queue here for the write lock: SQLite's own busy handler would
+        # make them sleep (1 ms, 2 ms, 5 ms, ...) and retry instead.
+        self._write_lock, self._lock_pid = threading.Lock(), os.getpid()
         try:
             connection = self._connection()
             with connection:
@@ -284,13 +287,16 @@ class SQLiteStore(Store):
 
     def _transaction(self, work: Any) -> Any:
         connection = self._connection()
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            result = work(connection)
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        connection.execute("COMMIT")
+        if self._lock_pid != os.getpid():  # a forked child: the parent's lock may have been held
+            self._write_lock, self._lock_pid = threading.Lock(), os.getpid()
+        with self._write_lock:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(connection)
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
         return result
 
     def _add(self, namespace: str, rows: list[tuple[str, str, float]], key: str | None) -> bool:

@@ -490,6 +490,25 @@ def choose_many(kind, table, params, contexts, buf, rng):
 
 
 @kernel
+def score_moments(kind, table, params, x, mean, scale):
+    """Each arm's score for context ``x``: LinUCB's index into ``mean`` (``scale`` 0), or the
+    Thompson score's normal law ``N(mean, scale^2)`` (``BAD_CONTEXT`` for a non-finite ``x``)."""
+    if not finite(x):
+        return BAD_CONTEXT
+    d = int(params[P_FEATURES])
+    explore = params[P_EXPLORE]
+    for i in range(table.shape[0]):
+        m, var = moments(table, i, d, x)
+        if kind == LINUCB:
+            mean[i] = m + explore * math.sqrt(var)  # the very expression of _decide
+            scale[i] = 0.0
+        else:
+            mean[i] = m
+            scale[i] = math.sqrt(explore * var) if kind == LINTS else math.sqrt(var)
+    return 0
+
+
+@kernel
 def probabilities(kind, table, params, contexts, greedy, n_samples, rng, out):
     """Each arm's probability of being chosen for each context, into ``out`` (rows x arms).
 

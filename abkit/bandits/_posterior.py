@@ -60,7 +60,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import integrate, special
 
-__all__ = ["Marginals", "beta_marginals", "expected_loss", "prob_best", "t_marginals"]
+__all__ = ["Marginals", "beta_marginals", "expected_loss", "normal_marginals", "prob_best", "t_marginals"]
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -258,6 +258,35 @@ def t_marginals(df: FloatArray, loc: FloatArray, scale: FloatArray) -> Marginals
         lambda y: special.stdtr(df2, (y[None, :] - loc2) / scale2),
         mean,
         lambda y: standard_pdf((y[None, :] - loc2) / scale2, df2, log_norm[:, None]) / scale2,
+        upper_moment,
+        center,
+    )
+
+
+def normal_marginals(loc: FloatArray, scale: FloatArray) -> Marginals:
+    """Normal posteriors ``N(loc_i, scale_i^2)`` (``scale > 0``): a contextual Thompson policy's
+    score of each arm for one context (:mod:`abkit.bandits.contextual`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = prob_best(normal_marginals(np.array([0.0, 1.0]), np.array([1.0, 1.0])))
+    >>> round(float(p[1]), 10)  # P(N(1, 1) > N(0, 1)) = Phi(1 / sqrt(2))
+    0.7602499389
+    """
+    center = _center(loc)
+    loc2, scale2 = (loc - center)[:, None], scale[:, None]
+
+    def upper_moment(y: FloatArray) -> FloatArray:
+        # int_y^inf t f(t) dt = loc P(Z > z) + scale phi(z), z = (y - loc) / scale
+        z = (y[None, :] - loc2) / scale2
+        return loc2 * special.ndtr(-z) + scale2 * np.exp(-0.5 * z * z) / _SQRT_2PI
+
+    return Marginals(
+        lambda u: loc2 + scale2 * special.ndtri(u[None, :]),
+        lambda y: special.ndtr((y[None, :] - loc2) / scale2),
+        loc - center,
+        lambda y: np.exp(-0.5 * ((y[None, :] - loc2) / scale2) ** 2) / (scale2 * _SQRT_2PI),
         upper_moment,
         center,
     )

@@ -164,21 +164,47 @@ def _weights(target: FloatArray, actions: Any, pscore: FloatArray, clip: Any) ->
 
 
 def _kish(weights: FloatArray) -> float:
-    total_sq = float((weights**2).sum())
-    return float(weights.sum()) ** 2 / total_sq if total_sq > 0 else 0.0
+    return kish(float(weights.sum()), float((weights**2).sum()))
+
+
+def kish(weight_sum: float, weight_square_sum: float) -> float:
+    """Kish's effective sample size ``(sum w)^2 / sum w^2`` from the two sums (0 when all w are 0)."""
+    return weight_sum**2 / weight_square_sum if weight_square_sum > 0 else 0.0
+
+
+def _sample_variance(terms: FloatArray) -> float:
+    return float(terms.var(ddof=1)) if terms.size > 1 else math.nan
 
 
 def _result(
     value: float, terms: FloatArray, ess: float, method: str, confidence_level: Any
 ) -> OffPolicyResult:
     """Normal-approximation interval from the per-round terms whose mean is ``value``."""
+    return estimate_from_moments(value, terms.size, _sample_variance(terms), ess, method, confidence_level)
+
+
+def estimate_from_moments(
+    value: float, n: int, variance: float, ess: float, method: str, confidence_level: Any
+) -> OffPolicyResult:
+    """An estimate from the mean ``value`` of ``n`` per-round terms and their sample variance.
+
+    ``variance`` is the terms' ``ddof=1`` variance; the standard error is ``sqrt(variance / n)``
+    and the interval a normal approximation. The in-memory estimators and the engine path
+    (:mod:`abkit.frame.offpolicy`, whose engine returns ``n``, the mean and the variance) both
+    finish here.
+
+    Examples
+    --------
+    >>> r = estimate_from_moments(0.5, 100, 0.25, 80.0, "ips", 0.95)
+    >>> r.se, round(r.ci.low, 4)
+    (0.05, 0.402)
+    """
     level = check_confidence_level(confidence_level)
-    n = terms.size
     if n < 2 or math.isnan(value):
         warn_degenerate(f"{method}: too few rounds for an interval (n = {n}); se and ci are NaN.")
         se = math.nan
     else:
-        se = float(terms.std(ddof=1) / math.sqrt(n))
+        se = math.sqrt(variance) / math.sqrt(n)
     return OffPolicyResult(
         value=value,
         se=se,
@@ -188,6 +214,31 @@ def _result(
         method=method,
         confidence_level=level,
     )
+
+
+def ratio_value(weighted_reward_mean: float, weight_mean: float) -> float:
+    """The self-normalised estimate ``mean(w r) / mean(w)`` (NaN when every weight is 0)."""
+    return math.nan if weight_mean == 0.0 else weighted_reward_mean / weight_mean
+
+
+def ratio_from_moments(
+    value: float, weight_mean: float, n: int, residual_variance: float, ess: float, method: str,
+    confidence_level: Any,
+) -> OffPolicyResult:
+    """A ratio estimate (SNIPS, replay) and its linearised interval.
+
+    ``value`` is :func:`ratio_value`; ``residual_variance`` the ``ddof=1`` variance of the
+    residual terms ``w (r - value)``. The linearised per-round terms are
+    ``w (r - value) / mean(w)``, so their variance is ``residual_variance / mean(w)^2``.
+
+    Examples
+    --------
+    >>> r = ratio_from_moments(0.5, 2.0, 100, 1.0, 50.0, "snips", 0.95)
+    >>> r.se
+    0.05
+    """
+    variance = math.nan if weight_mean == 0.0 else residual_variance / weight_mean**2
+    return estimate_from_moments(value, n, variance, ess, method, confidence_level)
 
 
 def ips(
@@ -244,14 +295,10 @@ def _ratio_estimate(
 ) -> OffPolicyResult:
     # sum(w r) / sum(w); its interval from the linearised terms w (r - value) / mean(w).
     mean_weight = float(weights.mean())
-    if mean_weight == 0.0:
-        value = math.nan
-        terms = np.full(rewards.size, math.nan)
-    else:
-        value = float((rewards * weights / mean_weight).mean())
-        terms = weights * (rewards - value) / mean_weight
-    result = _result(value, terms, _kish(weights), method, confidence_level)
-    return result
+    value = ratio_value(float((weights * rewards).mean()), mean_weight)
+    residual = weights * (rewards - value)
+    return ratio_from_moments(value, mean_weight, rewards.size, _sample_variance(residual), _kish(weights),
+                              method, confidence_level)
 
 
 def direct_method(target: Any, q_hat: Any, *, confidence_level: float = 0.95) -> OffPolicyResult:

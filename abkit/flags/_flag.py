@@ -1,10 +1,12 @@
 """Feature flags: percentage rollouts, a kill switch, and targeting by attributes.
 
 A :class:`FeatureFlag` is on for a unit when the unit passes the flag's targeting ``condition``
-and its rollout hash ``gb_hash(seed, unit_id, 2)`` is below ``rollout``. The hash depends only on
-the unit and the flag's seed, so raising the rollout only ever adds units (a unit in at 5% is in
-at 20%), lowering it only removes units, and ``rollout=0`` (:meth:`FeatureFlag.kill`) turns the
-flag off for everyone.
+and its rollout position ``gb_hash(seed, unit_id, 2)`` is below ``rollout``: the flag is the
+:class:`abkit.assignment.Split` with weights ``[rollout, 1 - rollout]`` and is on for variant 0,
+the bottom of the hash range (canaries take the top; see :mod:`abkit.assignment`). The position
+depends only on the unit and the flag's seed, so raising the rollout only ever adds units (a unit
+in at 5% is in at 20%), lowering it only removes units, and ``rollout=0``
+(:meth:`FeatureFlag.kill`) turns the flag off for everyone.
 
 The condition language is GrowthBook's (:mod:`abkit.flags.conditions`); a flag checks its
 condition strictly when it is built (:func:`~abkit.flags.conditions.check_condition`), so unknown
@@ -27,7 +29,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from abkit._validation import check_id, check_share
-from abkit.assignment import gb_hash
+from abkit.assignment import Split
 from abkit.flags.conditions import check_condition, evaluate_condition
 
 __all__ = ["FeatureFlag"]
@@ -63,6 +65,7 @@ class FeatureFlag:
     rollout: float = 0.0
     condition: Mapping[str, Any] | None = None
     seed: str | None = None
+    _split: Split = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         check_id("key", self.key)
@@ -71,18 +74,20 @@ class FeatureFlag:
             object.__setattr__(self, "condition", check_condition(self.condition))
         if self.seed is not None:
             check_id("seed", self.seed)
+        # On = variant 0, the bottom [0, rollout) of the hash range (abkit.assignment's convention).
+        split = Split(self.key, [self.rollout, 1.0 - self.rollout], seed=self.seed, hash_version=2)
+        object.__setattr__(self, "_split", split)
 
     def position(self, unit_id: str) -> float:
         """The unit's rollout position in ``[0, 1)``: the flag is on when it is below ``rollout``."""
-        n = gb_hash(self.key if self.seed is None else self.seed, check_id("unit_id", unit_id), 2)
-        assert n is not None  # version 2 is known
-        return n
+        return self._split.position(check_id("unit_id", unit_id))
 
     def is_on(self, unit_id: str, attributes: Mapping[str, Any] | None = None) -> bool:
-        """Whether the flag is on for this unit (targeted, and inside the rollout)."""
+        """Whether the flag is on for this unit (targeted, and inside the rollout: the bottom
+        ``rollout`` share of the hash range)."""
         if self.condition is not None and not evaluate_condition(self.condition, attributes):
             return False
-        return self.position(unit_id) < self.rollout
+        return self._split.index(check_id("unit_id", unit_id)) == 0
 
     def with_rollout(self, rollout: float) -> FeatureFlag:
         """The same flag at another rollout share (units keep their positions)."""

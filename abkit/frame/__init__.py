@@ -7,6 +7,11 @@
   DataFrame).
 - :mod:`abkit.frame.shadow_log`: :func:`load_shadow_log` (a table, a file or a router's log to an
   :class:`abkit.shadow.ShadowLog`).
+- :mod:`abkit.frame.router_log`: :func:`read_log`, :func:`load_outcomes` (for
+  ``Experiment.analyze``) and :func:`load_decision_log` (for off-policy evaluation) read the
+  routers' decision and outcome log directories in DuckDB.
+- :mod:`abkit.frame.offpolicy`: :class:`OffPolicyTable` and :func:`evaluate_policy` (IPS, SNIPS,
+  direct method, doubly robust and replay from a decision log, through engine aggregates).
 - :mod:`abkit.frame.shadow_engine`: :class:`ShadowTable` (paired tests from engine aggregates)
   and :func:`compare_models` on a table, a file or a directory of log segments.
 
@@ -29,18 +34,23 @@ from abkit.frame.experiment import (
     summarize,
     to_frame,
 )
+from abkit.frame.offpolicy import OPE_METHODS, OffPolicyTable, evaluate_policy
 from abkit.frame.quantile import Quantile, QuantileStats, QuantileTestResult, quantile_test
+from abkit.frame.router_log import LOG_EVENTS, load_decision_log, load_outcomes, read_log
 from abkit.frame.shadow_engine import ShadowTable, compare_models
 from abkit.frame.shadow_log import LAYOUTS, load_shadow_log
 from abkit.frame.simulate import SimulationResult, SimulationRow
 
 __all__ = [
     "LAYOUTS",
+    "LOG_EVENTS",
+    "OPE_METHODS",
     "Experiment",
     "ExperimentResult",
     "Mean",
     "Metric",
     "MetricResult",
+    "OffPolicyTable",
     "Proportion",
     "Quantile",
     "QuantileStats",
@@ -50,8 +60,12 @@ __all__ = [
     "SimulationResult",
     "SimulationRow",
     "compare_models",
+    "evaluate_policy",
+    "load_decision_log",
+    "load_outcomes",
     "load_shadow_log",
     "quantile_test",
+    "read_log",
     "summarize",
     "to_frame",
 ]

@@ -49,8 +49,8 @@ def bayes_row(name: str, kind: str, treatment: Any, control: Any, control_stats:
         metric=name, treatment=treatment, control=control, test=test, method=r.method,
         control_value=r.control_mean, treatment_value=r.treatment_mean, effect=r.effect, ci=r.ci,
         relative_effect=r.relative_effect, relative_ci=r.relative_ci,
-        chance_to_win=r.chance_to_win, expected_loss_control=r.expected_loss_control,
-        expected_loss_treatment=r.expected_loss_treatment, n_control=control_stats.n,
+        chance_to_win=r.chance_to_win, control_expected_loss=r.control_expected_loss,
+        treatment_expected_loss=r.treatment_expected_loss, n_control=control_stats.n,
         n_treatment=treatment_stats.n, confidence_level=confidence_level,
         cap_threshold=cap_threshold, control_label=labels[0], treatment_label=labels[1], details=r,
     )

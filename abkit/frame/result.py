@@ -126,7 +126,7 @@ class ExperimentResult(Result):
                 [r.metric, r.treatment_label, _number(r.control_value), _number(r.treatment_value),
                  _number(r.effect), _interval(r.ci, _number), _percent(r.relative_effect),
                  _interval(r.relative_ci, _percent), f"{r.chance_to_win:.2%}",
-                 _number(r.expected_loss_control), _number(r.expected_loss_treatment)]
+                 _number(r.control_expected_loss), _number(r.treatment_expected_loss)]
                 for r in self.rows if isinstance(r, BayesMetricResult)]
         headers = ["metric", "treatment", "control value", "treatment value", "effect", f"{level} CI",
                    "relative", f"{level} CI (relative)", "pvalue", f"pvalue ({self.adjust})"]
@@ -159,8 +159,8 @@ class ExperimentResult(Result):
 class BayesMetricResult(Result):
     """One metric, one treatment against the control, from ``analyze(..., engine="bayes")``.
 
-    ``chance_to_win`` is the posterior ``P(treatment > control)``; ``expected_loss_control``
-    and ``expected_loss_treatment`` the expected loss of shipping each arm; ``ci`` and
+    ``chance_to_win`` is the posterior ``P(treatment > control)``; ``control_expected_loss``
+    and ``treatment_expected_loss`` the expected loss of shipping each arm; ``ci`` and
     ``relative_ci`` equal-tailed credible intervals; ``details`` is the
     :func:`abkit.bayes_proportions` or :func:`abkit.bayes_means` result.
     """
@@ -177,8 +177,8 @@ class BayesMetricResult(Result):
     relative_effect: float
     relative_ci: ConfidenceInterval
     chance_to_win: float
-    expected_loss_control: float
-    expected_loss_treatment: float
+    control_expected_loss: float
+    treatment_expected_loss: float
     n_control: int
     n_treatment: int
     confidence_level: float

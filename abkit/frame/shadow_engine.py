@@ -15,9 +15,11 @@ the two models' rows by request id and asks the engine for its sufficient statis
   ``shift`` (lag) window functions in timestamp order;
 - :class:`abkit.shadow.ShadowMonitor` looks: :meth:`ShadowTable.monitor_stats`.
 
-Not (yet) in the engine: the Wilcoxon signed-rank test and latency quantiles (load the table
-with :func:`abkit.frame.load_shadow_log` and use the core functions); in :meth:`compare_models`
-the bootstrap metrics fall back to loading.
+- Wilcoxon signed-rank: average ranks of ``|d|`` (a window function) and the positive rank sum;
+  the Hodges-Lehmann estimate and interval invert it with one such query per root-finding step;
+- latency quantiles: the needed exact order statistics (a ``row_number`` window).
+
+In :meth:`compare_models` the bootstrap metrics fall back to loading.
 
 The final step is the core's own (:func:`abkit.shadow.paired_t_from_moments`,
 :func:`abkit.shadow.mcnemar_from_counts`, :func:`abkit.shadow.delong_from_moments`,
@@ -45,13 +47,19 @@ from collections.abc import Sequence
 from typing import Any
 
 import narwhals as nw
+import numpy as np
 
 from abkit._progress import progress_bar
+from abkit._results import NAN_INTERVAL, ConfidenceInterval
 from abkit._validation import (
     RngLike,
+    as_float_array,
+    check_alternative,
     check_bool,
     check_choice,
+    check_confidence_level,
     check_int,
+    check_open_unit,
     check_progress,
     check_real,
     check_string,
@@ -75,20 +83,35 @@ from abkit.shadow.decision import (
 )
 from abkit.shadow.decision import compare_models as compare_shadow_logs
 from abkit.shadow.forecast import DieboldMarianoTestResult, diebold_mariano_from_autocovariances
-from abkit.shadow.latency import LatencyRatioResult, latency_ratio_from_log_test
+from abkit.shadow.latency import (
+    INSUFFICIENT_TAIL_DATA,
+    LatencyQuantiles,
+    LatencyRatioResult,
+    QuantileEstimate,
+    latency_ratio_from_log_test,
+    order_statistic_ranks,
+)
 from abkit.shadow.log import ShadowLog
 from abkit.shadow.monitor import ShadowMonitor
 from abkit.shadow.paired import (
+    WILCOXON_METHODS,
     McNemarTestResult,
     PairedTTestResult,
+    WilcoxonTestResult,
     mcnemar_from_counts,
     paired_t_from_moments,
+    signed_rank_z,
+    wilcoxon_from_scores,
 )
+from abkit.shadow.paired import wilcoxon_test as wilcoxon_in_memory
 from abkit.stats import MeanStats
 
-__all__ = ["VALUES", "ShadowTable", "compare_models"]
+__all__ = ["ENGINE_QUANTILE_METHODS", "VALUES", "ShadowTable", "compare_models"]
 
 VALUES = ("score", "log_loss", "brier", "correct", "log_latency")
+# numpy.quantile's continuous methods and their (alpha, beta) (Hyndman and Fan types 4-9 but 4).
+ENGINE_QUANTILE_METHODS = {"weibull": (0, 0), "linear": (1, 1), "hazen": (0.5, 0.5),
+                           "median_unbiased": (1 / 3.0, 1 / 3.0), "normal_unbiased": (3 / 8.0, 3 / 8.0)}
 
 
 def _rows(frame: Any) -> list[dict[str, Any]]:
@@ -171,6 +194,14 @@ class ShadowTable:
             raise ValueError(f"`name` must name a model of the log: Unknown model {name!r}; "
                              f"the log has models {list(self.models)}.")
         return self.models.index(name)
+
+    def _named_model(self, argument: str, name: Any) -> None:
+        """``name`` is one of the log's models, or an error naming ``argument``."""
+        if not isinstance(name, str):
+            raise TypeError(f"`{argument}` must be a model name (a string); got {type(name).__name__}.")
+        if name not in self.models:
+            raise ValueError(
+                f"`{argument}` must be one of the log's models {list(self.models)}; got {name!r}.")
 
     def _check_log(self) -> tuple[str, ...]:
         n = self._names
@@ -379,13 +410,126 @@ class ShadowTable:
         ))[0]
         n = int(row["n"])
         if n < 2:
-            raise ValueError(f"`loss_champion` must have at least 2 values; got {n}.")
+            raise ValueError(f"`champion_loss` must have at least 2 values; got {n}.")
         if horizon >= n:
             raise ValueError(f"`horizon` must be less than the number of periods ({n}); got {horizon}.")
         gammas = [_number(row[f"_g{k}"]) / n for k in range(horizon)]
         return diebold_mariano_from_autocovariances(
             n, _number(row["mean"]), gammas, horizon=horizon, variance=variance,
             small_sample=small_sample, alternative=alternative)
+
+    def wilcoxon_test(self, champion: str, challenger: str, *, values: str = "score",
+                      threshold: float = 0.5, correction: bool = True, method: str = "auto",
+                      alternative: str = "two-sided", confidence_level: float = 0.95) -> WilcoxonTestResult:
+        """:func:`abkit.shadow.wilcoxon_test` on per-request values (``values``: :meth:`paired_t_test`).
+
+        The engine ranks ``|d|`` of the non-zero differences ``d`` (challenger - champion) with
+        a window function (average ranks; a window count per ``|d|`` gives the tie correction)
+        and returns the positive rank sum; the Hodges-Lehmann estimate and interval invert the
+        same statistic of ``d - shift``, one engine query per root-finding step. The exact
+        method (R's, below 50 untied non-zero differences, or ``method="exact"``) needs the
+        Walsh averages of the differences: those are brought into memory.
+        """
+        self._named_model("champion", champion)
+        self._named_model("challenger", challenger)
+        values = check_choice("values", values, VALUES)
+        if not isinstance(correction, bool):
+            raise TypeError(f"`correction` must be True or False; got {correction!r}.")
+        method = check_choice("method", method, WILCOXON_METHODS)
+        alternative = check_alternative(alternative)
+        confidence_level = check_confidence_level(confidence_level)
+        labelled = values in ("log_loss", "brier", "correct")
+        paired = self._paired(champion, challenger, labelled=labelled, latency=values == "log_latency")
+        if values == "correct":
+            self._check_binary(paired)
+        a, b = self._per_request(values, "a", threshold), self._per_request(values, "b", threshold)
+        diffs = paired.select((b - a).alias("_d"))
+        nonzero = diffs.filter(nw.col("_d") != 0.0)
+        row = _rows(diffs.select(nw.len().alias("size"), _count(nw.col("_d") == 0.0).alias("zeros"),
+                                 _count(nw.col("_d").is_null() | nw.col("_d").is_nan()).alias("bad")))[0]
+        size, n_zero = int(row["size"]), int(row["zeros"] or 0)
+        if size == 0:
+            raise ValueError("`loss_champion` must have at least 1 value(s); got 0.")
+        if row["bad"]:
+            raise ValueError(f"The per-request differences must be finite; got {row['bad']} NaN value(s).")
+        n = size - n_zero
+        spread = _rows(nonzero.select(nw.col("_d").min().alias("low"), nw.col("_d").max().alias("high"),
+                                      nw.col("_d").abs().n_unique().alias("distinct")))[0]
+        exact = method == "exact" or (method == "auto" and n < 50)
+        if exact and n_zero == 0 and n and int(spread["distinct"]) == n:
+            d = np.asarray([r["_d"] for r in _rows(diffs)], dtype=float)
+            return wilcoxon_in_memory(np.zeros_like(d), d, correction=correction, method=method,
+                                      alternative=alternative, confidence_level=confidence_level)
+        sums: dict[float, tuple[int, float, float]] = {}
+
+        def score(shift: float, corrected: bool) -> float:
+            if shift not in sums:
+                sums[shift] = _signed_rank_sums(nonzero, shift)
+            k, v, ties = sums[shift]
+            return signed_rank_z(k, v, ties, alternative, corrected) if k else math.nan
+
+        z = score(0.0, correction)
+        bounds = (_number(spread["low"]), _number(spread["high"]))
+        return wilcoxon_from_scores(z, sums[0.0][1], n, n_zero, score, bounds, alternative=alternative,
+                                    correction=correction, confidence_level=confidence_level)
+
+    def latency_quantiles(self, model: str, *, quantiles: Any = (0.5, 0.9, 0.99),
+                          confidence_level: float = 0.95, method: str = "weibull") -> LatencyQuantiles:
+        """:func:`abkit.shadow.latency_quantiles` of a model's latencies from exact order statistics.
+
+        The engine numbers the model's latencies in order (a ``row_number`` window) and returns
+        only the order statistics the estimates (``numpy.quantile``'s interpolation, one of
+        the continuous methods in :data:`ENGINE_QUANTILE_METHODS`) and the distribution-free
+        intervals need.
+        """
+        self._named_model("model", model)
+        if not self._has("latency"):
+            raise ValueError("The log has no latency column; load it with `latency=`.")
+        probabilities = [check_open_unit("quantiles", float(p)) for p in np.atleast_1d(
+            as_float_array("quantiles", quantiles))]
+        if not probabilities:
+            raise ValueError("`quantiles` must hold at least one probability; got none.")
+        confidence_level = check_confidence_level(confidence_level)
+        method = check_choice("method", method, tuple(ENGINE_QUANTILE_METHODS))
+        n_ = self._names
+        latency = self._frame.filter(nw.col(n_["model"]) == model).select(
+            nw.col(n_["latency"]).cast(nw.Float64).alias("_l"))
+        row = _rows(latency.select(nw.len().alias("n"), nw.col("_l").min().alias("low"),
+                                   _count(nw.col("_l").is_null() | nw.col("_l").is_nan()).alias("bad")))[0]
+        n = int(row["n"])
+        if n == 0:
+            raise ValueError(f"`latency` must have at least 1 value(s); model {model!r} has none.")
+        if row["bad"]:
+            raise ValueError(
+                f"`latency` must not contain NaN; model {model!r} has {row['bad']} missing value(s).")
+        if row["low"] < 0.0:
+            raise ValueError(f"`latency` must be at least 0 (a duration); got {row['low']}.")
+        plans, wanted = [], set()
+        for p in probabilities:
+            low, high, coverage = order_statistic_ranks(n, p, confidence_level)
+            virtual = _virtual_index(method, n, p)
+            # numpy's neighbours (0-based): both ends clamp to one order statistic
+            below = n - 1 if virtual >= n - 1 else 0 if virtual < 0 else math.floor(virtual)
+            above = below if virtual >= n - 1 or virtual < 0 else below + 1
+            plans.append((p, low, high, coverage, virtual - below, below, above))
+            if low >= 1 and high <= n:
+                wanted |= {low, high, below + 1, above + 1}
+        order_statistics: dict[int, float] = {}
+        if wanted:
+            ranked = latency.with_columns(nw.col("_l").rank("ordinal").cast(nw.Int64).alias("_k"))
+            for r in _rows(ranked.filter(nw.col("_k").is_in(sorted(wanted))).select("_k", "_l")):
+                order_statistics[int(r["_k"])] = float(r["_l"])
+        rows = []
+        for p, low, high, coverage, gamma, below, above in plans:
+            if low < 1 or high > n:
+                rows.append(QuantileEstimate(probability=p, estimate=math.nan, ci=NAN_INTERVAL,
+                                             coverage=math.nan, status=INSUFFICIENT_TAIL_DATA))
+                continue
+            estimate = _lerp(order_statistics[below + 1], order_statistics[above + 1], gamma)
+            rows.append(QuantileEstimate(probability=p, estimate=estimate,
+                                         ci=ConfidenceInterval(order_statistics[low], order_statistics[high]),
+                                         coverage=coverage, status="ok"))
+        return LatencyQuantiles(rows=tuple(rows), n=n, confidence_level=confidence_level, method=method)
 
     def latency_ratio_test(self, champion: str, challenger: str, *, alternative: str = "two-sided",
                            confidence_level: float = 0.95, margin: float = 0.0) -> LatencyRatioResult:
@@ -510,6 +654,33 @@ class ShadowTable:
         return paired_evaluation(spec, test)
 
 
+def _signed_rank_sums(nonzero: Any, shift: float) -> tuple[int, float, float]:
+    """``(n, V, sum(t^3 - t))`` of the non-zero ``d - shift`` (zeros dropped), by window functions."""
+    shifted = nonzero.select((nw.col("_d") - shift).alias("_e")).filter(nw.col("_e") != 0.0)
+    ranked = shifted.with_columns(nw.col("_e").abs().alias("_m")).with_columns(
+        nw.col("_m").rank("average").alias("_r"),
+        nw.col("_m").count().over("_m").cast(nw.Float64).alias("_t"))
+    row = _rows(ranked.select(
+        nw.len().alias("n"),
+        nw.when(nw.col("_e") > 0.0).then(nw.col("_r")).otherwise(0.0).sum().alias("v"),
+        (nw.col("_t") * nw.col("_t") - 1.0).sum().alias("ties")))[0]
+    return int(row["n"]), _number(row["v"]) if row["n"] else 0.0, _number(row["ties"]) if row["n"] else 0.0
+
+
+def _virtual_index(method: str, n: int, p: float) -> float:
+    """numpy.quantile's 0-based virtual index (``numpy/lib/_function_base_impl.py``)."""
+    if method == "linear":
+        return (n - 1) * p
+    alpha, beta = ENGINE_QUANTILE_METHODS[method]
+    return n * p + (alpha + p * (1 - alpha - beta)) - 1
+
+
+def _lerp(a: float, b: float, t: float) -> float:
+    """numpy's quantile interpolation (``numpy/lib/_function_base_impl.py`` ``_lerp``)."""
+    diff = b - a
+    return b - diff * (1 - t) if t >= 0.5 else a + diff * t
+
+
 def _check_classes(m: int, n: int) -> None:
     if m == 0 or n == 0:
         kind = "negative" if m else "positive"
@@ -561,7 +732,7 @@ def compare_models(
     >>> from abkit.datasets import make_shadow_log
     >>> table = make_shadow_log(3000, models={"v1": 1.0, "v2": 1.0}, rng=4)   # equally good
     >>> result = compare_models(table, champion="v1", challengers=["v2"], metrics=["auc"])
-    >>> result.verdicts[0].verdict, result.rows[0].status
+    >>> result.verdicts[0].decision, result.rows[0].reason
     ('inconclusive', 'undecided')
     """
     if isinstance(table, ShadowLog) or callable(getattr(table, "to_shadow_log", None)):

@@ -5,7 +5,7 @@ Examples
 >>> import matplotlib
 >>> matplotlib.use("Agg")
 >>> from abkit.plotting.power import plot_power_curves
->>> fig = plot_power_curves([100, 1000, 10000], [0.01, 0.02], baseline=0.1)
+>>> fig = plot_power_curves([100, 1000, 10000], [0.01, 0.02], control_rate=0.1)
 >>> len(fig.axes[0].lines)
 3
 >>> import matplotlib.pyplot as plt; plt.close(fig)
@@ -29,7 +29,7 @@ def plot_power_curves(
     n_control: Any,
     mdes: Any,
     *,
-    baseline: Any = None,
+    control_rate: Any = None,
     sd: Any = None,
     target: float = 0.8,
     ax: Any = None,
@@ -43,8 +43,8 @@ def plot_power_curves(
         Control-arm sizes for the x-axis.
     mdes
         Effects to draw, one curve each (relative when ``relative=True`` is in ``options``).
-    baseline, sd
-        Exactly one: ``baseline`` draws :func:`abkit.power_proportions` curves, ``sd``
+    control_rate, sd
+        Exactly one: ``control_rate`` draws :func:`abkit.power_proportions` curves, ``sd``
         :func:`abkit.power_means` curves.
     target
         Power drawn as a horizontal reference line.
@@ -57,9 +57,9 @@ def plot_power_curves(
     -------
     matplotlib.figure.Figure
     """
-    if (baseline is None) == (sd is None):
-        raise ValueError("Exactly one of `baseline` and `sd` must be given; got "
-                         f"baseline={baseline!r}, sd={sd!r}.")
+    if (control_rate is None) == (sd is None):
+        raise ValueError("Exactly one of `control_rate` and `sd` must be given; got "
+                         f"control_rate={control_rate!r}, sd={sd!r}.")
     n = as_checked_array("n_control", n_control, "positive").ravel()
     effects = as_checked_array("mdes", mdes).ravel()
     target = check_open_unit("target", target)
@@ -70,8 +70,8 @@ def plot_power_curves(
         fig = ax.figure
     grid = dict(mde=effects[:, None], n_control=n[None, :], **options)
     result: PowerResult
-    if baseline is not None:
-        result = power_proportions(baseline=baseline, **grid)
+    if control_rate is not None:
+        result = power_proportions(control_rate=control_rate, **grid)
         label = "relative MDE" if options.get("relative") else "MDE"
     else:
         result = power_means(sd=sd, **grid)

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = ["plot_comparison"]
 
-_COLORS = {"met": "tab:green", "missed": "tab:red", "undecided": "tab:gray"}
+_COLORS = {"goal met": "tab:green", "goal missed": "tab:red", "undecided": "tab:gray"}
 
 
 def plot_comparison(result: ShadowComparison, *, width: float = 4.5, columns: int = 2) -> Any:
@@ -58,24 +58,24 @@ def plot_comparison(result: ShadowComparison, *, width: float = 4.5, columns: in
     fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False)
     for ax in axes.flat[len(metrics):]:
         ax.set_visible(False)
-    verdict = {v.challenger: v.verdict for v in result.verdicts}
+    verdict = {v.challenger: v.decision for v in result.verdicts}
     for ax, metric in zip(axes.flat, metrics, strict=False):
         rows = [r for r in result.rows if r.metric == metric]
         for position, row in enumerate(rows):
             if math.isnan(row.effect):
-                ax.text(0.5, position, row.status, transform=ax.get_yaxis_transform(), ha="center",
+                ax.text(0.5, position, row.reason, transform=ax.get_yaxis_transform(), ha="center",
                         va="center", color="tab:gray", fontsize=8)
                 continue
             low, high = row.ci.low, row.ci.high
             ax.errorbar([row.effect], [position], xerr=[[row.effect - low], [high - row.effect]],
-                        fmt="o", color=_COLORS.get(row.status, "tab:gray"), capsize=4)
+                        fmt="o", color=_COLORS.get(row.reason, "tab:gray"), capsize=4)
         ax.axvline(0.0, color="black", linewidth=0.8)
         if rows and rows[0].threshold != 0.0:
             ax.axvline(rows[0].threshold, color="black", linestyle="--", linewidth=0.8)
         ax.set_yticks(range(len(rows)))
         ax.set_yticklabels([f"{r.challenger}\n({verdict[r.challenger]})" for r in rows])
         ax.set_ylim(-0.6, len(rows) - 0.4)
-        direction = "higher is better" if rows and rows[0].higher_is_better else "lower is better"
+        direction = "higher is better" if rows and rows[0].worse == "lower" else "lower is better"
         ax.set_title(f"{metric} ({direction})")
         ax.set_xlabel("challenger - champion")
     fig.suptitle(f"Challengers vs {result.champion!r}")

@@ -17,7 +17,7 @@ solved MDE is unique.
 Examples
 --------
 >>> from abkit import power_proportions
->>> r = power_proportions(baseline=0.5, mde=0.25, power=0.9, two_sided_power="near")
+>>> r = power_proportions(control_rate=0.5, mde=0.25, power=0.9, two_sided_power="near")
 >>> round(r.n_control, 4), r.n_total
 (76.7069, 154)
 """
@@ -59,11 +59,11 @@ PROPORTION_POWER_METHODS = ("pooled", "unpooled", "arcsine")
 class ProportionsPowerResult(PowerResult):
     """Result of :func:`power_proportions`.
 
-    ``mde`` is on the scale asked for (``relative=True``: ``treatment_rate / baseline - 1``;
-    otherwise ``treatment_rate - baseline``); ``treatment_rate`` is the rate it implies.
+    ``mde`` is on the scale asked for (``relative=True``: ``treatment_rate / control_rate - 1``;
+    otherwise ``treatment_rate - control_rate``); ``treatment_rate`` is the rate it implies.
     """
 
-    baseline: FloatOrArray
+    control_rate: FloatOrArray
     treatment_rate: FloatOrArray
     relative: bool
 
@@ -165,7 +165,7 @@ def _solve_rate(n_control: FloatArray, p_c: FloatArray, crit: FloatArray, target
 
 def power_proportions(
     *,
-    baseline: Any,
+    control_rate: Any,
     mde: Any = None,
     n_control: Any = None,
     power: Any = None,
@@ -185,10 +185,10 @@ def power_proportions(
 
     Parameters
     ----------
-    baseline
+    control_rate
         Control rate, in (0, 1).
     mde
-        Effect to detect: ``treatment_rate - baseline``, or ``treatment_rate / baseline - 1`` with
+        Effect to detect: ``treatment_rate - control_rate``, or ``treatment_rate / control_rate - 1`` with
         ``relative=True``. When solved, it is above the margin (below it for ``"less"``); for a
         two-sided test the upward solution is reported, as R.
     n_control
@@ -201,7 +201,7 @@ def power_proportions(
     ratio
         ``n_treatment / n_control``.
     relative
-        Whether ``mde`` is relative to ``baseline``.
+        Whether ``mde`` is relative to ``control_rate``.
     alternative
         ``"two-sided"``, ``"greater"`` (treatment rate above control plus margin) or ``"less"``.
     method
@@ -211,7 +211,7 @@ def power_proportions(
         ``strict = TRUE``) or ``"near"`` (only the rejection region on the effect's side, as R's
         ``power.prop.test`` default ``strict = FALSE``). Ignored for one-sided tests.
     margin
-        Null value of ``treatment_rate - baseline`` (non-inferiority: ``margin < 0`` with
+        Null value of ``treatment_rate - control_rate`` (non-inferiority: ``margin < 0`` with
         ``"greater"``; superiority by a margin: ``margin > 0``). Must be 0 with ``"arcsine"``.
     rho
         Correlation of the outcome with a pre-experiment covariate (CUPED); variances shrink by
@@ -243,10 +243,10 @@ def power_proportions(
     Examples
     --------
     >>> from abkit import power_proportions
-    >>> r = power_proportions(baseline=0.10, mde=0.10, relative=True, power=0.8)
+    >>> r = power_proportions(control_rate=0.10, mde=0.10, relative=True, power=0.8)
     >>> r.n_control_rounded, r.n_total
     (14751, 29502)
-    >>> r = power_proportions(baseline=0.1, mde=0.01, n_control=[5000, 10000, 20000])
+    >>> r = power_proportions(control_rate=0.1, mde=0.01, n_control=[5000, 10000, 20000])
     >>> r.power.round(3)
     array([0.371, 0.636, 0.904])
     """
@@ -261,7 +261,7 @@ def power_proportions(
         check_margin_zero(margin, method_checked)
     arrays, options = prepare(
         {
-            "baseline": (baseline, "open_unit"),
+            "control_rate": (control_rate, "open_unit"),
             **design_arguments(mde=mde, n_control=n_control, power=power, alpha=alpha, ratio=ratio,
                                margin=margin, rho=rho, n_treatments=n_treatments,
                                inflation_factor=inflation_factor),
@@ -270,7 +270,7 @@ def power_proportions(
         two_sided_power=two_sided_power,
         adjustment=adjustment,
     )
-    p_c = arrays["baseline"]
+    p_c = arrays["control_rate"]
     crit, _ = critical_values(options.alpha, options.ratio, options.n_treatments, options.tails,
                               options.adjustment)
     if unknown == "mde":
@@ -291,7 +291,7 @@ def power_proportions(
     solved_mde = p_t / p_c - 1.0 if relative else p_t - p_c
     fields = {
         **result_fields(n_c, achieved, solved_mde, options, method=method_checked, solved_for=unknown),
-        "baseline": p_c,
+        "control_rate": p_c,
         "treatment_rate": p_t,
         "relative": relative,
     }

@@ -105,7 +105,7 @@ def sequential_sample_size(fixed: PowerResult, design: _Design) -> SequentialSam
     --------
     >>> from abkit import power_proportions, sequential_sample_size
     >>> from abkit.sequential import GroupSequentialDesign
-    >>> fixed = power_proportions(baseline=0.10, mde=0.01, power=0.9)
+    >>> fixed = power_proportions(control_rate=0.10, mde=0.01, power=0.9)
     >>> s = sequential_sample_size(fixed, GroupSequentialDesign(4, alpha=0.05, spending="pocock"))
     >>> round(s.inflation_factor, 3), s.n_total > fixed.n_total
     (1.178, True)

@@ -80,9 +80,9 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy import special
 
-from abkit._inference import clip_interval
+from abkit._inference import clip_interval, pvalue_from_statistic, tail_quantile
+from abkit._ranks import placements
 from abkit._results import NAN_INTERVAL, ConfidenceInterval, Result
 from abkit._validation import (
     as_float_array,
@@ -244,9 +244,9 @@ def _report(est: _Estimate, half: float, harm: float, ni: float) -> _Test:
 def _finish_z(est: _Estimate, sign: float, tail: float) -> _Test:
     """Fixed-sample normal tests: harm (H0: sign*effect <= 0) and non-inferiority (H0: the effect is
     at the margin or beyond), with the two-sided interval at ``1 - 2 * tail``."""
-    harm = float(special.ndtr(-sign * est.effect / est.se))
-    ni = float(special.ndtr(sign * (est.effect - est.null_ni) / est.se))
-    return _report(est, float(special.ndtri(1.0 - tail)) * est.se, harm, ni)
+    harm = pvalue_from_statistic(sign * est.effect / est.se, "greater")
+    ni = pvalue_from_statistic(sign * (est.effect - est.null_ni) / est.se, "less")
+    return _report(est, tail_quantile(tail) * est.se, harm, ni)
 
 
 def _finish_always_valid(est: _Estimate, sign: float, alpha: float, rho: float) -> _Test:
@@ -286,7 +286,7 @@ def _error_rate_pvalues(check: MetricCheck, base: ProportionStats,
 
 
 def _z_interval(estimate: float, se: float, level_tail: float) -> ConfidenceInterval:
-    half = float(special.ndtri(1.0 - level_tail)) * se
+    half = tail_quantile(level_tail) * se
     return ConfidenceInterval(estimate - half, estimate + half)
 
 
@@ -371,20 +371,11 @@ def _latency_estimate(check: MetricCheck, base: npt.NDArray[np.float64],
     return _Estimate(fc[0] - fb[0], se, math.log1p(sign * check.margin), True, base.size, canary.size)
 
 
-def _placements(reference: npt.NDArray[np.float64],
-                values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """For each value, the share of ``reference`` below it plus half the share equal to it."""
-    below = np.searchsorted(reference, values, side="left")
-    equal = np.searchsorted(reference, values, side="right") - below
-    return (below + 0.5 * equal) / reference.size
-
-
 def _rank_estimate(check: MetricCheck, base: npt.NDArray[np.float64],
                    canary: npt.NDArray[np.float64]) -> _Estimate:
     """``P(canary > baseline) - 1/2`` with DeLong's placement variance."""
     sign = 1.0 if check.worse == "higher" else -1.0
-    v_canary = _placements(np.sort(base), canary)
-    v_base = 1.0 - _placements(np.sort(canary), base)
+    v_canary, v_base = placements(canary, base)
     auc = float(v_canary.mean())
     se = math.sqrt(float(np.var(v_canary, ddof=1)) / canary.size + float(np.var(v_base, ddof=1)) / base.size)
     if se == 0.0:

@@ -43,6 +43,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import special
 
+from abkit._ranks import placement_counts
 from abkit._results import NAN_INTERVAL, ConfidenceInterval, Result
 from abkit._rootfind import zeroin
 from abkit._validation import (
@@ -118,7 +119,12 @@ class _WilcoxonShift:
     """Kayenta's ``wilcoxonDiff``: the continuity-corrected, tie-corrected standardised rank sum
     of ``x - mu`` against ``y``. It is computed from the distinct values and their counts with
     binary searches, which gives the same numbers as ranking the pooled sample at every call
-    (Kayenta's way) in O(u log u) for u distinct values."""
+    (Kayenta's way) in O(u log u) for u distinct values.
+
+    Kept apart from :mod:`abkit._ranks` on purpose: it reproduces Kayenta's ``MannWhitney``
+    (a port of R's ``wilcox.test``) step by step, with its tie correction recomputed at each
+    shift, and the root finder is called with it dozens of times on presorted distinct values,
+    where the shared placements would sort the pooled sample at every call."""
 
     def __init__(self, x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]) -> None:
         self.x, x_counts = np.unique(x, return_counts=True)
@@ -166,6 +172,9 @@ def _shift_interval(
         return zeroin(lambda mu: diff(mu, zq), mu_min, mu_max, f_lower, f_upper, tol=_ZEROIN_TOL,
                       maxiter=_ZEROIN_MAXIT)
 
+    # Kept out of abkit._inference on purpose: this reproduces Netflix Kayenta's MannWhitney (a port
+    # of R's wilcox.test) bit for bit, including its quantile qnorm(alpha / 2) (negative) and the
+    # roots at -z and z, so that the root finder sees the same brackets as Kayenta's BrentSolver.
     z = float(special.ndtri((1.0 - confidence_level) / 2.0))
     low, high = root(-z), root(z)
     estimate = zeroin(lambda mu: diff(mu, 0.0), mu_min, mu_max, diff(mu_min, 0.0), diff(mu_max, 0.0),
@@ -179,11 +188,10 @@ def _mean_ratio(control: npt.NDArray[np.float64], experiment: npt.NDArray[np.flo
 
 
 def _cles(control: npt.NDArray[np.float64], experiment: npt.NDArray[np.float64]) -> float:
-    """Vargha-Delaney A: P(experiment > control) + P(tie) / 2."""
-    y = np.sort(control)
-    below = np.searchsorted(y, experiment, side="left")
-    equal = np.searchsorted(y, experiment, side="right") - below
-    return (float(below.sum()) + 0.5 * float(equal.sum())) / (experiment.size * control.size)
+    """Vargha-Delaney A: P(experiment > control) + P(tie) / 2 (the pairs counted exactly, then one
+    division)."""
+    counts, _ = placement_counts(experiment, control)
+    return float(counts.sum()) / (experiment.size * control.size)
 
 
 def _noisy(values: npt.NDArray[np.float64], rng: np.random.Generator) -> npt.NDArray[np.float64]:

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from scipy import optimize, special
 
+from abkit._inference import fixed_horizon_drift, tail_quantile
 from abkit._progress import progress_bar, show_progress
 from abkit._results import ConfidenceInterval, Result
 from abkit._validation import (
@@ -181,7 +182,7 @@ class _Design(abc.ABC):
         1.229
         """
         theta = self.drift(power)
-        fixed = special.ndtri(1.0 - self._sided_alpha) + special.ndtri(power)
+        fixed = fixed_horizon_drift(self._sided_alpha, power)
         return float((theta / fixed) ** 2)
 
     def stopping_probabilities(self, theta: float = 0.0) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -212,7 +213,7 @@ class _Design(abc.ABC):
         """
         n_fixed = check_real("n_fixed", n_fixed)
         theta = self.drift(power)
-        fixed = special.ndtri(1.0 - self._sided_alpha) + special.ndtri(power)
+        fixed = fixed_horizon_drift(self._sided_alpha, power)
         inflation = float((theta / fixed) ** 2)
         n_max = n_fixed * inflation
         return GroupSequentialSampleSize(
@@ -456,7 +457,7 @@ class GroupSequentialDesign(_Design):
             lower = integ.futility_bounds(fractions, upper, increments, theta)
             return float(lower[-1] - upper[-1])
 
-        fixed = float(special.ndtri(1.0 - self._sided_alpha) + special.ndtri(self.power))
+        fixed = fixed_horizon_drift(self._sided_alpha, self.power)
         try:
             return float(optimize.brentq(gap, 0.5 * fixed, 2.0 * fixed, xtol=1e-12))
         except ValueError as exc:  # pragma: no cover - the bracket holds for any sane design
@@ -563,7 +564,7 @@ def peeking_type1_error(information: Any, *, alpha: float = 0.05, alternative: s
     alternative = check_alternative(alternative)
     two_sided = alternative == "two-sided"
     show = show_progress(progress, work=fractions.size, threshold=_PROGRESS_LOOKS)
-    z = float(special.ndtri(1.0 - (alpha / 2.0 if two_sided else alpha)))
+    z = tail_quantile(alpha / 2.0 if two_sided else alpha)
     upper = np.full(fractions.size, z)
     lower = -upper if two_sided else np.full(fractions.size, -math.inf)
     with progress_bar(show, total=fractions.size, desc="peeking_type1_error", unit="look") as advance:

@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import special
 
+from abkit._inference import tail_quantile
 from abkit._validation import check_choice, check_open_unit, check_positive, check_real, to_array
 
 __all__ = [
@@ -77,7 +78,7 @@ def obrien_fleming_spending(t: Any, alpha: float) -> FloatArray:
     """
     alpha = check_open_unit("alpha", alpha)
     frac = _fractions(t)
-    z = special.ndtri(1.0 - alpha / 2.0)
+    z = tail_quantile(alpha / 2.0)
     with np.errstate(divide="ignore"):
         spent = 2.0 * special.ndtr(-z / np.sqrt(frac))
     return np.asarray(np.where(frac > 0.0, spent, 0.0), dtype=np.float64)

@@ -72,13 +72,15 @@ from starlette.routing import Route
 from abkit._state import parse_json
 from abkit.adapters import CanaryRouter, FixedSplitRouter
 from abkit.adapters.logs import SegmentLog
-from abkit.adapters.stores import MemoryStore, Store, open_store_as
+from abkit.adapters.redis_log import RedisStreamLog
+from abkit.adapters.stores import MemoryStore, RedisStore, Store, open_store_as
 from abkit.errors import DegenerateDataWarning, StateError
 from abkit.service.config import Experiment, build_experiments
 
 __all__ = ["MAX_BODY_BYTES", "create_app"]
 
 MAX_BODY_BYTES = 64 * 1024
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 _BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
@@ -113,7 +115,9 @@ class _Metrics:
         with self._lock:
             self.records[experiment] = self.records.get(experiment, 0) + 1
 
-    def text(self) -> str:
+    def text(self, shared: Mapping[str, int] | None = None) -> str:
+        """The metrics; ``shared`` replaces this process's record counts where given (read from
+        the store, so every worker and host answers the same totals)."""
         with self._lock:
             lines = [
                 "# HELP abkit_requests_total HTTP requests by endpoint, experiment and status.",
@@ -135,10 +139,11 @@ class _Metrics:
             for endpoint, count in sorted(errors.items()):
                 lines.append(f'abkit_errors_total{{endpoint="{endpoint}"}} {count}')
             lines += [
-                "# HELP abkit_records_total Outcomes counted (repeated idempotency keys excluded).",
+                "# HELP abkit_records_total Outcomes counted (repeated idempotency keys excluded); "
+                "for a split, by every worker on the store, else by this process.",
                 "# TYPE abkit_records_total counter",
             ]
-            for experiment, count in sorted(self.records.items()):
+            for experiment, count in sorted({**self.records, **(shared or {})}.items()):
                 lines.append(f'abkit_records_total{{experiment="{_label(experiment)}"}} {count}')
             lines += [
                 "# HELP abkit_request_seconds Time to answer a request, by endpoint.",
@@ -256,7 +261,9 @@ def _no_extra(body: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
 
 
 class _Service:
-    def __init__(self, experiments: dict[str, Experiment], store: Store, log: SegmentLog | None) -> None:
+    def __init__(
+        self, experiments: dict[str, Experiment], store: Store, log: SegmentLog | RedisStreamLog | None
+    ) -> None:
         self.experiments = experiments
         self.store = store
         self.log = log
@@ -283,16 +290,24 @@ class _Service:
         route = experiment.router.route(key, context)  # a hash or a draw: microseconds, no I/O
         answer = {**route.to_dict(), "unit_id": unit_id, "request_id": request_id}
         if self.log is not None:
-            await run_in_threadpool(
-                self.log.write,
+            await self._log(
                 "route",
                 experiment=experiment.name,
                 unit_id=unit_id,
                 request_id=request_id,
-                variant=route.variant,
-                propensity=route.propensity,
+                variant=route.variant if route.in_experiment else None,  # outside: served, not counted
+                propensity=route.propensity if route.in_experiment else None,
             )
         return JSONResponse(answer)
+
+    async def _log(self, event: str, **fields: Any) -> None:
+        """Write one log line: inline when batched (a buffer append), else off the event loop (it
+        waits for the disk)."""
+        assert self.log is not None
+        if getattr(self.log, "durability", None) == "batch":  # a segment log's buffer; Redis: the network
+            self.log.write(event, **fields)
+        else:
+            await run_in_threadpool(self.log.write, event, **fields)
 
     async def record(self, request: Request) -> Response:
         experiment = self.experiment(request)
@@ -336,13 +351,18 @@ class _Service:
         if counted:
             self.metrics.recorded(experiment.name)
             if self.log is not None:
-                await run_in_threadpool(
-                    self.log.write,
+                assigned: dict[str, Any] = {}
+                if experiment.kind == "split" and unit_id is not None:  # the variant the split credits
+                    credited = experiment.router.route(unit_id)
+                    assigned = {"variant": credited.variant, "propensity": credited.propensity} \
+                        if credited.in_experiment else {}
+                await self._log(
                     "record",
                     experiment=experiment.name,
                     unit_id=unit_id,
                     request_id=request_id,
                     outcome=None if isinstance(outcome, dict) else float(outcome),
+                    **assigned,
                 )
         return Response(status_code=204)
 
@@ -434,7 +454,16 @@ class _Service:
         return JSONResponse({"status": "ok"})
 
     async def metrics_text(self, request: Request) -> Response:
-        return PlainTextResponse(self.metrics.text(), media_type="text/plain; version=0.0.4")
+        shared = await run_in_threadpool(self._stored_records)
+        return PlainTextResponse(self.metrics.text(shared), media_type="text/plain; version=0.0.4")
+
+    def _stored_records(self) -> dict[str, int]:
+        """Records counted by every worker (and host) for the splits: from the shared store."""
+        return {
+            name: round(sum(fields.get("n", 0.0) for fields in self.store.totals(name).values()))
+            for name, experiment in self.experiments.items()
+            if experiment.kind == "split"
+        }
 
 
 def _endpoint(service: _Service, handler: Any, label: str) -> Any:
@@ -472,7 +501,10 @@ def create_app(
         Where split counts and idempotency keys live: a :class:`Store` or a URL
         (``memory://``, ``sqlite://PATH``, ``redis://HOST:PORT/DB``); default in memory.
     log_dir
-        A directory for the decision and outcome log (segment files; none by default).
+        Where every route and record is logged (none by default): a directory of segment files
+        (:class:`abkit.adapters.logs.SegmentLog`), or a Redis URL (``redis://HOST:PORT/DB``): the
+        stream ``abkit:log:{log}`` of a :class:`abkit.adapters.redis_log.RedisStreamLog`, which
+        every host appends to and ``RedisStreamLog(URL).drain(DIR)`` moves to segment files.
     durability, flush_interval
         The log's durability (``"sync"`` or ``"batch"``, see :class:`abkit.adapters.logs.SegmentLog`).
 
@@ -481,9 +513,13 @@ def create_app(
     store_object = (MemoryStore() if store is None
                     else open_store_as(store, "store") if isinstance(store, str) else store)
     experiments = build_experiments(config, store_object)
-    log = (
-        None if log_dir is None else SegmentLog(log_dir, durability=durability, flush_interval=flush_interval)
-    )
+    log: SegmentLog | RedisStreamLog | None = None
+    if log_dir is not None and log_dir.startswith(_REDIS_SCHEMES):
+        log = RedisStreamLog(
+            store_object if isinstance(store_object, RedisStore) and store_object.url == log_dir else log_dir
+        )
+    elif log_dir is not None:
+        log = SegmentLog(log_dir, durability=durability, flush_interval=flush_interval)
     service = _Service(experiments, store_object, log)
     routes = [
         Route("/v1/experiments/{name}/route", _endpoint(service, service.route, "route"), methods=["POST"]),

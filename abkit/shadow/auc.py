@@ -35,6 +35,7 @@ from abkit._inference import (
     pvalue_from_statistic,
     warn_degenerate,
 )
+from abkit._ranks import placements as shared_placements
 from abkit._results import ConfidenceInterval, Result
 from abkit._validation import (
     as_float_array,
@@ -44,15 +45,15 @@ from abkit._validation import (
     check_int,
     check_real,
     check_same_length,
+    check_share,
 )
-from abkit.shadow._ranks import midranks
 
 __all__ = ["AUCInterval", "DeLongTestResult", "auc_ci", "delong_from_moments", "delong_test"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
 class DeLongTestResult(Result):
-    """Result of :func:`delong_test`: ``effect = auc_challenger - auc_champion``.
+    """Result of :func:`delong_test`: ``effect = challenger_auc - champion_auc``.
 
     ``ci`` is the normal interval for ``effect`` clipped to [-1, 1], the range of a difference
     of two AUCs (pROC's ``roc.test`` does not clip it; the clip binds only where the normal
@@ -65,11 +66,11 @@ class DeLongTestResult(Result):
     pvalue: float
     effect: float
     ci: ConfidenceInterval
-    auc_champion: float
-    auc_challenger: float
+    champion_auc: float
+    challenger_auc: float
     se: float
-    variance_champion: float
-    variance_challenger: float
+    champion_variance: float
+    challenger_variance: float
     covariance: float
     n_positive: int
     n_negative: int
@@ -113,21 +114,10 @@ def placements(
     """DeLong's structural components (V10 for positives, V01 for negatives) by midranks.
 
     ``V10_i`` is the share of negatives scored below positive ``i`` (ties 1/2); ``V01_j`` the
-    share of positives scored above negative ``j``. Their means are both the AUC.
+    share of positives scored above negative ``j``. Their means are both the AUC. Each in request
+    order, so two models' values pair up; computed by :func:`abkit._ranks.placements`.
     """
-    order = np.argsort(score)  # any sort works: midranks depend on the values only
-    sorted_score = score[order]
-    sorted_positive = positive[order]
-    overall = midranks(sorted_score)
-    pos_scores = sorted_score[sorted_positive]
-    neg_scores = sorted_score[~sorted_positive]
-    m, n = pos_scores.size, neg_scores.size
-    components = np.empty(score.size)
-    components[sorted_positive] = (overall[sorted_positive] - midranks(pos_scores)) / n
-    components[~sorted_positive] = 1.0 - (overall[~sorted_positive] - midranks(neg_scores)) / m
-    in_input_order = np.empty(score.size)
-    in_input_order[order] = components  # back to request order, so the models' values pair up
-    return in_input_order[positive], in_input_order[~positive]
+    return shared_placements(score[positive], score[~positive])
 
 
 def _check_scores(name: str, score: Any) -> npt.NDArray[np.float64]:
@@ -136,8 +126,8 @@ def _check_scores(name: str, score: Any) -> npt.NDArray[np.float64]:
 
 def delong_test(
     y_true: Any,
-    score_champion: Any,
-    score_challenger: Any,
+    champion_score: Any,
+    challenger_score: Any,
     *,
     alternative: str = "two-sided",
     confidence_level: float = 0.95,
@@ -149,12 +139,12 @@ def delong_test(
     ----------
     y_true
         Binary labels (0/1 or booleans), one per request.
-    score_champion, score_challenger
+    champion_score, challenger_score
         Scores of each model for the same requests; higher means more likely positive.
     alternative
         ``"greater"``: the challenger's AUC exceeds the champion's by more than ``margin``.
     confidence_level
-        Of the interval for ``auc_challenger - auc_champion``.
+        Of the interval for ``challenger_auc - champion_auc``.
     margin
         Null value of the AUC difference (e.g. ``-0.01`` with ``"greater"`` for
         non-inferiority).
@@ -172,14 +162,14 @@ def delong_test(
     >>> champion = [0.1, 0.4, 0.35, 0.8, 0.5, 0.7, 0.45, 0.3, 0.6, 0.2]
     >>> challenger = [0.2, 0.3, 0.5, 0.9, 0.4, 0.8, 0.7, 0.1, 0.6, 0.3]
     >>> r = delong_test(y, champion, challenger)
-    >>> round(r.auc_champion, 4), r.auc_challenger, round(r.effect, 2)
+    >>> round(r.champion_auc, 4), r.challenger_auc, round(r.effect, 2)
     (0.88, 1.0, 0.12)
     """
     positive = check_binary_labels("y_true", y_true)
-    champ = _check_scores("score_champion", score_champion)
-    chall = _check_scores("score_challenger", score_challenger)
-    check_same_length("y_true", positive, "score_champion", champ)
-    check_same_length("y_true", positive, "score_challenger", chall)
+    champ = _check_scores("champion_score", champion_score)
+    chall = _check_scores("challenger_score", challenger_score)
+    check_same_length("y_true", positive, "champion_score", champ)
+    check_same_length("y_true", positive, "challenger_score", chall)
     alternative = check_alternative(alternative)
     confidence_level = check_confidence_level(confidence_level)
     margin = check_real("margin", margin)
@@ -196,8 +186,8 @@ def delong_test(
 
 
 def delong_from_moments(
-    auc_champion: float,
-    auc_challenger: float,
+    champion_auc: float,
+    challenger_auc: float,
     s10: Any,
     s01: Any,
     n_positive: int,
@@ -228,7 +218,8 @@ def delong_from_moments(
     s10 = check_covariance_matrix("s10", s10, allow_nan=m == 1)
     s01 = check_covariance_matrix("s01", s01, allow_nan=n == 1)
     cov = s10 / m + s01 / n
-    auc_a, auc_b = auc_champion, auc_challenger
+    auc_a = check_share("champion_auc", champion_auc)
+    auc_b = check_share("challenger_auc", challenger_auc)
     effect = auc_b - auc_a
     variance = float(cov[0, 0] + cov[1, 1] - 2.0 * cov[0, 1])
     se = math.sqrt(variance) if variance > 0 else math.nan
@@ -252,10 +243,10 @@ def delong_from_moments(
         ci = clip_interval(interval(effect, se, alternative, confidence_level), -1.0, 1.0)
     return DeLongTestResult(
         statistic=statistic, pvalue=pvalue_from_statistic(statistic, alternative), effect=effect,
-        ci=ci, auc_champion=auc_a, auc_challenger=auc_b, se=se,
-        variance_champion=float(cov[0, 0]), variance_challenger=float(cov[1, 1]),
+        ci=ci, champion_auc=auc_a, challenger_auc=auc_b, se=se,
+        champion_variance=float(cov[0, 0]), challenger_variance=float(cov[1, 1]),
         covariance=float(cov[0, 1]), n_positive=m, n_negative=n, margin=margin,
-        hypothesis=describe_hypothesis(alternative, margin, "auc_challenger - auc_champion"),
+        hypothesis=describe_hypothesis(alternative, margin, "challenger_auc - champion_auc"),
         alternative=alternative, confidence_level=confidence_level,
     )
 

@@ -8,7 +8,7 @@ adjusts each family across all challengers and metrics. A challenger is
 
 - ``"inconclusive"`` while a metric has fewer than ``min_requests`` paired requests, or its
   tail is too thin to estimate (latency quantiles), whatever the p-values say;
-- ``"keep champion"`` when some metric is shown to miss its goal;
+- ``"keep"`` (keep the champion) when some metric is shown to miss its goal;
 - ``"promote"`` when every metric is shown to meet its goal;
 - ``"inconclusive"`` otherwise, naming the metrics still undecided.
 
@@ -30,7 +30,7 @@ Examples
 ...                             model=np.repeat(["v1", "v2"], n),
 ...                             score=np.concatenate([champion, challenger]), label=np.tile(y, 2))
 >>> result = compare_models(log, champion="v1", challengers=["v2"], metrics=["auc", "log_loss"])
->>> result.verdicts[0].verdict
+>>> result.verdicts[0].decision
 'promote'
 """
 
@@ -71,6 +71,7 @@ _PROGRESS_VALUES = 20_000_000  # resampled requests above which a watched compar
 __all__ = ["ChallengerVerdict", "MetricComparison", "ShadowComparison", "ShadowMetric", "compare_models"]
 
 GOALS = ("superiority", "non-inferiority")
+WORSE = ("higher", "lower")
 EPS = 1e-15
 
 
@@ -93,17 +94,19 @@ class ShadowMetric:
     ``statistic`` (any metric of ``(y_true, values)``, paired bootstrap), or ``quantile`` (a
     latency quantile, paired bootstrap, "insufficient tail data" when the tail is thin).
 
+    ``worse`` (``"higher"`` or ``"lower"``) says which direction of the metric is bad.
     ``margin`` (at least 0, in the metric's units) is the improvement required for
-    ``"superiority"`` or the loss tolerated for ``"non-inferiority"``.
+    ``"superiority"`` or the loss tolerated for ``"non-inferiority"``: a tolerance in the
+    ``worse`` direction, as in a rollout's metric check.
 
     Examples
     --------
-    >>> ShadowMetric.builtin("log_loss", goal="non-inferiority", margin=0.01).higher_is_better
-    False
+    >>> ShadowMetric.builtin("log_loss", goal="non-inferiority", margin=0.01).worse
+    'higher'
     """
 
     name: str
-    higher_is_better: bool
+    worse: str
     goal: str = "superiority"
     margin: float = 0.0
     kind: str = ""
@@ -113,6 +116,7 @@ class ShadowMetric:
     threshold: float = 0.5
 
     def __post_init__(self) -> None:
+        check_choice("worse", self.worse, WORSE)
         check_choice("goal", self.goal, GOALS)
         check_nonnegative("margin", self.margin)
         check_string("kind", self.kind)
@@ -133,12 +137,12 @@ class ShadowMetric:
         ``"latency_p50"``/``"latency_p90"``/``"latency_p95"``/``"latency_p99"``."""
         quantiles = {"latency_p50": 0.5, "latency_p90": 0.9, "latency_p95": 0.95, "latency_p99": 0.99}
         builtins: dict[str, dict[str, Any]] = {
-            "auc": {"kind": "auc", "higher_is_better": True},
-            "accuracy": {"kind": "accuracy", "higher_is_better": True},
-            "log_loss": {"loss": log_loss, "higher_is_better": False},
-            "brier": {"loss": squared_error, "higher_is_better": False},
-            "latency": {"kind": "latency", "higher_is_better": False},
-            **{k: {"quantile": q, "higher_is_better": False} for k, q in quantiles.items()},
+            "auc": {"kind": "auc", "worse": "lower"},
+            "accuracy": {"kind": "accuracy", "worse": "lower"},
+            "log_loss": {"loss": log_loss, "worse": "higher"},
+            "brier": {"loss": squared_error, "worse": "higher"},
+            "latency": {"kind": "latency", "worse": "higher"},
+            **{k: {"quantile": q, "worse": "higher"} for k, q in quantiles.items()},
         }
         check_choice("name", name, tuple(builtins))
         return cls(name=name, goal=goal, margin=margin, **builtins[name])
@@ -148,36 +152,40 @@ class ShadowMetric:
 class MetricComparison(Result):
     """One (challenger, metric) row: ``effect = challenger - champion`` in the metric's units.
 
-    ``threshold`` is the null value of ``effect`` for the goal; ``pvalue`` tests "the goal is
-    met" and ``pvalue_miss`` "the goal is missed", each Holm-adjusted in ``*_adjusted``.
-    ``status`` is ``"met"``, ``"missed"``, ``"undecided"``, ``"insufficient data"`` or
-    ``"insufficient tail data"``.
+    ``threshold`` is the null value of ``effect`` for the goal (``+margin`` or ``-margin`` in the
+    good direction). ``pvalue_noninferiority`` tests "the challenger is better than the
+    threshold" (the goal is met: with goal ``"superiority"`` this is the superiority test) and
+    ``pvalue_harm`` "it is worse than the threshold" (the goal is missed), each Holm-adjusted in
+    ``*_adjusted``. ``decision`` is what this metric argues for: ``"promote"`` (goal met),
+    ``"keep"`` (goal missed) or ``"inconclusive"``; ``reason`` is ``"goal met"``,
+    ``"goal missed"``, ``"undecided"``, ``"insufficient data"`` or ``"insufficient tail data"``.
     """
 
     challenger: str
     metric: str
     goal: str
-    higher_is_better: bool
-    metric_champion: float
-    metric_challenger: float
+    worse: str
+    champion_value: float
+    challenger_value: float
     effect: float
     ci: ConfidenceInterval
     threshold: float
-    pvalue: float
-    pvalue_adjusted: float
-    pvalue_miss: float
-    pvalue_miss_adjusted: float
+    pvalue_noninferiority: float
+    pvalue_noninferiority_adjusted: float
+    pvalue_harm: float
+    pvalue_harm_adjusted: float
     n: int
     method: str
-    status: str
+    decision: str
+    reason: str
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
 class ChallengerVerdict(Result):
-    """``verdict`` is ``"promote"``, ``"keep champion"`` or ``"inconclusive"``, with reasons."""
+    """``decision`` is ``"promote"``, ``"keep"`` (the champion) or ``"inconclusive"``, with reasons."""
 
     challenger: str
-    verdict: str
+    decision: str
     reasons: tuple[str, ...]
 
 
@@ -196,11 +204,11 @@ class ShadowComparison(Result):
     min_requests: int
     adjustment: str
 
-    _HEADERS = ("challenger", "metric", "goal", "effect", "ci", "threshold", "p_adj", "n", "status")
+    _HEADERS = ("challenger", "metric", "goal", "effect", "ci", "threshold", "p_adj", "n", "reason")
 
     def _table_rows(self) -> list[list[Any]]:
-        return [[r.challenger, r.metric, r.goal, r.effect, r.ci, r.threshold, r.pvalue_adjusted, r.n,
-                 r.status] for r in self.rows]
+        return [[r.challenger, r.metric, r.goal, r.effect, r.ci, r.threshold,
+                 r.pvalue_noninferiority_adjusted, r.n, r.reason] for r in self.rows]
 
     def _title(self) -> str:
         return (f"{type(self).__name__} vs champion {self.champion!r} "
@@ -208,59 +216,61 @@ class ShadowComparison(Result):
 
     def __repr__(self) -> str:
         table = text_table(self._title(), self._HEADERS, self._table_rows())
-        verdicts = [f"  {v.challenger}: {v.verdict.upper()} - " + "; ".join(v.reasons) for v in self.verdicts]
-        return "\n".join([table, "Verdicts", *verdicts])
+        verdicts = [f"  {v.challenger}: {v.decision.upper()} - " + "; ".join(v.reasons)
+                    for v in self.verdicts]
+        return "\n".join([table, "Decisions", *verdicts])
 
     def _repr_html_(self) -> str:
-        verdicts = html_table("Verdicts", ("challenger", "verdict", "reasons"),
-                              [[v.challenger, v.verdict, "; ".join(v.reasons)] for v in self.verdicts])
+        verdicts = html_table("Decisions", ("challenger", "decision", "reasons"),
+                              [[v.challenger, v.decision, "; ".join(v.reasons)] for v in self.verdicts])
         return html_table(self._title(), self._HEADERS, self._table_rows()) + verdicts
 
     def to_records(self) -> list[dict[str, Any]]:
-        """One row per (challenger, metric) with its verdict; ``ci`` split in ``ci_low``/``ci_high``."""
-        verdict = {v.challenger: v.verdict for v in self.verdicts}
+        """One row per (challenger, metric) with the challenger's decision (``challenger_decision``);
+        ``ci`` split in ``ci_low``/``ci_high``."""
+        overall = {v.challenger: v.decision for v in self.verdicts}
         records = []
         for row in self.rows:
             record = {k: v for k, v in row._items() if k != "ci"}
-            record.update(ci_low=row.ci.low, ci_high=row.ci.high, verdict=verdict[row.challenger])
+            record.update(ci_low=row.ci.low, ci_high=row.ci.high, challenger_decision=overall[row.challenger])
             records.append(record)
         return records
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Evaluation:
-    metric_champion: float
-    metric_challenger: float
+    champion_value: float
+    challenger_value: float
     effect: float
     ci: ConfidenceInterval
     p_above: float  # H1: effect > threshold
     p_below: float  # H1: effect < threshold
     n: int
     method: str
-    status: str = ""
+    reason: str = ""
 
 
 def _from_test(
     result: Any, df: float | None, values: tuple[float, float], method: str, n: int
 ) -> _Evaluation:
     """Both one-sided p-values from a two-sided test whose statistic is centred at the threshold."""
-    status = "" if math.isfinite(result.statistic) else "insufficient data"
+    reason = "" if math.isfinite(result.statistic) else "insufficient data"
     return _Evaluation(
         *values, result.effect, result.ci, pvalue_from_statistic(result.statistic, "greater", df),
-        pvalue_from_statistic(result.statistic, "less", df), n, method, status,
+        pvalue_from_statistic(result.statistic, "less", df), n, method, reason,
     )
 
 
 
 
-def empty_evaluation(n: int, method: str = "", status: str = "insufficient data") -> _Evaluation:
+def empty_evaluation(n: int, method: str = "", reason: str = "insufficient data") -> _Evaluation:
     """A cell that cannot be tested (too few requests, or a thin tail)."""
-    return _Evaluation(math.nan, math.nan, math.nan, NAN_INTERVAL, math.nan, math.nan, n, method, status)
+    return _Evaluation(math.nan, math.nan, math.nan, NAN_INTERVAL, math.nan, math.nan, n, method, reason)
 
 
 def delong_evaluation(auc: Any, n: int) -> _Evaluation:
     """A cell from a :class:`abkit.shadow.DeLongTestResult` on ``n`` paired requests."""
-    return _from_test(auc, None, (auc.auc_champion, auc.auc_challenger), "DeLong", n)
+    return _from_test(auc, None, (auc.champion_auc, auc.challenger_auc), "DeLong", n)
 
 
 def latency_evaluation(ratio: Any, geometric: tuple[float, float], n: int) -> _Evaluation:
@@ -271,7 +281,7 @@ def latency_evaluation(ratio: Any, geometric: tuple[float, float], n: int) -> _E
 def paired_evaluation(metric: ShadowMetric, test: Any) -> _Evaluation:
     """A cell from the paired t test of per-request correctness or loss."""
     method = "paired t on correctness" if metric.kind == "accuracy" else "paired t"
-    evaluation = _from_test(test, test.df, (test.mean_champion, test.mean_challenger), method, test.n)
+    evaluation = _from_test(test, test.df, (test.champion_mean, test.challenger_mean), method, test.n)
     if metric.kind == "accuracy":  # a difference of accuracies lies in [-1, 1] (as R's prop.test)
         evaluation = dataclasses.replace(evaluation, ci=clip_interval(evaluation.ci, -1.0, 1.0))
     return evaluation
@@ -335,7 +345,7 @@ def _bootstrap(statistic: Callable[..., float], a: npt.NDArray[np.float64], b: n
 def goal_threshold(metric: ShadowMetric) -> float:
     """The null value of ``challenger - champion`` for the metric's goal and margin."""
     better = metric.margin if metric.goal == "superiority" else -metric.margin
-    return (better if metric.higher_is_better else -better) + 0.0  # no -0.0 in tables
+    return (better if metric.worse == "lower" else -better) + 0.0  # no -0.0 in tables
 
 
 BUILTIN_METRICS = ("auc", "accuracy", "log_loss", "brier", "latency", "latency_p50", "latency_p90",
@@ -396,7 +406,7 @@ def compare_models(
     >>> table = make_shadow_log(3000, models={"v1": 1.0, "v2": 1.0}, rng=4)   # equally good
     >>> log = load_shadow_log(table)
     >>> result = compare_models(log, champion="v1", challengers=["v2"], metrics=["auc"])
-    >>> result.verdicts[0].verdict, result.rows[0].status
+    >>> result.verdicts[0].decision, result.rows[0].reason
     ('inconclusive', 'undecided')
     """
     log = check_instance("log", log, ShadowLog, hint=LOAD_HINT)
@@ -481,45 +491,53 @@ def finish_comparison(cells: list[tuple[str, ShadowMetric, float, _Evaluation]],
 
 def _adjusted_rows(cells: list[tuple[str, ShadowMetric, float, _Evaluation]],
                    min_requests: int, alpha: float) -> list[MetricComparison]:
-    p_meet = np.array([ev.p_above if spec.higher_is_better else ev.p_below for _, spec, _, ev in cells])
-    p_miss = np.array([ev.p_below if spec.higher_is_better else ev.p_above for _, spec, _, ev in cells])
+    p_meet = np.array([ev.p_below if spec.worse == "higher" else ev.p_above for _, spec, _, ev in cells])
+    p_harm = np.array([ev.p_above if spec.worse == "higher" else ev.p_below for _, spec, _, ev in cells])
     tested = ~np.isnan(p_meet)
-    adj_meet, adj_miss = np.full(p_meet.size, np.nan), np.full(p_miss.size, np.nan)
+    adj_meet, adj_harm = np.full(p_meet.size, np.nan), np.full(p_harm.size, np.nan)
     if tested.any():
         adj_meet[tested] = adjust_pvalues(p_meet[tested], method="holm")
-        adj_miss[tested] = adjust_pvalues(p_miss[tested], method="holm")
+        adj_harm[tested] = adjust_pvalues(p_harm[tested], method="holm")
     rows = []
     for i, (name, spec, threshold, ev) in enumerate(cells):
-        status = ev.status or ("insufficient data" if ev.n < min_requests else "")
-        if not status:
-            status = ("missed" if adj_miss[i] <= alpha else "met" if adj_meet[i] <= alpha
+        reason = ev.reason or ("insufficient data" if ev.n < min_requests else "")
+        if not reason:
+            reason = ("goal missed" if adj_harm[i] <= alpha else "goal met" if adj_meet[i] <= alpha
                       else "undecided")
         rows.append(MetricComparison(
-            challenger=name, metric=spec.name, goal=spec.goal, higher_is_better=spec.higher_is_better,
-            metric_champion=ev.metric_champion, metric_challenger=ev.metric_challenger,
-            effect=ev.effect, ci=ev.ci, threshold=threshold, pvalue=float(p_meet[i]),
-            pvalue_adjusted=float(adj_meet[i]), pvalue_miss=float(p_miss[i]),
-            pvalue_miss_adjusted=float(adj_miss[i]), n=ev.n, method=ev.method, status=status,
+            challenger=name, metric=spec.name, goal=spec.goal, worse=spec.worse,
+            champion_value=ev.champion_value, challenger_value=ev.challenger_value,
+            effect=ev.effect, ci=ev.ci, threshold=threshold, pvalue_noninferiority=float(p_meet[i]),
+            pvalue_noninferiority_adjusted=float(adj_meet[i]), pvalue_harm=float(p_harm[i]),
+            pvalue_harm_adjusted=float(adj_harm[i]), n=ev.n, method=ev.method,
+            decision=metric_decision(reason), reason=reason,
         ))
     return rows
 
 
+def metric_decision(reason: str) -> str:
+    """What one metric argues for, from its ``reason``."""
+    return {"goal met": "promote", "goal missed": "keep"}.get(reason, "inconclusive")
+
+
 def challenger_verdict(name: str, rows: list[MetricComparison], min_requests: int) -> ChallengerVerdict:
-    blocked = [r for r in rows if r.status.startswith("insufficient")]
+    blocked = [r for r in rows if r.reason.startswith("insufficient")]
     if blocked:
         reasons = tuple(
-            f"{r.metric}: {r.status} ({r.n} paired requests; at least {min_requests} needed)"
-            if r.status == "insufficient data" else f"{r.metric}: {r.status}" for r in blocked
+            f"{r.metric}: {r.reason} ({r.n} paired requests; at least {min_requests} needed)"
+            if r.reason == "insufficient data" else f"{r.metric}: {r.reason}" for r in blocked
         )
-        return ChallengerVerdict(challenger=name, verdict="inconclusive", reasons=reasons)
-    missed = [r for r in rows if r.status == "missed"]
+        return ChallengerVerdict(challenger=name, decision="inconclusive", reasons=reasons)
+    missed = [r for r in rows if r.decision == "keep"]
     if missed:
-        return ChallengerVerdict(challenger=name, verdict="keep champion", reasons=tuple(
+        return ChallengerVerdict(challenger=name, decision="keep", reasons=tuple(
             f"{r.metric}: misses its {r.goal} goal (effect {r.effect:.4g}, threshold {r.threshold:g}, "
-            f"adjusted p {r.pvalue_miss_adjusted:.3g})" for r in missed))
-    undecided = [r for r in rows if r.status == "undecided"]
+            f"adjusted p {r.pvalue_harm_adjusted:.3g})" for r in missed))
+    undecided = [r for r in rows if r.decision == "inconclusive"]
     if undecided:
-        return ChallengerVerdict(challenger=name, verdict="inconclusive", reasons=tuple(
-            f"{r.metric}: {r.goal} not shown yet (adjusted p {r.pvalue_adjusted:.3g})" for r in undecided))
-    return ChallengerVerdict(challenger=name, verdict="promote", reasons=tuple(
-        f"{r.metric}: meets its {r.goal} goal (adjusted p {r.pvalue_adjusted:.3g})" for r in rows))
+        return ChallengerVerdict(challenger=name, decision="inconclusive", reasons=tuple(
+            f"{r.metric}: {r.goal} not shown yet (adjusted p {r.pvalue_noninferiority_adjusted:.3g})"
+            for r in undecided))
+    return ChallengerVerdict(challenger=name, decision="promote", reasons=tuple(
+        f"{r.metric}: meets its {r.goal} goal (adjusted p {r.pvalue_noninferiority_adjusted:.3g})"
+        for r in rows))

@@ -82,8 +82,8 @@ def _long_run_variance(gammas: Sequence[float], horizon: int, variance: str, n: 
 
 
 def diebold_mariano_test(
-    loss_champion: Any,
-    loss_challenger: Any,
+    champion_loss: Any,
+    challenger_loss: Any,
     *,
     horizon: int = 1,
     variance: str = "acf",
@@ -94,7 +94,7 @@ def diebold_mariano_test(
 
     Parameters
     ----------
-    loss_champion, loss_challenger
+    champion_loss, challenger_loss
         Losses in time order (e.g. squared errors), aligned by period.
     horizon
         Forecast horizon ``h``: autocovariances up to lag ``h - 1`` enter the variance.
@@ -119,7 +119,7 @@ def diebold_mariano_test(
     ('HLN', -0.2625, 0.0372)
     """
     champ, chall = as_paired_float_arrays(
-        "loss_champion", loss_champion, "loss_challenger", loss_challenger, min_size=2
+        "champion_loss", champion_loss, "challenger_loss", challenger_loss, min_size=2
     )
     horizon = check_int("horizon", horizon, minimum=1)
     variance = check_choice("variance", variance, VARIANCES)

@@ -192,8 +192,8 @@ def latency_quantiles(
 
 
 def latency_ratio_test(
-    latency_champion: Any,
-    latency_challenger: Any,
+    champion_latency: Any,
+    challenger_latency: Any,
     *,
     alternative: str = "two-sided",
     confidence_level: float = 0.95,
@@ -203,7 +203,7 @@ def latency_ratio_test(
 
     Parameters
     ----------
-    latency_champion, latency_challenger
+    champion_latency, challenger_latency
         Positive latencies of each model for the same requests.
     alternative
         ``"less"``: the challenger is faster than ``1 + margin`` times the champion.
@@ -223,9 +223,9 @@ def latency_ratio_test(
     (1.0873, True)
     """
     champ, chall = as_paired_float_arrays(
-        "latency_champion", latency_champion, "latency_challenger", latency_challenger, min_size=2
+        "champion_latency", champion_latency, "challenger_latency", challenger_latency, min_size=2
     )
-    for name, values in (("latency_champion", champ), ("latency_challenger", chall)):
+    for name, values in (("champion_latency", champ), ("challenger_latency", chall)):
         if np.any(values <= 0.0):
             raise ValueError(f"`{name}` must be positive for a ratio; got {values[values <= 0.0][0]}.")
     alternative = check_alternative(alternative)

@@ -21,13 +21,16 @@ minimum and the running intersection, which stay valid at every look, however ma
 **Multiplicity.** With ``m`` (challenger, metric) sequences each one runs at ``alpha / m``
 (Bonferroni): the union bound over sequences that are each valid uniformly in time keeps the
 chance of any false "met" or "missed", at any look, at most ``alpha``. Intervals are
-simultaneous at ``1 - alpha``; ``pvalue_adjusted = min(1, m * pvalue)``. (Holm's step-down is
+simultaneous at ``1 - alpha``; ``pvalue_noninferiority_adjusted = min(1, m *
+pvalue_noninferiority)``, and likewise ``pvalue_harm_adjusted``. (Holm's step-down is
 not used: its ordering of sequences changes from look to look.)
 
-**Decision.** A metric is ``"met"`` once the confidence sequence has lain entirely on the good
-side of the goal's threshold (``pvalue_adjusted <= alpha``, one-sided p-values split by the
-side of the estimate at that look), ``"missed"`` once it has lain on the bad side; verdicts per
-challenger follow :func:`compare_models` (promote / keep champion / inconclusive). Once
+**Decision.** A metric's goal is met (``decision`` ``"promote"``, reason ``"goal met"``) once
+the confidence sequence has lain entirely on the good side of the goal's threshold
+(``pvalue_noninferiority_adjusted <= alpha``, one-sided p-values split by the side of the
+estimate at that look), missed (``"keep"``, ``"goal missed"``) once it has lain on
+the bad side; decisions per challenger follow :func:`compare_models` (promote / keep /
+inconclusive). Once
 decided, a metric is never undecided again: a promotion may be acted on at the look it appears.
 
 **Batches.** Each request must reach the monitor once, in one batch, once it is complete: when
@@ -46,7 +49,7 @@ Examples
 >>> for day in range(5):
 ...     batch = load_shadow_log(make_shadow_log(2000, models={"v1": 1.0, "v2": 1.3}, rng=day))
 ...     result = monitor.update(batch)
->>> result.looks, result.verdicts[0].verdict
+>>> result.looks, result.verdicts[0].decision
 (5, 'promote')
 """
 
@@ -83,6 +86,7 @@ from abkit.shadow.decision import (
     as_metric,
     challenger_verdict,
     goal_threshold,
+    metric_decision,
     per_request_values,
 )
 from abkit.shadow.log import LOAD_HINT, ShadowLog
@@ -102,7 +106,7 @@ class ShadowMonitorResult(ShadowComparison):
 
     In each row ``ci`` is the running intersection of the confidence sequence (simultaneous at
     ``1 - alpha`` over all rows and looks; clipped to [-1, 1] for accuracy, a difference of
-    rates, as R's ``prop.test``), ``pvalue``/``pvalue_miss`` the running minima of the
+    rates, as R's ``prop.test``), ``pvalue_noninferiority``/``pvalue_harm`` the running minima of the
     always-valid one-sided p-values and ``*_adjusted`` their Bonferroni adjustment; ``effect``
     is the current estimate (``ratio - 1`` for latency). ``looks`` counts updates and
     ``n_pending`` the requests skipped so far for a pending label.
@@ -206,8 +210,8 @@ class ShadowMonitor:
     >>> from abkit.frame import load_shadow_log
     >>> monitor = ShadowMonitor("champion", ["challenger"], ["accuracy", "latency"])
     >>> result = monitor.update(load_shadow_log(make_shadow_log(1000, rng=1)))
-    >>> [row.status for row in result.rows], monitor.looks
-    (['met', 'undecided'], 1)
+    >>> [row.reason for row in result.rows], monitor.looks
+    (['goal met', 'undecided'], 1)
     >>> ShadowMonitor.from_json(monitor.to_json()).to_dict() == monitor.to_dict()
     True
     """
@@ -327,7 +331,7 @@ class ShadowMonitor:
         >>> from abkit.stats import MeanStats
         >>> monitor = ShadowMonitor("v1", ["v2"], ["log_loss"], min_requests=200)
         >>> batch = (MeanStats(1000, 0.52, 0.30), MeanStats(1000, 0.45, 0.28), MeanStats(1000, -0.07, 0.02))
-        >>> monitor.update_stats({("v2", "log_loss"): batch}).verdicts[0].verdict
+        >>> monitor.update_stats({("v2", "log_loss"): batch}).verdicts[0].decision
         'promote'
         """
         if not isinstance(stats, Mapping) or set(stats) != set(self._sequences):
@@ -397,7 +401,7 @@ class ShadowMonitor:
             tau2 = self.tau2[spec.name]
             pvalue = min(1.0, math.exp(-float(msprt_log_likelihood_ratio(mean, se2, tau2, theta0))))
             half = float(msprt_halfwidth(se2, tau2, alpha))
-        if (mean > theta0) == spec.higher_is_better:
+        if (mean > theta0) == (spec.worse == "lower"):
             seq.p_meet = min(seq.p_meet, pvalue)
         else:
             seq.p_miss = min(seq.p_miss, pvalue)
@@ -434,19 +438,20 @@ class ShadowMonitor:
                 ci = clip_interval(ci, -1.0, 1.0)
             p_meet_adj, p_miss_adj = min(1.0, m * seq.p_meet), min(1.0, m * seq.p_miss)
             if seq.difference.n < self.min_requests:
-                status = "insufficient data"
+                reason = "insufficient data"
             else:
-                status = ("missed" if p_miss_adj <= self.alpha else "met" if p_meet_adj <= self.alpha
-                          else "undecided")
+                reason = ("goal missed" if p_miss_adj <= self.alpha
+                          else "goal met" if p_meet_adj <= self.alpha else "undecided")
             empty = seq.difference.n == 0
             rows.append(MetricComparison(
-                challenger=challenger, metric=name, goal=spec.goal, higher_is_better=spec.higher_is_better,
-                metric_champion=math.nan if empty else level(seq.champion.mean),
-                metric_challenger=math.nan if empty else level(seq.challenger.mean),
+                challenger=challenger, metric=name, goal=spec.goal, worse=spec.worse,
+                champion_value=math.nan if empty else level(seq.champion.mean),
+                challenger_value=math.nan if empty else level(seq.challenger.mean),
                 effect=math.nan if empty else back(seq.difference.mean), ci=ci,
-                threshold=goal_threshold(spec), pvalue=seq.p_meet, pvalue_adjusted=p_meet_adj,
-                pvalue_miss=seq.p_miss, pvalue_miss_adjusted=p_miss_adj, n=seq.difference.n,
-                method=f"always-valid {self.method}", status=status,
+                threshold=goal_threshold(spec), pvalue_noninferiority=seq.p_meet,
+                pvalue_noninferiority_adjusted=p_meet_adj, pvalue_harm=seq.p_miss,
+                pvalue_harm_adjusted=p_miss_adj, n=seq.difference.n,
+                method=f"always-valid {self.method}", decision=metric_decision(reason), reason=reason,
             ))
         verdicts = tuple(challenger_verdict(c, [r for r in rows if r.challenger == c], self.min_requests)
                          for c in self.challengers)

@@ -41,6 +41,7 @@ from abkit._inference import (
     pvalue_from_statistic,
     warn_degenerate,
 )
+from abkit._ranks import midranks_and_run_lengths
 from abkit._results import ConfidenceInterval, Result
 from abkit._rootfind import zeroin
 from abkit._validation import (
@@ -52,7 +53,6 @@ from abkit._validation import (
     check_nonnegative,
     check_real,
 )
-from abkit.shadow._ranks import tie_runs
 from abkit.shadow._signrank import exact_signed_rank
 
 __all__ = [
@@ -87,8 +87,8 @@ class McNemarTestResult(Result):
     effect: float
     ci: ConfidenceInterval
     chi2: float
-    accuracy_champion: float
-    accuracy_challenger: float
+    champion_accuracy: float
+    challenger_accuracy: float
     b: int
     c: int
     n: int
@@ -107,8 +107,8 @@ class PairedTTestResult(Result):
     ci: ConfidenceInterval
     se: float
     df: float
-    mean_champion: float
-    mean_challenger: float
+    champion_mean: float
+    challenger_mean: float
     n: int
     margin: float
     hypothesis: str
@@ -160,8 +160,8 @@ def _binomial_pvalue(c: int, total: int, alternative: str, mid: bool) -> float:
 
 
 def mcnemar_test(
-    correct_champion: Any,
-    correct_challenger: Any,
+    champion_correct: Any,
+    challenger_correct: Any,
     *,
     method: str = "exact",
     alternative: str = "two-sided",
@@ -171,7 +171,7 @@ def mcnemar_test(
 
     Parameters
     ----------
-    correct_champion, correct_challenger
+    champion_correct, challenger_correct
         Per request, whether each model was right (0/1 or booleans), aligned by request.
     method
         ``"exact"`` (binomial test on the discordant pairs, as R's ``binom.test``), ``"mid-p"``
@@ -181,7 +181,7 @@ def mcnemar_test(
     alternative
         ``"greater"``: the challenger is more accurate.
     confidence_level
-        Of the Wald interval for ``accuracy_challenger - accuracy_champion``.
+        Of the Wald interval for ``challenger_accuracy - champion_accuracy``.
 
     Returns
     -------
@@ -196,10 +196,10 @@ def mcnemar_test(
     (16.8178, 4.1146e-05, 150, 86)
     """
     first, second = as_paired_float_arrays(
-        "correct_champion", correct_champion, "correct_challenger", correct_challenger
+        "champion_correct", champion_correct, "challenger_correct", challenger_correct
     )
-    champ = _as_binary("correct_champion", first)
-    chall = _as_binary("correct_challenger", second)
+    champ = _as_binary("champion_correct", first)
+    chall = _as_binary("challenger_correct", second)
     method = check_choice("method", method, MCNEMAR_METHODS)
     alternative = check_alternative(alternative)
     confidence_level = check_confidence_level(confidence_level)
@@ -261,14 +261,14 @@ def mcnemar_from_counts(
         ci = clip_interval(interval(effect, se, alternative, confidence_level), -1.0, 1.0)
     return McNemarTestResult(
         statistic=statistic, pvalue=pvalue, effect=effect, ci=ci, chi2=chi2,
-        accuracy_champion=(both + b) / n, accuracy_challenger=(both + c) / n,
+        champion_accuracy=(both + b) / n, challenger_accuracy=(both + c) / n,
         b=b, c=c, n=n, alternative=alternative, confidence_level=confidence_level, method=method,
     )
 
 
 def paired_t_test(
-    loss_champion: Any,
-    loss_challenger: Any,
+    champion_loss: Any,
+    challenger_loss: Any,
     *,
     alternative: str = "two-sided",
     confidence_level: float = 0.95,
@@ -279,7 +279,7 @@ def paired_t_test(
 
     Parameters
     ----------
-    loss_champion, loss_challenger
+    champion_loss, challenger_loss
         One value per request for each model, aligned by request.
     alternative
         ``"greater"``: the mean difference ``challenger - champion`` exceeds ``margin``.
@@ -303,7 +303,7 @@ def paired_t_test(
     (-4.0621, 9.0, 0.002833)
     """
     champ, chall = as_paired_float_arrays(
-        "loss_champion", loss_champion, "loss_challenger", loss_challenger,
+        "champion_loss", champion_loss, "challenger_loss", challenger_loss,
         nan_policy=nan_policy, min_size=2,
     )
     alternative = check_alternative(alternative)
@@ -319,8 +319,8 @@ def paired_t_test(
 
 def paired_t_from_moments(
     n: int,
-    mean_champion: float,
-    mean_challenger: float,
+    champion_mean: float,
+    challenger_mean: float,
     mean_difference: float,
     var_difference: float,
     *,
@@ -356,8 +356,8 @@ def paired_t_from_moments(
         ci = interval(effect, se, alternative, confidence_level, df)
     return PairedTTestResult(
         statistic=statistic, pvalue=pvalue_from_statistic(statistic, alternative, df),
-        effect=effect, ci=ci, se=se, df=df, mean_champion=mean_champion,
-        mean_challenger=mean_challenger, n=n, margin=margin,
+        effect=effect, ci=ci, se=se, df=df, champion_mean=champion_mean,
+        challenger_mean=challenger_mean, n=n, margin=margin,
         hypothesis=describe_hypothesis(alternative, margin), alternative=alternative,
         confidence_level=confidence_level,
     )
@@ -371,14 +371,26 @@ def _signed_rank_z(diff: npt.NDArray[np.float64], alternative: str, correction: 
         return math.nan, 0.0
     magnitude = np.abs(diff)
     order = np.argsort(magnitude, kind="stable")
-    starts, lengths = tie_runs(magnitude[order])
-    ranks = np.repeat(starts + (lengths + 1) / 2.0, lengths)
+    ranks, lengths = midranks_and_run_lengths(magnitude[order])
     v = float(ranks[diff[order] > 0].sum())
+    return signed_rank_z(n, v, float(np.sum(lengths**3 - lengths)), alternative, correction), v
+
+
+def signed_rank_z(n: int, v: float, tie_sum: float, alternative: str, correction: bool) -> float:
+    """The normal score of the positive rank sum ``v`` of ``n`` non-zero differences.
+
+    ``tie_sum`` is ``sum(t^3 - t)`` over the groups of tied ``|d|``. The engine path
+    (:meth:`abkit.frame.ShadowTable.wilcoxon_test`) computes the three sums with window
+    functions and finishes here, as the in-memory path does.
+
+    >>> signed_rank_z(10, 55.0, 0.0, "two-sided", False) > 2.8
+    True
+    """
     z = v - n * (n + 1) / 4.0
-    sigma2 = n * (n + 1) * (2 * n + 1) / 24.0 - float(np.sum(lengths**3 - lengths)) / 48.0
+    sigma2 = n * (n + 1) * (2 * n + 1) / 24.0 - tie_sum / 48.0
     if sigma2 <= 0.0:
-        return math.nan, v
-    return (z - continuity_shift(z, alternative, correction)) / math.sqrt(sigma2), v
+        return math.nan
+    return (z - continuity_shift(z, alternative, correction)) / math.sqrt(sigma2)
 
 
 def continuity_shift(centred: float, alternative: str, correction: bool) -> float:
@@ -391,22 +403,6 @@ def continuity_shift(centred: float, alternative: str, correction: bool) -> floa
 
 
 
-
-
-def _invert(diff: npt.NDArray[np.float64], target: float, alternative: str, correction: bool,
-            *, clamp: bool) -> float:
-    """The shift ``d`` where the score of ``diff - d`` crosses ``target`` (R's ``wdiff`` root).
-
-    ``clamp`` returns the range's end when the target is not bracketed (R's ``root`` for the
-    interval); the estimate (``clamp=False``) is always bracketed for non-degenerate data.
-    """
-    low, high = float(diff.min()), float(diff.max())
-
-    def score(shift: float) -> float:
-        z, _ = _signed_rank_z(diff - shift, alternative, correction)
-        return z - target
-
-    return invert_step(score, low, high, clamp=clamp)
 
 
 def invert_step(score: Any, low: float, high: float, *, clamp: bool) -> float:
@@ -424,8 +420,8 @@ def invert_step(score: Any, low: float, high: float, *, clamp: bool) -> float:
 
 
 def wilcoxon_test(
-    loss_champion: Any,
-    loss_challenger: Any,
+    champion_loss: Any,
+    challenger_loss: Any,
     *,
     correction: bool = True,
     method: str = "auto",
@@ -437,7 +433,7 @@ def wilcoxon_test(
 
     Parameters
     ----------
-    loss_champion, loss_challenger
+    champion_loss, challenger_loss
         One value per request for each model, aligned by request.
     correction
         Continuity correction of the normal approximation (R's ``correct``).
@@ -469,7 +465,7 @@ def wilcoxon_test(
     (0.0, 0.009091, -1.4)
     """
     champ, chall = as_paired_float_arrays(
-        "loss_champion", loss_champion, "loss_challenger", loss_challenger, nan_policy=nan_policy,
+        "champion_loss", champion_loss, "challenger_loss", challenger_loss, nan_policy=nan_policy,
     )
     if not isinstance(correction, bool):
         raise TypeError(f"`correction` must be True or False; got {correction!r}.")
@@ -480,24 +476,52 @@ def wilcoxon_test(
     n_zero = int(np.count_nonzero(diff == 0.0))
     z, v = _signed_rank_z(diff, alternative, correction)
     n = int(diff.size) - n_zero
+    nonzero = diff[diff != 0.0]  # R inverts the statistic on the non-zero differences only
+    if not math.isnan(z):
+        untied = n_zero == 0 and np.unique(np.abs(nonzero)).size == n
+        if untied and (method == "exact" or (method == "auto" and n < 50)):
+            pvalue, estimate, ci = exact_signed_rank(nonzero, v, alternative, confidence_level)
+            return WilcoxonTestResult(statistic=z, pvalue=pvalue, effect=estimate, ci=ci, method="exact",
+                                      rank_sum_positive=v, n=n, n_zero=n_zero, alternative=alternative,
+                                      confidence_level=confidence_level, correction=correction)
+
+    def score(shift: float, corrected: bool) -> float:
+        return _signed_rank_z(nonzero - shift, alternative, corrected)[0]
+
+    bounds = (float(nonzero.min()), float(nonzero.max())) if n else (math.nan, math.nan)
+    return wilcoxon_from_scores(z, v, n, n_zero, score, bounds, alternative=alternative,
+                                correction=correction, confidence_level=confidence_level)
+
+
+def wilcoxon_from_scores(
+    z: float, v: float, n: int, n_zero: int, score: Any, bounds: tuple[float, float], *,
+    alternative: str, correction: bool, confidence_level: float,
+) -> WilcoxonTestResult:
+    """:func:`wilcoxon_test` by the normal approximation, from the normal score of the data.
+
+    ``z`` and ``v`` are the normal score and positive rank sum of the ``n`` non-zero
+    differences (``n_zero`` zeros dropped); ``score(shift, corrected)`` the normal score of the
+    non-zero differences minus ``shift`` (R's ``wdiff``), and ``bounds`` their minimum and
+    maximum, between which the Hodges-Lehmann estimate and interval are found by root finding.
+    The in-memory test and the engine path (:meth:`abkit.frame.ShadowTable.wilcoxon_test`,
+    whose engine ranks ``|d - shift|`` with window functions) both finish here.
+    """
     common: dict[str, Any] = {"rank_sum_positive": v, "n": n, "n_zero": n_zero, "alternative": alternative,
               "confidence_level": confidence_level, "correction": correction}
     if math.isnan(z):
         warn_degenerate("All paired differences are 0 (or tied at one value); the test is undefined.")
         return WilcoxonTestResult(statistic=math.nan, pvalue=math.nan, effect=math.nan, ci=NAN_INTERVAL,
                                   method="approx", **common)
-    diff = diff[diff != 0.0]  # R inverts the statistic on the non-zero differences only
-    untied = n_zero == 0 and np.unique(np.abs(diff)).size == n
-    if untied and (method == "exact" or (method == "auto" and n < 50)):
-        pvalue, estimate, ci = exact_signed_rank(diff, v, alternative, confidence_level)
-        return WilcoxonTestResult(statistic=z, pvalue=pvalue, effect=estimate, ci=ci, method="exact",
-                                  **common)
+    low_end, high_end = bounds
+
+    def invert(target: float, corrected: bool, clamp: bool) -> float:
+        return invert_step(lambda shift: score(shift, corrected) - target, low_end, high_end, clamp=clamp)
+
     pvalue = pvalue_from_statistic(z, alternative)
     crit = critical_value(confidence_level, alternative)
-    low = -math.inf if alternative == "less" else _invert(diff, crit, alternative, correction, clamp=True)
-    high = (math.inf if alternative == "greater"
-            else _invert(diff, -crit, alternative, correction, clamp=True))
-    estimate = _invert(diff, 0.0, alternative, False, clamp=False)  # R >= 4.0: no correction here
+    low = -math.inf if alternative == "less" else invert(crit, correction, True)
+    high = math.inf if alternative == "greater" else invert(-crit, correction, True)
+    estimate = invert(0.0, False, False)  # R >= 4.0: no correction here
     return WilcoxonTestResult(statistic=z, pvalue=pvalue, effect=estimate, ci=ConfidenceInterval(low, high),
                               method="approx", **common)
 

@@ -65,8 +65,8 @@ class PairedBootstrapResult(Result):
     pvalue: float
     effect: float
     ci: ConfidenceInterval
-    metric_champion: float
-    metric_challenger: float
+    champion_value: float
+    challenger_value: float
     se: float
     n: int
     n_resamples: int
@@ -128,8 +128,8 @@ def paired_replicates(
 
 def paired_bootstrap(
     metric: Callable[..., float],
-    values_champion: Any,
-    values_challenger: Any,
+    champion_values: Any,
+    challenger_values: Any,
     *,
     y_true: Any = None,
     n_resamples: int = 2000,
@@ -148,7 +148,7 @@ def paired_bootstrap(
         ``metric(values) -> float`` (revenue per request, a latency quantile), or with
         ``y_true`` given ``metric(y_true, values) -> float`` (log loss, F1, AUC, calibration
         error; scikit-learn's ``(y_true, y_pred)`` order).
-    values_champion, values_challenger
+    champion_values, challenger_values
         Per-request predictions, scores or outcomes of each model, aligned by request.
     y_true
         Optional labels, resampled with the same indices.
@@ -186,12 +186,12 @@ def paired_bootstrap(
     if not callable(metric):
         raise TypeError(f"`metric` must be callable; got {type(metric).__name__}.")
     champ, chall = as_paired_float_arrays(
-        "values_champion", values_champion, "values_challenger", values_challenger, min_size=2
+        "champion_values", champion_values, "challenger_values", challenger_values, min_size=2
     )
     labels = None
     if y_true is not None:
         labels = as_float_array("y_true", y_true)
-        check_same_length("y_true", labels, "values_champion", champ)
+        check_same_length("y_true", labels, "champion_values", champ)
     n_resamples = check_int("n_resamples", n_resamples, minimum=1)
     method = check_choice("method", method, BOOTSTRAP_METHODS)
     alternative = check_alternative(alternative)
@@ -200,9 +200,9 @@ def paired_bootstrap(
     generator = check_rng(rng)
     show = show_progress(progress, work=n_resamples * champ.size, threshold=_PROGRESS_VALUES)
 
-    metric_champion = float(metric(champ) if labels is None else metric(labels, champ))
-    metric_challenger = float(metric(chall) if labels is None else metric(labels, chall))
-    effect = metric_challenger - metric_champion
+    champion_value = float(metric(champ) if labels is None else metric(labels, champ))
+    challenger_value = float(metric(chall) if labels is None else metric(labels, chall))
+    effect = challenger_value - champion_value
     with progress_bar(show, total=n_resamples, desc="paired_bootstrap", unit="resample") as advance:
         replicates = paired_replicates(metric, champ, chall, labels, n_resamples, generator, advance)
     n = champ.size
@@ -220,7 +220,7 @@ def paired_bootstrap(
     statistic = (effect - margin) / se if se > 0 else math.nan
     return PairedBootstrapResult(
         statistic=statistic, pvalue=bootstrap_pvalue(replicates, margin, alternative),
-        effect=effect, ci=ci, metric_champion=metric_champion,
-        metric_challenger=metric_challenger, se=se, n=int(n), n_resamples=n_resamples,
+        effect=effect, ci=ci, champion_value=champion_value,
+        challenger_value=challenger_value, se=se, n=int(n), n_resamples=n_resamples,
         margin=margin, alternative=alternative, confidence_level=confidence_level, method=method,
     )

@@ -65,8 +65,8 @@ def test_expected_losses_match_nested_quadrature(successes):
     # Nested quad reaches ~1e-11 here; the reduction to P(T' > C) is exact.
     gain = _loss_by_nested_quadrature(a_t, b_t, a_c, b_c)
     loss = _loss_by_nested_quadrature(a_c, b_c, a_t, b_t)
-    assert r.expected_loss_control == pytest.approx(gain, abs=1e-10)
-    assert r.expected_loss_treatment == pytest.approx(loss, abs=1e-10)
+    assert r.control_expected_loss == pytest.approx(gain, abs=1e-10)
+    assert r.treatment_expected_loss == pytest.approx(loss, abs=1e-10)
 
 
 def test_beta_summaries_match_monte_carlo():
@@ -80,8 +80,8 @@ def test_beta_summaries_match_monte_carlo():
     win = d > 0
     assert r.chance_to_win == pytest.approx(win.mean(), abs=5 * win.std() / math.sqrt(size))
     gain, loss = np.maximum(d, 0), np.maximum(-d, 0)
-    assert r.expected_loss_control == pytest.approx(gain.mean(), abs=5 * gain.std() / math.sqrt(size))
-    assert r.expected_loss_treatment == pytest.approx(loss.mean(), abs=5 * loss.std() / math.sqrt(size))
+    assert r.control_expected_loss == pytest.approx(gain.mean(), abs=5 * gain.std() / math.sqrt(size))
+    assert r.treatment_expected_loss == pytest.approx(loss.mean(), abs=5 * loss.std() / math.sqrt(size))
     # Interval ends: the Monte Carlo CDF at them must be the nominal tails (sd sqrt(p(1-p)/N)).
     tail_sd = 5 * math.sqrt(0.025 * 0.975 / size)
     assert np.mean(d <= r.ci.low) == pytest.approx(0.025, abs=tail_sd)
@@ -127,7 +127,7 @@ def test_chance_to_win_is_complementary_and_losses_swap(s_c, s_t, n_c, n_t):
     a = bayes_proportions(control, treatment)
     b = bayes_proportions(treatment, control)
     assert a.chance_to_win + b.chance_to_win == pytest.approx(1.0, abs=1e-10)
-    assert a.expected_loss_control == pytest.approx(b.expected_loss_treatment, abs=1e-10)
+    assert a.control_expected_loss == pytest.approx(b.treatment_expected_loss, abs=1e-10)
     assert a.effect == pytest.approx(-b.effect, abs=1e-15)
 
 
@@ -147,8 +147,8 @@ def test_normal_closed_forms_match_integration_and_monte_carlo():
     # E[max(D, 0)] by quadrature of the normal density (independent of the closed form).
     gain = integrate.quad(lambda x: x * sps.norm.pdf(x, mu, s), 0, np.inf, epsabs=1e-14)[0]
     loss = integrate.quad(lambda x: -x * sps.norm.pdf(x, mu, s), -np.inf, 0, epsabs=1e-14)[0]
-    assert r.expected_loss_control == pytest.approx(gain, rel=1e-9)
-    assert r.expected_loss_treatment == pytest.approx(loss, rel=1e-9)
+    assert r.control_expected_loss == pytest.approx(gain, rel=1e-9)
+    assert r.treatment_expected_loss == pytest.approx(loss, rel=1e-9)
     assert r.chance_to_win == pytest.approx(sps.norm.sf(0, mu, s), rel=1e-12)
     assert tuple(r.ci) == pytest.approx(tuple(sps.norm.ppf([0.025, 0.975], mu, s)), rel=1e-12)
     gen = np.random.default_rng(3)
@@ -202,4 +202,4 @@ def test_results_are_json_safe_tables():
     r = bayes_proportions(ProportionStats(10, 100), ProportionStats(14, 100))
     data = json.loads(json.dumps(r.to_dict(), allow_nan=False))
     assert data["chance_to_win"] == r.chance_to_win and data["treatment_alpha"] == 15.0
-    assert "expected_loss_control" in repr(r)
+    assert "control_expected_loss" in repr(r)

@@ -53,10 +53,10 @@ def test_unknown_command_fails() -> None:
     [
         (["demo", "--users", "0"], "abkit demo: error: argument --users: must be at least 2; got 0\n"),
         (["demo", "--users", "many"], "abkit demo: error: argument --users: must be an integer; got 'many'\n"),
-        (["sample-size", "--baseline", "1.5", "--mde", "0.1"],
-         "abkit sample-size: error: `--baseline` must be in (0, 1); got 1.5.\n"),
+        (["sample-size", "--control-rate", "1.5", "--mde", "0.1"],
+         "abkit sample-size: error: `--control-rate` must be in (0, 1); got 1.5.\n"),
         (["sample-size", "--mde", "0.1"],
-         "abkit sample-size: error: give exactly one of --baseline (rates) or --sd (means).\n"),
+         "abkit sample-size: error: give exactly one of --control-rate (rates) or --sd (means).\n"),
         (["analyze", "missing.csv", "--proportion", "converted"],
          "abkit analyze: error: `PATH` must be an existing CSV or Parquet file; got 'missing.csv'.\n"),
     ],
@@ -105,10 +105,10 @@ def test_demo_json_matches_the_table(capsys: pytest.CaptureFixture[str]) -> None
 
 
 def test_sample_size_json(capsys: pytest.CaptureFixture[str]) -> None:
-    argv = ["sample-size", "--baseline", "0.05", "--mde", "0.1", "--relative", "--daily-visitors", "20000"]
+    argv = ["sample-size", "--control-rate", "0.05", "--mde", "0.1", "--relative", "--daily-visitors", "20000"]
     assert main([*argv, "--output", "json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    expected = power_proportions(baseline=0.05, mde=0.1, relative=True, power=0.8)
+    expected = power_proportions(control_rate=0.05, mde=0.1, relative=True, power=0.8)
     assert report["design"]["n_total"] == expected.n_total == 62468  # as the README says
     assert report["duration"]["days"] == pytest.approx(62468 / 20000, rel=1e-12)
 

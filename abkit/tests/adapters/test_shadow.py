@@ -95,12 +95,12 @@ def test_router_log_reaches_a_verdict(served: tuple[ShadowRouter, pd.DataFrame])
     router, table = served
     result = compare_models(router, champion=router.live, challengers=list(router.shadows),
                             metrics=["auc", "log_loss"], min_requests=500)
-    assert result.verdicts[0].verdict == "promote"
+    assert result.verdicts[0].decision == "promote"
     expected = compare_models(table, champion="ranker-v1", challengers=["ranker-v2"], metrics=["auc", "log_loss"],
                               min_requests=500)
     for got, want in zip(result.rows, expected.rows, strict=True):
         assert got.effect == pytest.approx(want.effect, rel=1e-12)
-        assert got.pvalue == pytest.approx(want.pvalue, rel=1e-9)
+        assert got.pvalue_noninferiority == pytest.approx(want.pvalue_noninferiority, rel=1e-9)
         assert got.n == want.n
 
 

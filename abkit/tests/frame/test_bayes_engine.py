@@ -41,7 +41,7 @@ def test_rows_equal_the_bayes_primitives_and_the_z_tests(data: pd.DataFrame) -> 
             row = result.row(name, t)
             # engine aggregates vs numpy: 1e-9 relative
             assert row.chance_to_win == pytest.approx(ref.chance_to_win, rel=1e-9)
-            assert row.expected_loss_treatment == pytest.approx(ref.expected_loss_treatment, rel=1e-9)
+            assert row.treatment_expected_loss == pytest.approx(ref.treatment_expected_loss, rel=1e-9)
             assert tuple(row.ci) == pytest.approx(tuple(ref.ci), rel=1e-9)
             assert tuple(row.relative_ci) == pytest.approx(tuple(ref.relative_ci), rel=1e-8)
         # CUPED and ratios: the flat-prior normal posterior's credible interval is the z
@@ -75,7 +75,7 @@ def test_engines_agree_and_print(data: pd.DataFrame) -> None:
     experiment = Experiment(**METRICS)
     expected = experiment.analyze(data, control="a", engine="bayes").to_frame()
     actual = experiment.analyze(engines(data)["duckdb"], control="a", engine="bayes").to_frame()
-    for column in ("chance_to_win", "expected_loss_control", "ci_low", "rel_ci_high"):
+    for column in ("chance_to_win", "control_expected_loss", "ci_low", "rel_ci_high"):
         np.testing.assert_allclose(actual[column], expected[column], rtol=1e-8, err_msg=column)
     text = repr(experiment.analyze(data, control="a", engine="bayes"))
     assert "chance to win" in text and "95% CrI" in text

@@ -219,7 +219,7 @@ def test_monitor_fed_engine_aggregates_equals_monitor_fed_logs(engine: str) -> N
     assert got.looks == 3 and got.n_pending > 0
     with pytest.raises(ValueError, match=re.escape("`stats` must hold exactly the keys")):
         by_stats.update_stats({})
-    absolute = ShadowMetric(name="absolute", higher_is_better=False, loss=lambda y, p: np.abs(y - p))
+    absolute = ShadowMetric(name="absolute", worse="higher", loss=lambda y, p: np.abs(y - p))
     with pytest.raises(ValueError, match=re.escape("Metric 'absolute' needs the per-request values")):
         ShadowTable(batch).monitor_stats(ShadowMonitor("v1", ["v2"], [absolute]))
 
@@ -273,7 +273,7 @@ def test_cli_compare_runs_in_duckdb_without_loading_the_log(
     got = json.loads(capsys.readouterr().out)
     assert got["verdicts"] == json.loads(json.dumps(expected.to_dict()))["verdicts"]
     for row, want in zip(got["rows"], expected.rows, strict=True):
-        np.testing.assert_allclose(row["pvalue"], want.pvalue, rtol=RTOL)
+        np.testing.assert_allclose(row["pvalue_noninferiority"], want.pvalue_noninferiority, rtol=RTOL)
 
     assert cli.main(["compare", str(path), "--champion", "v1", "--challenger", "v9"]) == 2
     assert capsys.readouterr().err == (

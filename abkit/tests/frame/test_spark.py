@@ -128,3 +128,42 @@ def test_spark_capped_means_give_the_pandas_answer(spark: Any) -> None:
     # Spark's exact percentile is type 7 too; sums in another order: 1e-9 relative.
     for column in ["cap_threshold", "effect", "ci_low", "ci_high", "pvalue"]:
         np.testing.assert_allclose(actual[column], expected[column], rtol=1e-9, err_msg=column)
+
+
+def test_offpolicy_engine_on_spark_gives_the_in_memory_answer(spark: Any) -> None:
+    from abkit.frame import evaluate_policy
+    from abkit.tests.frame.test_offpolicy_engine import (
+        REFERENCE,
+        _assert_same,
+        _bad_table,
+        _columns,
+        _frame,
+        _in_memory,
+    )
+
+    inputs = REFERENCE["inputs"]
+    table = to_spark(spark, _frame(inputs))
+    results = evaluate_policy(table, target_action="best", **_columns(len(inputs["target"][0])))
+    expected = _in_memory(inputs)
+    assert list(results) == list(expected)
+    for name, result in results.items():
+        _assert_same(result, expected[name])  # 1e-9 relative, as the other engines
+    clipped = evaluate_policy(table, methods=["ips"], clip=2.0, **_columns(len(inputs["target"][0])))
+    _assert_same(clipped["ips"], _in_memory(inputs, clip=2.0)["ips"])
+    with pytest.raises(ValueError, match=r"`propensity` column 'propensity' must be in \(0, 1\]; got 1"):
+        evaluate_policy(to_spark(spark, _bad_table(propensity=(3, 0.0))), **_columns(2))
+
+
+def test_shadow_rank_tests_on_spark_give_the_in_memory_answer(spark: Any) -> None:
+    from abkit.frame import ShadowTable
+    from abkit.shadow import latency_quantiles, wilcoxon_test
+    from abkit.tests.frame.test_shadow_engine import _assert_same, _long
+
+    rng = np.random.default_rng(3)
+    a = rng.random(120).round(1)  # ties and zeros
+    b = np.clip(a + rng.normal(0.05, 0.2, 120), 0, 1).round(1)
+    frame = _long(a, b).assign(latency=rng.lognormal(3.0, 0.5, 240))
+    table = ShadowTable(to_spark(spark, frame))
+    _assert_same(table.wilcoxon_test("a", "b"), wilcoxon_test(a, b))
+    _assert_same(table.latency_quantiles("b", quantiles=(0.5, 0.9)),
+                 latency_quantiles(frame["latency"][120:], quantiles=(0.5, 0.9)))

@@ -46,18 +46,18 @@ def _msg(text: str) -> str:
 )
 def test_bad_proportion_inputs(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=_msg(message)):
-        abkit.power_proportions(baseline=0.1, **kwargs)
+        abkit.power_proportions(control_rate=0.1, **kwargs)
 
 
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
-        (dict(baseline="0.1", mde=0.01, power=0.8), TypeError,
-         "`baseline` must be a real number or an array of real numbers; got '0.1'."),
-        (dict(baseline=[0.1, 1.0], mde=0.01, power=0.8), ValueError,
-         "`baseline` must be in (0, 1); got 1.0."),
-        (dict(baseline=0.1, mde=float("nan"), power=0.8), ValueError, "`mde` must be finite; got nan."),
-        (dict(baseline=0.1, mde=0.01, power=0.8, relative=1), TypeError,
+        (dict(control_rate="0.1", mde=0.01, power=0.8), TypeError,
+         "`control_rate` must be a real number or an array of real numbers; got '0.1'."),
+        (dict(control_rate=[0.1, 1.0], mde=0.01, power=0.8), ValueError,
+         "`control_rate` must be in (0, 1); got 1.0."),
+        (dict(control_rate=0.1, mde=float("nan"), power=0.8), ValueError, "`mde` must be finite; got nan."),
+        (dict(control_rate=0.1, mde=0.01, power=0.8, relative=1), TypeError,
          "`relative` must be True or False; got 1."),
     ],
 )
@@ -106,14 +106,14 @@ def test_unreachable_targets_raise_convergence_error() -> None:
     with pytest.raises(abkit.ConvergenceError, match="the effect \\(mde minus margin\\) is 0"):
         abkit.power_means(sd=1.0, mde=0.0, power=0.8)
     with pytest.raises(abkit.ConvergenceError, match="points against the alternative"):
-        abkit.power_proportions(baseline=0.1, mde=-0.01, power=0.8, alternative="greater")
+        abkit.power_proportions(control_rate=0.1, mde=-0.01, power=0.8, alternative="greater")
     with pytest.raises(abkit.ConvergenceError, match="even a treatment rate of 1 falls short"):
-        abkit.power_proportions(baseline=0.5, n_control=3, power=0.99)
+        abkit.power_proportions(control_rate=0.5, n_control=3, power=0.99)
     with pytest.raises(abkit.ConvergenceError, match="first at flat index 1 of 2"):
-        abkit.power_proportions(baseline=0.5, n_control=[1000, 3], power=0.99)
+        abkit.power_proportions(control_rate=0.5, n_control=[1000, 3], power=0.99)
     with pytest.raises(abkit.ConvergenceError, match="`power` must exceed"):
         abkit.power_means(sd=1.0, mde=0.1, power=0.02)
     with pytest.raises(abkit.ConvergenceError, match="`power` must exceed the rejection rate"):
         abkit.power_means(sd=1.0, n_control=50, power=0.04, method="t")
     with pytest.raises(abkit.ConvergenceError, match="largest possible"):
-        abkit.power_proportions(baseline=0.9, n_control=5, power=0.99, method="arcsine")
+        abkit.power_proportions(control_rate=0.9, n_control=5, power=0.99, method="arcsine")

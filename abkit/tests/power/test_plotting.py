@@ -30,19 +30,19 @@ def test_power_curves_match_power_means() -> None:
 def test_power_curves_draw_on_given_axes() -> None:
     fig, ax = plt.subplots()
     try:
-        out = plot_power_curves([100, 1000], [0.1], baseline=0.2, relative=True, ax=ax)
+        out = plot_power_curves([100, 1000], [0.1], control_rate=0.2, relative=True, ax=ax)
         assert out is fig and ax.get_legend().get_texts()[0].get_text() == "relative MDE 0.1"
     finally:
         plt.close(fig)
 
 
 def test_power_curves_need_exactly_one_metric() -> None:
-    with pytest.raises(ValueError, match="Exactly one of `baseline` and `sd` must be given"):
+    with pytest.raises(ValueError, match="Exactly one of `control_rate` and `sd` must be given"):
         plot_power_curves([100], [0.1])
 
 
 def test_cli_sample_size_with_duration(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["sample-size", "--baseline", "0.05", "--mde", "0.005", "--two-sided-power", "near",
+    assert main(["sample-size", "--control-rate", "0.05", "--mde", "0.005", "--two-sided-power", "near",
                  "--daily-visitors", "10000", "--traffic-share", "0.5"]) == 0
     out = capsys.readouterr().out
     # R power.prop.test(p1 = 0.05, p2 = 0.055, power = 0.8): n = 31233.44 per group.
@@ -58,11 +58,11 @@ def test_cli_means_power(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_cli_needs_one_metric(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sample-size", "--mde", "0.1"]) == 2
-    assert "exactly one of --baseline" in capsys.readouterr().err
+    assert "exactly one of --control-rate" in capsys.readouterr().err
 
 
 def test_cli_reports_bad_designs(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["sample-size", "--baseline", "0.5", "--n-control", "10", "--power", "0.8"]) == 2
+    assert main(["sample-size", "--control-rate", "0.5", "--n-control", "10", "--power", "0.8"]) == 2
     assert "even a treatment rate of 1 falls short" in capsys.readouterr().err
-    assert main(["sample-size", "--baseline", "1.5", "--mde", "0.1"]) == 2
-    assert "`--baseline` must be in (0, 1); got 1.5." in capsys.readouterr().err  # the option's name
+    assert main(["sample-size", "--control-rate", "1.5", "--mde", "0.1"]) == 2
+    assert "`--control-rate` must be in (0, 1); got 1.5." in capsys.readouterr().err  # the option's name

@@ -65,17 +65,17 @@ def _compare(case: dict[str, Any]) -> list[tuple[float, float]]:
         if "h" in x and "p1" not in x:  # only Cohen's h given: any baseline with that h
             baseline = 0.5
             treatment = math.sin(math.asin(math.sqrt(baseline)) + x["h"] / 2) ** 2
-            r = abkit.power_proportions(baseline=baseline, mde=treatment - baseline,
+            r = abkit.power_proportions(control_rate=baseline, mde=treatment - baseline,
                                         power=x["power"], **common)
             return [(r.n_control, exp["n_per_group"])]
         baseline, mde = _rate_design(x)
         if "ratio_n1_over_n2" in x:  # n1 belongs to p1 (the control here)
-            r = abkit.power_proportions(baseline=baseline, mde=mde, power=x["power"],
+            r = abkit.power_proportions(control_rate=baseline, mde=mde, power=x["power"],
                                         ratio=1 / x["ratio_n1_over_n2"], **common)
             return [(r.n_control, exp["n1"]), (r.n_treatment, exp["n2"])]
         n = x.get("n_per_group", x.get("nobs1"))
         if "power" in kind:
-            r = abkit.power_proportions(baseline=baseline, mde=mde, n_control=n, **common)
+            r = abkit.power_proportions(control_rate=baseline, mde=mde, n_control=n, **common)
             pairs = [(r.power, exp["power"])]
             if "std_null" in exp:
                 _, options = prepare(
@@ -88,9 +88,9 @@ def _compare(case: dict[str, Any]) -> list[tuple[float, float]]:
                 pairs += [(float(s0[0]), exp["std_null"]), (float(s1[0]), exp["std_alt"])]
             return pairs
         if "mde" in kind:
-            r = abkit.power_proportions(baseline=baseline, n_control=n, power=x["power"], **common)
+            r = abkit.power_proportions(control_rate=baseline, n_control=n, power=x["power"], **common)
             return [(r.treatment_rate, exp["p2"]), (r.mde, exp["mde_abs"])]
-        r = abkit.power_proportions(baseline=baseline, mde=mde, power=x["power"], **common)
+        r = abkit.power_proportions(control_rate=baseline, mde=mde, power=x["power"], **common)
         pairs = [(r.n_control, exp.get("n_per_group", exp.get("nobs1", exp.get("n1"))))]
         if "n_total" in exp:
             pairs.append((r.n_control + r.n_treatment, exp["n_total"]))
@@ -165,7 +165,7 @@ def test_dunnett_unequal_allocation_against_scipy() -> None:
 
 
 def test_adjustments_between_unadjusted_and_bonferroni() -> None:
-    kwargs = dict(baseline=0.2, mde=0.02, power=0.8)
+    kwargs = dict(control_rate=0.2, mde=0.02, power=0.8)
     single = abkit.power_proportions(**kwargs).n_control
     dunnett = abkit.power_proportions(n_treatments=3, adjustment="dunnett", **kwargs)
     bonferroni = abkit.power_proportions(n_treatments=3, **kwargs).n_control
@@ -184,8 +184,8 @@ def test_cuped_shrinks_the_sample_size_by_one_minus_rho_squared() -> None:
     plain = abkit.power_means(sd=3.0, mde=0.1, power=0.8, method="z")
     cuped = abkit.power_means(sd=3.0, mde=0.1, power=0.8, method="z", rho=0.6)
     assert cuped.n_control == pytest.approx(plain.n_control * (1 - 0.6**2), rel=1e-12)
-    rates = abkit.power_proportions(baseline=0.3, mde=0.02, power=0.8, method="unpooled")
-    rates_cuped = abkit.power_proportions(baseline=0.3, mde=0.02, power=0.8, method="unpooled",
+    rates = abkit.power_proportions(control_rate=0.3, mde=0.02, power=0.8, method="unpooled")
+    rates_cuped = abkit.power_proportions(control_rate=0.3, mde=0.02, power=0.8, method="unpooled",
                                           rho=0.5)
     assert rates_cuped.n_control == pytest.approx(rates.n_control * 0.75, rel=1e-12)
 
@@ -200,12 +200,12 @@ def test_inflation_factor_multiplies_the_fixed_design() -> None:
 
 def test_non_inferiority_margin_closed_form() -> None:
     # Unpooled, one-sided: n = (z_a + z_b)^2 * var / (effect - margin)^2 (Chow, Shao and Wang 4.2).
-    r = abkit.power_proportions(baseline=0.8, mde=0.0, margin=-0.05, alternative="greater",
+    r = abkit.power_proportions(control_rate=0.8, mde=0.0, margin=-0.05, alternative="greater",
                                 method="unpooled", power=0.8, alpha=0.025)
     z = stats.norm.ppf(0.975) + stats.norm.ppf(0.8)
     assert r.n_control == pytest.approx(z**2 * 2 * 0.8 * 0.2 / 0.05**2, rel=1e-12)
     # The pooled test with a margin uses the Farrington-Manning null variance: as proportions_test.
-    pooled = abkit.power_proportions(baseline=0.8, mde=0.0, margin=-0.05, alternative="greater",
+    pooled = abkit.power_proportions(control_rate=0.8, mde=0.0, margin=-0.05, alternative="greater",
                                      power=0.8, alpha=0.025)
     assert pooled.n_control != pytest.approx(r.n_control, rel=1e-3)
     means = abkit.power_means(sd=2.0, mde=0.0, margin=-0.5, alternative="greater", method="z",

@@ -25,7 +25,7 @@ def proportion_designs(draw: Any) -> dict[str, Any]:
     room = (1.0 - baseline) if alternative != "less" else baseline
     size = draw(st.floats(0.05, 0.6)) * room
     return dict(
-        baseline=baseline,
+        control_rate=baseline,
         mde=-size if alternative == "less" else size,
         alpha=draw(alphas),
         ratio=draw(ratios),
@@ -106,9 +106,9 @@ def test_swapping_success_and_failure_mirrors_the_design(
     baseline: float, lift: float, ratio: float, method: str
 ) -> None:
     # Counting failures instead of successes flips the effect's sign and the alternative.
-    up = abkit.power_proportions(baseline=baseline, mde=lift * (1 - baseline), power=0.8, ratio=ratio,
+    up = abkit.power_proportions(control_rate=baseline, mde=lift * (1 - baseline), power=0.8, ratio=ratio,
                                  alternative="greater", method=method)
-    down = abkit.power_proportions(baseline=1 - baseline, mde=-lift * (1 - baseline), power=0.8,
+    down = abkit.power_proportions(control_rate=1 - baseline, mde=-lift * (1 - baseline), power=0.8,
                                    ratio=ratio, alternative="less", method=method)
     assert down.n_control == pytest.approx(up.n_control, rel=1e-10)
 

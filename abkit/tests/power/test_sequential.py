@@ -63,13 +63,13 @@ def test_inflation_factor_against_rpact(case: dict[str, Any]) -> None:
 
 def test_matches_the_design_sample_size_and_inflation_option() -> None:
     design = GroupSequentialDesign(4, alpha=0.05, spending="pocock")
-    fixed = abkit.power_proportions(baseline=0.2, mde=0.02, power=0.85)
+    fixed = abkit.power_proportions(control_rate=0.2, mde=0.02, power=0.85)
     s = abkit.sequential_sample_size(fixed, design)
     direct = design.sample_size(fixed.n_control, power=0.85)
     assert s.n_control == pytest.approx(direct.n_max, rel=1e-12)
     assert s.expected_n_h1 == pytest.approx(direct.expected_n_h1 * (1 + fixed.ratio), rel=1e-12)
     # The number option gives the same maximum size.
-    option = abkit.power_proportions(baseline=0.2, mde=0.02, power=0.85, inflation_factor=s.inflation_factor)
+    option = abkit.power_proportions(control_rate=0.2, mde=0.02, power=0.85, inflation_factor=s.inflation_factor)
     assert option.n_control == pytest.approx(s.n_control, rel=1e-12)
 
 

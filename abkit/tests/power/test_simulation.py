@@ -23,9 +23,9 @@ def _band(power: float) -> tuple[float, float]:
 @pytest.mark.parametrize(
     "design",
     [
-        dict(baseline=0.2, mde=0.05, ratio=1.5, method="pooled"),
-        dict(baseline=0.1, mde=0.25, relative=True, method="unpooled", alternative="greater"),
-        dict(baseline=0.5, mde=0.0, margin=-0.05, method="pooled", alternative="greater", alpha=0.025),
+        dict(control_rate=0.2, mde=0.05, ratio=1.5, method="pooled"),
+        dict(control_rate=0.1, mde=0.25, relative=True, method="unpooled", alternative="greater"),
+        dict(control_rate=0.5, mde=0.0, margin=-0.05, method="pooled", alternative="greater", alpha=0.025),
     ],
     ids=["pooled-unequal", "unpooled-relative-one-sided", "non-inferiority"],
 )
@@ -36,7 +36,7 @@ def test_proportions_power_by_simulation(design: dict[str, Any]) -> None:
     expected = abkit.power_proportions(n_control=n_c, **{**design, "ratio": n_t / n_c}).power
     assert expected >= 0.8
     rng = np.random.default_rng(20261126)
-    control = rng.binomial(n_c, plan.baseline, N_SIMULATIONS)
+    control = rng.binomial(n_c, plan.control_rate, N_SIMULATIONS)
     treatment = rng.binomial(n_t, plan.treatment_rate, N_SIMULATIONS)
     test_options = dict(alternative=plan.alternative, margin=plan.margin,
                         method="unpooled" if design["method"] == "unpooled" else "pooled")
@@ -87,10 +87,10 @@ def test_several_treatments_by_simulation(adjustment: str) -> None:
     # Three treatments share one control; each comparison is proportions_test. Bonferroni rejects
     # where adjust_pvalues(..., "bonferroni") <= alpha; the Dunnett-style design rejects beyond
     # the planned critical value. The simulated power is that of the first comparison.
-    plan = abkit.power_proportions(baseline=0.3, mde=0.05, power=0.8, n_treatments=3,
+    plan = abkit.power_proportions(control_rate=0.3, mde=0.05, power=0.8, n_treatments=3,
                                    adjustment=adjustment)
     n = plan.n_control_rounded
-    expected = abkit.power_proportions(baseline=0.3, mde=0.05, n_control=n, n_treatments=3,
+    expected = abkit.power_proportions(control_rate=0.3, mde=0.05, n_control=n, n_treatments=3,
                                        adjustment=adjustment).power
     rng = np.random.default_rng(11)
     control = rng.binomial(n, 0.3, N_SIMULATIONS)

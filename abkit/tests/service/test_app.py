@@ -185,3 +185,55 @@ def test_a_bad_configuration_is_refused_with_its_place(config: Any, message: str
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]").replace("(", r"\(")
                        .replace(")", r"\)").replace(".", r"\.").replace("'", "'")):
         create_app(config)
+
+
+def test_metrics_count_every_workers_records_from_the_store(tmp_path: Path) -> None:
+    """Two workers (two apps) on one SQLite store: each /metrics answers the records of both."""
+    store = f"sqlite://{tmp_path}/shared.db"
+    with TestClient(create_app(CONFIG, store=store)) as first, TestClient(create_app(CONFIG, store=store)) as second:
+        for i, worker in enumerate([first, second, second]):
+            assert worker.post("/v1/experiments/checkout/record",
+                               json={"unit_id": f"u{i}", "outcome": 1}).status_code == 204
+        assert second.post("/v1/experiments/checkout/record",
+                           json={"unit_id": "u0", "outcome": 1, "idempotency_key": "k"}).status_code == 204
+        assert first.post("/v1/experiments/checkout/record",
+                          json={"unit_id": "u0", "outcome": 1, "idempotency_key": "k"}).status_code == 204
+        for worker in (first, second):
+            assert 'abkit_records_total{experiment="checkout"} 4' in worker.get("/metrics").text
+
+
+def test_analysis_from_the_service_log_equals_its_counts(tmp_path: Path) -> None:
+    pytest.importorskip("duckdb")
+    from abkit.frame import Experiment, Proportion, load_outcomes
+
+    config = {"experiments": [{"name": "checkout", "type": "split", "variants": ["control", "treatment"],
+                               "coverage": 0.8}]}
+    with TestClient(create_app(config, log_dir=str(tmp_path / "log"))) as client:
+        for i in range(300):
+            client.post("/v1/experiments/checkout/route", json={"unit_id": f"u{i}"})
+            client.post("/v1/experiments/checkout/record", json={"unit_id": f"u{i}", "outcome": int(i % 7 == 0)})
+        summary = client.get("/v1/experiments/checkout/summary").json()
+    result = Experiment(conversion=Proportion("outcome")).analyze(load_outcomes(tmp_path / "log", "checkout"))
+    assert result.n == (summary["stats"]["control"]["n"], summary["stats"]["treatment"]["n"])
+    assert summary["excluded"] > 0  # units outside the coverage: logged without a variant, not analysed
+    assert result.rows[0].treatment_value == (summary["stats"]["treatment"]["successes"]
+                                              / summary["stats"]["treatment"]["n"])
+
+
+def test_the_log_can_be_a_redis_stream(tmp_path: Path, redis_url: str) -> None:
+    pytest.importorskip("duckdb")
+    from abkit.adapters.redis_log import RedisStreamLog
+    from abkit.frame import load_decision_log
+
+    stream = RedisStreamLog(redis_url)
+    stream._client.delete(stream.key)
+    with TestClient(create_app(CONFIG, store=redis_url, log_dir=redis_url)) as client:
+        assert isinstance(client.app.state.abkit.log, RedisStreamLog)
+        for i in range(40):
+            arm = client.post("/v1/experiments/ranker/route", json={"unit_id": f"u{i}", "request_id": f"r{i}"})
+            assert arm.status_code == 200
+            client.post("/v1/experiments/ranker/record", json={"request_id": f"r{i}", "outcome": i % 2})
+    assert stream.drain(tmp_path / "log") == 80
+    log = load_decision_log(tmp_path / "log", "ranker", variants=["a", "b", "c"])  # records joined to routes
+    assert len(log["actions"]) == 40 and set(log["rewards"]) == {0.0, 1.0}
+    stream.close()

@@ -31,12 +31,12 @@ def frame() -> pd.DataFrame:
 def test_verdicts_promote_keep_and_inconclusive(frame: pd.DataFrame) -> None:
     result = compare_models(load_shadow_log(frame), champion="champion", challengers=["better", "same"],
                             metrics=["auc", "log_loss"], min_requests=500)
-    verdicts = {v.challenger: v.verdict for v in result.verdicts}
+    verdicts = {v.challenger: v.decision for v in result.verdicts}
     assert verdicts == {"better": "promote", "same": "inconclusive"}
     # the better model is the worse one when the roles swap
     swapped = compare_models(load_shadow_log(frame), champion="better", challengers=["champion"],
                              metrics=["auc"])
-    assert swapped.verdicts[0].verdict == "keep champion"
+    assert swapped.verdicts[0].decision == "keep"
     assert "auc: misses its superiority goal" in swapped.verdicts[0].reasons[0]
 
 
@@ -47,11 +47,11 @@ def test_decision_rows_equal_the_primitive_tests_and_holm(frame: pd.DataFrame) -
     for row in result.rows:
         y, a, b = log.paired("champion", row.challenger)
         r = delong_test(y, a, b, alternative="greater")
-        assert row.pvalue == pytest.approx(r.pvalue, rel=1e-12)
+        assert row.pvalue_noninferiority == pytest.approx(r.pvalue, rel=1e-12)
         assert row.effect == pytest.approx(r.effect, rel=1e-12)
         raw.append(r.pvalue)
     holm = np.minimum(1.0, np.maximum.accumulate(np.sort(raw) * [2, 1]))[np.argsort(np.argsort(raw))]
-    np.testing.assert_allclose([r.pvalue_adjusted for r in result.rows], holm, rtol=1e-12)
+    np.testing.assert_allclose([r.pvalue_noninferiority_adjusted for r in result.rows], holm, rtol=1e-12)
 
 
 def test_non_inferiority_margin_and_latency(frame: pd.DataFrame) -> None:
@@ -60,9 +60,9 @@ def test_non_inferiority_margin_and_latency(frame: pd.DataFrame) -> None:
     strict = ShadowMetric.builtin("latency", goal="superiority")
     result = compare_models(log, champion="champion", challengers=["better"], metrics=[tolerant, strict])
     met, missed = result.rows
-    assert (met.status, met.threshold) == ("met", 0.10)  # ~2.5% slower, within the 10% allowed
-    assert missed.status == "missed" and missed.effect == pytest.approx(met.effect)
-    assert result.verdicts[0].verdict == "keep champion"
+    assert (met.reason, met.threshold) == ("goal met", 0.10)  # ~2.5% slower, within the 10% allowed
+    assert missed.reason == "goal missed" and missed.effect == pytest.approx(met.effect)
+    assert result.verdicts[0].decision == "keep"
 
 
 def test_minimum_sample_and_thin_tails_block_any_verdict() -> None:
@@ -70,7 +70,7 @@ def test_minimum_sample_and_thin_tails_block_any_verdict() -> None:
     result = compare_models(small, champion="champion", challengers=["challenger"],
                             metrics=["auc", "latency_p99"], min_requests=500)
     verdict = result.verdicts[0]
-    assert verdict.verdict == "inconclusive"
+    assert verdict.decision == "inconclusive"
     assert verdict.reasons[0] == "auc: insufficient data (300 paired requests; at least 500 needed)"
     assert verdict.reasons[1] == "latency_p99: insufficient tail data"
     assert math.isnan(result.rows[1].effect)
@@ -84,12 +84,12 @@ def test_custom_bootstrap_and_loss_metrics() -> None:
         tp = np.sum(predicted & (y == 1))
         return float(2 * tp / (predicted.sum() + (y == 1).sum()))
 
-    metrics = [ShadowMetric(name="f1", statistic=f1, higher_is_better=True),
-               ShadowMetric(name="abs_error", loss=lambda y, p: np.abs(y - p), higher_is_better=False),
+    metrics = [ShadowMetric(name="f1", statistic=f1, worse="lower"),
+               ShadowMetric(name="abs_error", loss=lambda y, p: np.abs(y - p), worse="higher"),
                "accuracy", "brier"]
     result = compare_models(log, champion="champion", challengers=["challenger"], metrics=metrics,
                             n_resamples=300, min_requests=100)
-    assert result.verdicts[0].verdict == "promote"
+    assert result.verdicts[0].decision == "promote"
     assert [r.method for r in result.rows] == ["paired bootstrap", "paired t", "paired t on correctness",
                                                "paired t"]
 
@@ -102,13 +102,13 @@ def test_result_prints_renders_converts_and_plots(frame: pd.DataFrame) -> None:
     result = compare_models(frame, champion="champion", challengers=["better", "same"],
                             metrics=["auc", "latency"])
     text = repr(result)
-    verdict_lines = text.split("Verdicts\n")[1].splitlines()
+    verdict_lines = text.split("Decisions\n")[1].splitlines()
     assert [line.split(":")[0].strip() for line in verdict_lines] == ["better", "same"]
     assert text.splitlines()[0].startswith("ShadowComparison vs champion 'champion'")
     assert "<table>" in result._repr_html_()
     table = to_frame(result)
     assert list(table["challenger"]) == ["better", "better", "same", "same"]
-    assert {"ci_low", "ci_high", "verdict", "pvalue_adjusted"} <= set(table.columns)
+    assert {"ci_low", "ci_high", "challenger_decision", "decision", "pvalue_noninferiority_adjusted"} <= set(table.columns)
     json.dumps(result.to_dict())
     fig = plot_comparison(result)
     titles = [ax.get_title() for ax in fig.axes if ax.get_visible()]
@@ -126,4 +126,4 @@ def test_metric_spec_errors() -> None:
         ShadowMetric.builtin("auc", margin=-0.1)
     message = "must set exactly one of `kind`, `loss`, `statistic`, `quantile`; got 0"
     with pytest.raises(ValueError, match=re.escape(message)):
-        ShadowMetric(name="x", higher_is_better=True)
+        ShadowMetric(name="x", worse="lower")

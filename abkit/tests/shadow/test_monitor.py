@@ -37,8 +37,8 @@ def _identity(y: Any, values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64
     return np.asarray(values, dtype=float)
 
 
-LOSS = ShadowMetric(name="loss", higher_is_better=False, loss=_identity)
-GAIN = ShadowMetric(name="gain", higher_is_better=True, loss=_identity)
+LOSS = ShadowMetric(name="loss", worse="higher", loss=_identity)
+GAIN = ShadowMetric(name="gain", worse="lower", loss=_identity)
 
 
 def _batch(champion: npt.NDArray[np.float64], challenger: npt.NDArray[np.float64], start: int = 0) -> ShadowLog:
@@ -74,7 +74,7 @@ def test_msprt_look_matches_the_two_stream_reference(case: dict) -> None:
                             tau2=i["tau2_mixing_variance"], min_requests=2)
     row = monitor.update(_batch(np.zeros(n), d)).rows[0]
     rel = case["tolerance"]["rel"]
-    p = row.pvalue if diff > 0 else row.pvalue_miss  # the side of the estimate
+    p = row.pvalue_noninferiority if diff > 0 else row.pvalue_harm  # the side of the estimate
     assert p == pytest.approx(e["always_valid_p_single_look"], rel=rel)
     assert row.ci.low == pytest.approx(e["ci"][0], rel=rel)
     assert row.ci.high == pytest.approx(e["ci"][1], rel=rel)
@@ -92,7 +92,7 @@ def test_confidence_sequence_look_matches_growthbook(case: dict) -> None:
                             tuning_n=i["sequential_tuning_parameter"])
     row = monitor.update(_batch(np.zeros(n), d)).rows[0]
     rel = 1e-8  # the data are standardised to the variance: rounding over 10^5 values
-    assert row.pvalue == pytest.approx(e["p_value"], rel=rel)
+    assert row.pvalue_noninferiority == pytest.approx(e["p_value"], rel=rel)
     assert row.ci.low == pytest.approx(e["ci"][0], rel=rel)
     assert row.ci.high == pytest.approx(e["ci"][1], rel=rel)
 
@@ -115,8 +115,8 @@ def test_confidence_sequence_equals_howard_normal_mixture_bound_with_bonferroni(
         half = normal_mixture_bound(n * s2, alpha / 4, tuning_n * s2, alpha_opt=alpha / 4) / n
         assert (row.ci.high - row.ci.low) / 2 == pytest.approx(half, rel=1e-10)
         assert row.effect == pytest.approx(float(np.mean(b - a)), rel=1e-12)
-        assert min(row.pvalue_adjusted, row.pvalue_miss_adjusted) == pytest.approx(
-            min(1.0, 4 * min(row.pvalue, row.pvalue_miss)), rel=1e-12)
+        assert min(row.pvalue_noninferiority_adjusted, row.pvalue_harm_adjusted) == pytest.approx(
+            min(1.0, 4 * min(row.pvalue_noninferiority, row.pvalue_harm)), rel=1e-12)
 
 
 # ---------------------------------------------------------------- calibration by simulation
@@ -142,7 +142,7 @@ def _watch(champion: npt.NDArray[np.float64], challenger: npt.NDArray[np.float64
         result = monitor.update(_batch(champion[part], challenger[part], start=k * BATCH))
         ci = result.rows[0].ci
         covered &= bool(ci.low <= truth <= ci.high)
-        promoted = result.verdicts[0].verdict == "promote"
+        promoted = result.verdicts[0].decision == "promote"
         assert first is None or promoted  # once decided, a metric stays decided
         if promoted and first is None:
             first = k
@@ -164,7 +164,7 @@ def test_null_daily_looks_keep_false_promotions_at_alpha_while_naive_peeking_inf
         for k in range(1, LOOKS + 1):
             log = _batch(champion[r, : k * BATCH], challenger[r, : k * BATCH])
             verdict = compare_models(log, champion="champ", challengers=["chall"], metrics=[LOSS],
-                                     min_requests=BATCH).verdicts[0].verdict
+                                     min_requests=BATCH).verdicts[0].decision
             if verdict == "promote":
                 naive += 1
                 break
@@ -188,8 +188,8 @@ def test_worse_challenger_is_kept_out_and_latency_ratio_is_monitored() -> None:
     for day in range(3):
         result = monitor.update(load_shadow_log(table[table["request_id"] % 3 == day]))
     rows = {r.metric: r for r in result.rows}
-    assert result.verdicts[0].verdict == "keep champion"
-    assert rows["log_loss"].status == rows["latency"].status == "missed"
+    assert result.verdicts[0].decision == "keep"
+    assert rows["log_loss"].reason == rows["latency"].reason == "goal missed"
     # latency: effect is the geometric ratio - 1 with its interval on the same scale
     _, a, b = ShadowLog.from_arrays(request_id=table["request_id"], model=table["model"], score=table["score"],
                                     latency=table["latency"]).paired("v1", "v2", field="latency",
@@ -198,7 +198,7 @@ def test_worse_challenger_is_kept_out_and_latency_ratio_is_monitored() -> None:
     assert rows["latency"].ci.low < rows["latency"].effect < rows["latency"].ci.high
     assert rows["latency"].effect == pytest.approx(0.5, abs=0.02)
     frame = to_frame(result)
-    assert frame["verdict"].tolist() == ["keep champion"] * 2 and result.looks == 3
+    assert frame["challenger_decision"].tolist() == ["keep"] * 2 and result.looks == 3
     figure = plot_comparison(result)  # the fixed-sample plot draws the running intervals
     assert len(figure.axes) >= 1
     plt.close(figure)
@@ -215,7 +215,7 @@ def test_swapping_models_mirrors_the_sequence(seed: int, shift: float) -> None:
     backward = ShadowMonitor("champ", ["chall"], [LOSS]).update(_batch(b, a)).rows[0]
     assert backward.effect == pytest.approx(-forward.effect, abs=1e-12)
     assert backward.ci.low == pytest.approx(-forward.ci.high, abs=1e-12)
-    assert (backward.pvalue, backward.pvalue_miss) == pytest.approx((forward.pvalue_miss, forward.pvalue))
+    assert (backward.pvalue_noninferiority, backward.pvalue_harm) == pytest.approx((forward.pvalue_harm, forward.pvalue_noninferiority))
 
 
 @given(st.integers(0, 10_000))
@@ -228,7 +228,7 @@ def test_running_interval_only_shrinks_and_pvalues_only_fall(seed: int) -> None:
         row = monitor.update(_batch(a[0, part], b[0, part], start=k * BATCH)).rows[0]
         if previous is not None:
             assert previous.ci.low <= row.ci.low and row.ci.high <= previous.ci.high
-            assert row.pvalue <= previous.pvalue and row.pvalue_miss <= previous.pvalue_miss
+            assert row.pvalue_noninferiority <= previous.pvalue_noninferiority and row.pvalue_harm <= previous.pvalue_harm
         previous = row
 
 
@@ -261,7 +261,7 @@ def test_custom_metrics_must_be_passed_again_to_restore() -> None:
     assert ShadowMonitor.from_json(state, metrics=[LOSS]).to_dict() == monitor.to_dict()
     with pytest.raises(StateError, match="Corrupt ShadowMonitor state"):
         ShadowMonitor.from_json(state)  # "loss" is not a built-in metric
-    other = ShadowMetric(name="loss", higher_is_better=False, loss=_identity, goal="non-inferiority", margin=0.1)
+    other = ShadowMetric(name="loss", worse="higher", loss=_identity, goal="non-inferiority", margin=0.1)
     with pytest.raises(StateError, match="do not match the saved ones"):
         ShadowMonitor.from_json(state, metrics=[other])
 
@@ -342,7 +342,7 @@ def _nan_for_large(y: Any, values: npt.NDArray[np.float64]) -> npt.NDArray[np.fl
 
 
 def test_a_bad_batch_changes_nothing() -> None:
-    picky = ShadowMetric(name="picky", higher_is_better=False, loss=_nan_for_large)
+    picky = ShadowMetric(name="picky", worse="higher", loss=_nan_for_large)
     monitor = ShadowMonitor("champ", ["chall"], [LOSS, picky])
     monitor.update(_batch(np.zeros(200), np.linspace(0.0, 1.0, 200)))
     before = monitor.to_dict()
@@ -354,11 +354,11 @@ def test_a_bad_batch_changes_nothing() -> None:
 def test_no_verdict_before_min_requests_and_degenerate_looks_warn() -> None:
     monitor = ShadowMonitor("champ", ["chall"], [LOSS], min_requests=150)
     result = monitor.update(_batch(np.zeros(100), np.ones(100)))
-    assert result.rows[0].status == "insufficient data" and math.isnan(result.rows[0].ci.low)
-    assert result.verdicts[0].verdict == "inconclusive"
+    assert result.rows[0].reason == "insufficient data" and math.isnan(result.rows[0].ci.low)
+    assert result.verdicts[0].decision == "inconclusive"
     with pytest.warns(DegenerateDataWarning, match="do not vary yet"):
         result = monitor.update(_batch(np.zeros(100), np.ones(100), start=100))
-    assert result.rows[0].status == "undecided" and result.rows[0].pvalue_miss == 1.0
+    assert result.rows[0].reason == "undecided" and result.rows[0].pvalue_harm == 1.0
     assert "ShadowMonitorResult" in repr(result) and "always valid" in result._repr_html_()
 
 

@@ -228,12 +228,12 @@ def test_bad_inputs_name_the_argument() -> None:
     message = "`y_true` must contain both classes for an AUC; got no positive"
     with pytest.raises(ValueError, match=re.escape(message)):
         auc_ci([0, 0, 0], [0.1, 0.2, 0.3])
-    with pytest.raises(ValueError, match=re.escape("`score_challenger` must not contain NaN; got 1 NaN")):
+    with pytest.raises(ValueError, match=re.escape("`challenger_score` must not contain NaN; got 1 NaN")):
         delong_test([0, 1, 1], [0.1, 0.2, 0.3], [0.3, math.nan, 0.1])
-    message = "`y_true` and `score_champion` must have the same length; got 3 and 2"
+    message = "`y_true` and `champion_score` must have the same length; got 3 and 2"
     with pytest.raises(ValueError, match=re.escape(message)):
         delong_test([0, 1, 1], [0.1, 0.2], [0.3, 0.2, 0.1])
-    message = "`correct_challenger` must hold only 0/1 or True/False; got 0.5"
+    message = "`challenger_correct` must hold only 0/1 or True/False; got 0.5"
     with pytest.raises(ValueError, match=re.escape(message)):
         mcnemar_test([1, 0], [0.5, 1])
     message = "`method` must be one of 'exact', 'mid-p', 'chi2', 'chi2-corrected'"
@@ -244,7 +244,7 @@ def test_bad_inputs_name_the_argument() -> None:
     message = "`horizon` must be less than the number of periods (3); got 3"
     with pytest.raises(ValueError, match=re.escape(message)):
         diebold_mariano_test([1.0, 2.0, 3.0], [1.0, 2.0, 2.5], horizon=3)
-    message = "`latency_challenger` must be positive for a ratio; got 0.0"
+    message = "`challenger_latency` must be positive for a ratio; got 0.0"
     with pytest.raises(ValueError, match=re.escape(message)):
         latency_ratio_test([1.0, 2.0], [0.0, 2.0])
     with pytest.raises(TypeError, match=re.escape("`metric` must be callable; got str")):

@@ -47,10 +47,10 @@ def test_delong_matches_proc(case: dict[str, Any]) -> None:
     _close(r.statistic, -expected["z"], tol)
     _close(r.pvalue, expected["p_value"], tol)
     if "auc_a" in expected:
-        _close(r.auc_champion, expected["auc_a"], tol)
-        _close(r.auc_challenger, expected["auc_b"], tol)
-        _close(r.variance_champion, expected["var_auc_a"], tol)
-        _close(r.variance_challenger, expected["var_auc_b"], tol)
+        _close(r.champion_auc, expected["auc_a"], tol)
+        _close(r.challenger_auc, expected["auc_b"], tol)
+        _close(r.champion_variance, expected["var_auc_a"], tol)
+        _close(r.challenger_variance, expected["var_auc_b"], tol)
         _close(r.covariance, expected["cov_ab"], tol)
         low, high = expected["ci_auc_diff_a_minus_b"]
         _close([r.ci.low, r.ci.high], [-high, -low], tol)
