@@ -49,13 +49,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from abkit._results import Result
 from abkit._validation import check_bool, check_int, check_string
 from abkit.assignment import bucket_ranges, choose_variation, gb_hash, in_namespace
+from abkit.flags.compiled import compile_condition, freeze, uses_saved_groups
 from abkit.flags.conditions import evaluate_condition, js_string
 
 __all__ = [
@@ -81,6 +82,15 @@ _JSON_NAMES = {
     "contextual_bandit": "contextualBandit",
 }
 _DEFAULTS = {"active": True, "disable_sticky_bucketing": False}
+
+
+class _SpecCache(dict):  # type: ignore[type-arg]
+    """An ExperimentSpec's compiled condition and bucket ranges; copies and pickles empty."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_SpecCache, ())
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -120,12 +130,20 @@ class ExperimentSpec:
     min_bucket_version: int | None = None
     disable_sticky_bucketing: bool = False
     contextual_bandit: Mapping[str, Any] | None = None
+    # Its condition compiled and its bucket ranges, filled by its first run (None: not cached).
+    _cache: _SpecCache | None = dataclasses.field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         check_string("key", self.key)
         if isinstance(self.variations, str | bytes | Mapping) or not isinstance(self.variations, Sequence):
             raise TypeError(f"`variations` must be a list of values; got {self.variations!r}.")
         object.__setattr__(self, "variations", list(self.variations))
+        # The spec owns what its cache depends on: later changes to the caller's data do not reach it.
+        if self.condition is not None:
+            object.__setattr__(self, "condition", freeze(self.condition))
+        if type(self.weights) is list:
+            object.__setattr__(self, "weights", list(self.weights))
+        object.__setattr__(self, "_cache", _SpecCache())
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ExperimentSpec:
@@ -268,13 +286,34 @@ class _Context:
     sticky_buckets: MutableMapping[str, Any] | None
     contextual_bandits: Mapping[str, Any]
     stack: set[str] = dataclasses.field(default_factory=set)
+    # A FeatureSet's precompiled payload: id(condition) -> compiled condition, id(rule) -> spec.
+    conditions: Mapping[int, Callable[..., bool]] = dataclasses.field(default_factory=dict)
+    experiments: Mapping[int, ExperimentSpec] = dataclasses.field(default_factory=dict)
 
     def matches(self, condition: Mapping[str, Any] | None,
                 attributes: Mapping[str, Any] | None = None) -> bool:
         if not condition:
             return True
+        compiled = self.conditions.get(id(condition))
+        if compiled is not None:
+            return compiled(self.attributes if attributes is None else attributes)
         return evaluate_condition(condition, self.attributes if attributes is None else attributes,
                                   self.saved_groups)
+
+    def spec_matches(self, experiment: ExperimentSpec) -> bool:
+        # An experiment's own condition, compiled once on the spec (without saved groups: a
+        # condition that uses them is interpreted whenever groups are given).
+        condition, cache = experiment.condition, experiment._cache
+        if not condition or cache is None:
+            return self.matches(condition)
+        entry = cache.get("condition")
+        if entry is None:
+            entry = (compile_condition(condition), uses_saved_groups(condition))
+            cache["condition"] = entry
+        compiled, grouped = entry
+        if grouped and self.saved_groups:
+            return self.matches(condition)
+        return compiled(self.attributes)  # type: ignore[no-any-return]
 
     def hash_value(self, attribute: str | None, fallback: str | None = None) -> tuple[str, Any]:
         # The attribute hashed and its raw value ("" when missing): a non-empty string or a
@@ -468,7 +507,7 @@ def _run(experiment: ExperimentSpec, feature_id: str | None, ctx: _Context, *,
                 return _result(experiment, ctx, feature_id=feature_id)
         elif experiment.namespace and not in_namespace(hash_value, experiment.namespace):
             return _result(experiment, ctx, feature_id=feature_id)
-        if not condition_checked and not ctx.matches(experiment.condition):
+        if not condition_checked and not ctx.spec_matches(experiment):
             return _result(experiment, ctx, feature_id=feature_id)
         if experiment.parent_conditions and _prerequisites(experiment.parent_conditions, ctx) != "pass":
             return _result(experiment, ctx, feature_id=feature_id)
@@ -477,10 +516,7 @@ def _run(experiment: ExperimentSpec, feature_id: str | None, ctx: _Context, *,
     if n is None:
         return _result(experiment, ctx, feature_id=feature_id)
     if not found_sticky:
-        ranges = experiment.ranges or bucket_ranges(
-            n_variations, 1.0 if experiment.coverage is None else experiment.coverage,
-            _weights(experiment.weights))
-        assigned = choose_variation(n, ranges)
+        assigned = choose_variation(n, _ranges(experiment))
     if blocked:
         return _result(experiment, ctx, feature_id=feature_id, sticky=True)
     if assigned < 0:
@@ -494,6 +530,20 @@ def _run(experiment: ExperimentSpec, feature_id: str | None, ctx: _Context, *,
     if _sticky(experiment, ctx):
         _save_sticky(experiment, attribute, hash_value, result.key, ctx)
     return result
+
+
+def _ranges(experiment: ExperimentSpec) -> Sequence[Sequence[float]]:
+    if experiment.ranges:
+        return experiment.ranges
+    cache = experiment._cache
+    ranges = cache.get("ranges") if cache is not None else None
+    if ranges is None:
+        ranges = bucket_ranges(len(experiment.variations),
+                               1.0 if experiment.coverage is None else experiment.coverage,
+                               _weights(experiment.weights))
+        if cache is not None:
+            cache["ranges"] = ranges
+    return ranges
 
 
 def _weights(weights: Any) -> list[float] | None:
@@ -579,7 +629,9 @@ def _feature(key: str, ctx: _Context) -> FeatureResult:
         variations = rule.get("contextualVariations", rule.get("variations"))
         if variations is None:
             continue
-        experiment = _rule_experiment(rule, key, variations, ctx)
+        experiment = ctx.experiments.get(id(rule)) or _rule_experiment(rule, key, variations)
+        if rule.get("contextualBanditRef"):
+            experiment = _with_bandit(experiment, rule, ctx)
         result = _run(experiment, key, ctx, condition_checked=True)  # the rule's, checked above
         if not result.in_experiment or result.passthrough:
             continue
@@ -590,13 +642,23 @@ def _feature(key: str, ctx: _Context) -> FeatureResult:
     return FeatureResult(value=feature.get("defaultValue"), source="defaultValue")
 
 
-def _rule_experiment(rule: Mapping[str, Any], key: str, variations: list[Any],
-                     ctx: _Context) -> ExperimentSpec:
+def _rule_experiment(rule: Mapping[str, Any], key: str, variations: list[Any], *,
+                     owned: bool = False) -> ExperimentSpec:
+    # A rule's experiment (without its contextual bandit). Per call it borrows the rule's
+    # condition (not copied, and not cached: the payload is the caller's); a FeatureSet builds it
+    # once from its own copy of the payload (``owned``).
     skip = ("key", "variations", "contextual_bandit", "parent_conditions")
+    if not owned:
+        skip += ("condition",)
     fields = {field: rule[name] for field, name in _JSON_NAMES.items() if name in rule and field not in skip}
     experiment = ExperimentSpec(key=rule.get("key") or key, variations=variations, **fields)
-    if not rule.get("contextualBanditRef"):
-        return experiment
+    if not owned:
+        object.__setattr__(experiment, "condition", rule.get("condition"))
+        object.__setattr__(experiment, "_cache", None)
+    return experiment
+
+
+def _with_bandit(experiment: ExperimentSpec, rule: Mapping[str, Any], ctx: _Context) -> ExperimentSpec:
     definition = ctx.contextual_bandits.get(rule["contextualBanditRef"])
     if definition is None:
         return experiment  # a dangling reference: a plain experiment
