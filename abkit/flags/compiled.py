@@ -51,7 +51,7 @@ from abkit.flags.conditions import (
 )
 from abkit.flags._regex import compile_pattern
 
-__all__ = ["compile_condition", "freeze", "uses_saved_groups"]
+__all__ = ["compile_condition", "compile_frozen", "freeze", "uses_saved_groups"]
 
 Test = Callable[[Any], Any]  # attributes (or an attribute's value) -> True, False or None (unknown)
 
@@ -94,8 +94,12 @@ def compile_condition(condition: Mapping[str, Any],
         raise TypeError(f"`condition` must be a mapping; got {condition!r}.")
     if saved_groups is not None and not isinstance(saved_groups, Mapping):
         raise TypeError(f"`saved_groups` must be a mapping of group id to members; got {saved_groups!r}.")
-    groups = freeze(saved_groups) if saved_groups else {}
-    test = _Compiler(groups).condition(freeze(condition), 0)
+    return compile_frozen(freeze(condition), freeze(saved_groups) if saved_groups else {})
+
+
+def compile_frozen(condition: Mapping[str, Any], groups: Mapping[str, Any]) -> Callable[..., bool]:
+    """:func:`compile_condition` of data the caller owns and will not change (not copied)."""
+    test = _Compiler(groups).condition(condition, 0)
 
     def matches(attributes: Mapping[str, Any] | None = None) -> bool:
         try:

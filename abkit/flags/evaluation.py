@@ -349,7 +349,7 @@ def _context(attributes: Mapping[str, Any] | None, *, features: Mapping[str, Any
     for name, value in (("attributes", attributes), ("features", features), ("saved_groups", saved_groups),
                         ("forced_variations", forced_variations), ("sticky_buckets", sticky_buckets),
                         ("contextual_bandits", contextual_bandits)):
-        if value is not None and not isinstance(value, Mapping):
+        if value is not None and type(value) is not dict and not isinstance(value, Mapping):
             raise TypeError(f"`{name}` must be a mapping; got {value!r}.")
     if url is not None and not isinstance(url, str):
         raise TypeError(f"`url` must be a string; got {url!r}.")
@@ -603,7 +603,8 @@ def _feature(key: str, ctx: _Context) -> FeatureResult:
     ctx.stack.add(key)
     feature = ctx.features[key]
     rules = feature.get("rules") or [] if isinstance(feature, Mapping) else None
-    if rules is None or not isinstance(rules, list) or not all(isinstance(r, Mapping) for r in rules):
+    if rules is None or not isinstance(rules, list) or not all(
+            type(r) is dict or isinstance(r, Mapping) for r in rules):
         raise TypeError(f"`features` must map keys to {{'defaultValue', 'rules': [mappings]}}; got "
                         f"{key!r}: {feature!r}.")
     stack = set(ctx.stack)
