@@ -109,7 +109,6 @@ def compile_frozen(condition: Mapping[str, Any], groups: Mapping[str, Any]) -> C
         except _CAUGHT:
             return False  # a malformed condition fails as a whole, as evaluate_condition
 
-    matches.__doc__ = f"Whether ``attributes`` satisfy the compiled condition {condition!r:.200}."
     return matches
 
 
