@@ -31,6 +31,7 @@ import operator
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from abkit.flags._regex import compile_pattern
 from abkit.flags.conditions import (
     _NUMBERS,
     _TOP_LEVEL,
@@ -49,9 +50,8 @@ from abkit.flags.conditions import (
     _type,
     version_key,
 )
-from abkit.flags._regex import compile_pattern
 
-__all__ = ["compile_condition", "compile_frozen", "freeze", "uses_saved_groups"]
+__all__ = ["compile_condition", "freeze", "uses_saved_groups"]  # and compile_frozen, for FeatureSet
 
 Test = Callable[[Any], Any]  # attributes (or an attribute's value) -> True, False or None (unknown)
 
@@ -301,7 +301,7 @@ class _Compiler:
         for key, value in condition.items():
             try:
                 entries.append(self._entry(key, value, depth))
-            except Exception:  # noqa: BLE001 - anything odd: the interpreter decides, at run time
+            except Exception:
                 entries.append(self._interpreted_entry(key, value, depth))
         return _all(entries)
 

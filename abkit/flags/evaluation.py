@@ -84,7 +84,7 @@ _JSON_NAMES = {
 _DEFAULTS = {"active": True, "disable_sticky_bucketing": False}
 
 
-class _SpecCache(dict):  # type: ignore[type-arg]
+class _SpecCache(dict[str, Any]):
     """An ExperimentSpec's compiled condition and bucket ranges; copies and pickles empty."""
 
     __slots__ = ()
@@ -313,7 +313,7 @@ class _Context:
         compiled, grouped = entry
         if grouped and self.saved_groups:
             return self.matches(condition)
-        return compiled(self.attributes)  # type: ignore[no-any-return]
+        return bool(compiled(self.attributes))
 
     def hash_value(self, attribute: str | None, fallback: str | None = None) -> tuple[str, Any]:
         # The attribute hashed and its raw value ("" when missing): a non-empty string or a
@@ -648,7 +648,7 @@ def _rule_experiment(rule: Mapping[str, Any], key: str, variations: list[Any], *
     # A rule's experiment (without its contextual bandit). Per call it borrows the rule's
     # condition (not copied, and not cached: the payload is the caller's); a FeatureSet builds it
     # once from its own copy of the payload (``owned``).
-    skip = ("key", "variations", "contextual_bandit", "parent_conditions")
+    skip: tuple[str, ...] = ("key", "variations", "contextual_bandit", "parent_conditions")
     if not owned:
         skip += ("condition",)
     fields = {field: rule[name] for field, name in _JSON_NAMES.items() if name in rule and field not in skip}

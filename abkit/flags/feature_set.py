@@ -21,6 +21,7 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from typing import Any
 
@@ -95,10 +96,9 @@ class FeatureSet:
         variations = rule.get("contextualVariations", rule.get("variations"))
         if variations is None or rule.get("force") is not None:
             return
-        try:
+        # A rule refused here is built (and refused, with the same error) when it is reached.
+        with contextlib.suppress(TypeError, ValueError):
             self._experiments[id(rule)] = _rule_experiment(rule, key, variations, owned=True)
-        except (TypeError, ValueError):
-            pass  # built (and refused, with the same error) when the rule is reached
 
     def evaluate(
         self,
@@ -122,7 +122,8 @@ class FeatureSet:
 
         Examples
         --------
-        >>> flags = FeatureSet({"checkout": {"defaultValue": "old", "rules": [{"force": "new", "coverage": 0.5}]}})
+        >>> flags = FeatureSet({"checkout": {"defaultValue": "old",
+        ...                                  "rules": [{"force": "new", "coverage": 0.5}]}})
         >>> [flags.evaluate("checkout", {"id": u}).value for u in ("1", "2", "3", "4")]
         ['old', 'new', 'old', 'new']
         """

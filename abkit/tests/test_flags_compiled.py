@@ -109,8 +109,8 @@ OPERATORS = ["$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$veq", "$vne", "$vgt",
              "$in", "$nin", "$ini", "$nini", "$all", "$alli", "$regex", "$regexi", "$notRegex",
              "$notRegexi", "$exists", "$type", "$not", "$size", "$elemMatch", "$inGroup", "$notInGroup",
              "$bogus"]
-OPERANDS = POOL + [["a", 1, None], ["A"], [1.0], "^a", "(", "1.2.0-rc", "string", "number", "array", "g",
-                   {"$gt": 0}, {"a": 1}]
+OPERANDS = [*POOL, ["a", 1, None], ["A"], [1.0], "^a", "(", "1.2.0-rc", "string", "number", "array", "g",
+            {"$gt": 0}, {"a": 1}]
 
 
 @pytest.mark.parametrize("op", OPERATORS)
