@@ -160,13 +160,23 @@ class ExperimentSpec:
         return out
 
 
-def _spec_from_json(cls: type[ExperimentSpec], name: str, data: Any) -> ExperimentSpec:
-    """:meth:`ExperimentSpec.from_dict`, its errors naming the argument ``name``."""
+def _spec_from_json(cls: type[ExperimentSpec], name: str, data: Any, *,
+                    borrow: bool = False) -> ExperimentSpec:
+    """:meth:`ExperimentSpec.from_dict`, its errors naming the argument ``name``.
+
+    ``borrow``: a spec for one call, which uses ``data``'s condition as it is (not copied, and
+    not compiled: nothing is cached on it).
+    """
     if not isinstance(data, Mapping):
         raise TypeError(f"`{name}` must be a mapping or an ExperimentSpec; got {data!r}.")
     if "key" not in data or "variations" not in data:
         raise ValueError(f"`{name}` must have a key and variations; got {sorted(map(str, data))}.")
-    return cls(**{field: data[key] for field, key in _JSON_NAMES.items() if key in data})
+    skip = "condition" if borrow else None
+    spec = cls(**{field: data[key] for field, key in _JSON_NAMES.items() if key in data and field != skip})
+    if borrow:
+        object.__setattr__(spec, "condition", data.get("condition"))
+        object.__setattr__(spec, "_cache", None)
+    return spec
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
@@ -402,8 +412,8 @@ def run_experiment(
     ...                forced_variations={"my-test": 0}).value
     'a'
     """
-    if not isinstance(experiment, ExperimentSpec):
-        experiment = _spec_from_json(ExperimentSpec, "experiment", experiment)
+    if not isinstance(experiment, ExperimentSpec):  # built for this call: borrows its condition
+        experiment = _spec_from_json(ExperimentSpec, "experiment", experiment, borrow=True)
     ctx = _context(attributes, features=features, saved_groups=saved_groups,
                    forced_variations=forced_variations, url=url, qa_mode=qa_mode, enabled=enabled,
                    sticky_buckets=sticky_buckets, contextual_bandits=None)
