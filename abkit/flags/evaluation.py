@@ -463,13 +463,13 @@ def evaluate_feature(
 
 def _result(experiment: ExperimentSpec, ctx: _Context, variation: int = -1, *, hash_used: bool = False,
             feature_id: str | None = None, bucket: float | None = None,
-            sticky: bool = False) -> Assignment:
+            sticky: bool = False, hashed: tuple[str, Any] | None = None) -> Assignment:
     variations = experiment.variations
     inside = isinstance(variation, int) and 0 <= variation < len(variations)
     if not inside:
         variation = 0
     meta = experiment.meta[variation] if experiment.meta and variation < len(experiment.meta) else {}
-    attribute, value = ctx.hash_value(experiment.hash_attribute, _fallback(experiment, ctx))
+    attribute, value = hashed or ctx.hash_value(experiment.hash_attribute, _fallback(experiment, ctx))
     bandit = experiment.contextual_bandit if hash_used and inside else None
     return Assignment(
         variation_id=variation, in_experiment=inside, value=variations[variation] if variations else None,
@@ -536,7 +536,7 @@ def _run(experiment: ExperimentSpec, feature_id: str | None, ctx: _Context, *,
     if ctx.qa_mode:
         return _result(experiment, ctx, feature_id=feature_id)
     result = _result(experiment, ctx, assigned, hash_used=True, feature_id=feature_id, bucket=n,
-                     sticky=found_sticky)
+                     sticky=found_sticky, hashed=(attribute, raw))
     if _sticky(experiment, ctx):
         _save_sticky(experiment, attribute, hash_value, result.key, ctx)
     return result
