@@ -28,7 +28,14 @@ from typing import Any
 from abkit._validation import check_string
 from abkit.flags.compiled import compile_frozen, freeze
 from abkit.flags.conditions import _is_mapping
-from abkit.flags.evaluation import ExperimentSpec, FeatureResult, _context, _feature, _rule_experiment
+from abkit.flags.evaluation import (
+    ExperimentSpec,
+    FeatureResult,
+    _Context,
+    _context,
+    _feature,
+    _rule_experiment,
+)
 
 __all__ = ["FeatureSet"]
 
@@ -127,6 +134,11 @@ class FeatureSet:
         >>> [flags.evaluate("checkout", {"id": u}).value for u in ("1", "2", "3", "4")]
         ['old', 'new', 'old', 'new']
         """
+        if (type(attributes) is dict and forced_variations is None and url is None and qa_mode is False
+                and enabled is True and sticky_buckets is None):  # the common call: nothing to check
+            ctx = _Context(attributes, self._features, self._groups, {}, "", False, True, None, self._bandits,
+                           set(), self._conditions, self._experiments)
+            return _feature(key if type(key) is str else check_string("key", key), ctx)
         ctx = _context(attributes, features=self._features, saved_groups=self._groups,
                        forced_variations=forced_variations, url=url, qa_mode=qa_mode, enabled=enabled,
                        sticky_buckets=sticky_buckets, contextual_bandits=self._bandits)
