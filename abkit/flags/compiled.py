@@ -379,7 +379,7 @@ def _field(path: str, test: Test) -> Test:
 
 def _equality(expected: Any, depth: int) -> Test:
     # Implicit equality: JSON deep equality (a string equals only strings).
-    if type(expected) is str:
+    if type(expected) is str and depth <= MAX_CONDITION_DEPTH:  # deeper: _deep_equal raises
         return lambda actual: (type(actual) is str or _type(actual) == "string") and expected == actual
     return lambda actual: _deep_equal(expected, actual, depth)
 

@@ -237,6 +237,20 @@ def test_depth_rule_as_the_interpreter():
     assert compile_condition(shallow)({"a": 1}) is evaluate_condition(shallow, {"a": 1}) is True
 
 
+@pytest.mark.parametrize("levels", [63, 64, 65, 66])
+@pytest.mark.parametrize("literal", ["x", 1, ["x"], {"b": 1}])
+def test_operator_nesting_at_the_depth_limit(levels, literal):
+    # $not/$size on one attribute nest operand levels: a literal at level 65 is too deep.
+    for wrapper in ("$not", "$size"):
+        value = literal
+        for _ in range(levels):
+            value = {wrapper: value}
+        condition = {"a": value}
+        for attributes in ({"a": "x"}, {"a": ["x"]}, {}):
+            assert outcome(compile_condition(condition), attributes) == outcome(
+                evaluate_condition, condition, attributes), (wrapper, attributes)
+
+
 def test_shared_sub_conditions_compile_once():
     # A DAG 60 levels deep is 2**60 nodes as a tree: compiling must not walk the tree.
     node: dict = {"a": 1}
