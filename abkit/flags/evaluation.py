@@ -49,13 +49,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from abkit._results import Result
 from abkit._validation import check_bool, check_int, check_string
 from abkit.assignment import bucket_ranges, choose_variation, gb_hash, in_namespace
+from abkit.flags.compiled import compile_condition, freeze, uses_saved_groups
 from abkit.flags.conditions import evaluate_condition, js_string
 
 __all__ = [
@@ -81,6 +82,15 @@ _JSON_NAMES = {
     "contextual_bandit": "contextualBandit",
 }
 _DEFAULTS = {"active": True, "disable_sticky_bucketing": False}
+
+
+class _SpecCache(dict[str, Any]):
+    """An ExperimentSpec's compiled condition and bucket ranges; copies and pickles empty."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_SpecCache, ())
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -120,12 +130,20 @@ class ExperimentSpec:
     min_bucket_version: int | None = None
     disable_sticky_bucketing: bool = False
     contextual_bandit: Mapping[str, Any] | None = None
+    # Its condition compiled and its bucket ranges, filled by its first run (None: not cached).
+    _cache: _SpecCache | None = dataclasses.field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         check_string("key", self.key)
         if isinstance(self.variations, str | bytes | Mapping) or not isinstance(self.variations, Sequence):
             raise TypeError(f"`variations` must be a list of values; got {self.variations!r}.")
         object.__setattr__(self, "variations", list(self.variations))
+        # The spec owns what its cache depends on: later changes to the caller's data do not reach it.
+        if self.condition is not None:
+            object.__setattr__(self, "condition", freeze(self.condition))
+        if type(self.weights) is list:
+            object.__setattr__(self, "weights", list(self.weights))
+        object.__setattr__(self, "_cache", _SpecCache())
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ExperimentSpec:
@@ -142,13 +160,23 @@ class ExperimentSpec:
         return out
 
 
-def _spec_from_json(cls: type[ExperimentSpec], name: str, data: Any) -> ExperimentSpec:
-    """:meth:`ExperimentSpec.from_dict`, its errors naming the argument ``name``."""
+def _spec_from_json(cls: type[ExperimentSpec], name: str, data: Any, *,
+                    borrow: bool = False) -> ExperimentSpec:
+    """:meth:`ExperimentSpec.from_dict`, its errors naming the argument ``name``.
+
+    ``borrow``: a spec for one call, which uses ``data``'s condition as it is (not copied, and
+    not compiled: nothing is cached on it).
+    """
     if not isinstance(data, Mapping):
         raise TypeError(f"`{name}` must be a mapping or an ExperimentSpec; got {data!r}.")
     if "key" not in data or "variations" not in data:
         raise ValueError(f"`{name}` must have a key and variations; got {sorted(map(str, data))}.")
-    return cls(**{field: data[key] for field, key in _JSON_NAMES.items() if key in data})
+    skip = "condition" if borrow else None
+    spec = cls(**{field: data[key] for field, key in _JSON_NAMES.items() if key in data and field != skip})
+    if borrow:
+        object.__setattr__(spec, "condition", data.get("condition"))
+        object.__setattr__(spec, "_cache", None)
+    return spec
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
@@ -268,13 +296,34 @@ class _Context:
     sticky_buckets: MutableMapping[str, Any] | None
     contextual_bandits: Mapping[str, Any]
     stack: set[str] = dataclasses.field(default_factory=set)
+    # A FeatureSet's precompiled payload: id(condition) -> compiled condition, id(rule) -> spec.
+    conditions: Mapping[int, Callable[..., bool]] = dataclasses.field(default_factory=dict)
+    experiments: Mapping[int, ExperimentSpec] = dataclasses.field(default_factory=dict)
 
     def matches(self, condition: Mapping[str, Any] | None,
                 attributes: Mapping[str, Any] | None = None) -> bool:
         if not condition:
             return True
+        compiled = self.conditions.get(id(condition))
+        if compiled is not None:
+            return compiled(self.attributes if attributes is None else attributes)
         return evaluate_condition(condition, self.attributes if attributes is None else attributes,
                                   self.saved_groups)
+
+    def spec_matches(self, experiment: ExperimentSpec) -> bool:
+        # An experiment's own condition, compiled once on the spec (without saved groups: a
+        # condition that uses them is interpreted whenever groups are given).
+        condition, cache = experiment.condition, experiment._cache
+        if not condition or cache is None:
+            return self.matches(condition)
+        entry = cache.get("condition")
+        if entry is None:
+            entry = (compile_condition(condition), uses_saved_groups(condition))
+            cache["condition"] = entry
+        compiled, grouped = entry
+        if grouped and self.saved_groups:
+            return self.matches(condition)
+        return bool(compiled(self.attributes))
 
     def hash_value(self, attribute: str | None, fallback: str | None = None) -> tuple[str, Any]:
         # The attribute hashed and its raw value ("" when missing): a non-empty string or a
@@ -310,7 +359,7 @@ def _context(attributes: Mapping[str, Any] | None, *, features: Mapping[str, Any
     for name, value in (("attributes", attributes), ("features", features), ("saved_groups", saved_groups),
                         ("forced_variations", forced_variations), ("sticky_buckets", sticky_buckets),
                         ("contextual_bandits", contextual_bandits)):
-        if value is not None and not isinstance(value, Mapping):
+        if value is not None and type(value) is not dict and not isinstance(value, Mapping):
             raise TypeError(f"`{name}` must be a mapping; got {value!r}.")
     if url is not None and not isinstance(url, str):
         raise TypeError(f"`url` must be a string; got {url!r}.")
@@ -363,8 +412,8 @@ def run_experiment(
     ...                forced_variations={"my-test": 0}).value
     'a'
     """
-    if not isinstance(experiment, ExperimentSpec):
-        experiment = _spec_from_json(ExperimentSpec, "experiment", experiment)
+    if not isinstance(experiment, ExperimentSpec):  # built for this call: borrows its condition
+        experiment = _spec_from_json(ExperimentSpec, "experiment", experiment, borrow=True)
     ctx = _context(attributes, features=features, saved_groups=saved_groups,
                    forced_variations=forced_variations, url=url, qa_mode=qa_mode, enabled=enabled,
                    sticky_buckets=sticky_buckets, contextual_bandits=None)
@@ -414,13 +463,13 @@ def evaluate_feature(
 
 def _result(experiment: ExperimentSpec, ctx: _Context, variation: int = -1, *, hash_used: bool = False,
             feature_id: str | None = None, bucket: float | None = None,
-            sticky: bool = False) -> Assignment:
+            sticky: bool = False, hashed: tuple[str, Any] | None = None) -> Assignment:
     variations = experiment.variations
     inside = isinstance(variation, int) and 0 <= variation < len(variations)
     if not inside:
         variation = 0
     meta = experiment.meta[variation] if experiment.meta and variation < len(experiment.meta) else {}
-    attribute, value = ctx.hash_value(experiment.hash_attribute, _fallback(experiment, ctx))
+    attribute, value = hashed or ctx.hash_value(experiment.hash_attribute, _fallback(experiment, ctx))
     bandit = experiment.contextual_bandit if hash_used and inside else None
     return Assignment(
         variation_id=variation, in_experiment=inside, value=variations[variation] if variations else None,
@@ -468,7 +517,7 @@ def _run(experiment: ExperimentSpec, feature_id: str | None, ctx: _Context, *,
                 return _result(experiment, ctx, feature_id=feature_id)
         elif experiment.namespace and not in_namespace(hash_value, experiment.namespace):
             return _result(experiment, ctx, feature_id=feature_id)
-        if not condition_checked and not ctx.matches(experiment.condition):
+        if not condition_checked and not ctx.spec_matches(experiment):
             return _result(experiment, ctx, feature_id=feature_id)
         if experiment.parent_conditions and _prerequisites(experiment.parent_conditions, ctx) != "pass":
             return _result(experiment, ctx, feature_id=feature_id)
@@ -477,10 +526,7 @@ def _run(experiment: ExperimentSpec, feature_id: str | None, ctx: _Context, *,
     if n is None:
         return _result(experiment, ctx, feature_id=feature_id)
     if not found_sticky:
-        ranges = experiment.ranges or bucket_ranges(
-            n_variations, 1.0 if experiment.coverage is None else experiment.coverage,
-            _weights(experiment.weights))
-        assigned = choose_variation(n, ranges)
+        assigned = choose_variation(n, _ranges(experiment))
     if blocked:
         return _result(experiment, ctx, feature_id=feature_id, sticky=True)
     if assigned < 0:
@@ -490,10 +536,24 @@ def _run(experiment: ExperimentSpec, feature_id: str | None, ctx: _Context, *,
     if ctx.qa_mode:
         return _result(experiment, ctx, feature_id=feature_id)
     result = _result(experiment, ctx, assigned, hash_used=True, feature_id=feature_id, bucket=n,
-                     sticky=found_sticky)
+                     sticky=found_sticky, hashed=(attribute, raw))
     if _sticky(experiment, ctx):
         _save_sticky(experiment, attribute, hash_value, result.key, ctx)
     return result
+
+
+def _ranges(experiment: ExperimentSpec) -> Sequence[Sequence[float]]:
+    if experiment.ranges:
+        return experiment.ranges
+    cache = experiment._cache
+    ranges = cache.get("ranges") if cache is not None else None
+    if ranges is None:
+        ranges = bucket_ranges(len(experiment.variations),
+                               1.0 if experiment.coverage is None else experiment.coverage,
+                               _weights(experiment.weights))
+        if cache is not None:
+            cache["ranges"] = ranges
+    return ranges
 
 
 def _weights(weights: Any) -> list[float] | None:
@@ -553,7 +613,8 @@ def _feature(key: str, ctx: _Context) -> FeatureResult:
     ctx.stack.add(key)
     feature = ctx.features[key]
     rules = feature.get("rules") or [] if isinstance(feature, Mapping) else None
-    if rules is None or not isinstance(rules, list) or not all(isinstance(r, Mapping) for r in rules):
+    if rules is None or not isinstance(rules, list) or not all(
+            type(r) is dict or isinstance(r, Mapping) for r in rules):
         raise TypeError(f"`features` must map keys to {{'defaultValue', 'rules': [mappings]}}; got "
                         f"{key!r}: {feature!r}.")
     stack = set(ctx.stack)
@@ -579,7 +640,9 @@ def _feature(key: str, ctx: _Context) -> FeatureResult:
         variations = rule.get("contextualVariations", rule.get("variations"))
         if variations is None:
             continue
-        experiment = _rule_experiment(rule, key, variations, ctx)
+        experiment = ctx.experiments.get(id(rule)) or _rule_experiment(rule, key, variations)
+        if rule.get("contextualBanditRef"):
+            experiment = _with_bandit(experiment, rule, ctx)
         result = _run(experiment, key, ctx, condition_checked=True)  # the rule's, checked above
         if not result.in_experiment or result.passthrough:
             continue
@@ -590,13 +653,23 @@ def _feature(key: str, ctx: _Context) -> FeatureResult:
     return FeatureResult(value=feature.get("defaultValue"), source="defaultValue")
 
 
-def _rule_experiment(rule: Mapping[str, Any], key: str, variations: list[Any],
-                     ctx: _Context) -> ExperimentSpec:
-    skip = ("key", "variations", "contextual_bandit", "parent_conditions")
+def _rule_experiment(rule: Mapping[str, Any], key: str, variations: list[Any], *,
+                     owned: bool = False) -> ExperimentSpec:
+    # A rule's experiment (without its contextual bandit). Per call it borrows the rule's
+    # condition (not copied, and not cached: the payload is the caller's); a FeatureSet builds it
+    # once from its own copy of the payload (``owned``).
+    skip: tuple[str, ...] = ("key", "variations", "contextual_bandit", "parent_conditions")
+    if not owned:
+        skip += ("condition",)
     fields = {field: rule[name] for field, name in _JSON_NAMES.items() if name in rule and field not in skip}
     experiment = ExperimentSpec(key=rule.get("key") or key, variations=variations, **fields)
-    if not rule.get("contextualBanditRef"):
-        return experiment
+    if not owned:
+        object.__setattr__(experiment, "condition", rule.get("condition"))
+        object.__setattr__(experiment, "_cache", None)
+    return experiment
+
+
+def _with_bandit(experiment: ExperimentSpec, rule: Mapping[str, Any], ctx: _Context) -> ExperimentSpec:
     definition = ctx.contextual_bandits.get(rule["contextualBanditRef"])
     if definition is None:
         return experiment  # a dangling reference: a plain experiment

@@ -5,6 +5,10 @@ a list in GrowthBook's positional layout (read below). Sections run here: hash, 
 chooseVariation, getEqualWeights, inNamespace, evalCondition, run, feature, contextualBandit (laid
 out as feature), stickyBucket and getQueryStringOverride. Left out: decrypt and urlRedirect (out
 of abkit's scope).
+
+The compiled paths run the same cases: every evalCondition case through ``compile_condition``,
+every feature, contextualBandit and stickyBucket case through a ``FeatureSet``, and every run
+case through a prebuilt ``ExperimentSpec`` (twice: its compiled condition is cached).
 """
 
 from __future__ import annotations
@@ -17,7 +21,15 @@ from typing import Any
 import pytest
 
 from abkit.assignment import bucket_ranges, choose_variation, equal_weights, gb_hash, in_namespace
-from abkit.flags import evaluate_condition, evaluate_feature, query_string_override, run_experiment
+from abkit.flags import (
+    ExperimentSpec,
+    FeatureSet,
+    compile_condition,
+    evaluate_condition,
+    evaluate_feature,
+    query_string_override,
+    run_experiment,
+)
 
 CASES = json.loads((Path(__file__).parent / "reference" / "growthbook_sdk_cases.json").read_text())
 
@@ -78,6 +90,12 @@ def test_eval_condition(case):
     assert evaluate_condition(condition, attributes, *saved_groups) is expected
 
 
+@pytest.mark.parametrize("case", [pytest.param(c, id=f"{i}-{c[0]}") for i, c in enumerate(CASES["evalCondition"])])
+def test_eval_condition_compiled(case):
+    _, condition, attributes, expected, *saved_groups = case
+    assert compile_condition(condition, *saved_groups)(attributes) is expected
+
+
 def options(context: dict[str, Any]) -> dict[str, Any]:
     """abkit's keyword arguments for a case's GrowthBook context."""
     return {"saved_groups": context.get("savedGroups"), "forced_variations": context.get("forcedVariations"),
@@ -92,12 +110,39 @@ def test_run(name, context, experiment, value, in_experiment, hash_used):
     assert (result.value, result.in_experiment, result.hash_used) == (value, in_experiment, hash_used)
 
 
+@pytest.mark.parametrize(("name", "context", "experiment", "value", "in_experiment", "hash_used"), section("run"))
+def test_run_prebuilt_spec(name, context, experiment, value, in_experiment, hash_used):
+    spec = ExperimentSpec.from_dict(experiment)
+    for _ in range(2):  # the second run uses the spec's cached compiled condition and ranges
+        result = run_experiment(spec, context.get("attributes"), features=context.get("features"),
+                                **options(context))
+        assert (result.value, result.in_experiment, result.hash_used) == (value, in_experiment, hash_used)
+
+
+def feature_set(context: dict[str, Any]) -> FeatureSet:
+    return FeatureSet(context.get("features", {}), saved_groups=context.get("savedGroups"),
+                      contextual_bandits=context.get("contextualBandits"))
+
+
+def evaluate_options(context: dict[str, Any]) -> dict[str, Any]:
+    """FeatureSet.evaluate's keyword arguments (the payload's are the set's)."""
+    return {k: v for k, v in options(context).items() if k != "saved_groups"}
+
+
 @pytest.mark.parametrize(("name", "context", "key", "expected"), section("feature") + section("contextualBandit"))
 def test_feature(name, context, key, expected):
     result = evaluate_feature(key, context.get("features", {}), context.get("attributes"),
                               contextual_bandits=context.get("contextualBandits"), **options(context))
     assert result.to_dict() == expected
     assert json.loads(json.dumps(result.to_dict(), allow_nan=False)) == expected
+
+
+@pytest.mark.parametrize(("name", "context", "key", "expected"), section("feature") + section("contextualBandit"))
+def test_feature_compiled(name, context, key, expected):
+    features = feature_set(context)
+    for _ in range(2):
+        result = features.evaluate(key, context.get("attributes"), **evaluate_options(context))
+        assert result.to_dict() == expected
 
 
 @pytest.mark.parametrize(("name", "context", "stored", "key", "expected", "expected_docs"), section("stickyBucket"))
@@ -108,6 +153,17 @@ def test_sticky_bucket(name, context, stored, key, expected, expected_docs):
             if str(attributes.get(d["attributeName"])) == d["attributeValue"]}
     result = evaluate_feature(key, context.get("features", {}), attributes, sticky_buckets=docs,
                               **options(context))
+    assignment = result.experiment_result
+    assert (None if assignment is None else assignment.to_dict()) == expected
+    assert docs == expected_docs
+
+
+@pytest.mark.parametrize(("name", "context", "stored", "key", "expected", "expected_docs"), section("stickyBucket"))
+def test_sticky_bucket_compiled(name, context, stored, key, expected, expected_docs):
+    attributes = context.get("attributes", {})
+    docs = {f"{d['attributeName']}||{d['attributeValue']}": d for d in copy.deepcopy(stored)
+            if str(attributes.get(d["attributeName"])) == d["attributeValue"]}
+    result = feature_set(context).evaluate(key, attributes, sticky_buckets=docs, **evaluate_options(context))
     assignment = result.experiment_result
     assert (None if assignment is None else assignment.to_dict()) == expected
     assert docs == expected_docs
