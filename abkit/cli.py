@@ -54,7 +54,7 @@ from abkit._results import ConfidenceInterval
 from abkit.datasets import make_experiment
 from abkit.errors import ConvergenceError
 from abkit.frame import Experiment, Mean, Metric, Proportion, Quantile, RatioOfMeans
-from abkit.frame.experiment import _check_schema
+from abkit.frame.aggregate import check_schema as _check_schema
 from abkit.means import MeansTestResult, cuped_test, means_test, ratio_test
 from abkit.multiple import adjust_pvalues
 from abkit.power import duration, power_means, power_proportions

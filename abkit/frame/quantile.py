@@ -48,6 +48,7 @@ from abkit._validation import (
     check_open_unit,
     check_real,
 )
+from abkit.frame._engine import python_value
 from abkit.shadow.latency import order_statistic_ranks
 
 __all__ = ["Quantile", "QuantileStats", "QuantileTestResult", "quantile_ranks", "quantile_test"]
@@ -238,35 +239,43 @@ class Quantile:
         return quantile_test(control, treatment, margin=self.margin, **options)
 
 
-def order_statistics(lazy: Any, keys: list[str], columns: dict[str, tuple[Any, list[int]]]
-                     ) -> dict[str, dict[tuple[Any, ...], dict[int, float]]]:
-    """Order statistics of ranks within each group of ``keys``, from one window query.
+def order_statistics(lazy: Any, partitions: list[list[str]],
+                     columns: dict[str, tuple[Any, list[list[int]]]]
+                     ) -> dict[str, list[dict[tuple[Any, ...], dict[int, float]]]]:
+    """Order statistics of ranks within the groups of each partition, from one window query.
 
-    ``columns`` maps a column to its float64 expression and the 1-based ranks wanted (the union
-    over groups); the answer maps a column to ``{group key tuple: {rank: value}}`` (a group
-    holds every wanted rank up to its size).
+    ``partitions`` lists the key columns of each grouping (the variant; the variant and the
+    segment columns); ``columns`` maps a column to its float64 expression and, per partition,
+    the 1-based ranks wanted (the union over that partition's groups). The answer maps a
+    column to one ``{group key tuple: {rank: value}}`` per partition (a group holds every
+    wanted rank up to its size).
     """
     import narwhals as nw
 
-    exprs, condition = [], None
+    keys = list(dict.fromkeys(k for partition in partitions for k in partition))
+    exprs, names, condition = [], [], None
     for i, (expr, ranks) in enumerate(columns.values()):
-        rank = expr.rank(method="ordinal").over(*keys).cast(nw.Int64)
-        exprs += [expr.alias(f"__abkit_q{i}"), rank.alias(f"__abkit_r{i}")]
-        wanted = nw.col(f"__abkit_r{i}").is_in(ranks)
-        condition = wanted if condition is None else condition | wanted
-    names = [f"__abkit_{kind}{i}" for i in range(len(columns)) for kind in ("q", "r")]
+        exprs.append(expr.alias(f"__abkit_q{i}"))
+        names.append(f"__abkit_q{i}")
+        for p, partition in enumerate(partitions):
+            name = f"__abkit_r{i}_{p}"
+            exprs.append(expr.rank(method="ordinal").over(*partition).cast(nw.Int64).alias(name))
+            names.append(name)
+            wanted = nw.col(name).is_in(ranks[p])
+            condition = wanted if condition is None else condition | wanted
     rows = (lazy.select(*[nw.col(k) for k in keys], *exprs).filter(condition)
             .select(*keys, *names).collect().rows(named=False))
-    result: dict[str, dict[tuple[Any, ...], dict[int, float]]] = {c: {} for c in columns}
-    width = len(keys)
+    result: dict[str, list[dict[tuple[Any, ...], dict[int, float]]]] = {
+        c: [{} for _ in partitions] for c in columns}
+    positions = [[keys.index(k) for k in partition] for partition in partitions]
+    wanted_sets = {c: [set(r) for r in ranks] for c, (_, ranks) in columns.items()}
+    width, step = len(keys), 1 + len(partitions)
     for row in rows:
-        key = tuple(_plain(v) for v in row[:width])
         for i, column in enumerate(columns):
-            value, rank = row[width + 2 * i], int(row[width + 2 * i + 1])
-            if rank in columns[column][1]:
-                result[column].setdefault(key, {})[rank] = float(value)
+            value = float(row[width + step * i])
+            for p, where in enumerate(positions):
+                rank = int(row[width + step * i + 1 + p])
+                if rank in wanted_sets[column][p]:
+                    key = tuple(python_value(row[j]) for j in where)
+                    result[column][p].setdefault(key, {})[rank] = value
     return result
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
