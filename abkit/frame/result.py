@@ -119,7 +119,7 @@ class ExperimentResult(Result):
 
     def to_frame(self) -> pd.DataFrame:
         """A pandas DataFrame, one row per metric and treatment (see :func:`to_frame`); with
-        segments, the ``by`` columns come first (``None`` on the overall rows)."""
+        segments, the ``by`` columns come first (missing on the overall rows)."""
         frame = to_frame(list(self.rows))
         segments = frame.pop("segment") if "segment" in frame else None
         if self.by and segments is not None:
