@@ -128,3 +128,17 @@ def test_spark_capped_means_give_the_pandas_answer(spark: Any) -> None:
     # Spark's exact percentile is type 7 too; sums in another order: 1e-9 relative.
     for column in ["cap_threshold", "effect", "ci_low", "ci_high", "pvalue"]:
         np.testing.assert_allclose(actual[column], expected[column], rtol=1e-9, err_msg=column)
+
+
+def test_spark_segments_give_the_pandas_answer(spark: Any) -> None:
+    from abkit import Quantile
+
+    data = three_arm_data(1500, seed=4)
+    experiment = Experiment(**METRICS, p90=Quantile("revenue", 0.9))
+    expected = experiment.analyze(data, control="a", by="country").to_frame()
+    actual = experiment.analyze(to_spark(spark, data), control="a", by="country").to_frame()
+    assert actual[["country", "metric", "treatment"]].fillna("").values.tolist() == (
+        expected[["country", "metric", "treatment"]].fillna("").values.tolist())
+    for column in NUMERIC:
+        # 1e-9 relative: the bar for identical results across engines.
+        np.testing.assert_allclose(actual[column], expected[column], rtol=1e-9, atol=0, err_msg=column)
