@@ -5,8 +5,8 @@ engine, and turns the per-group aggregates into :mod:`abkit.stats` values; only 
 aggregates reach Python. With segments (``by`` columns) the query groups by the variant and the
 segment columns, and each variant's overall statistics are the exact merge (Chan's parallel
 formulas) of its segments', so the overall and every segment come from the same one query.
-Quantile metrics add one window query for the order statistics they need
-(:func:`abkit.frame.quantile.order_statistics`); percentile caps add one aggregate query for the
+Quantile metrics add a histogram query and a small read for the order statistics they need
+(:mod:`abkit.frame.order_stats`); percentile caps add one aggregate query for the
 thresholds (:mod:`abkit.frame.capping`).
 
 Numerical precision: the query asks the engine for means and sample variances (its ``var``
@@ -38,7 +38,8 @@ from abkit.frame._engine import alias as _alias
 from abkit.frame._engine import open_table, python_value, sorted_keys
 from abkit.frame.capping import apply_caps
 from abkit.frame.metrics import Mean, Metric, Proportion, RatioOfMeans, _check_column, check_metrics
-from abkit.frame.quantile import Quantile, QuantileStats, order_statistics, quantile_ranks
+from abkit.frame.order_stats import order_statistics
+from abkit.frame.quantile import Quantile, QuantileStats, quantile_ranks
 from abkit.stats import BivariateStats, MeanStats, ProportionStats
 
 __all__ = ["summarize"]
@@ -367,40 +368,46 @@ def _summarize(table: Any, variant: str, metrics: Any, by: tuple[str, ...] = ())
         lazy = nw.from_native(frame.to_pandas()).lazy()  # narwhals has no window rank in PyArrow
     by_segment = {segment: {key: stats[segment][key] for key in variants
                             if sizes[segment].get(key, 0) >= 2} for segment in segments} if by else {}
-    _quantile_stats(lazy, variant, by, plan, metrics, overall, by_segment, sizes)
+    _quantile_stats(lazy, variant, by, plan, metrics, overall, by_segment, groups)
     return Summary(overall, by_segment, sizes, thresholds)
 
 
 def _quantile_stats(lazy: Any, variant: str, by: tuple[str, ...], plan: _Plan,
                     metrics: Mapping[str, Metric], overall: dict[Any, dict[str, Stats]],
                     by_segment: dict[tuple[Any, ...], dict[Any, dict[str, Stats]]],
-                    sizes: Mapping[tuple[Any, ...], Mapping[Any, int]]) -> None:
-    """Fill in the quantile metrics from one more, window query (if there are any)."""
+                    groups: Mapping[tuple[Any, ...], Mapping[Any, _Group]]) -> None:
+    """Fill in the quantile metrics from their order statistics (:mod:`abkit.frame.order_stats`)."""
     quantiles = {name: m for name, m in metrics.items() if isinstance(m, Quantile)}
     if not quantiles:
         return
-    totals = {key: sum(block.get(key, 0) for block in sizes.values()) for key in overall}
-    blocks: list[tuple[dict[tuple[Any, ...], dict[str, Stats]], dict[tuple[Any, ...], int]]] = [
-        ({(key,): s for key, s in overall.items()}, {(key,): n for key, n in totals.items()})]
-    if by:
-        blocks.append(({(key, *segment): s for segment, block in by_segment.items()
-                        for key, s in block.items()},
-                       {(key, *segment): sizes[segment][key] for segment, block in by_segment.items()
-                        for key in block}))
-    wanted: dict[str, list[list[int]]] = {m.column: [[] for _ in blocks] for m in quantiles.values()}
-    for i, (_, ns) in enumerate(blocks):
-        for metric in quantiles.values():
-            ranks = {r for n in ns.values() for r in quantile_ranks(n, metric.q)[:4] if 1 <= r <= n}
-            wanted[metric.column][i] = sorted(set(wanted[metric.column][i]) | ranks)
-    partitions = [[variant], [variant, *by]][:len(blocks)]
-    fetched = order_statistics(lazy, partitions,
-                               {c: (plan.float(c), ranks) for c, ranks in wanted.items()})
-    order = list(metrics)
-    for i, (block, ns) in enumerate(blocks):
-        for key, stats in block.items():
+    # Finest groups are (variant, *segment); an overall arm is the union of its segments.
+    members = {key: tuple((key, *segment) for segment, block in groups.items() if key in block)
+               for key in overall}
+    blocks = [(members[key], groups_n(groups, members[key]), stats) for key, stats in overall.items()]
+    blocks += [(((key, *segment),), groups[segment][key].n, stats)
+               for segment, block in by_segment.items() for key, stats in block.items()]
+    keys = [variant, *by]
+    for column in dict.fromkeys(m.column for m in quantiles.values()):
+        targets = list(dict.fromkeys(
+            (group, rank) for group, n, _ in blocks for m in quantiles.values() if m.column == column
+            for rank in quantile_ranks(n, m.q)[:4] if 1 <= rank <= n))
+        finest = [g for block in groups.values() for g in block.values()]
+        bounds = (min(g.get("min", column) for g in finest), max(g.get("max", column) for g in finest))
+        values = order_statistics(lazy, keys, plan.float(column), targets, bounds)
+        for group, n, stats in blocks:
             for name, metric in quantiles.items():
-                stats[name] = QuantileStats.from_order_statistics(
-                    ns[key], metric.q, fetched[metric.column][i][key])
-            reordered = {name: stats[name] for name in order}
-            stats.clear()
-            stats.update(reordered)
+                if metric.column == column:
+                    ranks = [r for r in quantile_ranks(n, metric.q)[:4] if 1 <= r <= n]
+                    stats[name] = QuantileStats.from_order_statistics(
+                        n, metric.q, {r: values[(group, r)] for r in ranks})
+    order = list(metrics)
+    for _, _, stats in blocks:
+        reordered = {name: stats[name] for name in order}
+        stats.clear()
+        stats.update(reordered)
+
+
+def groups_n(groups: Mapping[tuple[Any, ...], Mapping[Any, _Group]],
+             members: tuple[tuple[Any, ...], ...]) -> int:
+    """Units in the union of the finest groups ``members`` ((variant, *segment) tuples)."""
+    return sum(groups[member[1:]][member[0]].n for member in members)

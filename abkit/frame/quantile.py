@@ -10,8 +10,8 @@ exact coverage ``c`` gives ``se = (X_(u) - X_(l)) / (2 z_{(1 + c) / 2})``: Price
 (2002) distribution-free interval for a difference of medians, also the canary judge's latency
 check (:mod:`abkit.rollout.judge`). The difference of the arms' quantiles then has a normal
 interval with ``se = hypot(se_control, se_treatment)`` and the relative difference a delta-log
-one. No resampling: the engine ranks the values within each arm (a window ``rank() over
-(partition by variant)``) and returns only the few order statistics needed.
+one. No resampling and no sort: the engine narrows histograms of each arm's values down to
+the few order statistics needed (:mod:`abkit.frame.order_stats`).
 
 Examples
 --------
@@ -48,7 +48,6 @@ from abkit._validation import (
     check_open_unit,
     check_real,
 )
-from abkit.frame._engine import python_value
 from abkit.shadow.latency import order_statistic_ranks
 
 __all__ = ["Quantile", "QuantileStats", "QuantileTestResult", "quantile_ranks", "quantile_test"]
@@ -237,45 +236,3 @@ class Quantile:
     def test(self, control: Any, treatment: Any, **options: Any) -> QuantileTestResult:
         """The metric's test on two arms' ``QuantileStats``."""
         return quantile_test(control, treatment, margin=self.margin, **options)
-
-
-def order_statistics(lazy: Any, partitions: list[list[str]],
-                     columns: dict[str, tuple[Any, list[list[int]]]]
-                     ) -> dict[str, list[dict[tuple[Any, ...], dict[int, float]]]]:
-    """Order statistics of ranks within the groups of each partition, from one window query.
-
-    ``partitions`` lists the key columns of each grouping (the variant; the variant and the
-    segment columns); ``columns`` maps a column to its float64 expression and, per partition,
-    the 1-based ranks wanted (the union over that partition's groups). The answer maps a
-    column to one ``{group key tuple: {rank: value}}`` per partition (a group holds every
-    wanted rank up to its size).
-    """
-    import narwhals as nw
-
-    keys = list(dict.fromkeys(k for partition in partitions for k in partition))
-    exprs, names, condition = [], [], None
-    for i, (expr, ranks) in enumerate(columns.values()):
-        exprs.append(expr.alias(f"__abkit_q{i}"))
-        names.append(f"__abkit_q{i}")
-        for p, partition in enumerate(partitions):
-            name = f"__abkit_r{i}_{p}"
-            exprs.append(expr.rank(method="ordinal").over(*partition).cast(nw.Int64).alias(name))
-            names.append(name)
-            wanted = nw.col(name).is_in(ranks[p])
-            condition = wanted if condition is None else condition | wanted
-    rows = (lazy.select(*[nw.col(k) for k in keys], *exprs).filter(condition)
-            .select(*keys, *names).collect().rows(named=False))
-    result: dict[str, list[dict[tuple[Any, ...], dict[int, float]]]] = {
-        c: [{} for _ in partitions] for c in columns}
-    positions = [[keys.index(k) for k in partition] for partition in partitions]
-    wanted_sets = {c: [set(r) for r in ranks] for c, (_, ranks) in columns.items()}
-    width, step = len(keys), 1 + len(partitions)
-    for row in rows:
-        for i, column in enumerate(columns):
-            value = float(row[width + step * i])
-            for p, where in enumerate(positions):
-                rank = int(row[width + step * i + 1 + p])
-                if rank in wanted_sets[column][p]:
-                    key = tuple(python_value(row[j]) for j in where)
-                    result[column][p].setdefault(key, {})[rank] = value
-    return result
