@@ -130,11 +130,17 @@ def _read(frame: Any, reads: list[tuple[list[Target], float, float, dict[tuple[A
     for _, low, high, _ in reads:
         inside = value.is_between(low, high, closed="both")
         condition = inside if condition is None else condition | inside
-    rows = frame.filter(condition).collect().rows(named=False)
-    by_group: dict[tuple[Any, ...], list[float]] = {}
-    for row in rows:
-        by_group.setdefault(tuple(python_value(v) for v in row[:-1]), []).append(float(row[-1]))
-    arrays = {group: np.sort(np.asarray(values, dtype=float)) for group, values in by_group.items()}
+    table = frame.filter(condition).collect()
+    keys = [c for c in table.columns if c != "__abkit_x"]
+    x = table["__abkit_x"].to_numpy().astype(float)
+    columns = [table[k].to_numpy() for k in keys]
+    groups = {group for targets, *_ in reads for members, _ in targets for group in members}
+    arrays = {}
+    for group in groups:  # few groups: one mask each over the few rows read
+        mask = np.ones(x.size, dtype=bool)
+        for column, key in zip(columns, group, strict=True):
+            mask &= column == key
+        arrays[group] = x[mask]
     found = {}
     for targets, low, high, below in reads:
         for target in targets:
