@@ -38,7 +38,7 @@ def sorted_keys(keys: Iterable[Any]) -> list[Any]:
     """``keys`` sorted, by ``repr`` when they do not compare (mixed types).
 
     >>> sorted_keys([2, "a", 1])
-    [1, 2, 'a']
+    ['a', 1, 2]
     """
     keys = list(keys)
     try:
