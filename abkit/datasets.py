@@ -4,8 +4,9 @@
 Examples
 --------
 >>> df = make_experiment(1000, rng=1)
->>> sorted(df.columns)
-['clicks', 'converted', 'revenue', 'revenue_pre', 'sessions', 'user_id', 'variant']
+>>> sorted(df.columns)  # doctest: +NORMALIZE_WHITESPACE
+['clicks', 'converted', 'country', 'platform', 'revenue', 'revenue_pre', 'sessions', 'user_id',
+ 'variant']
 >>> sorted(df["variant"].unique())
 ['control', 'treatment']
 """
