@@ -9,7 +9,8 @@ duration in days.
 is never loaded into pandas): ``--proportion converted``, ``--mean revenue`` or
 ``--mean revenue:revenue_pre`` (CUPED on a covariate), ``--ratio clicks/sessions``,
 ``--quantile revenue:0.9``, each optionally named as ``NAME=SPEC``; ``--cap NAME=percentile:0.99``
-caps a mean, ``--engine bayes`` reports chances to win and expected losses;
+caps a mean, ``--engine bayes`` reports chances to win and expected losses; ``--by
+country,platform`` adds one block of rows per segment (``--family all`` adjusts across them all);
 ``--weights control=0.2,treatment=0.8`` gives the designed split for the sample-ratio check.
 Every command prints a table by default and JSON with ``--output json``; ``abkit --version``
 prints the version.
@@ -54,7 +55,7 @@ from abkit._results import ConfidenceInterval
 from abkit.datasets import make_experiment
 from abkit.errors import ConvergenceError
 from abkit.frame import Experiment, Mean, Metric, Proportion, Quantile, RatioOfMeans
-from abkit.frame.experiment import _check_schema
+from abkit.frame.aggregate import check_schema as _check_schema
 from abkit.means import MeansTestResult, cuped_test, means_test, ratio_test
 from abkit.multiple import adjust_pvalues
 from abkit.power import duration, power_means, power_proportions
@@ -389,7 +390,8 @@ def _first_line(exc: BaseException) -> str:
 def run_analyze(path: str, *, variant: str, control: str | None, metrics: list[tuple[str, str]],
                 alternative: str, confidence_level: float, adjust: str, output: str,
                 weights: str | None = None, caps: Sequence[str] = (),
-                engine: str = "frequentist") -> str:
+                engine: str = "frequentist", by: str | None = None,
+                family: str = "segment") -> str:
     """Analyse a CSV or Parquet file with DuckDB; the report as text, CSV or JSON.
 
     Raises :class:`UsageError` when the command line does not fit the file and
@@ -417,8 +419,12 @@ def run_analyze(path: str, *, variant: str, control: str | None, metrics: list[t
     except (ValueError, TypeError) as exc:
         raise UsageError(str(exc)) from None
     experiment = Experiment(**experiment_metrics)
+    segments = None if by is None else [c.strip() for c in by.split(",")]
+    if segments is not None and not all(segments):
+        raise UsageError(f"`--by` must be COLUMN[,COLUMN...]; got {by!r}.")
     try:
-        _check_schema(dict(nw.from_native(relation).collect_schema()), variant, experiment.metrics)
+        _check_schema(dict(nw.from_native(relation).collect_schema()), variant, experiment.metrics,
+                      tuple(segments or ()))
     except (ValueError, TypeError) as exc:
         raise UsageError(str(exc)) from None
     types = {column: str(kind) for column, kind in zip(relation.columns, relation.types, strict=True)}
@@ -427,6 +433,7 @@ def run_analyze(path: str, *, variant: str, control: str | None, metrics: list[t
         result = experiment.analyze(
             relation, variant=variant, control=control_value, alternative=alternative,
             confidence_level=confidence_level, adjust=adjust, srm_weights=shares, engine=engine,
+            by=segments, family=family,
         )
     except (ValueError, TypeError) as exc:
         raise DataError(f"{Path(path).name}: {exc}") from None
@@ -462,7 +469,11 @@ def _add_analyze(commands: Any) -> None:
                          choices=["two-sided", "less", "greater"])
     analyze.add_argument("--confidence-level", type=float, default=0.95)
     analyze.add_argument("--adjust", default="holm",
-                         choices=["holm", "bonferroni", "hochberg", "bh", "by", "none"])
+                         choices=["holm", "bonferroni", "hochberg", "bh", "by", "dunnett", "none"])
+    analyze.add_argument("--by", default=None, metavar="COLUMN[,COLUMN...]",
+                         help="segment columns: one block of rows per segment after the overall")
+    analyze.add_argument("--family", default="segment", choices=["segment", "all"],
+                         help="with --by, adjust p-values per segment (default) or across all rows")
     analyze.add_argument("--weights", metavar="VARIANT=SHARE,...",
                          help="designed split for the sample-ratio check (default: equal shares)")
     analyze.add_argument("--output", default="table", choices=["table", "csv", "json"])
@@ -586,7 +597,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.path, variant=args.variant, control=args.control, metrics=args.metrics or [],
                 alternative=args.alternative, confidence_level=args.confidence_level,
                 adjust=args.adjust, output=args.output, weights=args.weights, caps=args.caps,
-                engine=args.engine,
+                engine=args.engine, by=args.by, family=args.family,
             )
     except (UsageError, DataError) as exc:
         message = _option_names(str(exc), commands.choices[args.command])

@@ -4,8 +4,9 @@
 Examples
 --------
 >>> df = make_experiment(1000, rng=1)
->>> sorted(df.columns)
-['clicks', 'converted', 'revenue', 'revenue_pre', 'sessions', 'user_id', 'variant']
+>>> sorted(df.columns)  # doctest: +NORMALIZE_WHITESPACE
+['clicks', 'converted', 'country', 'platform', 'revenue', 'revenue_pre', 'sessions', 'user_id',
+ 'variant']
 >>> sorted(df["variant"].unique())
 ['control', 'treatment']
 """
@@ -49,7 +50,9 @@ def make_experiment(
     Columns: ``user_id``; ``variant`` (``"control"`` or ``"treatment"``); ``sessions`` and
     ``clicks`` (for the ratio metric clicks per session); ``converted`` (0/1);
     ``revenue`` and ``revenue_pre`` (the same user's revenue before the experiment, correlated
-    with ``revenue``: the CUPED covariate).
+    with ``revenue``: the CUPED covariate); ``country`` (``"US"``, ``"DE"``, ``"IN"``) and
+    ``platform`` (``"ios"``, ``"android"``, ``"web"``), segment columns independent of the
+    rest (drawn last, so the other columns do not depend on them).
 
     Parameters
     ----------
@@ -88,6 +91,10 @@ def make_experiment(
     revenue_pre = generator.lognormal(mean=np.log(20.0 * activity), sigma=0.5)
     noise = generator.lognormal(mean=0.0, sigma=0.4, size=n_users)
     revenue = revenue_pre * noise * (1.0 + lifts[1] * treated)
+    country = np.array(["US", "DE", "IN"])[
+        np.searchsorted([0.5, 0.75], generator.random(n_users), side="right")]
+    platform = np.array(["ios", "android", "web"])[
+        np.searchsorted([0.4, 0.8], generator.random(n_users), side="right")]
     return pd.DataFrame(
         {
             "user_id": np.arange(n_users, dtype=np.int64),
@@ -97,6 +104,8 @@ def make_experiment(
             "converted": converted,
             "revenue": revenue,
             "revenue_pre": revenue_pre,
+            "country": country,
+            "platform": platform,
         }
     )
 

@@ -1,7 +1,8 @@
-"""abkit's three-metric experiment with and without a quantile metric, in pandas and DuckDB.
+"""abkit's three-metric experiment with and without a quantile metric and segments, in pandas and DuckDB.
 
-The issue's bar: adding ``Quantile("revenue", 0.9)`` keeps the analysis within 2x of the three
-metrics alone. Same table as ``bench_frame.py``; medians of ``--repeats`` runs in one process.
+The issue's bar: adding ``Quantile("revenue", 0.9)`` and 3 segments (``by="country"``, three
+values) keeps the analysis within 2x of the three metrics alone. Same table as
+``bench_frame.py`` plus a ``country`` column; medians of ``--repeats`` runs in one process.
 
     python benchmarks/bench_frame_quantile.py            # 10 million rows; --rows 1e6 for a quick run
 """
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
+import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_frame import make_table, time_runs
@@ -33,20 +36,31 @@ def with_quantile(table: Any) -> list[float]:
     return [r.effect for r in experiment.analyze(table, control=0).rows]
 
 
+def with_segments(table: Any) -> list[float]:
+    experiment = abkit.Experiment(**BASE, revenue_p90=abkit.Quantile("revenue", 0.9))
+    return [r.effect for r in experiment.analyze(table, control=0, by="country").rows]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=float, default=10_000_000)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     table = make_table(int(args.rows))
+    rng = np.random.default_rng(1)
+    country = np.array(["US", "DE", "IN"])[rng.integers(0, 3, table.num_rows)]
+    table = table.append_column("country", pa.array(country))
     inputs = {"pandas in memory": table.to_pandas(), "DuckDB (Arrow in memory)": duckdb.from_arrow(table)}
     print(f"{int(args.rows):,} rows; medians of {args.repeats} runs")
-    print(f"{'path':<26}{'3 metrics (s)':>15}{'+ p90 (s)':>12}{'ratio':>8}")
+    print(f"{'path':<26}{'3 metrics (s)':>15}{'+ p90 (s)':>12}{'ratio':>8}"
+          f"{'+ p90 + 3 segments (s)':>25}{'ratio':>8}")
     for name, data in inputs.items():
-        with_quantile(data)  # warm-up (imports, numba)
+        with_segments(data)  # warm-up (imports, numba)
         base, _ = time_runs(three, data, args.repeats)
         quantile, _ = time_runs(with_quantile, data, args.repeats)
-        print(f"{name:<26}{base:>15.3f}{quantile:>12.3f}{quantile / base:>8.2f}")
+        segments, _ = time_runs(with_segments, data, args.repeats)
+        print(f"{name:<26}{base:>15.3f}{quantile:>12.3f}{quantile / base:>8.2f}"
+              f"{segments:>25.3f}{segments / base:>8.2f}", flush=True)
 
 
 if __name__ == "__main__":

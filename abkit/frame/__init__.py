@@ -1,10 +1,13 @@
 """The table layer: the only code that reads DataFrames, engines or files.
 
-- :mod:`abkit.frame.experiment`: :class:`Experiment` and its metrics (:class:`Proportion`,
-  :class:`Mean`, :class:`RatioOfMeans`, :class:`Quantile`), :func:`summarize` (one group-by
-  inside the table's engine), ``Experiment.simulate`` (A/A and power simulations by
-  re-randomising units, :mod:`abkit.frame.simulate`) and :func:`to_frame` (results as a pandas
-  DataFrame).
+- :mod:`abkit.frame.experiment`: :class:`Experiment` (``analyze``, optionally by segment with
+  ``by=``; ``simulate``: A/A and power simulations by re-randomising units,
+  :mod:`abkit.frame.simulate`) and :func:`to_frame` (results as a pandas DataFrame); its parts:
+  :mod:`abkit.frame.metrics` (:class:`Proportion`, :class:`Mean`, :class:`RatioOfMeans`;
+  :class:`Quantile` in :mod:`abkit.frame.quantile`), :mod:`abkit.frame.aggregate`
+  (:func:`summarize`: one group-by inside the table's engine), :mod:`abkit.frame.capping`,
+  :mod:`abkit.frame.family` (multiple-testing families, Dunnett), :mod:`abkit.frame.bayes` and
+  :mod:`abkit.frame.result`.
 - :mod:`abkit.frame.shadow_log`: :func:`load_shadow_log` (a table, a file or a router's log to an
   :class:`abkit.shadow.ShadowLog`).
 - :mod:`abkit.frame.router_log`: :func:`read_log`, :func:`load_outcomes` (for
@@ -37,6 +40,7 @@ from abkit.frame.experiment import (
 from abkit.frame.offpolicy import OPE_METHODS, OffPolicyTable, evaluate_policy
 from abkit.frame.quantile import Quantile, QuantileStats, QuantileTestResult, quantile_test
 from abkit.frame.router_log import LOG_EVENTS, load_decision_log, load_outcomes, read_log
+from abkit.frame.result import SegmentResult
 from abkit.frame.shadow_engine import ShadowTable, compare_models
 from abkit.frame.shadow_log import LAYOUTS, load_shadow_log
 from abkit.frame.simulate import SimulationResult, SimulationRow
@@ -56,6 +60,7 @@ __all__ = [
     "QuantileStats",
     "QuantileTestResult",
     "RatioOfMeans",
+    "SegmentResult",
     "ShadowTable",
     "SimulationResult",
     "SimulationRow",

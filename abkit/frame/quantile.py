@@ -10,8 +10,8 @@ exact coverage ``c`` gives ``se = (X_(u) - X_(l)) / (2 z_{(1 + c) / 2})``: Price
 (2002) distribution-free interval for a difference of medians, also the canary judge's latency
 check (:mod:`abkit.rollout.judge`). The difference of the arms' quantiles then has a normal
 interval with ``se = hypot(se_control, se_treatment)`` and the relative difference a delta-log
-one. No resampling: the engine ranks the values within each arm (a window ``rank() over
-(partition by variant)``) and returns only the few order statistics needed.
+one. No resampling and no sort: the engine narrows histograms of each arm's values down to
+the few order statistics needed (:mod:`abkit.frame.order_stats`).
 
 Examples
 --------
@@ -250,37 +250,3 @@ class Quantile:
     def test(self, control: Any, treatment: Any, **options: Any) -> QuantileTestResult:
         """The metric's test on two arms' ``QuantileStats``."""
         return quantile_test(control, treatment, margin=self.margin, **options)
-
-
-def order_statistics(lazy: Any, keys: list[str], columns: dict[str, tuple[Any, list[int]]]
-                     ) -> dict[str, dict[tuple[Any, ...], dict[int, float]]]:
-    """Order statistics of ranks within each group of ``keys``, from one window query.
-
-    ``columns`` maps a column to its float64 expression and the 1-based ranks wanted (the union
-    over groups); the answer maps a column to ``{group key tuple: {rank: value}}`` (a group
-    holds every wanted rank up to its size).
-    """
-    import narwhals as nw
-
-    exprs, condition = [], None
-    for i, (expr, ranks) in enumerate(columns.values()):
-        rank = expr.rank(method="ordinal").over(*keys).cast(nw.Int64)
-        exprs += [expr.alias(f"__abkit_q{i}"), rank.alias(f"__abkit_r{i}")]
-        wanted = nw.col(f"__abkit_r{i}").is_in(ranks)
-        condition = wanted if condition is None else condition | wanted
-    names = [f"__abkit_{kind}{i}" for i in range(len(columns)) for kind in ("q", "r")]
-    rows = (lazy.select(*[nw.col(k) for k in keys], *exprs).filter(condition)
-            .select(*keys, *names).collect().rows(named=False))
-    result: dict[str, dict[tuple[Any, ...], dict[int, float]]] = {c: {} for c in columns}
-    width = len(keys)
-    for row in rows:
-        key = tuple(_plain(v) for v in row[:width])
-        for i, column in enumerate(columns):
-            value, rank = row[width + 2 * i], int(row[width + 2 * i + 1])
-            if rank in columns[column][1]:
-                result[column].setdefault(key, {})[rank] = float(value)
-    return result
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value

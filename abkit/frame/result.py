@@ -14,7 +14,7 @@ from abkit.srm import SRMTestResult
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["BayesMetricResult", "ExperimentResult", "MetricResult", "to_frame"]
+__all__ = ["BayesMetricResult", "ExperimentResult", "MetricResult", "SegmentResult", "to_frame"]
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
 class MetricResult(Result):
@@ -47,12 +47,31 @@ class MetricResult(Result):
     cap_threshold: float
     control_label: str
     treatment_label: str
+    segment: tuple[Any, ...] = ()
     details: Result
 
     def __repr__(self) -> str:
         nested = repr(self.details)
         return Result.__repr__(self).replace(nested, nested.replace("\n", "\n    "))
 
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class SegmentResult(Result):
+    """One segment of ``analyze(..., by=...)``: its ``by`` values, units per arm and SRM check.
+
+    ``n`` counts the units of ``(control, *treatments)`` in the segment (0 for an arm without
+    any); ``analyzed`` is False when an arm has fewer than 2 units there, so the segment has no
+    rows (its SRM check still runs when every arm has a unit).
+    """
+
+    segment: tuple[Any, ...]
+    n: tuple[int, ...]
+    srm: SRMTestResult | None
+    analyzed: bool
+
+
+def _segment_text(by: tuple[str, ...], segment: tuple[Any, ...]) -> str:
+    return ", ".join(f"{c}={v!r}" for c, v in zip(by, segment, strict=True))
 
 
 def _percent(value: float) -> str:
@@ -75,9 +94,12 @@ def _interval(ci: ConfidenceInterval, fmt: Any) -> str:
 class ExperimentResult(Result):
     """Result of :meth:`Experiment.analyze`: one row per metric and treatment, and the SRM check.
 
-    ``n`` counts the units of ``(control, *treatments)`` and ``labels`` names them. Prints as a
-    table, renders as HTML in
-    Jupyter, and converts with :meth:`to_frame`.
+    ``n`` counts the units of ``(control, *treatments)`` and ``labels`` names them. With
+    segments (``analyze(..., by=...)``) the overall rows come first, then one block of rows per
+    analysed segment (each row's ``segment`` holds its ``by`` values, ``()`` overall);
+    ``segments`` holds every segment's unit counts and SRM check, and ``family`` says which rows
+    were adjusted together. Prints as a table, renders as HTML in Jupyter, and converts with
+    :meth:`to_frame`.
     """
 
     rows: tuple[MetricResult, ...] | tuple[BayesMetricResult, ...]
@@ -91,17 +113,31 @@ class ExperimentResult(Result):
     adjust: str
     labels: tuple[str, ...]
     engine: str
+    by: tuple[str, ...] = ()
+    family: str = "segment"
+    segments: tuple[SegmentResult, ...] = ()
 
     def to_frame(self) -> pd.DataFrame:
-        """A pandas DataFrame, one row per metric and treatment (see :func:`to_frame`)."""
-        return to_frame(self.rows)
+        """A pandas DataFrame, one row per metric and treatment (see :func:`to_frame`); with
+        segments, the ``by`` columns come first (missing on the overall rows)."""
+        frame = to_frame(list(self.rows))
+        segments = frame.pop("segment") if "segment" in frame else None
+        if self.by and segments is not None:
+            for i, column in enumerate(self.by):
+                frame.insert(i, column, [s[i] if s else None for s in segments])
+        return frame
 
-    def row(self, metric: str, treatment: Any = None) -> Any:
-        """The row of ``metric`` against ``treatment`` (the only treatment when ``None``)."""
+    def row(self, metric: str, treatment: Any = None, segment: Any = ()) -> Any:
+        """The row of ``metric`` against ``treatment`` (the only treatment when ``None``) in
+        ``segment`` (a tuple of ``by`` values, or the value itself with one ``by`` column;
+        ``()``, the default, is the overall row)."""
+        key = segment if isinstance(segment, tuple) else (segment,)
         for r in self.rows:
-            if r.metric == metric and (treatment is None or r.treatment == treatment):
+            if (r.metric == metric and (treatment is None or r.treatment == treatment)
+                    and r.segment == key):
                 return r
-        raise KeyError(f"No row for metric {metric!r} and treatment {treatment!r}.")
+        raise KeyError(f"No row for metric {metric!r}, treatment {treatment!r} and segment "
+                       f"{segment!r}.")
 
     def _header(self) -> list[str]:
         arms = ", ".join(
@@ -114,23 +150,44 @@ class ExperimentResult(Result):
                  f"-> {verdict}"]
         if caps:
             lines.append("Capped at: " + ", ".join(f"{k} {_number(v)}" for k, v in caps.items()))
+        if self.by:
+            analyzed = sum(s.analyzed for s in self.segments)
+            family = ("each segment (and the overall) on its own" if self.family == "segment"
+                      else "all rows of every segment and the overall together")
+            lines.append(f"Segments by {', '.join(self.by)}: {analyzed} of {len(self.segments)} "
+                         f"analysed; p-values adjusted across {family}")
+            for seg in self.segments:
+                if not seg.analyzed:
+                    lines.append(f"  {_segment_text(self.by, seg.segment)}: not analysed (an arm "
+                                 f"has fewer than 2 units; n = {list(seg.n)})")
+                elif seg.srm is not None and seg.srm.mismatch:
+                    lines.append(f"  {_segment_text(self.by, seg.segment)}: sample ratio MISMATCH "
+                                 f"(p = {seg.srm.pvalue:.4g})")
         return lines
+
+    def _segment_cells(self, r: Any) -> list[str]:
+        if not self.by:
+            return []
+        return [str(v) for v in r.segment] if r.segment else ["(all)"] * len(self.by)
 
     def _table(self) -> tuple[list[str], list[list[str]]]:
         level = f"{self.confidence_level:.0%}"
         if self.engine == "bayes":
-            headers = ["metric", "treatment", "control value", "treatment value", "effect",
+            headers = [*self.by, "metric", "treatment", "control value", "treatment value", "effect",
                        f"{level} CrI", "relative", f"{level} CrI (relative)", "chance to win",
                        "loss (control)", "loss (treatment)"]
             return headers, [
-                [r.metric, r.treatment_label, _number(r.control_value), _number(r.treatment_value),
+                [*self._segment_cells(r), r.metric, r.treatment_label, _number(r.control_value),
+                 _number(r.treatment_value),
                  _number(r.effect), _interval(r.ci, _number), _percent(r.relative_effect),
                  _interval(r.relative_ci, _percent), f"{r.chance_to_win:.2%}",
                  _number(r.control_expected_loss), _number(r.treatment_expected_loss)]
                 for r in self.rows if isinstance(r, BayesMetricResult)]
-        headers = ["metric", "treatment", "control value", "treatment value", "effect", f"{level} CI",
+        headers = [*self.by, "metric", "treatment", "control value", "treatment value", "effect",
+                   f"{level} CI",
                    "relative", f"{level} CI (relative)", "pvalue", f"pvalue ({self.adjust})"]
-        cells = [[r.metric, r.treatment_label, _number(r.control_value), _number(r.treatment_value),
+        cells = [[*self._segment_cells(r), r.metric, r.treatment_label, _number(r.control_value),
+                  _number(r.treatment_value),
                   _number(r.effect), _interval(r.ci, _number), _percent(r.relative_effect),
                   _interval(r.relative_ci, _percent), _number(r.pvalue), _number(r.pvalue_adjusted)]
                  for r in self.rows if isinstance(r, MetricResult)]
@@ -141,7 +198,7 @@ class ExperimentResult(Result):
         widths = [max(len(row[i]) for row in [headers, *cells]) for i in range(len(headers))]
         lines = [*self._header(), ""]
         for row in [headers, *cells]:
-            lines.append("  ".join(c.ljust(w) if i < 2 else c.rjust(w)
+            lines.append("  ".join(c.ljust(w) if i < 2 + len(self.by) else c.rjust(w)
                                    for i, (c, w) in enumerate(zip(row, widths, strict=True))).rstrip())
         return "\n".join(lines)
 
@@ -185,6 +242,7 @@ class BayesMetricResult(Result):
     cap_threshold: float
     control_label: str
     treatment_label: str
+    segment: tuple[Any, ...] = ()
     details: Result
 
     def __repr__(self) -> str:
@@ -214,8 +272,8 @@ def to_frame(results: Iterable[Result] | Result) -> pd.DataFrame:
     import pandas as pd
 
     if isinstance(results, ExperimentResult):
-        results = results.rows
-    elif isinstance(results, Result) and callable(to_records := getattr(results, "to_records", None)):
+        return results.to_frame()
+    if isinstance(results, Result) and callable(to_records := getattr(results, "to_records", None)):
         return pd.DataFrame.from_records(to_records())  # a result holding rows of its own
     elif isinstance(results, Result):
         results = [results]

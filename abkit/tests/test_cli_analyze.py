@@ -179,3 +179,26 @@ def test_quantile_and_cap_errors(files: dict[str, Path], argv: list[str], messag
                                  capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["analyze", str(files["csv"]), *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_by_segments_equal_experiment_on_pandas(files: dict[str, Path],
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    data = pd.read_parquet(files["parquet"])
+    code, out = run(str(files["parquet"]), "--proportion", "converted", "--mean", "revenue",
+                    "--by", "country,platform", "--family", "all", "--adjust", "dunnett",
+                    "--output", "csv")
+    assert code == 0
+    expected = Experiment(converted=Proportion("converted"), revenue=Mean("revenue")).analyze(
+        data, by=["country", "platform"], family="all", adjust="dunnett").to_frame()
+    actual = pd.read_csv(io.StringIO(out))
+    assert list(actual.columns[:3]) == ["country", "platform", "metric"]
+    assert actual["country"].fillna("").tolist() == expected["country"].fillna("").tolist()
+    # DuckDB vs pandas aggregates, through CSV text (17 significant digits): 1e-9 relative
+    for column in ("effect", "ci_low", "pvalue", "pvalue_adjusted"):
+        assert actual[column].tolist() == pytest.approx(expected[column].tolist(), rel=1e-9)
+    code, out = run(str(files["parquet"]), "--proportion", "converted", "--by", "country")
+    assert code == 0 and "Segments by country: 3 of 3 analysed" in out
+    assert main(["analyze", str(files["csv"]), "--proportion", "converted", "--by", "city"]) == 2
+    assert "`--by` must name columns of the table; got 'city'" in capsys.readouterr().err
+    assert main(["analyze", str(files["csv"]), "--proportion", "converted", "--by", "country,"]) == 2
+    assert "`--by` must be COLUMN[,COLUMN...]; got 'country,'." in capsys.readouterr().err

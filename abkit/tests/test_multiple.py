@@ -54,3 +54,58 @@ def test_adjusted_never_below_raw_and_order_preserved(pvalues, method) -> None:
 def test_bad_input(pvalues, kwargs, error, message) -> None:
     with pytest.raises(error, match=message):
         adjust_pvalues(pvalues, **kwargs)
+
+
+# --- Dunnett's many-to-one adjustment ------------------------------------------------------------
+
+def test_dunnett_equals_the_multivariate_normal_probability() -> None:
+    from scipy import stats
+
+    from abkit.multiple import dunnett_pvalues
+
+    share = np.array([0.5, 0.3, 0.9, 0.05])
+    lam = np.sqrt(share)
+    corr = np.outer(lam, lam)
+    np.fill_diagonal(corr, 1.0)
+    mvn = stats.multivariate_normal(np.zeros(4), corr, abseps=1e-9, releps=1e-9, maxpts=10**6)
+    pvalues = np.array([0.3, 0.04, 0.001, 0.7])
+    expected = [1.0 - mvn.cdf(np.full(4, c), lower_limit=np.full(4, -c))
+                for c in stats.norm.isf(pvalues / 2)]
+    # Genz's randomised lattice rule (scipy) reaches about 1e-7 absolute here (its abseps is a
+    # target, not a bound; an adaptive quad of the same integral agrees with abkit to 1e-15).
+    np.testing.assert_allclose(dunnett_pvalues(pvalues, share), expected, rtol=0, atol=5e-7)
+    one_sided = [1.0 - mvn.cdf(np.full(4, c)) for c in stats.norm.isf(pvalues)]
+    for alternative in ("greater", "less"):
+        np.testing.assert_allclose(dunnett_pvalues(pvalues, share, alternative=alternative),
+                                   one_sided, rtol=0, atol=5e-7)
+
+
+def test_dunnett_limits() -> None:
+    from abkit.multiple import dunnett_pvalues
+
+    p = np.array([0.02, 0.3, 1e-9])
+    # Independent comparisons: Sidak's 1 - (1 - p)^k, exactly.
+    # Fixed-order quadrature: 1e-7 relative at p = 1e-9 (1e-12 at p above 0.01).
+    np.testing.assert_allclose(dunnett_pvalues(p, [0.0] * 3), -np.expm1(3 * np.log1p(-p)), rtol=1e-6)
+    # Perfectly correlated (treatments without variance): no adjustment.
+    np.testing.assert_allclose(dunnett_pvalues(p, [1.0] * 3), p, rtol=1e-6)
+    assert dunnett_pvalues([0.04], [0.5]).tolist() == [0.04]
+    # Between Sidak and no adjustment, increasing in p.
+    mid = dunnett_pvalues(p, [0.5] * 3)
+    assert np.all(mid > p) and np.all(mid < -np.expm1(3 * np.log1p(-p)))
+
+
+@pytest.mark.parametrize(
+    ("pvalues", "share", "kwargs", "message"),
+    [
+        ([0.1, 1.2], [0.5, 0.5], {}, r"`pvalues` must be in \[0, 1\]; got 1\.2\."),
+        ([0.1, 0.2], [0.5], {}, r"`control_share` must have one value per p-value \(2\); got 1\."),
+        ([0.1, 0.2], [0.5, 1.5], {}, r"`control_share` must be in \[0, 1\]; got 1\.5\."),
+        ([0.1, 0.2], [0.5, 0.5], {"alternative": "both"}, r"`alternative` must be one of"),
+    ],
+)
+def test_dunnett_bad_input(pvalues, share, kwargs, message) -> None:
+    from abkit.multiple import dunnett_pvalues
+
+    with pytest.raises(ValueError, match=message):
+        dunnett_pvalues(pvalues, share, **kwargs)

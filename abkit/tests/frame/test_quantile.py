@@ -70,7 +70,7 @@ def test_r_type7_hand_values() -> None:
     assert [QuantileStats.from_values(x, q).estimate for q in (0.3, 0.5, 0.9)] == [3.5, 5.5, 10.5]
 
 
-def test_quantile_takes_two_queries(data: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_quantile_takes_three_queries(data: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
     import narwhals as nw
 
     calls = []
@@ -82,8 +82,9 @@ def test_quantile_takes_two_queries(data: pd.DataFrame, monkeypatch: pytest.Monk
 
     monkeypatch.setattr(nw.LazyFrame, "collect", counting)
     Experiment(**METRICS).analyze(engines(data)["duckdb"], control="a")
-    # the group-by, and one window query for every quantile metric's order statistics
-    assert len(calls) == 2
+    # the group-by, then for the quantile column one histogram (which places every wanted rank
+    # within a narrow band of values) and one read of that band's few rows: no sort
+    assert len(calls) == 3
 
 
 def test_interval_covers_the_true_difference() -> None:
@@ -166,3 +167,25 @@ def test_bad_declarations() -> None:
         quantile_test(a, QuantileStats.from_values([1.0, 2.0, 3.0], 0.9))
     with pytest.raises(TypeError, match="`treatment` must be a QuantileStats; got list"):
         quantile_test(a, [1.0])  # type: ignore[arg-type]
+
+
+def test_order_statistics_by_histogram_narrowing(monkeypatch: pytest.MonkeyPatch) -> None:
+    import narwhals as nw
+
+    from abkit.frame import order_stats
+
+    rng = np.random.default_rng(9)
+    # Heavy ties (a block of zeros), a heavy tail, and two groups; small BUCKETS/FETCH force
+    # several histogram passes before the read.
+    x = np.concatenate([np.zeros(3000), rng.lognormal(0.0, 2.0, 7000)])
+    g = rng.integers(0, 2, x.size)
+    monkeypatch.setattr(order_stats, "BUCKETS", 8)
+    monkeypatch.setattr(order_stats, "FETCH", 50)
+    lazy = nw.from_native(pd.DataFrame({"g": g, "x": x})).lazy()
+    members = {0: ((0,),), 1: ((1,),), "all": ((0,), (1,))}
+    ranks = [1, 2, 500, 1500, 2999, 3001, 5000, 9999]
+    targets = [(members[k], r) for k in (0, 1) for r in ranks[:5]] + [(members["all"], r) for r in ranks]
+    found = order_stats.order_statistics(lazy, ["g"], nw.col("x"), targets, (x.min(), x.max()))
+    for (group, rank), value in found.items():
+        values = np.sort(x if len(group) == 2 else x[g == group[0][0]])
+        assert value == values[rank - 1]

@@ -167,3 +167,15 @@ def test_shadow_rank_tests_on_spark_give_the_in_memory_answer(spark: Any) -> Non
     _assert_same(table.wilcoxon_test("a", "b"), wilcoxon_test(a, b))
     _assert_same(table.latency_quantiles("b", quantiles=(0.5, 0.9)),
                  latency_quantiles(frame["latency"][120:], quantiles=(0.5, 0.9)))
+def test_spark_segments_give_the_pandas_answer(spark: Any) -> None:
+    from abkit import Quantile
+
+    data = three_arm_data(1500, seed=4)
+    experiment = Experiment(**METRICS, p90=Quantile("revenue", 0.9))
+    expected = experiment.analyze(data, control="a", by="country").to_frame()
+    actual = experiment.analyze(to_spark(spark, data), control="a", by="country").to_frame()
+    assert actual[["country", "metric", "treatment"]].fillna("").values.tolist() == (
+        expected[["country", "metric", "treatment"]].fillna("").values.tolist())
+    for column in NUMERIC:
+        # 1e-9 relative: the bar for identical results across engines.
+        np.testing.assert_allclose(actual[column], expected[column], rtol=1e-9, atol=0, err_msg=column)

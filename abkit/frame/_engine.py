@@ -1,0 +1,57 @@
+"""Small helpers every query of :mod:`abkit.frame` shares: column aliases and engine values."""
+
+from __future__ import annotations
+
+import decimal
+from collections.abc import Iterable
+from typing import Any
+
+import narwhals as nw
+import numpy as np
+
+__all__ = ["alias", "open_table", "python_value", "sorted_keys"]
+
+
+def alias(kind: str, index: int) -> str:
+    """The query's name for aggregate ``kind`` number ``index`` (never a user's column name).
+
+    >>> alias("mean", 2)
+    '__abkit_mean2'
+    """
+    return f"__abkit_{kind}{index}"
+
+
+def python_value(value: Any) -> Any:
+    """numpy scalars and Decimals (DuckDB's sum of integers) as plain Python numbers.
+
+    >>> python_value(np.int64(3)), python_value(decimal.Decimal("2.5"))
+    (3, 2.5)
+    """
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == int(value) else float(value)
+    return value
+
+
+def sorted_keys(keys: Iterable[Any]) -> list[Any]:
+    """``keys`` sorted, by ``repr`` when they do not compare (mixed types).
+
+    >>> sorted_keys([2, "a", 1])
+    ['a', 1, 2]
+    """
+    keys = list(keys)
+    try:
+        return sorted(keys)
+    except TypeError:
+        return sorted(keys, key=repr)
+
+
+def open_table(table: Any) -> Any:
+    """``table`` as a narwhals LazyFrame, with a TypeError naming ``table`` if it is not one."""
+    try:
+        frame = nw.from_native(table)
+    except TypeError as exc:
+        raise TypeError("`table` must be a pandas, Polars, PyArrow, DuckDB or PySpark table; got "
+                        f"{type(table).__name__}.") from exc
+    return frame
