@@ -39,8 +39,8 @@ from abkit.frame.experiment import (
 )
 from abkit.frame.offpolicy import OPE_METHODS, OffPolicyTable, evaluate_policy
 from abkit.frame.quantile import Quantile, QuantileStats, QuantileTestResult, quantile_test
-from abkit.frame.router_log import LOG_EVENTS, load_decision_log, load_outcomes, read_log
 from abkit.frame.result import SegmentResult
+from abkit.frame.router_log import LOG_EVENTS, load_decision_log, load_outcomes, read_log
 from abkit.frame.shadow_engine import ShadowTable, compare_models
 from abkit.frame.shadow_log import LAYOUTS, load_shadow_log
 from abkit.frame.simulate import SimulationResult, SimulationRow

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import http.client
 import json
 import threading
 
@@ -360,40 +359,3 @@ def test_every_decision_is_recorded_pending_or_expired(operations):
     assert routed == router.policy.n_updates + router.pending + router.expired
     assert router.decision_log()["rewards"].size == router.policy.n_updates
     assert BanditRouter.from_json(router.to_json()).to_json() == router.to_json()
-
-
-def test_example_service_routes_and_records_bandit_requests_over_http():
-    from abkit.adapters import FixedSplitRouter
-    from abkit.tests.test_service import _load_example
-
-    bandit = BanditRouter("http-bandit", ThompsonBernoulli(3), refresh=0.5, rng=0)
-    server, thread = _load_example().serve_in_thread(FixedSplitRouter("e"), bandit=bandit)
-    statuses = []
-
-    def client(t):
-        conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=10)
-        for i in range(50):
-            conn.request("GET", f"/bandit?unit_id=t{t}-{i}")
-            route = json.loads(conn.getresponse().read())
-            body = json.dumps({"unit_id": route["unit_id"], "outcome": float(route["variant_index"] == 2)})
-            conn.request("POST", "/bandit/record", body, {"Content-Type": "application/json"})
-            response = conn.getresponse()
-            response.read()
-            statuses.append(response.status)
-        conn.request("POST", "/bandit/record", json.dumps({"unit_id": "nobody", "outcome": 1.0}))
-        response = conn.getresponse()
-        statuses.append((response.status, json.loads(response.read())["error"][:28]))
-        conn.close()
-
-    try:
-        threads = [threading.Thread(target=client, args=(t,)) for t in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-    assert statuses.count(204) == 200 and statuses.count((400, "`unit_id` has no pending dec")) == 4
-    assert bandit.policy.n_updates == 200 and bandit.pending == 0

@@ -112,7 +112,8 @@ def test_logistic_mode_equals_newton_solve() -> None:
 
         # the mode is the root of the gradient: MINPACK's hybrid Newton method with the Hessian
         solved = optimize.root(gradient, np.zeros(4), jac=hessian, tol=1e-14)
-        assert solved.success and np.abs(gradient(solved.x)).max() < 1e-9
+        # MINPACK may stop short of tol=1e-14 and say so; the gradient itself is the criterion
+        assert np.abs(gradient(solved.x)).max() < 1e-9
         mean, covariance = policy.posterior(arm)
         # the Hessian's smallest eigenvalue is at least l2 = 2, so a gradient under 1e-9 puts
         # scipy's root within 5e-10 of the mode
