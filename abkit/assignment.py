@@ -497,6 +497,10 @@ class Split:
         one hash and a range lookup)."""
         if type(unit_id) is not str or not unit_id:  # the full check only off the common path
             check_id("unit_id", unit_id)
+        return self._index(unit_id)
+
+    def _index(self, unit_id: str) -> int:
+        """:meth:`index` without the check of ``unit_id`` (for callers that checked it)."""
         if self.hashing == "optimizely":
             bucket = mmh3.hash(unit_id + self.experiment, 1, signed=False) * OPTIMIZELY_BUCKETS >> 32
             for i, last in enumerate(self._ends):

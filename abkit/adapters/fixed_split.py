@@ -18,7 +18,6 @@ import numbers
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import mmh3
 import numpy as np
 
 from abkit._validation import check_choice, check_id, check_real, check_share
@@ -26,14 +25,10 @@ from abkit.adapters._base import Route, _check_names, _JsonStateRouter
 from abkit.adapters.stores import Store
 from abkit.assignment import (
     HASHINGS,
-    OPTIMIZELY_BUCKETS,
-    _gb_hash,
-    bucket_ranges,
+    Split,
     check_namespace,
     check_weights,
-    in_namespace,
     known_hash_version,
-    optimizely_ranges,
 )
 from abkit.errors import StateError
 from abkit.stats import MeanStats, ProportionStats
@@ -129,9 +124,8 @@ class FixedSplitRouter(_JsonStateRouter):
             raise ValueError("`seed` and `namespace` are GrowthBook options; got one with "
                              "hashing='optimizely'.")
         self._index_of = {name: i for i, name in enumerate(self.variants)}
-        self._hash_seed = self.experiment if self.seed is None else self.seed
-        self._ends = optimizely_ranges(self.weights, self.coverage)
-        self._ranges = bucket_ranges(len(self.weights), self.coverage, self.weights)
+        self._split = Split(self.experiment, self.weights, coverage=self.coverage, namespace=self.namespace,
+                            seed=self.seed, hash_version=self.hash_version, hashing=self.hashing)
         # Sufficient statistics per variant: counts, then successes (proportion) or the running
         # mean and sum of squared deviations (mean, Welford).
         k = len(self.variants)
@@ -150,26 +144,11 @@ class FixedSplitRouter(_JsonStateRouter):
         """The unit's variant index, or -1 outside the experiment (hot path: only a non-string
         ``unit_id`` is refused, by the error it raises on the way)."""
         try:
-            return self._index(unit_id)
+            return self._split._index(unit_id)
         except TypeError:
             if isinstance(unit_id, str):
                 raise
             raise TypeError(f"`unit_id` must be a string; got {type(unit_id).__name__}.") from None
-
-    def _index(self, unit_id: str) -> int:
-        if self.hashing == "optimizely":
-            bucket = mmh3.hash(unit_id + self.experiment, 1, signed=False) * OPTIMIZELY_BUCKETS >> 32
-            for i, last in enumerate(self._ends):
-                if bucket < last:
-                    return i
-            return -1
-        if self.namespace is not None and not in_namespace(unit_id, self.namespace):
-            return -1
-        position = _gb_hash(self._hash_seed, unit_id, self.hash_version)
-        for i, (start, end) in enumerate(self._ranges):
-            if start <= position < end:
-                return i
-        return -1
 
     def route(self, unit_id: str, context: dict[str, Any] | None = None) -> Route:
         """The variant serving ``unit_id`` (``context`` is accepted for the protocol and unused)."""
