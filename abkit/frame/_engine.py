@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import decimal
+import math
 from collections.abc import Iterable
 from typing import Any
 
 import narwhals as nw
 import numpy as np
 
-__all__ = ["alias", "open_table", "python_value", "sorted_keys"]
+__all__ = ["alias", "collect_rows", "count_where", "number_or_nan", "open_table", "python_value",
+           "sorted_keys"]
 
 
 def alias(kind: str, index: int) -> str:
@@ -19,6 +21,23 @@ def alias(kind: str, index: int) -> str:
     '__abkit_mean2'
     """
     return f"__abkit_{kind}{index}"
+
+
+def collect_rows(frame: Any) -> list[dict[str, Any]]:
+    """A narwhals frame's rows as dicts (a lazy frame is collected first)."""
+    data = frame.collect() if isinstance(frame, nw.LazyFrame) else frame
+    rows: list[dict[str, Any]] = data.rows(named=True)
+    return rows
+
+
+def count_where(condition: Any) -> Any:
+    """How many rows meet a boolean expression (Spark does not sum booleans)."""
+    return condition.cast(nw.Int64).sum()
+
+
+def number_or_nan(value: Any) -> float:
+    """An engine's aggregate as a float, NaN for SQL's NULL (an aggregate over no rows)."""
+    return math.nan if value is None else float(value)
 
 
 def python_value(value: Any) -> Any:

@@ -52,6 +52,9 @@ from abkit.bandits.offpolicy import (
     ratio_from_moments,
     ratio_value,
 )
+from abkit.frame._engine import collect_rows as _rows
+from abkit.frame._engine import count_where as _count
+from abkit.frame._engine import number_or_nan as _number
 from abkit.frame.shadow_log import _is_decision_log, read_table
 
 __all__ = ["OPE_METHODS", "OffPolicyTable", "evaluate_policy"]
@@ -62,23 +65,8 @@ OPE_METHODS = ("ips", "snips", "direct_method", "doubly_robust", "replay")
 _SUM_TOLERANCE = 1e-6
 
 
-def _rows(frame: Any) -> list[dict[str, Any]]:
-    data = frame.collect() if isinstance(frame, nw.LazyFrame) else frame
-    rows: list[dict[str, Any]] = data.rows(named=True)
-    return rows
-
-
-def _count(condition: Any) -> Any:
-    """How many rows meet a boolean expression (Spark does not sum booleans)."""
-    return condition.cast(nw.Int64).sum()
-
-
 def _bad(column: Any) -> Any:
     return column.is_null() | ~column.is_finite()
-
-
-def _number(value: Any) -> float:
-    return math.nan if value is None else float(value)
 
 
 def _columns(name: str, value: Any) -> tuple[str, ...]:

@@ -64,6 +64,9 @@ from abkit._validation import (
     check_real,
     check_string,
 )
+from abkit.frame._engine import collect_rows as _rows
+from abkit.frame._engine import count_where as _count
+from abkit.frame._engine import number_or_nan as _number
 from abkit.frame.shadow_log import load_shadow_log, read_table
 from abkit.shadow.auc import DeLongTestResult, delong_from_moments
 from abkit.shadow.decision import (
@@ -112,21 +115,6 @@ VALUES = ("score", "log_loss", "brier", "correct", "log_latency")
 # numpy.quantile's continuous methods and their (alpha, beta) (Hyndman and Fan types 4-9 but 4).
 ENGINE_QUANTILE_METHODS = {"weibull": (0, 0), "linear": (1, 1), "hazen": (0.5, 0.5),
                            "median_unbiased": (1 / 3.0, 1 / 3.0), "normal_unbiased": (3 / 8.0, 3 / 8.0)}
-
-
-def _rows(frame: Any) -> list[dict[str, Any]]:
-    data = frame.collect() if isinstance(frame, nw.LazyFrame) else frame
-    rows: list[dict[str, Any]] = data.rows(named=True)
-    return rows
-
-
-def _count(condition: Any) -> Any:
-    """How many rows meet a boolean expression (Spark does not sum booleans)."""
-    return condition.cast(nw.Int64).sum()
-
-
-def _number(value: Any) -> float:
-    return math.nan if value is None else float(value)
 
 
 class ShadowTable:

@@ -74,6 +74,7 @@ from abkit.adapters import CanaryRouter, FixedSplitRouter
 from abkit.adapters.logs import SegmentLog
 from abkit.adapters.redis_log import RedisStreamLog
 from abkit.adapters.stores import MemoryStore, RedisStore, Store, open_store_as
+from abkit.bandits import BanditState
 from abkit.errors import DegenerateDataWarning, StateError
 from abkit.service.config import Experiment, build_experiments
 
@@ -400,6 +401,7 @@ class _Service:
         if isinstance(router, CanaryRouter):
             return {"experiment": experiment.name, "type": "canary", **_canary_state(router)}
         state = router.policy.state
+        assert isinstance(state, BanditState)  # the service builds context-free policies only
         return {
             "experiment": experiment.name,
             "type": "bandit",
