@@ -15,6 +15,18 @@ and rank checks a uniform random sample (a reservoir, Vitter's algorithm R) of a
 power of ``max_samples`` values. ``evaluate`` hands everything to :meth:`CanaryRollout.observe`.
 The state is the JSON envelope of :mod:`abkit._state`; two routers of one rollout ``merge``.
 
+With ``store=`` (a :class:`abkit.adapters.stores.Store`: ``SQLiteStore`` for the workers of one
+host, ``RedisStore`` across hosts) the error-rate and mean checks' statistics live in the store
+as count, sum and sum of squares per arm and metric, added atomically by every worker (``record``
+then takes an ``idempotency_key``), and the rollout's state (step, phase, looks, events) is a
+versioned value in the store: ``evaluate`` judges the data, moves a copy of the rollout and
+writes it only if no other worker moved it meanwhile (compare-and-set; else it reads the new
+state and judges again), and every router reads it back at least every ``refresh`` seconds, so
+a step decided on one worker reaches the others. **Latency and rank reservoirs stay per
+process**: a look on one worker judges those checks on the values that worker received (still
+a valid sample of the traffic when a load balancer spreads requests evenly, with the power of
+that worker's share of the data).
+
 Examples
 --------
 >>> from abkit.rollout import CanaryJudge, CanaryRollout
@@ -35,6 +47,7 @@ import json
 import math
 import os
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -43,6 +56,7 @@ import numpy as np
 from abkit._state import dump_state, envelope_from_document, parse_json, read_state_file, write_state_file
 from abkit._validation import check_int, check_real, check_rng, check_string
 from abkit.adapters._base import Route
+from abkit.adapters.stores import Store
 from abkit.assignment import assign, gb_hash
 from abkit.errors import StateError
 from abkit.rollout.controllers import CanaryRollout
@@ -55,6 +69,9 @@ ARMS = ("baseline", "canary")
 MOMENT_KINDS = ("error_rate", "mean")
 """Check kinds kept as sufficient statistics; the others (latency, rank) keep a reservoir."""
 STATE_VERSION = 1
+ROLLOUT_VALUE = "rollout"
+"""The name of the rollout's versioned value in the store (namespace: the experiment)."""
+_LARGEST = 1e150  # squares (and sums of squares) stay far from float overflow
 
 
 def unit_bucket(unit_id: str, seed: str = "") -> float:
@@ -87,12 +104,25 @@ class CanaryRouter:
         Reservoir size per arm and metric for latency and rank checks (memory bound).
     rng
         Seeds the reservoirs' sampling (``int``, ``Generator`` or ``None``); not saved.
+    store
+        ``None`` (default): everything lives in this object. A store shares the moment checks'
+        statistics and the rollout's state between workers (see the module notes); the store's
+        rollout, when one was written, replaces ``rollout``'s state at once.
+    refresh
+        With a store: seconds between reads of the rollout's state on ``route`` (default 1).
     """
 
     def __init__(self, rollout: CanaryRollout, *, experiment: str = "canary", seed: str = "",
-                 max_samples: int = 10_000, rng: Any = None) -> None:
+                 max_samples: int = 10_000, rng: Any = None, store: Store | None = None,
+                 refresh: float = 1.0) -> None:
         if not isinstance(rollout, CanaryRollout):
             raise TypeError(f"`rollout` must be a CanaryRollout; got {type(rollout).__name__}.")
+        if store is not None and not isinstance(store, Store):
+            raise TypeError(f"`store` must be an abkit store or None; got {type(store).__name__}.")
+        self.refresh = check_real("refresh", refresh)
+        if self.refresh < 0:
+            raise ValueError(f"`refresh` must be at least 0 seconds; got {refresh!r}.")
+        self.store = store
         self.rollout = rollout
         self.experiment = check_string("experiment", experiment)
         self.seed = check_string("seed", seed) or experiment
@@ -103,12 +133,37 @@ class CanaryRouter:
         self._moments: dict[str, dict[str, list[float]]] = {arm: {} for arm in ARMS}
         self._samples: dict[str, dict[str, tuple[int, list[float]]]] = {arm: {} for arm in ARMS}
         self._lock = threading.Lock()
+        self._rollout_version = 0
+        self._read_at = -math.inf
+        if store is not None:
+            self.sync_rollout()
+
+    def sync_rollout(self) -> None:
+        """Read the rollout's state from the store now (routers with a store; else nothing)."""
+        if self.store is None:
+            return
+        version, text = self.store.get_value(self.experiment, ROLLOUT_VALUE)
+        self._read_at = time.monotonic()
+        if text is not None and version != self._rollout_version:
+            self._adopt(CanaryRollout.from_json(text, self.rollout.judge), version)
+
+    def _adopt(self, source: CanaryRollout, version: int) -> None:
+        """Give ``self.rollout`` (the caller's object) the state of ``source``."""
+        if source.steps != self.rollout.steps:
+            raise StateError(f"The store's rollout of {self.experiment!r} has steps {list(source.steps)}, "
+                             f"this router's {list(self.rollout.steps)}.")
+        with self.rollout._lock:
+            self.rollout.phase, self.rollout.look = source.phase, source.look
+            self.rollout.step_index, self.rollout.events = source.step_index, source.events
+        self._rollout_version = version
 
     def bucket(self, unit_id: str) -> float:
         """The unit's fixed position in [0, 1) (GrowthBook's hash of the unit, seeded with ``seed``)."""
         return unit_bucket(unit_id, self.seed)
 
     def _arm(self, unit_id: str) -> tuple[str, float]:
+        if self.store is not None and time.monotonic() - self._read_at >= self.refresh:
+            self.sync_rollout()
         share = self.rollout.traffic_share
         canary = assign(unit_id, self.seed, [1.0 - share, share]) == 1
         return ("canary" if canary else "baseline"), share
@@ -120,12 +175,17 @@ class CanaryRouter:
         return Route(unit_id=unit_id, experiment=self.experiment, variant=arm,
                      variant_index=int(canary), propensity=share if canary else 1.0 - share)
 
-    def record(self, unit_id: str, outcome: Any) -> None:
+    def record(self, unit_id: str, outcome: Any, *, idempotency_key: str | None = None) -> None:
         """Record ``outcome`` (a mapping of metric name to a number) under the unit's current arm.
 
         Every name must be one of the judge's metrics, and an error-rate outcome 0 or 1; a bad
-        outcome raises and records nothing.
+        outcome raises and records nothing. ``idempotency_key`` (routers with a store): an
+        outcome sent again with the same key is counted once.
         """
+        self.record_once(unit_id, outcome, idempotency_key=idempotency_key)
+
+    def record_once(self, unit_id: str, outcome: Any, *, idempotency_key: str | None = None) -> bool:
+        """:meth:`record`, returning whether it counted (False for a repeated idempotency key)."""
         if not isinstance(outcome, Mapping):
             raise TypeError(
                 f"`outcome` must be a mapping of metric name to value; got {type(outcome).__name__}.")
@@ -137,14 +197,43 @@ class CanaryRouter:
             number = check_real(f"outcome[{name!r}]", value)
             if self._kinds[name] == "error_rate" and number not in (0.0, 1.0):
                 raise ValueError(f"`outcome[{name!r}]` must be 0 or 1 (an error rate); got {value!r}.")
+            if self.store is not None and abs(number) > _LARGEST:
+                raise ValueError(f"`outcome[{name!r}]` must be at most {_LARGEST:g} in absolute value with "
+                                 f"a store (its square must not overflow); got {value!r}.")
             values[name] = number
+        check_string("unit_id", unit_id)
+        if idempotency_key is not None and self.store is None:
+            raise ValueError("`idempotency_key` needs a router with a `store`; this one keeps its counts "
+                             "in memory.")
         arm = self.route(unit_id).variant
+        if self.store is not None:
+            moments = {f"{name}:{suffix}": term for name, x in values.items()
+                       if self._kinds[name] in MOMENT_KINDS
+                       for suffix, term in (("n", 1.0), ("sum", x), ("sumsq", x * x))}
+            if not self.store.add(self.experiment, {arm: moments}, idempotency_key=idempotency_key):
+                return False
         with self._lock:
             for name, number in values.items():
-                if self._kinds[name] in MOMENT_KINDS:
-                    self._add_moment(arm, name, number)
-                else:
+                if self._kinds[name] not in MOMENT_KINDS:
                     self._add_sample(arm, name, number)
+                elif self.store is None:
+                    self._add_moment(arm, name, number)
+        return True
+
+    def _store_moments(self) -> dict[str, dict[str, list[float]]]:
+        """The moment checks' ``[n, mean, m2]`` per arm and metric from the store's totals."""
+        assert self.store is not None
+        totals = self.store.totals(self.experiment)
+        moments: dict[str, dict[str, list[float]]] = {arm: {} for arm in ARMS}
+        for arm in ARMS:
+            fields = totals.get(arm, {})
+            for name, kind in self._kinds.items():
+                n = round(fields.get(f"{name}:n", 0.0))
+                if kind in MOMENT_KINDS and n > 0:
+                    s = MeanStats.from_aggregates(n=n, total=fields[f"{name}:sum"],
+                                                  total_sq=fields[f"{name}:sumsq"])
+                    moments[arm][name] = [float(n), s.mean, s.var * (n - 1)]
+        return moments
 
     def _add_moment(self, arm: str, name: str, value: float) -> None:
         moment = self._moments[arm].setdefault(name, [0.0, 0.0, 0.0])
@@ -165,14 +254,17 @@ class CanaryRouter:
         self._samples[arm][name] = (seen, values)
 
     def counts(self) -> dict[str, dict[str, int]]:
-        """How many outcomes were recorded per arm and metric (all of them, not the reservoir's)."""
+        """How many outcomes were recorded per arm and metric (all of them, not the reservoir's;
+        with a store: every worker's for moment checks, this process's for reservoirs)."""
+        shared = None if self.store is None else self._store_moments()
         with self._lock:
-            return {arm: {**{k: int(m[0]) for k, m in self._moments[arm].items()},
+            moments = self._moments if shared is None else shared
+            return {arm: {**{k: int(m[0]) for k, m in moments[arm].items()},
                           **{k: s[0] for k, s in self._samples[arm].items()}} for arm in ARMS}
 
-    def _arm_data(self, arm: str) -> dict[str, Any]:
+    def _arm_data(self, arm: str, moments: dict[str, dict[str, list[float]]] | None = None) -> dict[str, Any]:
         data: dict[str, Any] = {}
-        for name, (n, mean, m2) in self._moments[arm].items():
+        for name, (n, mean, m2) in (self._moments if moments is None else moments)[arm].items():
             count = int(n)
             if self._kinds[name] == "error_rate":
                 data[name] = ProportionStats(successes=round(mean * n), n=count)
@@ -183,28 +275,49 @@ class CanaryRouter:
         return data
 
     def evaluate(self, *, at: float | None = None) -> CanaryVerdict:
-        """Judge everything recorded so far and move the rollout (see ``CanaryRollout.observe``)."""
-        with self._lock:
-            baseline, canary = self._arm_data("baseline"), self._arm_data("canary")
-        return self.rollout.observe(baseline, canary, at=at)
+        """Judge everything recorded so far and move the rollout (see ``CanaryRollout.observe``).
+
+        With a store: on every worker's moment statistics and this process's reservoirs, and the
+        move is written to the store only if no other worker moved the rollout meanwhile (if one
+        did, its state is read and the look taken again on it).
+        """
+        if self.store is None:
+            with self._lock:
+                baseline, canary = self._arm_data("baseline"), self._arm_data("canary")
+            return self.rollout.observe(baseline, canary, at=at)
+        while True:
+            self.sync_rollout()
+            version = self._rollout_version
+            moments = self._store_moments()
+            with self._lock:
+                baseline, canary = self._arm_data("baseline", moments), self._arm_data("canary", moments)
+            moved = CanaryRollout.from_json(self.rollout.to_json(), self.rollout.judge)
+            verdict = moved.observe(baseline, canary, at=at)  # validates ``at`` before anything moves
+            if self.store.set_value(self.experiment, ROLLOUT_VALUE, moved.to_json(), version=version):
+                self._adopt(moved, version + 1)
+                return verdict
 
     # --- state ----------------------------------------------------------------------------------
 
     def _config(self) -> dict[str, Any]:
         return {"experiment": self.experiment, "seed": self.seed, "max_samples": self.max_samples}
 
-    def _state(self) -> dict[str, Any]:
-        return {"moments": {arm: {k: list(m) for k, m in self._moments[arm].items()} for arm in ARMS},
+    def _state(self, moments: dict[str, dict[str, list[float]]] | None = None) -> dict[str, Any]:
+        moments = self._moments if moments is None else moments
+        return {"moments": {arm: {k: list(m) for k, m in moments[arm].items()} for arm in ARMS},
                 "samples": {arm: {k: {"seen": s[0], "values": list(s[1])}
                                   for k, s in self._samples[arm].items()} for arm in ARMS}}
 
     def to_json(self) -> str:
         """Configuration and everything recorded, as a state envelope (:mod:`abkit._state`).
 
-        The rollout is not included: it has its own state (``CanaryRollout.to_json``).
+        The rollout is not included: it has its own state (``CanaryRollout.to_json``). With a
+        store, the moments are the store's totals (every worker's) and the reservoirs this
+        process's.
         """
+        shared = None if self.store is None else self._store_moments()
         with self._lock:
-            state = self._state()
+            state = self._state(shared)
         return dump_state("CanaryRouter", STATE_VERSION, self._config(), state)
 
     @classmethod
@@ -262,6 +375,9 @@ class CanaryRouter:
         """
         if not isinstance(other, CanaryRouter):
             raise TypeError(f"`other` must be a CanaryRouter; got {type(other).__name__}.")
+        if self.store is not None or other.store is not None:
+            raise StateError("CanaryRouters with a store share their statistics through it; merge routers "
+                             "without one.")
         if other._config() != self._config() or other.rollout is not self.rollout:
             raise StateError(f"`other` has another configuration or rollout: {other._config()} "
                              f"instead of {self._config()}.")

@@ -18,6 +18,7 @@ import numpy as np
 
 from abkit._validation import check_id, check_nonnegative, check_real
 from abkit.adapters._base import Route, _check_names, _JsonStateRouter
+from abkit.adapters.stores import Store
 from abkit.errors import StateError
 from abkit.shadow.log import ShadowLog
 from abkit.stats import MeanStats
@@ -25,9 +26,47 @@ from abkit.stats import MeanStats
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["SHADOW_LOG_COLUMNS", "ShadowRouter"]
+__all__ = ["MOMENTS", "SHADOW_LOG_COLUMNS", "ShadowRouter"]
 
 SHADOW_LOG_COLUMNS = ("request_id", "model", "prediction", "label", "latency", "timestamp")
+MOMENTS = ("prediction", "latency", "loss")
+"""What :meth:`ShadowRouter.model_stats` summarises per model (n, sum, sum of squares each)."""
+_LARGEST = 1e150  # squares (and sums of squares) stay far from float overflow
+
+
+def _loss(prediction: Any, label: Any) -> float | None:
+    """Squared error of numbers (the Brier score for probabilities and 0/1 labels), 0/1 loss of
+    classes (strings), None when there is no label or the two are not comparable."""
+    if label is None:
+        return None
+    if isinstance(prediction, str) or isinstance(label, str):
+        return float(prediction != label) if isinstance(prediction, str) and isinstance(label, str) else None
+    return (float(prediction) - float(label)) ** 2
+
+
+def _mean_stats(n: int, total: float, total_sq: float) -> MeanStats:
+    """MeanStats from additive sums; the rounding a replaced label's retraction leaves in the sums
+    (a tiny negative spread, a single value's nonzero one) is clipped to 0."""
+    if n <= 0:
+        return MeanStats(n=0, mean=0.0, var=0.0)
+    mean = total / n
+    m2 = max(total_sq - total * mean, 0.0)
+    return MeanStats(n=n, mean=mean, var=m2 / (n - 1) if n > 1 else 0.0)
+
+
+def _moments(rows: Sequence[Sequence[Any]], sign: float = 1.0) -> dict[str, dict[str, float]]:
+    """Additive per-model statistics of log rows: ``{model: {"{moment}_n", "_sum", "_sumsq"}}``."""
+    groups: dict[str, dict[str, float]] = {}
+    for _, model, prediction, label, latency, _ in rows:
+        fields = groups.setdefault(model, {})
+        score = None if isinstance(prediction, str) else float(prediction)
+        values = (score, latency, _loss(prediction, label))
+        for moment, value in zip(MOMENTS, values, strict=True):
+            if value is not None:
+                for suffix, term in (("n", 1.0), ("sum", value), ("sumsq", value * value)):
+                    key = f"{moment}_{suffix}"
+                    fields[key] = fields.get(key, 0.0) + sign * term
+    return groups
 
 
 def _check_value(name: str, value: Any, *, optional: bool) -> Any:
@@ -65,7 +104,17 @@ class ShadowRouter(_JsonStateRouter):
     shadows
         Models called in the shadow of the live one (challengers).
     experiment
-        A name for the comparison, reported in routes.
+        A name for the comparison, reported in routes (and the store namespace).
+    store
+        ``None`` (default): everything lives in this object. A
+        :class:`abkit.adapters.stores.Store` (``SQLiteStore``, ``RedisStore``): every ``record``
+        also adds each model's sufficient statistics (count, sum and sum of squares of its
+        predictions, latencies and losses, see :meth:`model_stats`) to the store in one atomic
+        increment, so :meth:`model_stats` and :meth:`summary` count what every worker and host
+        recorded, and ``record`` takes an ``idempotency_key``. **The raw log (``to_records``,
+        ``to_shadow_log``, ``to_frame``, the JSON state) stays per process**: it holds the rows
+        this object recorded; the durable, complete log is the service's log sink
+        (:mod:`abkit.adapters.logs`). ``record_label`` finds only rows this process logged.
 
     Examples
     --------
@@ -81,8 +130,12 @@ class ShadowRouter(_JsonStateRouter):
 
     _kind = "ShadowRouter"
 
-    def __init__(self, live: str, shadows: Sequence[str], *, experiment: str = "shadow") -> None:
+    def __init__(self, live: str, shadows: Sequence[str], *, experiment: str = "shadow",
+                 store: Store | None = None) -> None:
         super().__init__()
+        if store is not None and not isinstance(store, Store):
+            raise TypeError(f"`store` must be an abkit store or None; got {type(store).__name__}.")
+        self.store = store
         self.live = check_id("live", live)
         self.shadows = _check_names("shadows", shadows, 1)
         if self.live in self.shadows:
@@ -101,18 +154,39 @@ class ShadowRouter(_JsonStateRouter):
         return Route(unit_id=unit_id, experiment=self.experiment, variant=self.live, variant_index=0,
                      propensity=1.0, shadows=self.shadows)
 
-    def record(self, unit_id: str, outcome: Any) -> None:
+    def record(self, unit_id: str, outcome: Any, *, idempotency_key: str | None = None) -> None:
         """Log the models' answers to request ``unit_id`` (one row per model; atomic).
 
         ``outcome`` is a mapping with ``"predictions"`` (model name to prediction; any subset of
         the models, at least one) and optionally ``"latencies"`` (model name to seconds),
-        ``"label"`` and ``"timestamp"`` (default: now).
+        ``"label"`` and ``"timestamp"`` (default: now). ``idempotency_key`` (routers with a
+        ``store`` only): an outcome sent again with the same key is counted once.
         """
+        self.record_once(unit_id, outcome, idempotency_key=idempotency_key)
+
+    def record_once(self, unit_id: str, outcome: Any, *, idempotency_key: str | None = None) -> bool:
+        """:meth:`record`, returning whether it counted (False for a repeated idempotency key)."""
         rows = self._rows_for(check_id("unit_id", unit_id), outcome)
+        if idempotency_key is not None and self.store is None:
+            raise ValueError("`idempotency_key` needs a router with a `store`; this one keeps its log "
+                             "in memory.")
+        if self.store is not None:
+            self._check_finite_squares(rows)
+            if not self.store.add(self.experiment, _moments(rows), idempotency_key=idempotency_key):
+                return False
         with self._lock:
             for row in rows:
                 self._rows_of.setdefault(row[0], []).append(len(self._rows))
                 self._rows.append(row)
+        return True
+
+    @staticmethod
+    def _check_finite_squares(rows: list[list[Any]]) -> None:
+        for row in rows:
+            for name, value in (("prediction", row[2]), ("label", row[3]), ("latency", row[4])):
+                if isinstance(value, int | float) and not isinstance(value, bool) and abs(value) > _LARGEST:
+                    raise ValueError(f"`{name}` must be at most {_LARGEST:g} in absolute value with a "
+                                     f"store (its square must not overflow); got {value!r}.")
 
     def _rows_for(self, request_id: str, outcome: Any) -> list[list[Any]]:
         if not isinstance(outcome, Mapping):
@@ -146,7 +220,20 @@ class ShadowRouter(_JsonStateRouter):
         with self._lock:
             rows = self._rows_of.get(request_id)
             if rows is None:
-                raise ValueError(f"`request_id` was never recorded; got {request_id!r}.")
+                where = " in this process (a router with a store keeps its raw log per process)" \
+                    if self.store is not None else ""
+                raise ValueError(f"`request_id` was never recorded{where}; got {request_id!r}.")
+            if self.store is not None:  # the losses change: add the new ones, take the old ones off
+                old = [self._rows[i] for i in rows]
+                new = [[*row[:3], value, *row[4:]] for row in old]
+                self._check_finite_squares(new)
+                delta = _moments(new)
+                for model, fields in _moments(old, sign=-1.0).items():
+                    for key, term in fields.items():
+                        if key.startswith("loss_"):
+                            delta[model][key] = delta[model].get(key, 0.0) + term
+                self.store.add(self.experiment, {m: {k: v for k, v in f.items() if k.startswith("loss_")}
+                                                 for m, f in delta.items()})
             for i in rows:
                 self._rows[i][3] = value
 
@@ -188,10 +275,43 @@ class ShadowRouter(_JsonStateRouter):
         return pd.DataFrame(rows, columns=list(SHADOW_LOG_COLUMNS))
 
     def summary(self) -> dict[str, MeanStats]:
-        """Per-model latency statistics (seconds) over the rows that have one."""
-        with self._lock:
-            latencies = {m: [r[4] for r in self._rows if r[1] == m and r[4] is not None] for m in self.models}
-        return {m: MeanStats.from_samples(v) for m, v in latencies.items()}
+        """Per-model latency statistics (seconds) over the rows that have one (every worker's,
+        with a store)."""
+        if self.store is None:
+            with self._lock:
+                latencies = {m: [r[4] for r in self._rows if r[1] == m and r[4] is not None]
+                             for m in self.models}
+            return {m: MeanStats.from_samples(v) for m, v in latencies.items()}
+        return {m: stats["latency"] for m, stats in self.model_stats().items()}
+
+    def model_stats(self) -> dict[str, dict[str, MeanStats]]:
+        """Per model, :class:`~abkit.stats.MeanStats` of its ``"prediction"`` (numeric ones),
+        ``"latency"`` and ``"loss"`` (rows with a label: squared error of numbers, the Brier score
+        for probabilities and 0/1 labels; 0/1 loss of classes).
+
+        From the store's totals (every worker's records) when the router has one, else from this
+        object's log. Means from sums and sums of squares: see the stores' numerical note.
+
+        Examples
+        --------
+        >>> router = ShadowRouter("v1", ["v2"])
+        >>> router.record("r1", {"predictions": {"v1": 0.2, "v2": 0.6}, "label": 1})
+        >>> router.record("r2", {"predictions": {"v1": 0.8, "v2": 0.6}, "label": 1})
+        >>> {m: round(s["loss"].mean, 2) for m, s in router.model_stats().items()}
+        {'v1': 0.34, 'v2': 0.16}
+        """
+        if self.store is None:
+            with self._lock:
+                totals = _moments(self._rows)
+        else:
+            totals = self.store.totals(self.experiment)
+        out: dict[str, dict[str, MeanStats]] = {}
+        for model in self.models:
+            fields = totals.get(model, {})
+            out[model] = {moment: _mean_stats(round(fields.get(f"{moment}_n", 0.0)),
+                                              fields.get(f"{moment}_sum", 0.0),
+                                              fields.get(f"{moment}_sumsq", 0.0)) for moment in MOMENTS}
+        return out
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -225,6 +345,13 @@ class ShadowRouter(_JsonStateRouter):
         self._rows_of = {}
         for i, row in enumerate(rows):
             self._rows_of.setdefault(row[0], []).append(i)
+
+    def merge(self, other: ShadowRouter) -> ShadowRouter:
+        """A new router holding both logs (same configuration; routers without a store)."""
+        if self.store is not None or getattr(other, "store", None) is not None:
+            raise StateError(f"Routers with a store share their statistics through it; merge their "
+                             f"logs with {self._kind}s without one.")
+        return super().merge(other)
 
     def _merge_states(self, mine: dict[str, Any], theirs: dict[str, Any]) -> dict[str, Any]:
         return {"log": {c: mine["log"][c] + theirs["log"][c] for c in SHADOW_LOG_COLUMNS}}

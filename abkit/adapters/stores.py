@@ -19,6 +19,10 @@ Besides totals a store keeps two kinds of short-lived keys, both with a time to 
 - **pending decisions**: ``put_pending``/``pop_pending`` hand a decision made on one worker to
   the worker that receives its reward (each pending decision is popped at most once).
 
+and **versioned values** (no time to live): ``get_value``/``set_value`` keep one text per name
+with a version number, written only if the version is still the one read (compare-and-set), so
+a decision one worker takes from a state (a canary's rollout) cannot overwrite another's.
+
 Numerical note
 --------------
 Means are kept as ``n``, ``sum`` and ``sum of squares`` (additive, so increments work). The
@@ -122,6 +126,21 @@ class Store(abc.ABC):
         """The payload kept for ``request_id``, removed (``None`` if absent or expired)."""
         return self._pop_pending(_check_key("namespace", namespace), _check_key("request_id", request_id))
 
+    def get_value(self, namespace: str, name: str) -> tuple[int, str | None]:
+        """The versioned value ``name``: ``(version, text)``, ``(0, None)`` if never set."""
+        return self._get_value(_check_key("namespace", namespace), _check_key("name", name))
+
+    def set_value(self, namespace: str, name: str, text: str, *, version: int) -> bool:
+        """Write ``text`` as version ``version + 1`` of ``name`` if its version is still ``version``.
+
+        Returns whether it wrote (False: another writer got there first; read it again). Atomic
+        across threads, processes and hosts (compare-and-set).
+        """
+        if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+            raise ValueError(f"`version` must be a non-negative integer; got {version!r}.")
+        return self._set_value(_check_key("namespace", namespace), _check_key("name", name),
+                               check_string("text", text), version)
+
     def close(self) -> None:  # noqa: B027 - a store without resources has nothing to close
         """Release connections (the store may not be used afterwards)."""
 
@@ -143,6 +162,12 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def _pop_pending(self, namespace: str, request_id: str) -> str | None: ...
 
+    @abc.abstractmethod
+    def _get_value(self, namespace: str, name: str) -> tuple[int, str | None]: ...
+
+    @abc.abstractmethod
+    def _set_value(self, namespace: str, name: str, text: str, version: int) -> bool: ...
+
 
 class MemoryStore(Store):
     """Totals in this process's memory, under one lock (the default store).
@@ -161,6 +186,7 @@ class MemoryStore(Store):
         self._totals_by_ns: dict[str, Totals] = {}
         self._keys: dict[tuple[str, str], float] = {}
         self._pending: dict[tuple[str, str], tuple[str, float]] = {}
+        self._values: dict[tuple[str, str], tuple[int, str]] = {}
 
     def _expire(self, now: float) -> None:
         for table in (self._keys, self._pending):
@@ -200,6 +226,17 @@ class MemoryStore(Store):
             return None
         return entry[0]
 
+    def _get_value(self, namespace: str, name: str) -> tuple[int, str | None]:
+        with self._lock:
+            return self._values.get((namespace, name), (0, None))
+
+    def _set_value(self, namespace: str, name: str, text: str, version: int) -> bool:
+        with self._lock:
+            if self._values.get((namespace, name), (0, None))[0] != version:
+                return False
+            self._values[(namespace, name)] = (version + 1, text)
+            return True
+
     def __repr__(self) -> str:
         return f"MemoryStore(ttl={self.ttl:g})"
 
@@ -216,6 +253,9 @@ CREATE TABLE IF NOT EXISTS abkit_pending (
     namespace TEXT NOT NULL, request_id TEXT NOT NULL, payload TEXT NOT NULL, expires REAL NOT NULL,
     PRIMARY KEY (namespace, request_id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS abkit_pending_expires ON abkit_pending (expires);
+CREATE TABLE IF NOT EXISTS abkit_values (
+    namespace TEXT NOT NULL, name TEXT NOT NULL, version INTEGER NOT NULL, payload TEXT NOT NULL,
+    PRIMARY KEY (namespace, name)) WITHOUT ROWID;
 """
 
 
@@ -354,6 +394,26 @@ class SQLiteStore(Store):
         result: str | None = self._transaction(work)
         return result
 
+    def _get_value(self, namespace: str, name: str) -> tuple[int, str | None]:
+        row = self._connection().execute(
+            "SELECT version, payload FROM abkit_values WHERE namespace = ? AND name = ?", (namespace, name)
+        ).fetchone()
+        return (0, None) if row is None else (int(row[0]), str(row[1]))
+
+    def _set_value(self, namespace: str, name: str, text: str, version: int) -> bool:
+        def work(connection: sqlite3.Connection) -> bool:
+            if version == 0:
+                return bool(connection.execute(
+                    "INSERT OR IGNORE INTO abkit_values (namespace, name, version, payload) "
+                    "VALUES (?, ?, 1, ?)", (namespace, name, text)).rowcount)
+            return bool(connection.execute(
+                "UPDATE abkit_values SET version = version + 1, payload = ? "
+                "WHERE namespace = ? AND name = ? AND version = ?",
+                (text, namespace, name, version)).rowcount)
+
+        written: bool = self._transaction(work)
+        return written
+
     def close(self) -> None:
         """Close every connection this store opened (in this process)."""
         with self._all_lock:
@@ -371,6 +431,13 @@ if KEYS[2] ~= '' then
     if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then return 0 end
 end
 for i = 2, #ARGV, 2 do redis.call('HINCRBYFLOAT', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return 1
+"""
+
+_SET_VALUE_SCRIPT = """
+local current = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
+if current ~= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'version', current + 1, 'payload', ARGV[2])
 return 1
 """
 
@@ -404,6 +471,7 @@ class RedisStore(Store):
         self.prefix = check_id("prefix", prefix)
         self._client = redis.Redis.from_url(url)
         self._script = self._client.register_script(_ADD_SCRIPT)
+        self._set_script = self._client.register_script(_SET_VALUE_SCRIPT)
 
     def _key(self, namespace: str, kind: str, tail: str = "") -> str:
         return f"{self.prefix}:{{{namespace}}}:{kind}{':' + tail if tail else ''}"
@@ -430,6 +498,15 @@ class RedisStore(Store):
     def _pop_pending(self, namespace: str, request_id: str) -> str | None:
         value: bytes | None = self._client.getdel(self._key(namespace, "pending", request_id))  # type: ignore[assignment]
         return None if value is None else value.decode("utf-8")
+
+    def _get_value(self, namespace: str, name: str) -> tuple[int, str | None]:
+        reply: list[bytes | None] = self._client.hmget(  # type: ignore[assignment]
+            self._key(namespace, "value", name), ["version", "payload"])
+        version, payload = reply
+        return (0, None) if version is None or payload is None else (int(version), payload.decode("utf-8"))
+
+    def _set_value(self, namespace: str, name: str, text: str, version: int) -> bool:
+        return bool(self._set_script(keys=[self._key(namespace, "value", name)], args=[version, text]))
 
     def close(self) -> None:
         """Close the connection pool."""

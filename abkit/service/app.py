@@ -70,7 +70,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from abkit._state import parse_json
-from abkit.adapters import CanaryRouter, FixedSplitRouter
+from abkit.adapters import CanaryRouter, FixedSplitRouter, ShadowRouter
 from abkit.adapters.logs import SegmentLog
 from abkit.adapters.redis_log import RedisStreamLog
 from abkit.adapters.stores import MemoryStore, RedisStore, Store, open_store_as
@@ -219,6 +219,7 @@ _FINAL_DECISION = {"promoted": "pass", "rolled_back": "rollback"}
 
 def _canary_state(router: CanaryRouter) -> dict[str, Any]:
     """The rollout now: its status, traffic share, looks and the decision of its latest look."""
+    router.sync_rollout()  # with a store: the step another worker may have decided
     rollout = router.rollout
     looks = [e for e in rollout.events if e["event"] == "look"]
     decision = _FINAL_DECISION.get(rollout.status, looks[-1]["decision"] if looks else "inconclusive")
@@ -255,6 +256,33 @@ def _look(router: CanaryRouter) -> dict[str, Any]:
     return _canary_state(router)
 
 
+def _check_shadow_outcome(outcome: Any) -> None:
+    """400 unless ``outcome`` is ``{"predictions": {model: value}, "latencies"?: {...}, "label"?: ...}``."""
+    if not isinstance(outcome, dict) or not isinstance(outcome.get("predictions"), dict):
+        raise _HTTPError(400, '`outcome` of a shadow must be an object {"predictions": {model: score}, '
+                              '"latencies"?: {model: seconds}, "label"?: value}; got '
+                              f"{json.dumps(outcome)[:60]}.")
+    values = [*outcome["predictions"].values(), outcome.get("label")]
+    latencies = outcome.get("latencies") or {}
+    if not isinstance(latencies, dict):
+        raise _HTTPError(400, "`outcome.latencies` must be an object {model: seconds}.")
+    values += list(latencies.values())
+    if not all(v is None or isinstance(v, str) or _is_number(v) for v in values):
+        raise _HTTPError(400, "`outcome` predictions, latencies and label must be numbers (or class names).")
+
+
+def _shadow_lines(outcome: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One log line per model of a shadow outcome (numbers only: class names are not logged as scores)."""
+    latencies = outcome.get("latencies") or {}
+    label = outcome.get("label")
+
+    def number(value: Any) -> float | None:
+        return float(value) if value is not None and not isinstance(value, str) else None
+
+    return [{"variant": model, "model": model, "prediction": number(prediction), "label": number(label),
+             "latency": number(latencies.get(model))} for model, prediction in outcome["predictions"].items()]
+
+
 def _no_extra(body: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
     extra = sorted(set(body) - set(allowed))
     if extra:
@@ -287,7 +315,7 @@ class _Service:
         if context is not None and not isinstance(context, dict):
             raise _HTTPError(400, "`context` must be an object.")
         assert unit_id is not None
-        key = (request_id or unit_id) if experiment.kind == "bandit" else unit_id
+        key = (request_id or unit_id) if experiment.kind in ("bandit", "shadow") else unit_id
         route = experiment.router.route(key, context)  # a hash or a draw: microseconds, no I/O
         answer = {**route.to_dict(), "unit_id": unit_id, "request_id": request_id}
         if self.log is not None:
@@ -322,7 +350,9 @@ class _Service:
         if "outcome" not in body:
             raise _HTTPError(400, "`outcome` is required.")
         outcome = body["outcome"]
-        if experiment.kind == "canary":
+        if experiment.kind == "shadow":
+            _check_shadow_outcome(outcome)
+        elif experiment.kind == "canary":
             if not isinstance(outcome, dict) or not all(_is_number(v) for v in outcome.values()):
                 raise _HTTPError(
                     400,
@@ -334,8 +364,16 @@ class _Service:
         if experiment.kind == "canary":
             if unit_id is None:
                 raise _HTTPError(400, "`unit_id` is required for a canary (the unit is re-hashed).")
+            assert isinstance(experiment.router, CanaryRouter)
             counted = await run_in_threadpool(
-                self._record_keyed, experiment, unit_id, outcome, idempotency_key
+                experiment.router.record_once, unit_id, outcome, idempotency_key=idempotency_key
+            )
+        elif experiment.kind == "shadow":
+            assert isinstance(experiment.router, ShadowRouter)
+            key = request_id or unit_id
+            assert key is not None
+            counted = await run_in_threadpool(
+                experiment.router.record_once, key, outcome, idempotency_key=idempotency_key
             )
         elif experiment.kind == "bandit":
             counted = await run_in_threadpool(
@@ -351,7 +389,11 @@ class _Service:
             )
         if counted:
             self.metrics.recorded(experiment.name)
-            if self.log is not None:
+            if self.log is not None and experiment.kind == "shadow":
+                for fields in _shadow_lines(outcome):
+                    await self._log("shadow", experiment=experiment.name, unit_id=unit_id,
+                                    request_id=request_id or unit_id, **fields)
+            elif self.log is not None:
                 assigned: dict[str, Any] = {}
                 if experiment.kind == "split" and unit_id is not None:  # the variant the split credits
                     credited = experiment.router.route(unit_id)
@@ -400,6 +442,15 @@ class _Service:
             }
         if isinstance(router, CanaryRouter):
             return {"experiment": experiment.name, "type": "canary", **_canary_state(router)}
+        if isinstance(router, ShadowRouter):
+            return {
+                "experiment": experiment.name,
+                "type": "shadow",
+                "live": router.live,
+                "shadows": list(router.shadows),
+                "stats": {model: {moment: s.to_dict() for moment, s in stats.items()}
+                          for model, stats in router.model_stats().items()},
+            }
         state = router.policy.state
         assert isinstance(state, BanditState)  # the service builds context-free policies only
         return {

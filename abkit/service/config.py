@@ -18,8 +18,13 @@ takes ``arms``, ``policy`` (a class of :mod:`abkit.bandits`), ``options`` for th
 "margin"?: ..., "worse"?: ...}]``, the :class:`abkit.rollout.CanaryJudge` checks), ``steps``
 (traffic percentages ending at 100) and ``judge`` options (``alpha``, ``planned_looks``,
 ``validity``); its outcomes are objects ``{metric name: value}`` and its looks are taken by
-Argo Rollouts or Flagger (see :mod:`abkit.service.app`). A canary's data lives in the worker
-process that received it: serve canaries with one worker.
+Argo Rollouts or Flagger (see :mod:`abkit.service.app`). A canary's error-rate and mean
+statistics and its rollout state (step, looks) live in the service's store, so every worker
+counts together and a step decided on one reaches the others; latency and rank checks keep a
+sample per worker (see :class:`abkit.adapters.CanaryRouter`). ``shadow`` takes ``live`` (the
+model served) and ``shadows`` (models called alongside), as :class:`abkit.adapters.ShadowRouter`;
+its outcomes are ``{"predictions": {model: score}, "latencies"?: {model: seconds}, "label"?: y}``
+and each model's statistics (prediction, latency and loss) live in the store.
 
 Examples
 --------
@@ -39,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from abkit._state import parse_json
-from abkit.adapters import BanditRouter, CanaryRouter, FixedSplitRouter
+from abkit.adapters import BanditRouter, CanaryRouter, FixedSplitRouter, ShadowRouter
 from abkit.adapters.stores import Store
 from abkit.bandits import KLUCB, UCB1, EpsilonGreedy, ThompsonBernoulli, ThompsonGaussian
 from abkit.errors import StateError
@@ -47,11 +52,12 @@ from abkit.rollout import CanaryJudge, CanaryRollout
 
 __all__ = ["EXPERIMENT_TYPES", "Experiment", "build_experiments", "load_config"]
 
-EXPERIMENT_TYPES = ("split", "bandit", "canary")
+EXPERIMENT_TYPES = ("split", "bandit", "shadow", "canary")
 _POLICIES = {cls.__name__: cls for cls in (EpsilonGreedy, UCB1, KLUCB, ThompsonBernoulli, ThompsonGaussian)}
 _SPLIT_KEYS = {"variants", "weights", "metric", "coverage", "hashing", "hash_version", "seed", "namespace"}
 _BANDIT_KEYS = {"arms", "policy", "options", "router"}
 _CANARY_KEYS = {"checks", "steps", "judge"}
+_SHADOW_KEYS = {"live", "shadows"}
 _CHECK_KINDS: dict[str, Callable[..., Any]] = {
     "error_rate": CanaryJudge.error_rate,
     "latency": CanaryJudge.latency,
@@ -66,7 +72,7 @@ class Experiment:
 
     name: str
     kind: str
-    router: FixedSplitRouter | BanditRouter | CanaryRouter
+    router: FixedSplitRouter | BanditRouter | ShadowRouter | CanaryRouter
 
 
 def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -114,7 +120,9 @@ def build_experiments(config: Mapping[str, Any], store: Store) -> dict[str, Expe
                 if kind == "split"
                 else _bandit(name, options)
                 if kind == "bandit"
-                else _canary(name, options)
+                else _shadow(name, options, store)
+                if kind == "shadow"
+                else _canary(name, options, store)
             )
         except (TypeError, ValueError) as exc:
             raise ValueError(f"`{where}` ({name!r}): {exc}") from None
@@ -150,7 +158,14 @@ def _bandit(name: str, options: dict[str, Any]) -> BanditRouter:
     return BanditRouter(name, policy, arms, **router_options)
 
 
-def _canary(name: str, options: dict[str, Any]) -> CanaryRouter:
+def _shadow(name: str, options: dict[str, Any], store: Store) -> ShadowRouter:
+    _unknown(options, _SHADOW_KEYS)
+    if "live" not in options or "shadows" not in options:
+        raise ValueError("a shadow experiment needs `live` (a model name) and `shadows` (a list of names).")
+    return ShadowRouter(options["live"], options["shadows"], experiment=name, store=store)
+
+
+def _canary(name: str, options: dict[str, Any], store: Store) -> CanaryRouter:
     _unknown(options, _CANARY_KEYS)
     checks = options.get("checks")
     if not isinstance(checks, list) or not checks:
@@ -167,4 +182,4 @@ def _canary(name: str, options: dict[str, Any]) -> CanaryRouter:
     _unknown(judge_options, {"alpha", "planned_looks", "validity", "tuning_n", "spending"})
     judge = CanaryJudge(built, **judge_options)
     rollout = CanaryRollout(judge, steps=options.get("steps", (1, 5, 25, 50, 100)))
-    return CanaryRouter(rollout, experiment=name)
+    return CanaryRouter(rollout, experiment=name, store=store)

@@ -120,7 +120,7 @@ def test_the_cli_refuses_a_bad_configuration_before_serving(tmp_path: Path, caps
     config = tmp_path / "config.json"
     config.write_text('{"experiments": [{"name": "a", "type": "ab"}]}')
     assert main(["serve", str(config)]) == 2
-    assert "abkit serve: error: `experiments[0].type` must be one of 'split', 'bandit', 'canary'" in \
+    assert "abkit serve: error: `experiments[0].type` must be one of 'split', 'bandit', 'shadow', 'canary'" in \
         capsys.readouterr().err
     config.write_text(json.dumps(CONFIG))
     assert main(["serve", str(config), "--workers", "2"]) == 2
