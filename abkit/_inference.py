@@ -22,6 +22,7 @@ import math
 import os
 import sys
 import warnings
+from typing import Any
 
 from scipy import special, stats
 
@@ -58,8 +59,17 @@ def tail_quantile(tail: float, df: float | None = None) -> float:
     >>> round(tail_quantile(0.025), 4)
     1.96
     """
-    q = 1.0 - tail
-    return float(special.ndtri(q)) if df is None else float(stats.t.ppf(q, df))
+    # From the tail itself: ``1 - tail`` rounds (to 1 below tail 1e-17, where ndtri gives inf).
+    return float(normal_tail_quantiles(tail)) if df is None else float(-stats.t.ppf(tail, df))
+
+
+def normal_tail_quantiles(tail: Any) -> Any:
+    """:func:`tail_quantile` of the normal, elementwise over an array of upper tails.
+
+    >>> [round(float(z), 4) for z in normal_tail_quantiles([0.025, 0.005])]
+    [1.96, 2.5758]
+    """
+    return -special.ndtri(tail)
 
 
 def critical_value(confidence_level: float, alternative: str, df: float | None = None) -> float:

@@ -1,10 +1,11 @@
 """A canary router adapter: routes live traffic by the rollout's share and feeds the judge.
 
 :class:`CanaryRouter` implements the :class:`abkit.adapters.Router` protocol. A unit's arm
-is :func:`abkit.assignment.assign` with weights ``[1 - share, share]`` for the rollout's current
-canary ``share``: GrowthBook's hash (version 2) of the unit id seeded with ``seed`` (default: the
-``experiment`` name), so the split is the one a GrowthBook experiment, or abkit's
-:class:`~abkit.adapters.FixedSplitRouter`, with those weights gives. The canary holds the top of
+is an :class:`abkit.assignment.Split` (what :func:`abkit.assignment.assign` uses) with weights
+``[1 - share, share]`` for the rollout's current canary ``share``: GrowthBook's hash (version 2)
+of the unit id seeded with ``seed`` (default: the ``experiment`` name), so the split is the one
+a GrowthBook experiment, or abkit's :class:`~abkit.adapters.FixedSplitRouter`, with those
+weights gives. The canary holds the top of
 the hash range, ``[1 - share, 1)``, which only grows with the share: a unit on the canary at 5%
 is still on it at 25%, until a rollback.
 
@@ -57,7 +58,7 @@ from abkit._state import dump_state, envelope_from_document, parse_json, read_st
 from abkit._validation import check_int, check_real, check_rng, check_string
 from abkit.adapters._base import Route
 from abkit.adapters.stores import Store
-from abkit.assignment import assign, gb_hash
+from abkit.assignment import Split, gb_hash
 from abkit.errors import StateError
 from abkit.rollout.controllers import CanaryRollout
 from abkit.rollout.judge import CanaryVerdict
@@ -133,6 +134,8 @@ class CanaryRouter:
         self._moments: dict[str, dict[str, list[float]]] = {arm: {} for arm in ARMS}
         self._samples: dict[str, dict[str, tuple[int, list[float]]]] = {arm: {} for arm in ARMS}
         self._lock = threading.Lock()
+        share = rollout.traffic_share
+        self._split = Split(self.seed, [1.0 - share, share])  # rebuilt when the share moves
         self._rollout_version = 0
         self._read_at = -math.inf
         if store is not None:
@@ -165,7 +168,10 @@ class CanaryRouter:
         if self.store is not None and time.monotonic() - self._read_at >= self.refresh:
             self.sync_rollout()
         share = self.rollout.traffic_share
-        canary = assign(unit_id, self.seed, [1.0 - share, share]) == 1
+        split = self._split
+        if split.weights[1] != share:  # a new step: validate and lay out the ranges once
+            split = self._split = Split(self.seed, [1.0 - share, share])
+        canary = split.index(unit_id) == 1
         return ("canary" if canary else "baseline"), share
 
     def route(self, unit_id: str, context: dict[str, Any] | None = None) -> Route:

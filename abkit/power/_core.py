@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import optimize, special
 
+from abkit._inference import normal_tail_quantiles, tail_quantile
 from abkit._results import Result, _to_json_safe
 from abkit._validation import (
     as_checked_array,
@@ -273,7 +274,7 @@ def dunnett_critical_value(alpha: float, ratio: float, n_treatments: int, tails:
     equicorrelated normal (Dunnett 1955) on a fine grid.
     """
     if n_treatments == 1:
-        return float(-special.ndtri(alpha / tails))
+        return tail_quantile(alpha / tails)
     rho = ratio / (1.0 + ratio)
     u = _DUNNETT_GRID
     weight = np.exp(-0.5 * u * u) / np.sqrt(2.0 * np.pi)
@@ -285,8 +286,8 @@ def dunnett_critical_value(alpha: float, ratio: float, n_treatments: int, tails:
             inside = inside - special.ndtr((-c - shift) / scale)
         return float(np.trapezoid(weight * inside**n_treatments, u)) - (1.0 - alpha)
 
-    low = float(-special.ndtri(alpha / tails))  # unadjusted: coverage too small
-    high = float(-special.ndtri(alpha / (tails * n_treatments)))  # Bonferroni: too large
+    low = tail_quantile(alpha / tails)  # unadjusted: coverage too small
+    high = tail_quantile(alpha / (tails * n_treatments))  # Bonferroni: too large
     return float(optimize.brentq(coverage, low - 1e-9, high + 1e-9, xtol=1e-13, rtol=1e-14))
 
 
@@ -300,7 +301,7 @@ def critical_values(
     """
     if adjustment == "bonferroni" or np.all(n_treatments == 1):
         level = alpha / n_treatments
-        return -special.ndtri(level / tails), level
+        return normal_tail_quantiles(level / tails), level
     keys = np.stack([alpha, ratio, n_treatments], axis=1)
     unique, inverse = np.unique(keys, axis=0, return_inverse=True)
     crit_unique = np.array(
@@ -334,7 +335,7 @@ def t_power(df: FloatArray, ncp: FloatArray, level: FloatArray, tails: int, both
     df, ncp, level = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (df, ncp, level)))
     q = np.ascontiguousarray(level / tails).ravel()
     power = _kernels.t_power_array(np.ascontiguousarray(df).ravel(), np.ascontiguousarray(ncp).ravel(),
-                                   q, -special.ndtri(q), both)
+                                   q, normal_tail_quantiles(q), both)
     return power.reshape(df.shape)
 
 

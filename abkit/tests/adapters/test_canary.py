@@ -85,6 +85,18 @@ def test_router_is_abkit_assignment() -> None:
     assert reseeded.bucket("u1") == unit_bucket("u1", "other") != _router_at(2).bucket("u1")
 
 
+def test_one_router_follows_its_rollout_through_the_steps() -> None:
+    """One router whose rollout moves step by step (and back, on a rollback) splits at every step
+    as a fresh assign() with that step's weights: its cached Split is rebuilt when the share moves."""
+    users = [f"u{i}" for i in range(1000)]
+    router = _router_at(0)
+    for index in [*range(len(STEPS) - 1), 0]:
+        router.rollout.step_index = index
+        share = router.rollout.traffic_share
+        assert [router.route(u).variant_index for u in users] == \
+            [assign(u, "checkout-v2", [1 - share, share]) for u in users]
+
+
 def test_router_buckets_are_uniform_and_seeds_independent() -> None:
     users = [f"user-{i}" for i in range(20_000)]
     buckets = np.array([unit_bucket(u, "checkout-v2") for u in users])
