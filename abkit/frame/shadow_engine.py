@@ -511,12 +511,12 @@ class ShadowTable:
         for p, low, high, coverage, gamma, below, above in plans:
             if low < 1 or high > n:
                 rows.append(QuantileEstimate(probability=p, estimate=math.nan, ci=NAN_INTERVAL,
-                                             coverage=math.nan, status=INSUFFICIENT_TAIL_DATA))
+                                             coverage=math.nan, quality=INSUFFICIENT_TAIL_DATA))
                 continue
             estimate = _lerp(order_statistics[below + 1], order_statistics[above + 1], gamma)
             rows.append(QuantileEstimate(probability=p, estimate=estimate,
                                          ci=ConfidenceInterval(order_statistics[low], order_statistics[high]),
-                                         coverage=coverage, status="ok"))
+                                         coverage=coverage, quality="ok"))
         return LatencyQuantiles(rows=tuple(rows), n=n, confidence_level=confidence_level, method=method)
 
     def latency_ratio_test(self, champion: str, challenger: str, *, alternative: str = "two-sided",

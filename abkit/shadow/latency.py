@@ -14,7 +14,7 @@ Examples
 >>> import numpy as np
 >>> lat = np.random.default_rng(0).lognormal(3.5, 0.4, 200)
 >>> rows = latency_quantiles(lat, quantiles=(0.5, 0.999)).rows
->>> rows[0].status, rows[1].status
+>>> rows[0].quality, rows[1].quality
 ('ok', 'insufficient tail data')
 """
 
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -61,13 +62,23 @@ QUANTILE_METHODS = ("weibull", "linear", "hazen", "median_unbiased", "normal_unb
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
 class QuantileEstimate(Result):
-    """One quantile: ``status`` is ``"ok"`` or ``"insufficient tail data"`` (then NaN numbers)."""
+    """One quantile: ``quality`` is ``"ok"`` or ``"insufficient tail data"`` (then NaN numbers).
+
+    ``quality`` describes the data, not a decision (it was ``status`` before 0.4; ``status`` still
+    reads it, with a ``DeprecationWarning``).
+    """
 
     probability: float
     estimate: float
     ci: ConfidenceInterval
     coverage: float
-    status: str
+    quality: str
+
+    @property
+    def status(self) -> str:
+        """Deprecated name of :attr:`quality`."""
+        warnings.warn("QuantileEstimate.status is now `quality`.", DeprecationWarning, stacklevel=2)
+        return self.quality
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
@@ -81,8 +92,8 @@ class LatencyQuantiles(Result):
 
     def _table(self) -> tuple[str, list[str], list[list[Any]]]:
         title = f"LatencyQuantiles (n={self.n}, {self.confidence_level:g} order-statistic intervals)"
-        headers = ["probability", "estimate", "ci", "coverage", "status"]
-        rows = [[r.probability, r.estimate, r.ci, r.coverage, r.status] for r in self.rows]
+        headers = ["probability", "estimate", "ci", "coverage", "quality"]
+        rows = [[r.probability, r.estimate, r.ci, r.coverage, r.quality] for r in self.rows]
         return title, headers, rows
 
     def __repr__(self) -> str:
@@ -163,7 +174,7 @@ def latency_quantiles(
     --------
     >>> r = latency_quantiles(np.arange(1.0, 101.0), quantiles=(0.5,))
     >>> row = r.rows[0]
-    >>> row.estimate, (row.ci.low, row.ci.high), row.status
+    >>> row.estimate, (row.ci.low, row.ci.high), row.quality
     (50.5, (40.0, 61.0), 'ok')
     """
     values = np.sort(as_float_array("latency", latency))
@@ -180,13 +191,13 @@ def latency_quantiles(
         low, high, coverage = order_statistic_ranks(n, float(p), confidence_level)
         if low < 1 or high > n:
             rows.append(QuantileEstimate(probability=float(p), estimate=math.nan, ci=NAN_INTERVAL,
-                                         coverage=math.nan, status=INSUFFICIENT_TAIL_DATA))
+                                         coverage=math.nan, quality=INSUFFICIENT_TAIL_DATA))
             continue
         estimate = float(np.quantile(values, p, method=method))  # type: ignore[call-overload]
         rows.append(QuantileEstimate(
             probability=float(p), estimate=estimate,
             ci=ConfidenceInterval(float(values[low - 1]), float(values[high - 1])),
-            coverage=coverage, status="ok",
+            coverage=coverage, quality="ok",
         ))
     return LatencyQuantiles(rows=tuple(rows), n=n, confidence_level=confidence_level, method=method)
 

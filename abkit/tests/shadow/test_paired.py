@@ -154,7 +154,9 @@ def test_latency_quantile_interval_is_order_statistics_with_binomial_coverage() 
 
 def test_latency_quantile_too_few_events_is_not_a_number() -> None:
     row = latency_quantiles(np.arange(1.0, 101.0), quantiles=[0.99]).rows[0]
-    assert row.status == "insufficient tail data"
+    assert row.quality == "insufficient tail data"
+    with pytest.warns(DeprecationWarning, match="quality"):
+        assert row.status == row.quality
     assert math.isnan(row.estimate) and math.isnan(row.ci.low)
     assert "insufficient tail data" in repr(latency_quantiles(np.arange(1.0, 101.0), quantiles=[0.99]))
 
