@@ -17,6 +17,11 @@ their state as JSON, merge states from several router instances, and are safe un
 - :class:`CanaryRouter` (:mod:`abkit.adapters.canary`): routes by a
   :class:`abkit.rollout.CanaryRollout`'s traffic share and feeds its judge.
 
+Every router takes ``store=``: :class:`MemoryStore` (the default behaviour, one process),
+:class:`SQLiteStore` (the worker processes of one host) or :class:`RedisStore` (several hosts),
+from :mod:`abkit.adapters.stores`; :func:`open_store` opens one from a URL (``memory://``,
+``sqlite:///PATH``, ``redis://HOST:PORT/DB``).
+
 :class:`LoggedRouter` (:mod:`abkit.adapters.logged`) wraps any of them so that every ``route``
 and ``record`` also goes to a durable log: segment files (:mod:`abkit.adapters.logs`) or a Redis
 Stream drained to segment files (:mod:`abkit.adapters.redis_log`), which :mod:`abkit.frame` reads
@@ -42,7 +47,10 @@ from abkit.adapters.bandit import DECISION_LOG_COLUMNS, BanditRouter
 from abkit.adapters.canary import CanaryRouter, unit_bucket
 from abkit.adapters.fixed_split import FixedSplitRouter
 from abkit.adapters.logged import LoggedRouter
+from abkit.adapters.logs import SegmentLog
+from abkit.adapters.redis_log import RedisStreamLog
 from abkit.adapters.shadow import SHADOW_LOG_COLUMNS, ShadowRouter
+from abkit.adapters.stores import MemoryStore, RedisStore, SQLiteStore, Store, open_store
 
 __all__ = [
     "DECISION_LOG_COLUMNS",
@@ -51,8 +59,15 @@ __all__ = [
     "CanaryRouter",
     "FixedSplitRouter",
     "LoggedRouter",
+    "MemoryStore",
+    "RedisStore",
+    "RedisStreamLog",
     "Route",
     "Router",
+    "SQLiteStore",
+    "SegmentLog",
     "ShadowRouter",
+    "Store",
+    "open_store",
     "unit_bucket",
 ]
