@@ -36,6 +36,11 @@ def test_fixed_rule_matches_adaptive_quadrature_for_beta(arms: int, data: st.Dat
         # both rules are accurate to ~1e-11 here; the task's bar is 1e-10
         np.testing.assert_allclose(p, p_ref, rtol=0, atol=1e-10)
         assert expected_max == pytest.approx(max_ref, abs=1e-10)
+        # ... and what users get: first the rules with the higher order's CDFs integrated from
+        # its densities (accepted only if the estimate, against exact CDFs, meets the tolerance)
+        np.testing.assert_allclose(_posterior.prob_best(marginals), p_ref, rtol=0, atol=1e-10)
+        np.testing.assert_allclose(_posterior.expected_loss(marginals), np.maximum(max_ref - marginals.mean, 0.0),
+                                   rtol=0, atol=1e-10)
 
 
 @settings(max_examples=30, deadline=None)
@@ -54,6 +59,9 @@ def test_fixed_rule_matches_adaptive_quadrature_for_student_t(arms: int, data: s
     np.testing.assert_allclose(p, p_ref, rtol=0, atol=1e-10)
     # the adaptive rule drops the t tail beyond its 1e-15 quantile (up to ~scale * 1e-11 at 5 df)
     assert expected_max == pytest.approx(max_ref, abs=1e-9 * scale.max())
+    np.testing.assert_allclose(_posterior.prob_best(marginals), p_ref, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(_posterior.expected_loss(marginals), max_ref - marginals.mean, rtol=0,
+                               atol=1e-9 * scale.max())
 
 
 def test_expected_maximum_of_two_normals_has_a_closed_form() -> None:
