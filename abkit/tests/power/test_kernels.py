@@ -246,3 +246,20 @@ def test_t_power_tends_to_the_normal_power():
     t = abkit.power_means(sd=1.0, mde=mde, n_control=n).power
     z = abkit.power_means(sd=1.0, mde=mde, n_control=n, method="z").power
     assert t == pytest.approx(z, abs=1e-13)
+
+
+@pytest.mark.parametrize("q", [0.25, 0.025, 1e-4, 1e-6, 1e-8, 1e-12])
+def test_t_quantile_is_continuous_across_the_cornish_fisher_cutoff(q: float) -> None:
+    # Below _CF_DF Newton on the incomplete beta, from it the Cornish-Fisher expansion (next term
+    # O(z^9 / df^4), under 1e-16 there). scipy's stdtrit is accurate to ~1e-16 here (checked
+    # against 40-digit mpmath); 1e-12 leaves room for the Newton branch's incomplete beta at
+    # df / 2 = 5e4. The caller's z = ndtri(1 - q) is 3e-10 off at q = 1e-8 (1 - q is rounded):
+    # before t_isf refined it, the Cornish-Fisher branch inherited that error (1.5e-10).
+    cutoff = _kernels._CF_DF
+    z = float(special.ndtri(1.0 - q))
+    dfs = [0.5 * cutoff, 0.99 * cutoff, np.nextafter(cutoff, 0.0), cutoff, np.nextafter(cutoff, np.inf),
+           1.01 * cutoff, 2.0 * cutoff, 10.0 * cutoff, 1e9]
+    values = np.array([_kernels.t_isf(q, z, df) for df in dfs])
+    np.testing.assert_allclose(values, stats.t.isf(q, dfs), rtol=1e-12, atol=0)
+    below, at = values[2], values[3]
+    assert abs(at / below - 1.0) < 1e-12  # continuous at the switch (the true step is 1e-21)
