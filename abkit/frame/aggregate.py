@@ -5,8 +5,10 @@ engine, and turns the per-group aggregates into :mod:`abkit.stats` values; only 
 aggregates reach Python. With segments (``by`` columns) the query groups by the variant and the
 segment columns, and each variant's overall statistics are the exact merge (Chan's parallel
 formulas) of its segments', so the overall and every segment come from the same one query.
-Quantile metrics add a histogram query and a small read for the order statistics they need
-(:mod:`abkit.frame.order_stats`); percentile caps add one aggregate query for the
+Quantile metrics add a sample of rows before the query (which places bands of values around
+each group's quantile, :mod:`abkit.frame.quantile_bands`; the query counts each group's values
+below and above them) and one read of the bands' rows after it for the order statistics they
+need (:mod:`abkit.frame.order_stats`); percentile caps add one aggregate query for the
 thresholds (:mod:`abkit.frame.capping`).
 
 Numerical precision: the query asks the engine for means and sample variances (its ``var``
@@ -34,6 +36,7 @@ from typing import Any
 
 import narwhals as nw
 
+from abkit.frame import quantile_bands
 from abkit.frame._engine import alias as _alias
 from abkit.frame._engine import open_table, python_value, sorted_keys
 from abkit.frame.capping import apply_caps
@@ -46,6 +49,9 @@ __all__ = ["summarize"]
 
 Stats = ProportionStats | MeanStats | BivariateStats | QuantileStats
 
+#: A band's count of values below it plus this times its count above it: both from one sum.
+PACK = 2**32
+
 
 @dataclasses.dataclass
 class _Plan:
@@ -57,6 +63,7 @@ class _Plan:
     pairs: list[tuple[str, str]]
     quantile: list[str]
     names: dict[str, str] = dataclasses.field(default_factory=dict)  # capped column -> source
+    bands: dict[str, list[tuple[float, float]]] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def build(cls, metrics: Mapping[str, Metric], schema: Mapping[str, Any]) -> _Plan:
@@ -89,6 +96,13 @@ class _Plan:
                   for j, (x, y) in enumerate(self.pairs)]
         exprs += [(~self.float(c).is_in([0.0, 1.0])).cast(nw.Int64).alias(self.alias("b", c))
                   for c in self.proportion]
+        exprs += [(~self.float(c).is_finite()).cast(nw.Int64).alias(self.alias("nf", c))
+                  for c in self.quantile]
+        for c, bands in self.bands.items():  # values below and above each band, in one sum
+            for j, (low, high) in enumerate(bands):
+                exprs.append(((self.float(c) < low).cast(nw.Int64)
+                              + (self.float(c) > high).cast(nw.Int64) * PACK)
+                             .alias(self.alias(f"band{j}_", c)))
         return exprs
 
     def float(self, column: str) -> nw.Expr:
@@ -109,9 +123,10 @@ class _Plan:
                       nw.col(self.value[c]).var(ddof=1).alias(self.alias("var", c))]
         exprs += [nw.col(_alias("s", j)).var(ddof=1).alias(_alias("svar", j))
                   for j in range(len(self.pairs))]
-        for c in self.quantile:  # exact, so no finite value is too large to check
-            exprs += [nw.col(self.value[c]).min().alias(self.alias("min", c)),
-                      nw.col(self.value[c]).max().alias(self.alias("max", c))]
+        for c in self.quantile:  # a count, so no finite value is too large to check
+            exprs.append(nw.col(self.alias("nf", c)).sum().alias(self.alias("nonfinite", c)))
+            exprs += [nw.col(self.alias(f"band{j}_", c)).sum().alias(self.alias(f"nband{j}_", c))
+                      for j in range(len(self.bands.get(c, ())))]
         return exprs
 
 
@@ -132,6 +147,10 @@ class _Group:
 
     def get(self, kind: str, column: str) -> float:
         return self.value(self.plan.alias(kind, column))
+
+    def count(self, kind: str, column: str) -> int:
+        """An integer aggregate, exactly (a float holds integers only to 2**53)."""
+        return int(python_value(self.row[self.plan.alias(kind, column)]))
 
     def check_column(self, column: str, metric: str) -> None:
         count = int(self.get("count", column))
@@ -291,8 +310,11 @@ def _group_stats(group: _Group, metrics: Mapping[str, Metric]) -> dict[str, Stat
         if isinstance(metric, Proportion):
             stats[name] = _proportion_stats(group, name, metric)
         elif isinstance(metric, Quantile):
-            group.check_finite(metric.column, name, group.get("min", metric.column),
-                               group.get("max", metric.column))
+            bad = group.count("nonfinite", metric.column)
+            if bad:
+                column = group.names.get(metric.column, metric.column)
+                raise ValueError(f"Column {column!r} (metric {name!r}) must contain only finite "
+                                 f"values; got {bad} NaN or infinite value(s) {group.where}.")
         else:
             stats[name] = _moment_stats(group, name, metric)
     return stats
@@ -326,6 +348,12 @@ def _summarize(table: Any, variant: str, metrics: Any, by: tuple[str, ...] = ())
     schema.update(dict.fromkeys(names, nw.Float64))
     plan = _Plan.build(metrics, schema)
     plan.names = names
+    if plan.quantile:  # where each quantile column's wanted order statistics lie, from a sample
+        for column in plan.quantile:
+            sampled, scale = quantile_bands.sample(frame, lazy, [variant, *by], plan.float(column))
+            plan.bands[column] = quantile_bands.bands(
+                sampled, [m.q for m in metrics.values() if isinstance(m, Quantile) and m.column == column],
+                scale)
     derived = plan.derived()
     rows = ((lazy.with_columns(*derived) if derived else lazy)
             .group_by(variant, *by)
@@ -387,13 +415,22 @@ def _quantile_stats(lazy: Any, variant: str, by: tuple[str, ...], plan: _Plan,
     blocks += [(((key, *segment),), groups[segment][key].n, stats)
                for segment, block in by_segment.items() for key, stats in block.items()]
     keys = [variant, *by]
+    finest = {(key, *segment): group for segment, block in groups.items() for key, group in block.items()}
     for column in dict.fromkeys(m.column for m in quantiles.values()):
         targets = list(dict.fromkeys(
             (group, rank) for group, n, _ in blocks for m in quantiles.values() if m.column == column
             for rank in quantile_ranks(n, m.q)[:4] if 1 <= rank <= n))
-        finest = [g for block in groups.values() for g in block.values()]
-        bounds = (min(g.get("min", column) for g in finest), max(g.get("max", column) for g in finest))
-        values = order_statistics(lazy, keys, plan.float(column), targets, bounds)
+        bands = []  # each band's counts from the main query: values below it and within it
+        for j, (low, high) in enumerate(plan.bands.get(column, ())):
+            if max(group.n for group in finest.values()) >= PACK // 2:
+                break  # (never in practice) the packed sum could overflow an engine's int64
+            packed = {key: divmod(group.count(f"nband{j}_", column), PACK)
+                      for key, group in finest.items()}
+            below = {key: low_count for key, (_, low_count) in packed.items()}
+            inside = {key: finest[key].n - low_count - high_count
+                      for key, (high_count, low_count) in packed.items()}
+            bands.append((low, high, below, inside))
+        values = order_statistics(lazy, keys, plan.float(column), targets, bands)
         for group, n, stats in blocks:
             for name, metric in quantiles.items():
                 if metric.column == column:
