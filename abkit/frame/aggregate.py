@@ -49,9 +49,6 @@ __all__ = ["summarize"]
 
 Stats = ProportionStats | MeanStats | BivariateStats | QuantileStats
 
-#: A band's count of values below it plus this times its count above it: both from one sum.
-PACK = 2**32
-
 
 @dataclasses.dataclass
 class _Plan:
@@ -96,14 +93,20 @@ class _Plan:
                   for j, (x, y) in enumerate(self.pairs)]
         exprs += [(~self.float(c).is_in([0.0, 1.0])).cast(nw.Int64).alias(self.alias("b", c))
                   for c in self.proportion]
-        exprs += [(~self.float(c).is_finite()).cast(nw.Int64).alias(self.alias("nf", c))
-                  for c in self.quantile]
-        for c, bands in self.bands.items():  # values below and above each band, in one sum
+        exprs += [(~self.float(c).is_finite()).cast(nw.Float64).alias(self.alias("nf", c))
+                  for c in self.unchecked()]
+        for c, bands in self.bands.items():  # values below and above each band
             for j, (low, high) in enumerate(bands):
-                exprs.append(((self.float(c) < low).cast(nw.Int64)
-                              + (self.float(c) > high).cast(nw.Int64) * PACK)
-                             .alias(self.alias(f"band{j}_", c)))
+                # 0/1 as floats: their sums are exact below 2**53 and cheaper than integer sums
+                # in pandas (and no dearer in DuckDB, which sums BIGINT into HUGEINT).
+                exprs += [(self.float(c) < low).cast(nw.Float64).alias(self.alias(f"lt{j}_", c)),
+                          (self.float(c) > high).cast(nw.Float64).alias(self.alias(f"gt{j}_", c))]
         return exprs
+
+    def unchecked(self) -> list[str]:
+        """Quantile columns that need a count of non-finite values: the others have a sum or a
+        mean, whose finiteness is checked (a count, so no finite value is too large)."""
+        return [c for c in self.quantile if c not in self.moment and c not in self.proportion]
 
     def float(self, column: str) -> nw.Expr:
         """``column`` as float64 (a cast unless it already is)."""
@@ -123,10 +126,11 @@ class _Plan:
                       nw.col(self.value[c]).var(ddof=1).alias(self.alias("var", c))]
         exprs += [nw.col(_alias("s", j)).var(ddof=1).alias(_alias("svar", j))
                   for j in range(len(self.pairs))]
-        for c in self.quantile:  # a count, so no finite value is too large to check
-            exprs.append(nw.col(self.alias("nf", c)).sum().alias(self.alias("nonfinite", c)))
-            exprs += [nw.col(self.alias(f"band{j}_", c)).sum().alias(self.alias(f"nband{j}_", c))
-                      for j in range(len(self.bands.get(c, ())))]
+        exprs += [nw.col(self.alias("nf", c)).sum().alias(self.alias("nonfinite", c))
+                  for c in self.unchecked()]
+        for c in self.quantile:
+            exprs += [nw.col(self.alias(f"{side}{j}_", c)).sum().alias(self.alias(f"n{side}{j}_", c))
+                      for j in range(len(self.bands.get(c, ()))) for side in ("lt", "gt")]
         return exprs
 
 
@@ -149,8 +153,8 @@ class _Group:
         return self.value(self.plan.alias(kind, column))
 
     def count(self, kind: str, column: str) -> int:
-        """An integer aggregate, exactly (a float holds integers only to 2**53)."""
-        return int(python_value(self.row[self.plan.alias(kind, column)]))
+        """A count (an integer or a float sum of 0/1 values) as an int."""
+        return round(python_value(self.row[self.plan.alias(kind, column)]))
 
     def check_column(self, column: str, metric: str) -> None:
         count = int(self.get("count", column))
@@ -310,7 +314,7 @@ def _group_stats(group: _Group, metrics: Mapping[str, Metric]) -> dict[str, Stat
         if isinstance(metric, Proportion):
             stats[name] = _proportion_stats(group, name, metric)
         elif isinstance(metric, Quantile):
-            bad = group.count("nonfinite", metric.column)
+            bad = group.count("nonfinite", metric.column) if metric.column in group.plan.unchecked() else 0
             if bad:
                 column = group.names.get(metric.column, metric.column)
                 raise ValueError(f"Column {column!r} (metric {name!r}) must contain only finite "
@@ -422,13 +426,9 @@ def _quantile_stats(lazy: Any, variant: str, by: tuple[str, ...], plan: _Plan,
             for rank in quantile_ranks(n, m.q)[:4] if 1 <= rank <= n))
         bands = []  # each band's counts from the main query: values below it and within it
         for j, (low, high) in enumerate(plan.bands.get(column, ())):
-            if max(group.n for group in finest.values()) >= PACK // 2:
-                break  # (never in practice) the packed sum could overflow an engine's int64
-            packed = {key: divmod(group.count(f"nband{j}_", column), PACK)
+            below = {key: group.count(f"nlt{j}_", column) for key, group in finest.items()}
+            inside = {key: group.n - below[key] - group.count(f"ngt{j}_", column)
                       for key, group in finest.items()}
-            below = {key: low_count for key, (_, low_count) in packed.items()}
-            inside = {key: finest[key].n - low_count - high_count
-                      for key, (high_count, low_count) in packed.items()}
             bands.append((low, high, below, inside))
         values = order_statistics(lazy, keys, plan.float(column), targets, bands)
         for group, n, stats in blocks:

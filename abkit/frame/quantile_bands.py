@@ -40,7 +40,7 @@ from abkit.frame.order_stats import values_by_group
 __all__: list[str] = []
 
 #: Rows sampled to place the bands.
-SAMPLE = 200_000
+SAMPLE = 100_000
 #: Standard errors of the sample quantile a band reaches beyond it on each side.
 Z = 3.5
 #: Standard errors of the arm's own quantile: its 95% order-statistic interval ends are within 2.6.
