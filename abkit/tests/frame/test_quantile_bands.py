@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -13,8 +14,7 @@ import pyarrow as pa
 import pytest
 
 from abkit import Experiment, Mean, Quantile
-from abkit.frame import QuantileStats, quantile_test
-from abkit.frame import order_stats, quantile_bands
+from abkit.frame import QuantileStats, order_stats, quantile_bands, quantile_test
 
 P90 = Quantile("y", 0.9)
 
@@ -116,8 +116,8 @@ def test_bands_merge_and_are_capped() -> None:
     groups = {(g,): np.sort(rng.normal(10.0 * g, 1.0, 5000)) for g in range(8)}
     merged = quantile_bands.bands(groups, [0.5], scale=1.0)
     assert len(merged) == quantile_bands.MAX_BANDS
-    assert all(a[1] < b[0] for a, b in zip(merged, merged[1:], strict=False))
-    for g, values in groups.items():  # every group's median still lies in a band
+    assert all(a[1] < b[0] for a, b in itertools.pairwise(merged))
+    for values in groups.values():  # every group's median still lies in a band
         assert any(low <= np.median(values) <= high for low, high in merged)
     # Overlapping bands become one; too few sampled values place none.
     same = {("a",): groups[(0,)], ("b",): groups[(0,)][::-1][::-1]}
