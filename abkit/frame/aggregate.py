@@ -5,8 +5,10 @@ engine, and turns the per-group aggregates into :mod:`abkit.stats` values; only 
 aggregates reach Python. With segments (``by`` columns) the query groups by the variant and the
 segment columns, and each variant's overall statistics are the exact merge (Chan's parallel
 formulas) of its segments', so the overall and every segment come from the same one query.
-Quantile metrics add a histogram query and a small read for the order statistics they need
-(:mod:`abkit.frame.order_stats`); percentile caps add one aggregate query for the
+Quantile metrics add a sample of rows before the query (which places bands of values around
+each group's quantile, :mod:`abkit.frame.quantile_bands`; the query counts each group's values
+below and above them) and one read of the bands' rows after it for the order statistics they
+need (:mod:`abkit.frame.order_stats`); percentile caps add one aggregate query for the
 thresholds (:mod:`abkit.frame.capping`).
 
 Numerical precision: the query asks the engine for means and sample variances (its ``var``
@@ -34,6 +36,7 @@ from typing import Any
 
 import narwhals as nw
 
+from abkit.frame import quantile_bands
 from abkit.frame._engine import alias as _alias
 from abkit.frame._engine import open_table, python_value, sorted_keys
 from abkit.frame.capping import apply_caps
@@ -57,6 +60,7 @@ class _Plan:
     pairs: list[tuple[str, str]]
     quantile: list[str]
     names: dict[str, str] = dataclasses.field(default_factory=dict)  # capped column -> source
+    bands: dict[str, list[tuple[float, float]]] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def build(cls, metrics: Mapping[str, Metric], schema: Mapping[str, Any]) -> _Plan:
@@ -89,7 +93,20 @@ class _Plan:
                   for j, (x, y) in enumerate(self.pairs)]
         exprs += [(~self.float(c).is_in([0.0, 1.0])).cast(nw.Int64).alias(self.alias("b", c))
                   for c in self.proportion]
+        exprs += [(~self.float(c).is_finite()).cast(nw.Float64).alias(self.alias("nf", c))
+                  for c in self.unchecked()]
+        for c, bands in self.bands.items():  # values below and above each band
+            for j, (low, high) in enumerate(bands):
+                # 0/1 as floats: their sums are exact below 2**53 and cheaper than integer sums
+                # in pandas (and no dearer in DuckDB, which sums BIGINT into HUGEINT).
+                exprs += [(self.float(c) < low).cast(nw.Float64).alias(self.alias(f"lt{j}_", c)),
+                          (self.float(c) > high).cast(nw.Float64).alias(self.alias(f"gt{j}_", c))]
         return exprs
+
+    def unchecked(self) -> list[str]:
+        """Quantile columns that need a count of non-finite values: the others have a sum or a
+        mean, whose finiteness is checked (a count, so no finite value is too large)."""
+        return [c for c in self.quantile if c not in self.moment and c not in self.proportion]
 
     def float(self, column: str) -> nw.Expr:
         """``column`` as float64 (a cast unless it already is)."""
@@ -109,9 +126,11 @@ class _Plan:
                       nw.col(self.value[c]).var(ddof=1).alias(self.alias("var", c))]
         exprs += [nw.col(_alias("s", j)).var(ddof=1).alias(_alias("svar", j))
                   for j in range(len(self.pairs))]
-        for c in self.quantile:  # exact, so no finite value is too large to check
-            exprs += [nw.col(self.value[c]).min().alias(self.alias("min", c)),
-                      nw.col(self.value[c]).max().alias(self.alias("max", c))]
+        exprs += [nw.col(self.alias("nf", c)).sum().alias(self.alias("nonfinite", c))
+                  for c in self.unchecked()]
+        for c in self.quantile:
+            exprs += [nw.col(self.alias(f"{side}{j}_", c)).sum().alias(self.alias(f"n{side}{j}_", c))
+                      for j in range(len(self.bands.get(c, ()))) for side in ("lt", "gt")]
         return exprs
 
 
@@ -132,6 +151,10 @@ class _Group:
 
     def get(self, kind: str, column: str) -> float:
         return self.value(self.plan.alias(kind, column))
+
+    def count(self, kind: str, column: str) -> int:
+        """A count (an integer or a float sum of 0/1 values) as an int."""
+        return round(python_value(self.row[self.plan.alias(kind, column)]))
 
     def check_column(self, column: str, metric: str) -> None:
         count = int(self.get("count", column))
@@ -291,8 +314,11 @@ def _group_stats(group: _Group, metrics: Mapping[str, Metric]) -> dict[str, Stat
         if isinstance(metric, Proportion):
             stats[name] = _proportion_stats(group, name, metric)
         elif isinstance(metric, Quantile):
-            group.check_finite(metric.column, name, group.get("min", metric.column),
-                               group.get("max", metric.column))
+            bad = group.count("nonfinite", metric.column) if metric.column in group.plan.unchecked() else 0
+            if bad:
+                column = group.names.get(metric.column, metric.column)
+                raise ValueError(f"Column {column!r} (metric {name!r}) must contain only finite "
+                                 f"values; got {bad} NaN or infinite value(s) {group.where}.")
         else:
             stats[name] = _moment_stats(group, name, metric)
     return stats
@@ -326,6 +352,12 @@ def _summarize(table: Any, variant: str, metrics: Any, by: tuple[str, ...] = ())
     schema.update(dict.fromkeys(names, nw.Float64))
     plan = _Plan.build(metrics, schema)
     plan.names = names
+    if plan.quantile:  # where each quantile column's wanted order statistics lie, from a sample
+        for column in plan.quantile:
+            sampled, scale = quantile_bands.sample(frame, lazy, [variant, *by], plan.float(column))
+            plan.bands[column] = quantile_bands.bands(
+                sampled, [m.q for m in metrics.values() if isinstance(m, Quantile) and m.column == column],
+                scale)
     derived = plan.derived()
     rows = ((lazy.with_columns(*derived) if derived else lazy)
             .group_by(variant, *by)
@@ -387,13 +419,18 @@ def _quantile_stats(lazy: Any, variant: str, by: tuple[str, ...], plan: _Plan,
     blocks += [(((key, *segment),), groups[segment][key].n, stats)
                for segment, block in by_segment.items() for key, stats in block.items()]
     keys = [variant, *by]
+    finest = {(key, *segment): group for segment, block in groups.items() for key, group in block.items()}
     for column in dict.fromkeys(m.column for m in quantiles.values()):
         targets = list(dict.fromkeys(
             (group, rank) for group, n, _ in blocks for m in quantiles.values() if m.column == column
             for rank in quantile_ranks(n, m.q)[:4] if 1 <= rank <= n))
-        finest = [g for block in groups.values() for g in block.values()]
-        bounds = (min(g.get("min", column) for g in finest), max(g.get("max", column) for g in finest))
-        values = order_statistics(lazy, keys, plan.float(column), targets, bounds)
+        bands = []  # each band's counts from the main query: values below it and within it
+        for j, (low, high) in enumerate(plan.bands.get(column, ())):
+            below = {key: group.count(f"nlt{j}_", column) for key, group in finest.items()}
+            inside = {key: group.n - below[key] - group.count(f"ngt{j}_", column)
+                      for key, group in finest.items()}
+            bands.append((low, high, below, inside))
+        values = order_statistics(lazy, keys, plan.float(column), targets, bands)
         for group, n, stats in blocks:
             for name, metric in quantiles.items():
                 if metric.column == column:

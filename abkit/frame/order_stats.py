@@ -24,13 +24,13 @@ Examples
 >>> table = pd.DataFrame({"g": ["a"] * 5 + ["b"] * 3, "x": [5.0, 1.0, 4.0, 2.0, 3.0, 9.0, 7.0, 8.0]})
 >>> lazy = nw.from_native(table).lazy()
 >>> a, b = (("a",),), (("b",),)  # each group is one finest group here
->>> order_statistics(lazy, ["g"], nw.col("x"), [(a, 2), (b, 3), (a + b, 8)], (1.0, 9.0))
+>>> order_statistics(lazy, ["g"], nw.col("x"), [(a, 2), (b, 3), (a + b, 8)])
 {((('a',),), 2): 2.0, ((('b',),), 3): 9.0, ((('a',), ('b',)), 8): 9.0}
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import narwhals as nw
@@ -45,20 +45,52 @@ BUCKETS = 2048
 #: Rows read into Python at most, once the range is this narrow.
 FETCH = 200_000
 
+#: Rows a band may hold to be read at once.
+BAND_FETCH = 500_000
+
 Target = tuple[tuple[tuple[Any, ...], ...], int]  # (finest groups whose union is the group, rank)
+#: (low, high, values below low by finest group, values in [low, high] by finest group)
+Band = tuple[float, float, Mapping[tuple[Any, ...], int], Mapping[tuple[Any, ...], int]]
 
 
 def order_statistics(lazy: Any, keys: list[str], expr: Any, targets: Sequence[Target],
-                     bounds: tuple[float, float]) -> dict[Target, float]:
+                     bands: Sequence[Band] = ()) -> dict[Target, float]:
     """The ``rank``-th smallest value (1-based) of ``expr`` in each target's group.
 
     ``keys`` are the finest group columns; a target names the finest groups (tuples of ``keys``
-    values) its group is made of and a rank within it; ``bounds`` hold the smallest and largest
-    value of ``expr`` over the whole table (finite; every rank must exist).
+    values) its group is made of and a rank within it (every rank must exist; every value must
+    be finite). ``bands`` (from
+    :mod:`abkit.frame.quantile_bands`) are value ranges ``[low, high]`` with each finest
+    group's count of values below ``low`` and within the range: a target whose rank one of them
+    holds is read from it (one query for all of them, or a histogram narrowing within the band
+    if it holds more than ``BAND_FETCH`` rows); the others start from the whole range.
     """
     frame = lazy.select(*[nw.col(k) for k in keys], expr.alias("__abkit_x"))
     found: dict[Target, float] = {}
-    _solve(frame, keys, list(dict.fromkeys(targets)), bounds[0], bounds[1], {}, found)
+    placed: dict[int, list[Target]] = {}
+    rest = []
+    for target in dict.fromkeys(targets):
+        members, rank = target
+        for j, (_, _, below, inside) in enumerate(bands):
+            start = sum(below.get(m, 0) for m in members)
+            if start < rank <= start + sum(inside.get(m, 0) for m in members):
+                placed.setdefault(j, []).append(target)
+                break
+        else:
+            rest.append(target)
+    reads = []
+    for j, part in placed.items():
+        low, high, below, inside = bands[j]
+        if sum(inside.values()) <= BAND_FETCH:
+            reads.append((part, low, high, dict(below)))
+        else:
+            _solve(frame, keys, part, low, high, dict(below), found)
+    if reads:
+        found.update(_read(frame, reads))
+    if rest:  # from the whole range of values
+        x = nw.col("__abkit_x")
+        low, high = frame.select(x.min(), x.max().alias("__abkit_max")).collect().row(0)
+        _solve(frame, keys, rest, float(python_value(low)), float(python_value(high)), {}, found)
     return {target: found[target] for target in targets}
 
 
@@ -131,21 +163,24 @@ def _read(frame: Any, reads: list[tuple[list[Target], float, float, dict[tuple[A
         inside = value.is_between(low, high, closed="both")
         condition = inside if condition is None else condition | inside
     table = frame.filter(condition).collect()
-    keys = [c for c in table.columns if c != "__abkit_x"]
-    x = table["__abkit_x"].to_numpy().astype(float)
-    columns = [table[k].to_numpy() for k in keys]
-    groups = {group for targets, *_ in reads for members, _ in targets for group in members}
-    arrays = {}
-    for group in groups:  # few groups: one mask each over the few rows read
-        mask = np.ones(x.size, dtype=bool)
-        for column, key in zip(columns, group, strict=True):
-            mask &= column == key
-        arrays[group] = x[mask]
-    found = {}
+    arrays = values_by_group(table, [c for c in table.columns if c != "__abkit_x"])
+    found, ordered = {}, {}
     for targets, low, high, below in reads:
         for target in targets:
             members, rank = target
-            parts = [arrays.get(m, np.empty(0)) for m in members]
-            values = np.sort(np.concatenate([v[(v >= low) & (v <= high)] for v in parts]))
+            if (members, low, high) not in ordered:  # one sort per group and range
+                parts = [arrays.get(m, np.empty(0)) for m in members]
+                ordered[members, low, high] = np.sort(np.concatenate(
+                    [v[(v >= low) & (v <= high)] for v in parts]))
+            values = ordered[members, low, high]
             found[target] = float(values[rank - sum(below.get(m, 0) for m in members) - 1])
     return found
+
+
+def values_by_group(table: Any, keys: list[str]) -> dict[tuple[Any, ...], np.ndarray]:
+    """The ``__abkit_x`` values of an eager narwhals frame by group of ``keys`` (one hash
+    grouping, not a mask per group: segments can be many)."""
+    x = table["__abkit_x"].to_numpy().astype(float)
+    labels = table.select(*[nw.col(k) for k in keys]).to_pandas()
+    indices = labels.groupby(keys, sort=False, dropna=False).indices
+    return {key if isinstance(key, tuple) else (key,): x[index] for key, index in indices.items()}
