@@ -117,7 +117,7 @@ def _rss_kib() -> int:
 
 def run_one(kind: str, path: str, memory_limit: str) -> dict[str, float]:
     """One timed run in this process: seconds and peak RSS added (MiB)."""
-    import duckdb
+    import duckdb  # noqa: F401  (imported before the baseline, as every path needs it)
     import pyarrow  # noqa: F401  (narwhals collects DuckDB results through Arrow)
 
     import abkit.frame
