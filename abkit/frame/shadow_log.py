@@ -83,15 +83,18 @@ def duckdb_connection(memory_limit: str | None = DUCKDB_MEMORY_LIMIT) -> Any:
         config["memory_limit"] = memory_limit
     try:
         return duckdb.connect(config={**config, "enable_external_file_cache": False})
-    except duckdb.InvalidInputException as exc:
+    except duckdb.Error as exc:
         if "enable_external_file_cache" not in str(exc):  # DuckDB before 1.3 has no such cache
-            raise ValueError(f"`memory_limit` must be a DuckDB size such as '1GB'; got {memory_limit!r} "
-                             f"({str(exc).strip().splitlines()[0]}).") from None
+            raise _bad_limit(memory_limit, exc) from None
     try:
         return duckdb.connect(config=config)
-    except duckdb.InvalidInputException as exc:
-        raise ValueError(f"`memory_limit` must be a DuckDB size such as '1GB'; got {memory_limit!r} "
-                         f"({str(exc).strip().splitlines()[0]}).") from None
+    except duckdb.Error as exc:
+        raise _bad_limit(memory_limit, exc) from None
+
+
+def _bad_limit(memory_limit: str | None, exc: Exception) -> ValueError:
+    return ValueError(f"`memory_limit` must be a DuckDB size such as '1GB'; got {memory_limit!r} "
+                      f"({str(exc).strip().splitlines()[0]}).")
 
 
 def read_table(table: Any, *, memory_limit: str | None = DUCKDB_MEMORY_LIMIT, connection: Any = None) -> Any:
