@@ -5,6 +5,9 @@
 duration in days.
 ``abkit compare LOG --champion A --challenger B`` compares shadow models on a long-layout log
 (a Parquet, CSV or JSON Lines file or a directory of segments) from DuckDB aggregates.
+``abkit ope LOG --policy p0,p1,p2 [--q-hat q0,q1,q2] [--policy-action best]`` estimates a target
+policy's value on a decision log (IPS, SNIPS, direct method, doubly robust, replay) from DuckDB
+aggregates.
 ``abkit analyze PATH`` analyses a CSV or Parquet file of one row per unit inside DuckDB (the file
 is never loaded into pandas): ``--proportion converted``, ``--mean revenue`` or
 ``--mean revenue:revenue_pre`` (CUPED on a covariate), ``--ratio clicks/sessions``,
@@ -557,6 +560,120 @@ def _add_compare(commands: Any) -> None:
     compare.add_argument("--output", default="table", choices=["table", "json"])
 
 
+def _column_list(option: str, spec: str | None) -> list[str] | None:
+    if spec is None:
+        return None
+    columns = [c.strip() for c in spec.split(",")]
+    if not all(columns):
+        raise UsageError(f"`{option}` must be COLUMN[,COLUMN...]; got {spec!r}.")
+    return columns
+
+
+def _policy_options(message: str) -> str:
+    """evaluate_policy's argument names in ``message`` as ``abkit ope``'s options."""
+    return message.replace("`target`", "`--policy`").replace("`target_action`", "`--policy-action`")
+
+
+def run_ope(path: str, *, policy: str | None, policy_action: str | None, q_hat: str | None,
+            methods: list[str] | None, reward: str, action: str | None, propensity: str,
+            clip: float | None, confidence_level: float, memory_limit: str | None,
+            output: str) -> str:
+    """Off-policy estimates of a target policy on a decision log (a Parquet/CSV file or a
+    directory of segments), through :func:`abkit.frame.evaluate_policy` in DuckDB.
+
+    ``policy`` names the target's probability columns (one per arm, in arm order, comma
+    separated; or one column holding its probability of the logged action); ``policy_action``
+    the column of a deterministic target's action (replay); ``q_hat`` the reward model's
+    columns (one per arm: direct method, doubly robust). Raises :class:`UsageError` when the
+    command line does not fit the file and :class:`DataError` when the data cannot be evaluated.
+    """
+    from abkit.frame import OffPolicyTable
+
+    try:
+        import duckdb
+    except ImportError:
+        raise DataError('`abkit ope` needs DuckDB: pip install "abkit[duckdb]".') from None
+    if not Path(path).exists():
+        raise UsageError(f"`LOG` must be an existing Parquet or CSV file or directory; got {path!r}.")
+    if policy is None and policy_action is None:
+        raise UsageError("Give the target policy: --policy COLUMN[,COLUMN...] (its probabilities) "
+                         "and/or --policy-action COLUMN (its deterministic action).")
+    from abkit._validation import check_confidence_level, check_positive
+
+    try:
+        check_confidence_level(confidence_level)
+        if clip is not None:
+            check_positive("clip", clip)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(str(exc)) from None
+    target = _column_list("--policy", policy)
+    q_columns = _column_list("--q-hat", q_hat)
+    name = Path(path).name
+    try:
+        table = OffPolicyTable(
+            path, target=None if target is None else target[0] if len(target) == 1 else target,
+            q_hat=q_columns, target_action=policy_action, reward=reward, action=action,
+            propensity=propensity, memory_limit=memory_limit)
+    except duckdb.Error as exc:
+        raise DataError(f"cannot read {name!r}: {_first_line(exc)}") from None
+    except (ValueError, TypeError) as exc:
+        raise UsageError(_policy_options(str(exc))) from None
+    chosen = list(dict.fromkeys(methods)) if methods else list(table.methods)
+    missing = [m for m in chosen if m not in table.methods]
+    if missing or not chosen:
+        raise UsageError(f"--method {', '.join(missing) or '(none)'} needs other columns: with these "
+                         f"options abkit can run {list(table.methods) or 'no method'} (ips and snips need "
+                         "--policy; direct_method and doubly_robust one --policy and one --q-hat column "
+                         "per arm; replay --policy-action).")
+    try:
+        results = table.evaluate(chosen, clip=clip, confidence_level=confidence_level)
+    except duckdb.Error as exc:
+        raise DataError(f"cannot read {name!r}: {_first_line(exc)}") from None
+    except (ValueError, TypeError) as exc:
+        raise DataError(f"{name}: {_policy_options(str(exc))}") from None
+    if output == "json":
+        return json.dumps({method: r.to_dict() for method, r in results.items()}, indent=2)
+    first = next(iter(results.values()))
+    level = f"{confidence_level:.0%}"
+    lines = [f"abkit ope: {name}, {first.n:,} rounds",
+             f"{'method':<14} {'value':>10} {'se':>10}  {level + ' CI':<22} {'ESS':>12}"]
+    for method, r in results.items():
+        interval = f"[{r.ci.low:.4g}, {r.ci.high:.4g}]"
+        lines.append(f"{method:<14} {r.value:>10.4g} {r.se:>10.3g}  {interval:<22} "
+                     f"{r.effective_sample_size:>12,.0f}")
+    return "\n".join(lines)
+
+
+def _add_ope(commands: Any) -> None:
+    from abkit.frame import OPE_METHODS
+    from abkit.frame.offpolicy import OPE_MEMORY_LIMIT
+
+    ope = commands.add_parser(
+        "ope", help="evaluate a target policy on a decision log (off-policy) inside DuckDB",
+        description="Off-policy estimates (IPS, SNIPS, direct method, doubly robust, replay) of a "
+                    "target policy's value from a decision log, computed from DuckDB aggregates.")
+    ope.add_argument("path", metavar="LOG", help="Parquet or CSV file, or a directory of segments")
+    ope.add_argument("--policy", metavar="COLUMN[,COLUMN...]",
+                     help="the target's probabilities: one column per arm in arm order (rows sum to "
+                          "1), or one column with its probability of the logged action")
+    ope.add_argument("--policy-action", metavar="COLUMN",
+                     help="the action a deterministic target would take (replay)")
+    ope.add_argument("--q-hat", metavar="COLUMN,COLUMN...",
+                     help="a reward model's predictions, one column per arm (direct method, doubly robust)")
+    ope.add_argument("--method", dest="methods", action="append", choices=list(OPE_METHODS),
+                     help="an estimator (repeat; default: every one the columns allow)")
+    ope.add_argument("--reward", default="reward", help="reward column (default: reward)")
+    ope.add_argument("--action", default=None,
+                     help="logged action column, arm indices 0..K-1 (default: action, else variant_index)")
+    ope.add_argument("--propensity", default="propensity",
+                     help="logging policy's probability of the logged action (default: propensity)")
+    ope.add_argument("--clip", type=float, default=None, help="cap on the importance weights (IPS, DR)")
+    ope.add_argument("--confidence-level", type=float, default=0.95)
+    ope.add_argument("--memory-limit", default=OPE_MEMORY_LIMIT,
+                     help=f"DuckDB's memory limit (default: {OPE_MEMORY_LIMIT})")
+    ope.add_argument("--output", default="table", choices=["table", "json"])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``abkit`` command; returns the exit status (0 ok, 1 bad data, 2 usage)."""
     parser = _Parser(prog="abkit", description="Experimentation statistics.")
@@ -570,6 +687,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _add_analyze(commands)
     _add_serve(commands)
     _add_compare(commands)
+    _add_ope(commands)
     args = parser.parse_args(argv)
     try:
         if args.command == "demo":
@@ -583,6 +701,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             report = run_compare(args.path, champion=args.champion, challengers=args.challengers,
                                  metrics=args.metrics, alpha=args.alpha, min_requests=args.min_requests,
                                  output=args.output)
+        elif args.command == "ope":
+            report = run_ope(args.path, policy=args.policy, policy_action=args.policy_action,
+                             q_hat=args.q_hat, methods=args.methods, reward=args.reward, action=args.action,
+                             propensity=args.propensity, clip=args.clip,
+                             confidence_level=args.confidence_level, memory_limit=args.memory_limit,
+                             output=args.output)
         elif args.command == "serve":
             from abkit.service.server import serve
 

@@ -5,18 +5,20 @@ request labelled, with latency), then, each in a fresh subprocess so the peak re
 it adds is its own:
 
 - ``engine``: ``abkit.frame.compare_models(path, metrics=["auc", "log_loss", "latency"])``
-  (DuckDB reads the file; only aggregates reach Python);
+  (DuckDB reads the file; only aggregates reach Python; DuckDB's memory limit
+  ``--memory-limit``, default abkit's ``DUCKDB_MEMORY_LIMIT``, beyond which it spills to disk);
 - ``bare``: one hand-written DuckDB query computing the same aggregates (the join, per-request
-  losses, midrank placements and their per-class moments, log-latency moments);
+  losses, midrank placements and their per-class moments, log-latency moments), on a
+  connection with the same settings (memory limit, spill directory, no insertion order);
 - ``memory``: ``load_shadow_log`` then the core ``abkit.shadow.compare_models`` (skipped above
   ``--max-memory-rows``).
 
 Usage::
 
-    python benchmarks/bench_shadow_engine.py --rows 1000000 10000000 [--repeats 3]
+    python benchmarks/bench_shadow_engine.py --rows 1000000 10000000 [--repeats 3] [--memory-limit 512MB]
 
 Prints, per size and path, the median wall time, the peak RSS added (ru_maxrss minus the RSS
-after imports) and the ratios.
+after imports), the log's in-memory size (its Arrow table's bytes) and the ratios.
 """
 
 from __future__ import annotations
@@ -70,14 +72,15 @@ SELECT (SELECT list(struct_pack(y, n, ma, mb, vaa, vbb, cab)) FROM
 """
 
 
-def write_log(path: Path, rows: int, seed: int = 0) -> None:
-    """A long-layout shadow log: ``rows / 2`` requests answered by ``champion`` and ``challenger``."""
+def write_log(path: Path, rows: int, seed: int = 0) -> int:
+    """A long-layout shadow log: ``rows / 2`` requests answered by ``champion`` and ``challenger``;
+    returns its in-memory (Arrow) size in bytes."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     rng = np.random.default_rng(seed)
     requests = rows // 2
-    writer = None
+    writer, nbytes = None, 0
     for start in range(0, requests, CHUNK):
         size = min(CHUNK, requests - start)
         ids = np.arange(start, start + size, dtype=np.int64)
@@ -90,8 +93,18 @@ def write_log(path: Path, rows: int, seed: int = 0) -> None:
             if writer is None:
                 writer = pq.ParquetWriter(str(path), table.schema)
             writer.write_table(table)
+            nbytes += table.nbytes
     assert writer is not None
     writer.close()
+    return nbytes
+
+
+def log_bytes(path: Path) -> int:
+    """The in-memory (Arrow) size of a written log, read one row group at a time."""
+    import pyarrow.parquet as pq
+
+    file = pq.ParquetFile(str(path))
+    return sum(file.read_row_group(i).nbytes for i in range(file.num_row_groups))
 
 
 def _rss_kib() -> int:
@@ -102,33 +115,35 @@ def _rss_kib() -> int:
     return 0
 
 
-def run_one(kind: str, path: str) -> dict[str, float]:
+def run_one(kind: str, path: str, memory_limit: str) -> dict[str, float]:
     """One timed run in this process: seconds and peak RSS added (MiB)."""
-    import duckdb
+    import duckdb  # noqa: F401  (imported before the baseline, as every path needs it)
+    import pyarrow  # noqa: F401  (narwhals collects DuckDB results through Arrow)
 
     import abkit.frame
     import abkit.shadow
+    from abkit.frame.shadow_log import duckdb_connection
 
     baseline = _rss_kib()
     start = time.perf_counter()
     if kind == "engine":
         abkit.frame.compare_models(path, champion="champion", challengers=["challenger"], metrics=METRICS,
-                                   min_requests=2)
+                                   min_requests=2, memory_limit=memory_limit)
     elif kind == "memory":
         log = abkit.frame.load_shadow_log(path)
         abkit.shadow.compare_models(log, champion="champion", challengers=["challenger"], metrics=METRICS,
                                     min_requests=2)
     else:
-        duckdb.sql(BARE_SQL.format(path=path)).fetchall()
+        duckdb_connection(memory_limit).sql(BARE_SQL.format(path=path)).fetchall()
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     return {"seconds": seconds, "rss_added_mib": max(peak - baseline, 0) / 1024}
 
 
-def measure(kind: str, path: str, repeats: int) -> dict[str, float]:
+def measure(kind: str, path: str, repeats: int, memory_limit: str) -> dict[str, float]:
     runs = []
     for _ in range(repeats):
-        out = subprocess.run([sys.executable, __file__, "--child", kind, path], check=True,
+        out = subprocess.run([sys.executable, __file__, "--child", kind, path, memory_limit], check=True,
                              capture_output=True, text=True, env={**os.environ, "TQDM_DISABLE": "1"})
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
     return {"seconds": statistics.median(r["seconds"] for r in runs),
@@ -141,24 +156,31 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--max-memory-rows", type=int, default=10_000_000)
     parser.add_argument("--dir", default=None, help="where to write the logs (default: a temp dir)")
-    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--memory-limit", default=None, help="DuckDB's memory limit (default: abkit's)")
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(run_one(*args.child)))
         return
+    if args.memory_limit is None:
+        from abkit.frame.shadow_log import DUCKDB_MEMORY_LIMIT
+
+        args.memory_limit = DUCKDB_MEMORY_LIMIT
     folder = Path(args.dir or tempfile.mkdtemp(prefix="abkit_bench_shadow_"))
-    print(f"{'rows':>12} {'path':>7} {'seconds':>9} {'RSS MiB':>9} {'vs bare':>8} {'file MiB':>9}")
+    print(f"DuckDB memory limit {args.memory_limit}", flush=True)
+    print(f"{'rows':>12} {'path':>7} {'seconds':>9} {'RSS MiB':>9} {'vs bare':>8} {'file MiB':>9} "
+          f"{'log MiB':>9} {'RSS/log':>8}", flush=True)
     for rows in args.rows:
         path = folder / f"shadow_{rows}.parquet"
-        if not path.exists():
-            write_log(path, rows)
-        size = path.stat().st_size / 2**20
+        size = (write_log(path, rows) if not path.exists() else log_bytes(path)) / 2**20
         kinds = ["bare", "engine"] + (["memory"] if rows <= args.max_memory_rows else [])
-        results = {kind: measure(kind, str(path), args.repeats) for kind in kinds}
-        for kind, r in results.items():
+        results: dict[str, dict[str, float]] = {}
+        for kind in kinds:
+            r = results[kind] = measure(kind, str(path), args.repeats, args.memory_limit)
             ratio = r["seconds"] / results["bare"]["seconds"]
             print(f"{rows:>12,} {kind:>7} {r['seconds']:>9.2f} {r['rss_added_mib']:>9.0f} {ratio:>7.2f}x "
-                  f"{size:>9.0f}", flush=True)
+                  f"{path.stat().st_size / 2**20:>9.0f} {size:>9.0f} {r['rss_added_mib'] / size:>7.0%}",
+                  flush=True)
 
 
 if __name__ == "__main__":

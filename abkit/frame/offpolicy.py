@@ -55,11 +55,15 @@ from abkit.bandits.offpolicy import (
 from abkit.frame._engine import collect_rows as _rows
 from abkit.frame._engine import count_where as _count
 from abkit.frame._engine import number_or_nan as _number
-from abkit.frame.shadow_log import _is_decision_log, read_table
+from abkit.frame.shadow_log import _is_decision_log, duckdb_connection, read_table
 
-__all__ = ["OPE_METHODS", "OffPolicyTable", "evaluate_policy"]
+__all__ = ["OPE_MEMORY_LIMIT", "OPE_METHODS", "OffPolicyTable", "evaluate_policy"]
 
 OPE_METHODS = ("ips", "snips", "direct_method", "doubly_robust", "replay")
+# DuckDB's memory limit when abkit opens the log: the estimators are streaming aggregates, so
+# DuckDB needs about a row group per thread (measured: 184 MiB added at 10M rows, row groups of
+# 1M rows; benchmarks/README.md).
+OPE_MEMORY_LIMIT = "192MB"
 
 # Target rows must sum to 1 within this, as abkit.bandits.offpolicy checks in memory.
 _SUM_TOLERANCE = 1e-6
@@ -101,6 +105,12 @@ class OffPolicyTable:
         Column of the logged action (an integer arm index, ``0 .. n_arms - 1``); default
         ``"action"``, or ``"variant_index"`` (the column of
         :meth:`abkit.adapters.BanditRouter.to_frame`) when the table has no ``action``.
+    memory_limit
+        When ``table`` is a path: the most DuckDB may hold (see
+        :func:`abkit.frame.shadow_log.duckdb_connection`); ``None`` keeps DuckDB's default.
+        The estimators are streaming aggregates, so DuckDB needs only the row groups its
+        threads are decoding: the default, :data:`OPE_MEMORY_LIMIT`, is small, and a query
+        that needs more (a file of very large row groups) is run again under DuckDB's default.
 
     Examples
     --------
@@ -115,12 +125,15 @@ class OffPolicyTable:
     def __init__(self, table: Any, *, target: str | Sequence[str] | None = None,
                  q_hat: Sequence[str] | None = None, target_action: str | None = None,
                  reward: str = "reward", action: str | None = None,
-                 propensity: str = "propensity") -> None:
+                 propensity: str = "propensity", memory_limit: str | None = OPE_MEMORY_LIMIT) -> None:
         if isinstance(table, str | Path) and Path(table).is_dir() and _is_decision_log(Path(table)):
             raise ValueError(
                 "`table` is a router's decision log directory; its route and record events carry no "
                 "target probabilities. Join them into a table with the target's columns first.")
-        frame = read_table(table)
+        # abkit's own connection when it opens a file: a query that runs out of its memory limit
+        # is retried once under DuckDB's default limit (see _collect)
+        self._connection = duckdb_connection(memory_limit) if isinstance(table, str | Path) else None
+        frame = read_table(table, connection=self._connection)
         self._frame = frame.lazy() if isinstance(frame, nw.DataFrame) else frame
         schema = self._frame.collect_schema()
         self._schema = dict(schema.items())
@@ -271,6 +284,17 @@ class OffPolicyTable:
                                  "value(s).")
             raise ValueError(messages[key].format(bad))
 
+    def _collect(self, query: Any) -> dict[str, Any]:
+        """The one row of an aggregate query; once more under DuckDB's default memory limit if
+        abkit's connection ran out of its own."""
+        try:
+            return _rows(query)[0]
+        except Exception as exc:  # duckdb.OutOfMemoryException (duckdb is optional)
+            if self._connection is None or type(exc).__name__ != "OutOfMemoryException":
+                raise
+            self._connection.execute("RESET memory_limit")
+            return _rows(query)[0]
+
     # --- estimators -----------------------------------------------------------------------------
 
     def evaluate(self, methods: Sequence[str] | None = None, *, clip: float | None = None,
@@ -342,7 +366,7 @@ class OffPolicyTable:
         for name, expression in derived.items():  # one at a time: later columns use earlier ones
             frame = frame.with_columns(expression.alias(name))
         with np.errstate(all="ignore"):  # bad input (checked below) may make eager engines warn
-            row = _rows(frame.select(*aggregates))[0]
+            row = self._collect(frame.select(*aggregates))
         n = int(row["n"])
         if n == 0:
             raise ValueError("`table` must hold at least one logged round; got none.")
@@ -367,10 +391,10 @@ class OffPolicyTable:
             ratios["replay"] = ("_m", ratio_value(_number(row["replay_num"]), den), den,
                                 _number(row["matches"]))
         if ratios:
-            residual = _rows(frame.select(*[
+            residual = self._collect(frame.select(*[
                 (nw.col(weight) * (reward - nw.lit(value if not math.isnan(value) else 0.0, nw.Float64)))
                 .var(ddof=1).alias(key)
-                for key, (weight, value, _, _) in ratios.items()]))[0]
+                for key, (weight, value, _, _) in ratios.items()]))
             for key, (_, value, den, ess) in ratios.items():
                 variance = _number(residual[key]) if n > 1 and not math.isnan(value) else math.nan
                 results[key] = ratio_from_moments(value, den, n, variance, ess, key, confidence_level)
@@ -401,7 +425,8 @@ def evaluate_policy(table: Any, *, target: str | Sequence[str] | None = None,
                     q_hat: Sequence[str] | None = None, target_action: str | None = None,
                     methods: Sequence[str] | None = None, clip: float | None = None,
                     confidence_level: float = 0.95, reward: str = "reward", action: str | None = None,
-                    propensity: str = "propensity") -> dict[str, OffPolicyResult]:
+                    propensity: str = "propensity",
+                    memory_limit: str | None = OPE_MEMORY_LIMIT) -> dict[str, OffPolicyResult]:
     """Off-policy estimates of a target policy's value from a decision log, in the log's engine.
 
     Parameters
@@ -410,8 +435,9 @@ def evaluate_policy(table: Any, *, target: str | Sequence[str] | None = None,
         A decision log in any engine :class:`OffPolicyTable` reads (pandas, Polars, PyArrow,
         DuckDB, PySpark), a Parquet/CSV path or a directory of segments, or an
         :class:`OffPolicyTable`.
-    target, q_hat, target_action, reward, action, propensity
-        Column names, as in :class:`OffPolicyTable` (ignored when ``table`` is one).
+    target, q_hat, target_action, reward, action, propensity, memory_limit
+        Column names and DuckDB's memory limit, as in :class:`OffPolicyTable` (ignored when
+        ``table`` is one).
     methods
         Any of :data:`OPE_METHODS`; default every estimator the columns allow.
     clip, confidence_level
@@ -435,5 +461,5 @@ def evaluate_policy(table: Any, *, target: str | Sequence[str] | None = None,
     """
     source = table if isinstance(table, OffPolicyTable) else OffPolicyTable(
         table, target=target, q_hat=q_hat, target_action=target_action, reward=reward, action=action,
-        propensity=propensity)
+        propensity=propensity, memory_limit=memory_limit)
     return source.evaluate(methods, clip=clip, confidence_level=confidence_level)

@@ -67,7 +67,7 @@ from abkit._validation import (
 from abkit.frame._engine import collect_rows as _rows
 from abkit.frame._engine import count_where as _count
 from abkit.frame._engine import number_or_nan as _number
-from abkit.frame.shadow_log import load_shadow_log, read_table
+from abkit.frame.shadow_log import DUCKDB_MEMORY_LIMIT, load_shadow_log, read_table
 from abkit.shadow.auc import DeLongTestResult, delong_from_moments
 from abkit.shadow.decision import (
     EPS,
@@ -128,6 +128,10 @@ class ShadowTable:
     request_id, model, score, label, latency, timestamp
         Column names; ``score`` defaults to ``"score"``, or ``"prediction"`` when the table has
         no ``score`` column (the log of :class:`abkit.adapters.ShadowRouter`).
+    memory_limit
+        When ``table`` is a path: the most DuckDB may hold (see
+        :func:`abkit.frame.shadow_log.duckdb_connection`); beyond it the join and the window
+        sorts spill to disk. ``None`` keeps DuckDB's default (80% of the machine's memory).
 
     Examples
     --------
@@ -142,13 +146,13 @@ class ShadowTable:
 
     def __init__(self, table: Any, *, request_id: str = "request_id", model: str = "model",
                  score: str | None = None, label: str = "label", latency: str = "latency",
-                 timestamp: str = "timestamp") -> None:
+                 timestamp: str = "timestamp", memory_limit: str | None = DUCKDB_MEMORY_LIMIT) -> None:
         for argument, column in (("request_id", request_id), ("model", model), ("label", label),
                                  ("latency", latency), ("timestamp", timestamp)):
             check_string(argument, column)
         if score is not None:
             check_string("score", score)
-        frame = read_table(table)
+        frame = read_table(table, memory_limit=memory_limit)
         self._frame = frame.lazy() if isinstance(frame, nw.DataFrame) else frame
         columns = list(self._frame.collect_schema().names())
         if score is None:
@@ -340,33 +344,37 @@ class ShadowTable:
 
     @staticmethod
     def _placement_moments(paired: Any, m: int, n: int) -> tuple[tuple[float, float], Any, Any]:
+        """Per class: the mean placements of both models and their sample covariance matrix.
+
+        A positive's placement is ``(rank - class rank) / n`` (average ranks among all labelled
+        requests and within its class: the negatives below it, ties counting half), a
+        negative's ``1 - (rank - class rank) / m``. Only ``y``, ``a`` and ``b`` go into the
+        window sorts; the covariance comes from ``var`` aggregates by class (``cov(x, y) =
+        (var(x + y) - var(x) - var(y)) / 2``), so no window centres the placements.
+        """
         positive = nw.col("y") == 1.0
-        placed = paired.with_columns(
-            *[nw.when(positive)
-              .then((nw.col(s).rank("average") - nw.col(s).rank("average").over("y")) / n)
-              .otherwise(1.0 - (nw.col(s).rank("average") - nw.col(s).rank("average").over("y")) / m)
-              .alias(f"v{s}") for s in ("a", "b")]
-        )
-        centred = placed.with_columns(
-            *[(nw.col(f"v{s}") - nw.col(f"v{s}").mean().over("y")).alias(f"c{s}") for s in ("a", "b")]
-        ).with_columns(
-            (nw.col("ca") * nw.col("ca")).alias("saa"), (nw.col("cb") * nw.col("cb")).alias("sbb"),
-            (nw.col("ca") * nw.col("cb")).alias("sab"),
-        )
-        rows = _rows(centred.group_by("y").agg(
-            nw.len().alias("k"), nw.col("va").mean(), nw.col("vb").mean(), nw.col("saa").sum(),
-            nw.col("sbb").sum(), nw.col("sab").sum(),
+        ranked = paired.select("y", "a", "b").with_columns(
+            *[(nw.col(s).rank("average") - nw.col(s).rank("average").over("y")).alias(f"r{s}")
+              for s in ("a", "b")])
+        placed = ranked.select("y", *[
+            nw.when(positive).then(nw.col(f"r{s}") / n).otherwise(1.0 - nw.col(f"r{s}") / m).alias(f"v{s}")
+            for s in ("a", "b")]).with_columns((nw.col("va") + nw.col("vb")).alias("vs"))
+        rows = _rows(placed.group_by("y").agg(
+            nw.len().alias("k"), nw.col("va").mean().alias("ma"), nw.col("vb").mean().alias("mb"),
+            nw.col("va").var(ddof=1).alias("saa"), nw.col("vb").var(ddof=1).alias("sbb"),
+            nw.col("vs").var(ddof=1).alias("sss"),
         ))
         by_class = {float(r["y"]): r for r in rows}
 
         def covariance(row: dict[str, Any]) -> list[list[float]]:
-            k = int(row["k"]) - 1
-            if k < 1:
+            if int(row["k"]) < 2:
                 return [[math.nan, math.nan], [math.nan, math.nan]]
-            return [[row["saa"] / k, row["sab"] / k], [row["sab"] / k, row["sbb"] / k]]
+            saa, sbb = _number(row["saa"]), _number(row["sbb"])
+            sab = (_number(row["sss"]) - saa - sbb) / 2.0
+            return [[saa, sab], [sab, sbb]]
 
         pos, neg = by_class[1.0], by_class[0.0]
-        return (float(pos["va"]), float(pos["vb"])), covariance(pos), covariance(neg)
+        return (float(pos["ma"]), float(pos["mb"])), covariance(pos), covariance(neg)
 
     def diebold_mariano_test(self, champion: str, challenger: str, *, values: str = "score",
                              threshold: float = 0.5, horizon: int = 1, variance: str = "acf",
@@ -691,7 +699,8 @@ def _engine_kind(spec: ShadowMetric) -> str | None:
 
 
 def compare_models(
-    table: Any, *, champion: str, challengers: Sequence[str], **options: Any
+    table: Any, *, champion: str, challengers: Sequence[str],
+    memory_limit: str | None = DUCKDB_MEMORY_LIMIT, **options: Any
 ) -> ShadowComparison:
     """:func:`abkit.shadow.compare_models` on a table, through engine aggregates where possible.
 
@@ -706,6 +715,8 @@ def compare_models(
     champion, challengers, **options
         As in :func:`abkit.shadow.compare_models` (``metrics``, ``alpha``, ``min_requests``,
         ``n_resamples``, ``rng``, ``progress``).
+    memory_limit
+        When ``table`` is a path: the most DuckDB may hold (see :class:`ShadowTable`).
 
     Returns
     -------
@@ -726,5 +737,5 @@ def compare_models(
     if isinstance(table, ShadowLog) or callable(getattr(table, "to_shadow_log", None)):
         log = table if isinstance(table, ShadowLog) else load_shadow_log(table)
         return compare_shadow_logs(log, champion=champion, challengers=challengers, **options)
-    source = table if isinstance(table, ShadowTable) else ShadowTable(table)
+    source = table if isinstance(table, ShadowTable) else ShadowTable(table, memory_limit=memory_limit)
     return source.compare_models(champion=champion, challengers=challengers, **options)

@@ -35,6 +35,7 @@ Examples
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -44,27 +45,70 @@ import numpy as np
 from abkit._validation import check_choice, check_id
 from abkit.shadow.log import ShadowLog
 
-__all__ = ["LAYOUTS", "load_shadow_log", "read_table"]
+__all__ = ["DUCKDB_MEMORY_LIMIT", "LAYOUTS", "duckdb_connection", "load_shadow_log", "read_table"]
 
 LAYOUTS = ("long", "wide")
+# What DuckDB may hold (its buffer pool: hash tables, sorts, cached file blocks) when abkit opens a
+# file; beyond it the joins, aggregates and window sorts spill to a temporary directory.
+DUCKDB_MEMORY_LIMIT = "512MB"
 _OPTIONAL = ("label", "latency", "timestamp", "label_time")
 
 
 _SEGMENTS = {".parquet": "parquet", ".csv": "csv", ".jsonl": "json", ".json": "json", ".ndjson": "json"}
 
 
-def read_table(table: Any) -> Any:
+def duckdb_connection(memory_limit: str | None = DUCKDB_MEMORY_LIMIT) -> Any:
+    """A DuckDB connection for the files abkit opens, holding at most ``memory_limit``.
+
+    DuckDB's buffer pool (its hash tables, sorts and cached file blocks) stays under
+    ``memory_limit`` (a DuckDB size such as ``"1GB"``; ``None`` keeps DuckDB's default, 80% of
+    the machine's memory): larger joins, aggregates and window sorts spill to a directory
+    under the system's temporary directory. Row order is not preserved (no query abkit runs
+    depends on it) and DuckDB's cache of file blocks is off, so a second scan reads the file
+    again (through the operating system's page cache) instead of holding it.
+
+    Examples
+    --------
+    >>> con = duckdb_connection("256MB")
+    >>> con.sql("SELECT current_setting('memory_limit')").fetchall()
+    [('244.1 MiB',)]
+    """
+    import duckdb
+
+    if memory_limit is not None and not isinstance(memory_limit, str):
+        raise TypeError(f"`memory_limit` must be a DuckDB size such as '1GB', or None; got {memory_limit!r}.")
+    config: dict[str, Any] = {"preserve_insertion_order": False,
+                              "temp_directory": str(Path(tempfile.gettempdir()) / "abkit-duckdb")}
+    if memory_limit is not None:
+        config["memory_limit"] = memory_limit
+    try:
+        return duckdb.connect(config={**config, "enable_external_file_cache": False})
+    except duckdb.Error as exc:
+        if "enable_external_file_cache" not in str(exc):  # DuckDB before 1.3 has no such cache
+            raise _bad_limit(memory_limit, exc) from None
+    try:
+        return duckdb.connect(config=config)
+    except duckdb.Error as exc:
+        raise _bad_limit(memory_limit, exc) from None
+
+
+def _bad_limit(memory_limit: str | None, exc: Exception) -> ValueError:
+    return ValueError(f"`memory_limit` must be a DuckDB size such as '1GB'; got {memory_limit!r} "
+                      f"({str(exc).strip().splitlines()[0]}).")
+
+
+def read_table(table: Any, *, memory_limit: str | None = DUCKDB_MEMORY_LIMIT, connection: Any = None) -> Any:
     """A narwhals frame from a table, or from a file or a directory of segment files (DuckDB).
 
     A directory is read whole (every ``*.parquet``, ``*.csv`` or ``*.jsonl``/``*.json`` file in
-    it, one kind only) as one table, lazily.
+    it, one kind only) as one table, lazily. Files are read by a connection of
+    :func:`duckdb_connection` (``memory_limit``), or by ``connection`` when given; a table is
+    used as it is.
     """
     if isinstance(table, str | Path):
-        import duckdb
-
         path = Path(table)
         if path.is_dir() and _is_decision_log(path):
-            return nw.from_native(_read_segments(path))
+            return nw.from_native(_read_segments(path, connection or duckdb_connection(memory_limit)))
         if path.is_dir():
             kinds = {_SEGMENTS[p.suffix.lower()] for p in path.iterdir() if p.suffix.lower() in _SEGMENTS}
             if len(kinds) != 1:
@@ -82,7 +126,9 @@ def read_table(table: Any) -> Any:
             raise ValueError(
                 f"`table` must be a .parquet, .csv or .jsonl path or a directory of them; got {str(path)!r}."
             )
-        reader = {"parquet": duckdb.read_parquet, "csv": duckdb.read_csv, "json": duckdb.read_json}[kind]
+        connection = connection or duckdb_connection(memory_limit)
+        reader = {"parquet": connection.read_parquet, "csv": connection.read_csv,
+                  "json": connection.read_json}[kind]
         table = reader(files if len(files) > 1 else files[0])
     try:
         frame = nw.from_native(table)
@@ -114,15 +160,13 @@ def _is_decision_log(folder: Path) -> bool:
     return False
 
 
-def _read_segments(folder: Path) -> Any:
+def _read_segments(folder: Path, connection: Any) -> Any:
     """The shadow rows of a decision log directory (:class:`abkit.adapters.logs.SegmentLog`), in DuckDB."""
-    import duckdb
-
     if not any(folder.glob("*.jsonl")):
         raise ValueError(f"`table` is a directory without log segments (*.jsonl); got {str(folder)!r}.")
     columns = "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in _LOG_TYPES.items()) + "}"
     pattern = str(folder / "*.jsonl").replace("'", "''")
-    return duckdb.sql(
+    return connection.sql(
         f"SELECT request_id, model, prediction, label, latency, timestamp "
         f"FROM read_json('{pattern}', format='newline_delimited', columns={columns}) WHERE event = 'shadow'")
 

@@ -583,6 +583,7 @@ CASES: tuple[Case, ...] = (
     method("ShadowLog.model_index", shadow_log, "v2"),
     method("ShadowLog.paired", shadow_log, "v1", "v2", field="score"),
     fn("load_shadow_log", shadow_log_module.load_shadow_log, SHADOW_TABLE, layout="long"),
+    fn("duckdb_connection", shadow_log_module.duckdb_connection, "64MB"),
     fn("make_shadow_log", abkit.datasets.make_shadow_log, 50, positive_rate=0.3, rng=0),
     # -- rollout ---------------------------------------------------------------------------------
     fn("MetricCheck", rollout.MetricCheck, "errors", "error_rate", 0.01, worse="higher"),
