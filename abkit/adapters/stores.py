@@ -314,7 +314,7 @@ class SQLiteStore(Store):
                 # Processes opening one new file at once: switching it to WAL (or creating the
                 # tables) may answer "locked" without waiting in SQLite's busy handler. Wait here.
                 self.close()
-                if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() > deadline:
                     raise ValueError(f"`path` must be an SQLite database or a new file that this process "
                                      f"can open; {str(self.path)!r}: {exc}.") from None
                 time.sleep(0.01)
