@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from abkit.tests.adapters._regret import MEANS, POLICIES, one_process, shared  # noqa: E402
+from abkit.tests.adapters._regret import MEANS, POLICIES, one_process, shared
 
 
 def main() -> None:
@@ -33,7 +33,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=200)
     parser.add_argument("--processes", type=int, default=4)
     parser.add_argument("--sync-interval", type=float, default=0.1)
-    parser.add_argument("--policies", nargs="+", default=["ThompsonBernoulli", "UCB1"], choices=sorted(POLICIES))
+    parser.add_argument("--policies", nargs="+", default=["ThompsonBernoulli", "UCB1"],
+                        choices=sorted(POLICIES))
     args = parser.parse_args()
     print(f"means {MEANS}, {args.pulls} pulls, {args.seeds} seeds, {args.processes} processes, "
           f"sync_interval {args.sync_interval} s")
