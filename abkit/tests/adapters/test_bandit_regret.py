@@ -5,7 +5,8 @@ the pseudo-regret of 4,000 pulls (means 0.3, 0.4, 0.5) varies across seeds by ab
 mean for Thompson sampling and 12% for UCB1, so a ratio of means known to +-5% (95%) needs about
 250 seeds (Thompson), some 20 minutes on 2 cores. That measurement is
 ``benchmarks/regret_shared.py``, figures in benchmarks/README.md (UCB1: ratio 0.99, 95% CI
-0.93-1.05; Thompson: 1.17, 1.02-1.32, at about 50 pulls per process between two exchanges).
+0.93-1.05; Thompson: 1.17, 1.02-1.32, and 1.09, 0.95-1.24, in a repeat; about 50-70 pulls
+per process between two exchanges).
 
 The suite runs 2,000 pulls (6 seeds of UCB1, 3 of Thompson: 27 s measured on a loaded 2-core
 machine) and checks looser bounds. Reference point: 4 processes that
