@@ -150,7 +150,7 @@ def _opening_worker(path: str, barrier: Any) -> None:
 def test_processes_opening_one_new_file_at_once_all_open_it(tmp_path: Path) -> None:
     # Switching a new file to WAL may answer "database is locked" at once, outside SQLite's busy
     # handler; workers that start together on a new file must all wait and open it. Found by the
-    # regret benchmark on a loaded machine (1 start of 4 processes in about 30); on an idle machine
+    # regret benchmark on a loaded machine (once in about 230 starts of 4 processes); on an idle machine
     # this test seldom hits the race, so it guards the fix more than it reproduces the fault.
     context = multiprocessing.get_context("fork")
     for attempt in range(10):
