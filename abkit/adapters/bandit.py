@@ -456,20 +456,34 @@ class BanditRouter(_JsonStateRouter):
             del pending[oldest]
             self._expired += 1
 
-    def record(self, unit_id: str, outcome: Any) -> None:
+    def record(self, unit_id: str, outcome: Any, *, idempotency_key: str | None = None) -> None:
         """Give the reward ``outcome`` to the arm that served ``unit_id`` (atomic; thread-safe).
 
         ``ValueError`` (nothing changed) when ``unit_id`` has no pending decision, or when the
         reward is outside the policy's range (``[0, 1]`` for all but epsilon-greedy and
-        Gaussian Thompson sampling).
+        Gaussian Thompson sampling). ``idempotency_key``: see :meth:`record_once`.
+        """
+        self.record_once(unit_id, outcome, idempotency_key=idempotency_key)
+
+    def record_once(self, unit_id: str, outcome: Any, *, idempotency_key: str | None = None) -> bool:
+        """:meth:`record`, returning whether the reward counted (False for a repeated key).
+
+        ``idempotency_key`` (routers with a ``store`` only): a reward sent again with the same
+        key after it was counted (a client's retry, possibly to another worker) is acknowledged
+        with False instead of raising "no pending decision". The key is remembered for the
+        store's ``ttl`` once the reward counts; a call that raises does not spend it.
         """
         if type(unit_id) is not str or not unit_id:
             check_id("unit_id", unit_id)
+        if idempotency_key is not None:
+            if self.store is None:
+                raise ValueError("`idempotency_key` needs a router with a `store`; this one keeps its "
+                                 "pending decisions in memory.")
+            check_id("idempotency_key", idempotency_key)
         if isinstance(outcome, bool | np.bool_):
             outcome = float(outcome)
         if self.store is not None:
-            self._record_shared(unit_id, outcome)
-            return
+            return self._record_shared(unit_id, outcome, idempotency_key)
         with self._lock:
             held = self._pending.get(unit_id)
             if held is None or (self.ttl is not None and held[1] < time.time() - self.ttl):
@@ -488,8 +502,9 @@ class BanditRouter(_JsonStateRouter):
             del self._pending[unit_id]
             row = (unit_id, route.variant_index, route.propensity, float(outcome), routed_at)
             self._log.append(row if x is None else (*row, x))
+        return True
 
-    def _record_shared(self, unit_id: str, outcome: Any) -> None:
+    def _record_shared(self, unit_id: str, outcome: Any, idempotency_key: str | None) -> bool:
         store = self.store
         assert store is not None
         try:  # checked before the decision leaves the store: a bad reward changes nothing
@@ -501,6 +516,8 @@ class BanditRouter(_JsonStateRouter):
         text = store.pop_pending(self.experiment, unit_id)
         held = None if text is None else json.loads(text)
         if held is None or (self.ttl is not None and held["routed_at"] < time.time() - self.ttl):
+            if idempotency_key is not None and self._counted(idempotency_key):
+                return False  # a retry of a reward that counted (here or on another worker)
             raise ValueError(f"`unit_id` has no pending decision (never routed, already recorded or "
                              f"expired); got {unit_id!r}.")
         arm, x = held["arm"], held["context"]
@@ -517,7 +534,25 @@ class BanditRouter(_JsonStateRouter):
             row = (unit_id, arm, float(held["propensity"]), reward, float(held["routed_at"]))
             self._log.append(row if x is None else (*row, x))
             self._since_sync += 1
+        if idempotency_key is not None:  # after the reward counted: a key is never spent on a failure
+            store.put_pending(self._keys_namespace, idempotency_key, unit_id)
         self._maybe_sync()
+        return True
+
+    @property
+    def _keys_namespace(self) -> str:
+        return f"{self.experiment}\x00rewarded"  # no experiment name holds a NUL
+
+    def _counted(self, idempotency_key: str) -> bool:
+        # Whether a reward with this key counted: its mark is read by taking it and putting it back
+        # (a store's pending entries are its only keys that can be read without being claimed).
+        store = self.store
+        assert store is not None
+        mark = store.pop_pending(self._keys_namespace, idempotency_key)
+        if mark is None:
+            return False
+        store.put_pending(self._keys_namespace, idempotency_key, mark)
+        return True
 
     # --- sharing through a store ----------------------------------------------------------------
 

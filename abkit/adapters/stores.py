@@ -303,14 +303,25 @@ class SQLiteStore(Store):
         # Threads of one process queue here for the write lock: SQLite's own busy handler would
         # make them sleep (1 ms, 2 ms, 5 ms, ...) and retry instead.
         self._write_lock, self._lock_pid = threading.Lock(), os.getpid()
-        try:
-            connection = self._connection()
-            with connection:
-                connection.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as exc:  # an existing file that is not an SQLite database
-            self.close()
-            raise ValueError(f"`path` must be an SQLite database or a new file; "
-                             f"{str(self.path)!r}: {exc}.") from None
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                connection = self._connection()
+                with connection:
+                    connection.executescript(_SCHEMA)
+                break
+            except sqlite3.OperationalError as exc:
+                # Processes opening one new file at once: switching it to WAL (or creating the
+                # tables) may answer "locked" without waiting in SQLite's busy handler. Wait here.
+                self.close()
+                if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() > deadline:
+                    raise ValueError(f"`path` must be an SQLite database or a new file that this process "
+                                     f"can open; {str(self.path)!r}: {exc}.") from None
+                time.sleep(0.01)
+            except sqlite3.DatabaseError as exc:  # an existing file that is not an SQLite database
+                self.close()
+                raise ValueError(f"`path` must be an SQLite database or a new file; "
+                                 f"{str(self.path)!r}: {exc}.") from None
 
     def _connection(self) -> sqlite3.Connection:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)

@@ -13,6 +13,9 @@ never a dropped connection or a 500 for bad input):
     counted once).
 ``GET /v1/experiments/{name}/summary``
     Per-variant statistics, and for a split the test of the second variant against the first.
+    Every type reads the service's store, so every worker answers the same totals (a bandit's
+    worker first exchanges its rewards with the store: the counts of every worker's synced
+    rewards and its own).
 ``GET /v1/experiments``, ``GET /healthz``, ``GET /metrics`` (Prometheus text format).
 ``GET /v1/canary/{name}/argo``
     Argo Rollouts' Web metric provider. Each measurement is one look of the canary's judge
@@ -70,7 +73,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from abkit._state import parse_json
-from abkit.adapters import CanaryRouter, FixedSplitRouter, ShadowRouter
+from abkit.adapters import BanditRouter, CanaryRouter, FixedSplitRouter, ShadowRouter
 from abkit.adapters.logs import SegmentLog
 from abkit.adapters.redis_log import RedisStreamLog
 from abkit.adapters.stores import MemoryStore, RedisStore, Store, open_store_as
@@ -375,9 +378,12 @@ class _Service:
             counted = await run_in_threadpool(
                 experiment.router.record_once, key, outcome, idempotency_key=idempotency_key
             )
-        elif experiment.kind == "bandit":
+        elif experiment.kind == "bandit":  # the decision is in the store, whichever worker routed it
+            assert isinstance(experiment.router, BanditRouter)
+            key = request_id or unit_id
+            assert key is not None
             counted = await run_in_threadpool(
-                self._record_keyed, experiment, request_id or unit_id, outcome, idempotency_key
+                experiment.router.record_once, key, outcome, idempotency_key=idempotency_key
             )
         else:
             if unit_id is None:
@@ -408,17 +414,6 @@ class _Service:
                     **assigned,
                 )
         return Response(status_code=204)
-
-    def _record_keyed(
-        self, experiment: Experiment, key: str | None, outcome: Any, idempotency_key: str | None
-    ) -> bool:
-        assert key is not None
-        if idempotency_key is not None and not self.store.add(
-            f"{experiment.name}\x00keys", {}, idempotency_key=idempotency_key
-        ):
-            return False
-        experiment.router.record(key, outcome)
-        return True
 
     async def summary(self, request: Request) -> Response:
         experiment = self.experiment(request)
@@ -451,19 +446,19 @@ class _Service:
                 "stats": {model: {moment: s.to_dict() for moment, s in stats.items()}
                           for model, stats in router.model_stats().items()},
             }
+        router.sync()  # push this worker's rewards, take everyone's: the shared counts now
         state = router.policy.state
         assert isinstance(state, BanditState)  # the service builds context-free policies only
         return {
             "experiment": experiment.name,
             "type": "bandit",
             "policy": type(router.policy).__name__,
+            "n_updates": router.policy.n_updates,
             "stats": {
                 name: {"n": float(state.counts[i]), "mean": float(state.means[i])}
                 for i, name in enumerate(router.variants)
             },
             "allocation": dict(zip(router.variants, router.allocation(), strict=True)),
-            "pending": router.pending,
-            "expired": router.expired,
         }
 
     def canary(self, request: Request) -> CanaryRouter:
@@ -551,7 +546,8 @@ def create_app(
     config
         ``{"experiments": [...]}``.
     store
-        Where split counts and idempotency keys live: a :class:`Store` or a URL
+        Where every experiment's counts, a bandit's policy and pending decisions and the
+        idempotency keys live, shared by every worker and host on it: a :class:`Store` or a URL
         (``memory://``, ``sqlite://PATH``, ``redis://HOST:PORT/DB``); default in memory.
     log_dir
         Where every route and record is logged (none by default): a directory of segment files
@@ -606,6 +602,10 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
+        for experiment in experiments.values():  # a worker stopping pushes its last bandit rewards
+            if isinstance(experiment.router, BanditRouter):
+                with contextlib.suppress(Exception):  # the store is gone: nothing more to save
+                    experiment.router.sync()
         if log is not None:
             log.close()
         store_object.close()

@@ -12,8 +12,15 @@
 ``split`` takes the keyword arguments of :class:`abkit.adapters.FixedSplitRouter` (``variants``,
 ``weights``, ``metric``, ``coverage``, ``hashing``, ``seed``, ...); its counts live in the
 service's store, so every worker (and every host on a Redis store) counts together. ``bandit``
-takes ``arms``, ``policy`` (a class of :mod:`abkit.bandits`), ``options`` for the policy and
-``router`` options of :class:`abkit.adapters.BanditRouter` (``ttl``, ``max_pending``).
+takes ``arms``, ``policy`` (a class of :mod:`abkit.bandits`: ``EpsilonGreedy``, ``UCB1``,
+``KLUCB``, ``ThompsonBernoulli``, ``ThompsonGaussian``), ``options`` for the policy (no
+``discount``: decayed data cannot be shared as increments) and ``router`` options of
+:class:`abkit.adapters.BanditRouter`: ``ttl`` (seconds a decision waits for its reward),
+``refresh``, ``sync_interval`` (seconds between two exchanges of a worker's rewards with the
+store, default 1) and ``sync_updates`` (also exchange after this many rewards). A bandit shares
+its policy and its pending decisions through the service's store: a decision routed by one
+worker is rewarded by whichever worker receives the ``record``, and every worker routes from
+everyone's rewards, each seeing the others' at most ``sync_interval`` seconds late.
 ``canary`` takes ``checks`` (``[{"kind": "error_rate" | "latency" | "mean" | "rank", "name": ...,
 "margin"?: ..., "worse"?: ...}]``, the :class:`abkit.rollout.CanaryJudge` checks), ``steps``
 (traffic percentages ending at 100) and ``judge`` options (``alpha``, ``planned_looks``,
@@ -118,7 +125,7 @@ def build_experiments(config: Mapping[str, Any], store: Store) -> dict[str, Expe
             router = (
                 _split(name, options, store)
                 if kind == "split"
-                else _bandit(name, options)
+                else _bandit(name, options, store)
                 if kind == "bandit"
                 else _shadow(name, options, store)
                 if kind == "shadow"
@@ -141,7 +148,7 @@ def _split(name: str, options: dict[str, Any], store: Store) -> FixedSplitRouter
     return FixedSplitRouter(name, store=store, **options)
 
 
-def _bandit(name: str, options: dict[str, Any]) -> BanditRouter:
+def _bandit(name: str, options: dict[str, Any], store: Store) -> BanditRouter:
     _unknown(options, _BANDIT_KEYS)
     arms = options.get("arms")
     if not isinstance(arms, list) or not arms:
@@ -153,9 +160,9 @@ def _bandit(name: str, options: dict[str, Any]) -> BanditRouter:
     router_options = options.get("router", {})
     if not isinstance(policy_options, dict) or not isinstance(router_options, dict):
         raise ValueError("`options` and `router` must be objects.")
-    _unknown(router_options, {"max_pending", "ttl", "sticky", "refresh"})
+    _unknown(router_options, {"ttl", "refresh", "sync_interval", "sync_updates"})
     policy = _POLICIES[policy_name](len(arms), **policy_options)
-    return BanditRouter(name, policy, arms, **router_options)
+    return BanditRouter(name, policy, arms, store=store, **router_options)
 
 
 def _shadow(name: str, options: dict[str, Any], store: Store) -> ShadowRouter:

@@ -3,9 +3,11 @@
 With ``--workers N`` uvicorn starts ``N`` processes, each building the app from the environment
 (:func:`app_from_env`); they share counts only through the store, so several workers need
 ``--store sqlite://PATH`` (one host) or ``--store redis://HOST:PORT/DB`` (several hosts). Each
-worker writes its own log segments in ``--log DIR``. A bandit's pending decisions live in the
-worker that routed them: with several workers, post a bandit's reward with the ``request_id``
-to the same worker (or run bandits with one worker); see the issue list for shared bandit state.
+worker writes its own log segments in ``--log DIR``. A bandit's pending decisions are in the
+store too, so its reward may reach any worker; each worker routes from its own copy of the
+policy and exchanges rewards with the store every ``sync_interval`` seconds (the experiment's
+``router`` options; a worker stopped with SIGINT or SIGTERM pushes its last rewards, one killed
+with SIGKILL loses at most that window's).
 """
 
 from __future__ import annotations

@@ -232,6 +232,33 @@ def test_a_bad_reward_leaves_the_decision_in_the_store_and_checks_are_clear():
         router.load_json(BanditRouter("bad", ThompsonBernoulli(2)).to_json())
 
 
+def test_record_once_counts_a_key_once_on_any_router_and_a_failure_spends_nothing():
+    store = MemoryStore()
+    first = BanditRouter("keys", ThompsonBernoulli(2), store=store, rng=0, sync_interval=3600)
+    second = BanditRouter("keys", ThompsonBernoulli(2), store=store, rng=1, sync_interval=3600)
+    first.route("r1")
+    with pytest.raises(ValueError, match="`outcome` must be a reward"):  # a bad reward: key not spent
+        second.record_once("r1", 2.0, idempotency_key="k1")
+    assert second.record_once("r1", 1.0, idempotency_key="k1") is True  # routed by first, rewarded here
+    assert first.record_once("r1", 1.0, idempotency_key="k1") is False  # the retry, to the other router
+    assert second.record_once("r1", 0.0, idempotency_key="k1") is False
+    with pytest.raises(ValueError, match="no pending decision"):  # a new key: not a retry
+        first.record_once("r1", 1.0, idempotency_key="k2")
+    with pytest.raises(ValueError, match="no pending decision"):  # k2 was not spent by that failure
+        first.record_once("r1", 1.0, idempotency_key="k2")
+    first.sync()
+    second.sync()
+    first.sync()
+    for router in (first, second):
+        assert router.policy.n_updates == 1 and router.policy.state.counts.sum() == 1
+    with pytest.raises(ValueError, match="`idempotency_key` needs a router with a `store`"):
+        BanditRouter("keys", ThompsonBernoulli(2)).record_once("r1", 1.0, idempotency_key="k1")
+    second.route("r2")
+    with pytest.raises(ValueError, match="idempotency_key"):
+        second.record_once("r2", 1.0, idempotency_key="")
+    assert second.record_once("r2", 1.0) is True  # the failed call left the decision in place
+
+
 def test_a_router_ttl_shorter_than_the_stores_expires_decisions():
     router = BanditRouter("ttl", ThompsonBernoulli(2), store=MemoryStore(), ttl=0.05, rng=0)
     router.route("u1")

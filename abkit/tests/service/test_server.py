@@ -21,7 +21,8 @@ pytest.importorskip("uvicorn", reason="abkit[serve] is not installed")
 
 import abkit  # noqa: E402
 
-CONFIG = {"experiments": [{"name": "checkout", "type": "split"}]}
+CONFIG = {"experiments": [{"name": "checkout", "type": "split"},
+                          {"name": "ranker", "type": "bandit", "arms": ["a", "b"], "router": {"sync_interval": 0.1}}]}
 
 
 def _free_port() -> int:
@@ -90,6 +91,43 @@ def test_two_workers_count_every_acknowledged_record_once(server: dict[str, Any]
     for name in ("control", "treatment"):
         units = [i for i, v in enumerate(variants) if v == name]
         assert stats[name] == {"successes": sum(i % 2 for i in units), "n": len(units)}
+
+
+def test_a_bandit_reward_reaches_its_decision_on_the_other_worker(server: dict[str, Any]) -> None:
+    """Each request on a new connection: the kernel hands them to either worker, and the logs
+    (one segment file per worker process) say which worker routed and which recorded each one."""
+    url = server["url"]
+
+    def one(i: int) -> tuple[str, int]:
+        route = httpx.post(f"{url}/v1/experiments/ranker/route", json={"unit_id": f"u{i}", "request_id": f"b{i}"})
+        variant: str = route.json()["variant"]
+        reward = int(variant == "b" or i % 3 == 0)
+        answer = httpx.post(f"{url}/v1/experiments/ranker/record", json={"request_id": f"b{i}", "outcome": reward})
+        assert answer.status_code == 204, answer.text  # found in the store, whichever worker routed it
+        return variant, reward
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        served = list(pool.map(one, range(120)))
+    time.sleep(1.5)  # batch durability: the logs are written within flush_interval (1 s)
+    worker_of: dict[tuple[str, str], str] = {}
+    for path in (server["folder"] / "log").glob("*.jsonl"):
+        pid = path.name.split("-")[1]
+        for line in path.read_text().splitlines():
+            row = json.loads(line)
+            if row.get("experiment") == "ranker":
+                worker_of[(row["event"], row["request_id"])] = pid
+    crossed = sum(worker_of[("route", f"b{i}")] != worker_of[("record", f"b{i}")] for i in range(120))
+    assert crossed > 0  # some rewards were recorded by the worker that did not route them
+    deadline = time.monotonic() + 10  # every worker pushes within sync_interval of its next request
+    while True:
+        summary = httpx.get(f"{url}/v1/experiments/ranker/summary").json()
+        if summary["n_updates"] == 120 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    for arm in ("a", "b"):
+        rewards = [r for v, r in served if v == arm]
+        assert summary["stats"][arm]["n"] == len(rewards)
+        assert summary["stats"][arm]["mean"] == pytest.approx(sum(rewards) / max(len(rewards), 1), abs=1e-12)
 
 
 def test_malformed_http_gets_an_answer_not_a_dropped_connection(server: dict[str, Any]) -> None:
