@@ -516,7 +516,7 @@ class BanditRouter(_JsonStateRouter):
         text = store.pop_pending(self.experiment, unit_id)
         held = None if text is None else json.loads(text)
         if held is None or (self.ttl is not None and held["routed_at"] < time.time() - self.ttl):
-            if idempotency_key is not None and self._counted(idempotency_key):
+            if idempotency_key is not None and store.seen(self._keys_namespace, idempotency_key):
                 return False  # a retry of a reward that counted (here or on another worker)
             raise ValueError(f"`unit_id` has no pending decision (never routed, already recorded or "
                              f"expired); got {unit_id!r}.")
@@ -535,24 +535,13 @@ class BanditRouter(_JsonStateRouter):
             self._log.append(row if x is None else (*row, x))
             self._since_sync += 1
         if idempotency_key is not None:  # after the reward counted: a key is never spent on a failure
-            store.put_pending(self._keys_namespace, idempotency_key, unit_id)
+            store.add(self._keys_namespace, {}, idempotency_key=idempotency_key)
         self._maybe_sync()
         return True
 
     @property
     def _keys_namespace(self) -> str:
         return f"{self.experiment}\x00rewarded"  # no experiment name holds a NUL
-
-    def _counted(self, idempotency_key: str) -> bool:
-        # Whether a reward with this key counted: its mark is read by taking it and putting it back
-        # (a store's pending entries are its only keys that can be read without being claimed).
-        store = self.store
-        assert store is not None
-        mark = store.pop_pending(self._keys_namespace, idempotency_key)
-        if mark is None:
-            return False
-        store.put_pending(self._keys_namespace, idempotency_key, mark)
-        return True
 
     # --- sharing through a store ----------------------------------------------------------------
 

@@ -113,6 +113,10 @@ class Store(abc.ABC):
         key = None if idempotency_key is None else _check_key("idempotency_key", idempotency_key)
         return self._add(namespace, rows, key)
 
+    def seen(self, namespace: str, idempotency_key: str) -> bool:
+        """Whether ``add`` took ``idempotency_key`` in ``namespace`` within ``ttl`` (reads only)."""
+        return self._seen(_check_key("namespace", namespace), _check_key("idempotency_key", idempotency_key))
+
     def totals(self, namespace: str) -> Totals:
         """Every group's totals in ``namespace``: ``{group: {field: total}}`` (empty if none)."""
         return self._totals(_check_key("namespace", namespace))
@@ -163,6 +167,9 @@ class Store(abc.ABC):
     def _pop_pending(self, namespace: str, request_id: str) -> str | None: ...
 
     @abc.abstractmethod
+    def _seen(self, namespace: str, key: str) -> bool: ...
+
+    @abc.abstractmethod
     def _get_value(self, namespace: str, name: str) -> tuple[int, str | None]: ...
 
     @abc.abstractmethod
@@ -208,6 +215,11 @@ class MemoryStore(Store):
                 fields = totals.setdefault(group, {})
                 fields[field] = fields.get(field, 0.0) + value
         return True
+
+    def _seen(self, namespace: str, key: str) -> bool:
+        with self._lock:
+            expires = self._keys.get((namespace, key))
+        return expires is not None and expires > time.time()
 
     def _totals(self, namespace: str) -> Totals:
         with self._lock:
@@ -373,6 +385,12 @@ class SQLiteStore(Store):
             self._transaction(lambda c: c.execute("DELETE FROM abkit_keys WHERE expires <= ?", (now,)))
         return added
 
+    def _seen(self, namespace: str, key: str) -> bool:
+        row = self._connection().execute(
+            "SELECT 1 FROM abkit_keys WHERE namespace = ? AND key = ? AND expires > ?",
+            (namespace, key, time.time())).fetchone()
+        return row is not None
+
     def _totals(self, namespace: str) -> Totals:
         result: Totals = {}
         rows = self._connection().execute(
@@ -493,6 +511,9 @@ class RedisStore(Store):
             args += [json.dumps([group, field]), repr(value)]
         keys = [self._key(namespace, "totals"), "" if key is None else self._key(namespace, "key", key)]
         return bool(self._script(keys=keys, args=args))
+
+    def _seen(self, namespace: str, key: str) -> bool:
+        return bool(self._client.exists(self._key(namespace, "key", key)))
 
     def _totals(self, namespace: str) -> Totals:
         result: Totals = {}

@@ -707,6 +707,7 @@ CASES: tuple[Case, ...] = (
     method("SQLiteStore.close", lambda: SQLiteStore(scratch_path("store.db"))),
     fn("open_store", in_scratch(open_store), "memory://"),
     method("Store.add", memory_store, "exp", {"treatment": {"n": 1.0}}, idempotency_key="k"),
+    method("Store.seen", memory_store, "exp", "k"),
     method("Store.totals", memory_store, "exp"),
     method("Store.put_pending", memory_store, "exp", "r2", "{}"),
     method("Store.pop_pending", memory_store, "exp", "r1"),

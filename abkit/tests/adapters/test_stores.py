@@ -52,7 +52,10 @@ def test_adds_are_increments_and_totals_read_back(make_store: Callable[..., Stor
 
 def test_an_idempotency_key_counts_once_per_namespace(make_store: Callable[..., Store]) -> None:
     store = make_store()
+    assert not store.seen("exp", "k1")
     assert store.add("exp", {"a": {"n": 1}}, idempotency_key="k1") is True
+    assert store.seen("exp", "k1") and store.seen("exp", "k1")  # reading does not claim or clear it
+    assert not store.seen("exp2", "k1")
     assert store.add("exp", {"a": {"n": 1}}, idempotency_key="k1") is False
     assert store.add("exp2", {"a": {"n": 1}}, idempotency_key="k1") is True
     assert store.totals("exp") == {"a": {"n": 1.0}}
@@ -64,6 +67,7 @@ def test_keys_and_pending_decisions_expire(make_store: Callable[..., Store]) -> 
     store.put_pending("exp", "req", "payload")
     time.sleep(0.45)
     assert store.pop_pending("exp", "req") is None
+    assert not store.seen("exp", "k")
     assert store.add("exp", {"a": {"n": 1}}, idempotency_key="k")  # the key expired: counted again
     assert store.totals("exp") == {"a": {"n": 2.0}}
 
