@@ -364,35 +364,17 @@ class _Service:
                 )
         elif not _is_number(outcome):
             raise _HTTPError(400, f"`outcome` must be a number or a boolean; got {json.dumps(outcome)[:60]}.")
-        if experiment.kind == "canary":
+        key: str | None = unit_id
+        if experiment.kind in ("split", "canary"):  # the unit is re-hashed to find its arm
             if unit_id is None:
-                raise _HTTPError(400, "`unit_id` is required for a canary (the unit is re-hashed).")
-            assert isinstance(experiment.router, CanaryRouter)
-            counted = await run_in_threadpool(
-                experiment.router.record_once, unit_id, outcome, idempotency_key=idempotency_key
-            )
-        elif experiment.kind == "shadow":
-            assert isinstance(experiment.router, ShadowRouter)
+                what = "a canary" if experiment.kind == "canary" else "a split experiment"
+                raise _HTTPError(400, f"`unit_id` is required for {what} (the unit is re-hashed).")
+        else:  # bandit or shadow: the request's own key (a bandit's decision is in the store)
             key = request_id or unit_id
-            assert key is not None
-            counted = await run_in_threadpool(
-                experiment.router.record_once, key, outcome, idempotency_key=idempotency_key
-            )
-        elif experiment.kind == "bandit":  # the decision is in the store, whichever worker routed it
-            assert isinstance(experiment.router, BanditRouter)
-            key = request_id or unit_id
-            assert key is not None
-            counted = await run_in_threadpool(
-                experiment.router.record_once, key, outcome, idempotency_key=idempotency_key
-            )
-        else:
-            if unit_id is None:
-                raise _HTTPError(400, "`unit_id` is required for a split experiment (the unit is re-hashed).")
-            router = experiment.router
-            assert isinstance(router, FixedSplitRouter)
-            counted = await run_in_threadpool(
-                router.record_once, unit_id, outcome, idempotency_key=idempotency_key
-            )
+        assert key is not None
+        counted = await run_in_threadpool(
+            experiment.router.record_once, key, outcome, idempotency_key=idempotency_key
+        )
         if counted:
             self.metrics.recorded(experiment.name)
             if self.log is not None and experiment.kind == "shadow":
