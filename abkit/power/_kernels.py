@@ -283,22 +283,10 @@ def _t_sf(t: float, df: float) -> float:
 
 
 @kernel
-def _normal_isf(q: float, z: float) -> float:
-    """``z`` refined to the normal quantile with upper tail ``q`` to about 1e-16 relative.
-
-    Callers pass ``ndtri(1 - q)``, whose argument ``1 - q`` is rounded: about 1e-8 relative in
-    ``q`` at ``q = 1e-8``, so 3e-10 in ``z``. Two Newton steps on ``erfc`` (accurate relative to
-    the tail) remove it; the Cornish-Fisher branch of :func:`t_isf` has no other correction.
-    """
-    for _ in range(2):
-        step = (0.5 * math.erfc(z / _SQRT2) - q) / math.exp(-0.5 * z * z - _LOG_SQRT_2PI)
-        z += step
-    return z
-
-
-@kernel
 def t_isf(q: float, z: float, df: float) -> float:
-    """Critical value ``t`` with upper tail ``q < 1/2``; ``z`` is the normal one, ``ndtri(1 - q)``.
+    """Critical value ``t`` with upper tail ``q < 1/2``; ``z`` is the normal one, ``-ndtri(q)``
+    (from ``q`` itself: ``ndtri(1 - q)`` is 3e-10 off at ``q = 1e-8``, and the Cornish-Fisher
+    branch would inherit it).
 
     A Cornish-Fisher start refined by Newton steps on ``log sf`` in ``log t`` (nearly linear in
     the tail for every ``df``) to about 1e-15 relative.
@@ -307,7 +295,6 @@ def t_isf(q: float, z: float, df: float) -> float:
         return 1.0 / math.tan(math.pi * q)
     if df == 2.0:
         return (1.0 - 2.0 * q) / math.sqrt(2.0 * q * (1.0 - q))
-    z = _normal_isf(q, z)
     z2 = z * z
     t = z * (1.0 + (z2 + 1.0) / (4.0 * df) + (5.0 * z2 * z2 + 16.0 * z2 + 3.0) / (96.0 * df * df)
              + (3.0 * z2**3 + 19.0 * z2 * z2 + 17.0 * z2 - 15.0) / (384.0 * df**3))
@@ -332,7 +319,7 @@ def t_isf(q: float, z: float, df: float) -> float:
 
 @kernel
 def t_power(df: float, nc: float, q: float, z: float, both: bool) -> float:
-    """Power of a t test: reject beyond the upper ``q`` critical value (``z = ndtri(1 - q)``).
+    """Power of a t test: reject beyond the upper ``q`` critical value (``z = -ndtri(q)``).
 
     ``both`` adds the far rejection region of a two-sided test (below minus the critical value).
     """
@@ -503,7 +490,7 @@ def t_sample_size(sqrt_n_z: FloatArray, effect: FloatArray, s: FloatArray, ratio
     """Fixed-design ``n_control`` at which the t test reaches ``target`` power, one design at a time.
 
     ``sqrt_n_z`` is the near-tail normal solution (``(z + z_target) s / effect``), ``q`` the
-    upper tail of the critical value and ``z = ndtri(1 - q)``. Starts from the normal
+    upper tail of the critical value and ``z = -ndtri(q)``. Starts from the normal
     approximation of the noncentral t with the Cornish-Fisher critical value (within about
     1e-3 relative of the answer, 3e-5 typically) and takes joint Newton steps
     (:func:`_solve_n`): two or three sums of the power per design, to about 1e-13 relative. NaN
@@ -546,7 +533,7 @@ def t_effect(df: FloatArray, q: FloatArray, z: FloatArray, z_target: FloatArray,
              both: bool) -> FloatArray:
     """Noncentrality at which the t test reaches ``target`` power, one design at a time.
 
-    ``q`` is the upper tail of the critical value, ``z = ndtri(1 - q)`` and
+    ``q`` is the upper tail of the critical value, ``z = -ndtri(q)`` and
     ``z_target = ndtri(target)``; see :func:`_solve_ncp` (NaN where it declines: the caller
     falls back to a bracketed solve).
     """

@@ -95,7 +95,7 @@ def _solve_n_t(effect: FloatArray, s: FloatArray, r: FloatArray, offset: float, 
     ``n (1 + r) - offset``.
     """
     sqrt_n = solve_sqrt_n_normal(effect, s, s, crit, target, options, refine=False)
-    # crit is the normal critical value, so ndtri(1 - level / tails) == crit.
+    # crit is the normal critical value, so -ndtri(level / tails) == crit.
     n = _kernels.t_sample_size(sqrt_n, effect, s, r, level / options.tails, crit, target, options.both_tails,
                                offset)
     missing = np.isnan(n)

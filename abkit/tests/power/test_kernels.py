@@ -86,14 +86,14 @@ def test_central_and_limits() -> None:
 @settings(max_examples=60, deadline=None)
 @given(q=st.floats(1e-6, 0.4), df=dfs)
 def test_t_quantile_matches_scipy(q: float, df: float) -> None:
-    t = _kernels.t_isf(q, float(special.ndtri(1.0 - q)), df)
+    t = _kernels.t_isf(q, float(-special.ndtri(q)), df)
     assert t == pytest.approx(stats.t.isf(q, df), rel=1e-11)
 
 
 def test_t_quantile_at_large_df_against_mpmath() -> None:
     # At 1e5 degrees of freedom scipy's stdtrit and the 40-digit tail agree on this value.
     df, q = 59714.13, 0.025
-    t = _kernels.t_isf(q, float(special.ndtri(1.0 - q)), df)
+    t = _kernels.t_isf(q, float(-special.ndtri(q)), df)
     with mpmath.workdps(40):
         v = mpmath.mpf(df)
         tail = mpmath.betainc(v / 2, 0.5, 0, v / (v + mpmath.mpf(t) ** 2), regularized=True) / 2
@@ -217,7 +217,7 @@ def test_t_effect_beyond_the_kernel_takes_the_bracketed_solve() -> None:
     from abkit import power_means
 
     q = 0.015625 / 2.0
-    assert np.isnan(_kernels.t_effect(np.array([1.0]), np.array([q]), np.array([special.ndtri(1.0 - q)]),
+    assert np.isnan(_kernels.t_effect(np.array([1.0]), np.array([q]), np.array([-special.ndtri(q)]),
                                       np.array([0.0]), np.array([0.5]), True)[0])
     r = power_means(sd=1.0, n_control=1.5, power=0.5, alpha=0.015625)
     assert _scipy_t_power(1.5, r.mde, 1.0, 0.015625, True) == pytest.approx(0.5, abs=1e-9)
@@ -253,10 +253,10 @@ def test_t_quantile_is_continuous_across_the_cornish_fisher_cutoff(q: float) -> 
     # Below _CF_DF Newton on the incomplete beta, from it the Cornish-Fisher expansion (next term
     # O(z^9 / df^4), under 1e-16 there). scipy's stdtrit is accurate to ~1e-16 here (checked
     # against 40-digit mpmath); 1e-12 leaves room for the Newton branch's incomplete beta at
-    # df / 2 = 5e4. The caller's z = ndtri(1 - q) is 3e-10 off at q = 1e-8 (1 - q is rounded):
-    # before t_isf refined it, the Cornish-Fisher branch inherited that error (1.5e-10).
+    # df / 2 = 5e4. The caller's z must come from q itself: ndtri(1 - q) is 3e-10 off at q = 1e-8
+    # (1 - q is rounded), and the Cornish-Fisher branch inherits that error (1.5e-10).
     cutoff = _kernels._CF_DF
-    z = float(special.ndtri(1.0 - q))
+    z = float(-special.ndtri(q))
     dfs = [0.5 * cutoff, 0.99 * cutoff, np.nextafter(cutoff, 0.0), cutoff, np.nextafter(cutoff, np.inf),
            1.01 * cutoff, 2.0 * cutoff, 10.0 * cutoff, 1e9]
     values = np.array([_kernels.t_isf(q, z, df) for df in dfs])
