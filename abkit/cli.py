@@ -422,9 +422,7 @@ def run_analyze(path: str, *, variant: str, control: str | None, metrics: list[t
     except (ValueError, TypeError) as exc:
         raise UsageError(str(exc)) from None
     experiment = Experiment(**experiment_metrics)
-    segments = None if by is None else [c.strip() for c in by.split(",")]
-    if segments is not None and not all(segments):
-        raise UsageError(f"`--by` must be COLUMN[,COLUMN...]; got {by!r}.")
+    segments = _column_list("--by", by)
     try:
         _check_schema(dict(nw.from_native(relation).collect_schema()), variant, experiment.metrics,
                       tuple(segments or ()))
