@@ -5,9 +5,10 @@ A router's statistics add (counts, sums, sums of squares), so a store keeps them
 add to the same totals at once and nothing is lost. Three stores share one small interface:
 
 - :class:`MemoryStore`: one process (the default; dictionaries under a lock).
-- :class:`SQLiteStore`: the worker processes of one host. One SQLite file in WAL mode; every
-  :meth:`~Store.add` is one ``BEGIN IMMEDIATE`` transaction of ``INSERT ... ON CONFLICT DO
-  UPDATE SET value = value + excluded.value``, so concurrent adds serialise inside SQLite.
+- :class:`SQLiteStore`: the worker processes of one host. One SQLite file in WAL mode; adds are
+  ``INSERT ... ON CONFLICT DO UPDATE SET value = value + excluded.value`` in ``BEGIN IMMEDIATE``
+  transactions, so concurrent adds serialise inside SQLite. Adds that threads of one process
+  make at the same moment share one transaction (group commit, each add in its own savepoint).
 - :class:`RedisStore`: several hosts. One Redis hash per namespace, added to with
   ``HINCRBYFLOAT`` inside one Lua script (atomic on the server, no read-modify-write).
 
@@ -271,6 +272,38 @@ CREATE TABLE IF NOT EXISTS abkit_values (
 """
 
 
+class _PendingAdd:
+    """One add waiting in a group commit: its arguments, then its answer (or error)."""
+
+    __slots__ = ("added", "done", "error", "key", "namespace", "now", "rows", "shared_error")
+
+    def __init__(self, namespace: str, rows: list[tuple[str, str, float]], key: str | None,
+                 now: float) -> None:
+        self.namespace, self.rows, self.key, self.now = namespace, rows, key, now
+        self.added = False
+        self.done = False
+        self.error: BaseException | None = None
+        self.shared_error = False
+
+
+class _GroupCommit:
+    """A process's queue of adds to one SQLite file and whether a thread is committing a batch."""
+
+    def __init__(self) -> None:
+        self.changed = threading.Condition(threading.Lock())
+        self.queue: list[_PendingAdd] = []
+        self.leading = False
+
+
+def _copy_error(exc: BaseException) -> BaseException:
+    """A copy of ``exc`` to raise in another thread (one exception object raised in several
+    threads would share, and garble, its traceback)."""
+    try:
+        return type(exc)(*exc.args)
+    except Exception:  # an exception type whose constructor takes other arguments
+        return exc
+
+
 class SQLiteStore(Store):
     """Totals in one SQLite file, shared by the worker processes (and threads) of one host.
 
@@ -313,8 +346,10 @@ class SQLiteStore(Store):
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
         # Threads of one process queue here for the write lock: SQLite's own busy handler would
-        # make them sleep (1 ms, 2 ms, 5 ms, ...) and retry instead.
-        self._write_lock, self._lock_pid = threading.Lock(), os.getpid()
+        # make them sleep (1 ms, 2 ms, 5 ms, ...) and retry instead. Adds queue in the group
+        # commit's queue (see `_add`). Both are remade in a forked child.
+        self._lock_pid = -1
+        self._process_locks()
         deadline = time.monotonic() + self.timeout
         while True:
             try:
@@ -348,42 +383,103 @@ class SQLiteStore(Store):
             self._all.append(connection)
         return connection
 
+    def _process_locks(self) -> _GroupCommit:
+        """This process's write lock and group-commit queue (a forked child's parent may have held
+        them, with other threads' adds queued: the child starts afresh)."""
+        if self._lock_pid != os.getpid():
+            self._write_lock, self._group = threading.Lock(), _GroupCommit()
+            self._lock_pid = os.getpid()
+        return self._group
+
     def _transaction(self, work: Any) -> Any:
         connection = self._connection()
-        if self._lock_pid != os.getpid():  # a forked child: the parent's lock may have been held
-            self._write_lock, self._lock_pid = threading.Lock(), os.getpid()
+        self._process_locks()
         with self._write_lock:
             connection.execute("BEGIN IMMEDIATE")
             try:
                 result = work(connection)
             except BaseException:
-                connection.execute("ROLLBACK")
+                if connection.in_transaction:  # (SQLite may have rolled it back already)
+                    connection.execute("ROLLBACK")
                 raise
             connection.execute("COMMIT")
         return result
 
     def _add(self, namespace: str, rows: list[tuple[str, str, float]], key: str | None) -> bool:
-        now = time.time()
+        """Group commit: the add joins this process's queue; the first thread to find no
+        transaction under way leads, taking every queued add into ONE transaction, each add in
+        its own savepoint (its own idempotency check and return value; an add that fails is
+        rolled back alone and raises in its own caller). Each caller returns once the transaction
+        holding its add has committed, so an acknowledged add is as durable as a lone one."""
+        pending = _PendingAdd(namespace, rows, key, time.time())
+        group = self._process_locks()
+        with group.changed:
+            group.queue.append(pending)
+            while group.leading and not pending.done:
+                group.changed.wait()
+            lead = not pending.done
+            if lead:
+                group.leading = True
+                batch, group.queue = group.queue, []
+        if lead:
+            try:
+                self._commit_adds(batch)
+            finally:
+                with group.changed:
+                    group.leading = False
+                    for item in batch:
+                        item.done = True
+                    group.changed.notify_all()
+        if pending.error is not None:
+            if pending.shared_error and not lead:  # the batch's error: a copy of the leader's
+                raise _copy_error(pending.error) from pending.error
+            raise pending.error
+        return pending.added
 
-        def work(connection: sqlite3.Connection) -> bool:
-            if key is not None:
-                connection.execute("DELETE FROM abkit_keys WHERE namespace = ? AND key = ? AND expires <= ?",
-                                   (namespace, key, now))
-                claimed = connection.execute(
-                    "INSERT OR IGNORE INTO abkit_keys (namespace, key, expires) VALUES (?, ?, ?)",
-                    (namespace, key, now + self.ttl)).rowcount
-                if claimed == 0:
-                    return False
-            connection.executemany(
-                "INSERT INTO abkit_totals (namespace, grp, field, value) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (namespace, grp, field) DO UPDATE SET value = value + excluded.value",
-                [(namespace, group, field, value) for group, field, value in rows])
-            return True
+    def _commit_adds(self, batch: list[_PendingAdd]) -> None:
+        """Apply ``batch`` in one transaction; on return every add has its answer or error."""
 
-        added: bool = self._transaction(work)
-        if key is not None and hash(key) % 256 == 0:  # now and then, forget expired keys
-            self._transaction(lambda c: c.execute("DELETE FROM abkit_keys WHERE expires <= ?", (now,)))
-        return added
+        def work(connection: sqlite3.Connection) -> None:
+            if any(item.key is not None and hash(item.key) % 256 == 0 for item in batch):
+                # now and then, forget expired keys
+                connection.execute("DELETE FROM abkit_keys WHERE expires <= ?", (batch[0].now,))
+            if len(batch) == 1:  # alone: no savepoint needed, its failure is the transaction's
+                batch[0].added = self._apply_add(connection, batch[0])
+                return
+            for item in batch:
+                connection.execute("SAVEPOINT abkit_add")
+                try:
+                    item.added = self._apply_add(connection, item)
+                except Exception as exc:
+                    if not connection.in_transaction:  # SQLite gave up the whole transaction
+                        raise
+                    connection.execute("ROLLBACK TO abkit_add")
+                    item.error = exc
+                connection.execute("RELEASE abkit_add")
+
+        try:
+            self._transaction(work)
+        except BaseException as exc:  # nothing of the batch was committed: every add fails with it
+            for item in batch:
+                item.added, item.error, item.shared_error = False, exc, True
+            if not isinstance(exc, Exception):  # KeyboardInterrupt, SystemExit: stop the leader now
+                raise
+
+    def _apply_add(self, connection: sqlite3.Connection, item: _PendingAdd) -> bool:
+        namespace, key, now = item.namespace, item.key, item.now
+        if key is not None:
+            connection.execute("DELETE FROM abkit_keys WHERE namespace = ? AND key = ? AND expires <= ?",
+                               (namespace, key, now))
+            claimed = connection.execute(
+                "INSERT OR IGNORE INTO abkit_keys (namespace, key, expires) VALUES (?, ?, ?)",
+                (namespace, key, now + self.ttl)).rowcount
+            if claimed == 0:
+                return False
+        connection.executemany(
+            "INSERT INTO abkit_totals (namespace, grp, field, value) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (namespace, grp, field) DO UPDATE SET value = value + excluded.value",
+            [(namespace, group, field, value) for group, field, value in item.rows])
+        return True
 
     def _seen(self, namespace: str, key: str) -> bool:
         row = self._connection().execute(
