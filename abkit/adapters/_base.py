@@ -27,6 +27,10 @@ from abkit.errors import StateError
 
 __all__ = ["Route", "Router"]
 
+RECORDS_GROUP = "\x00records"
+"""The store group (field ``n``) counting the outcomes a canary or shadow router counted: their
+other groups hold moments, which not every outcome adds to (no router's name has a NUL)."""
+
 STATE_VERSION = 2
 """Version 2: the envelope of :mod:`abkit._state`. Version 1 (``{"kind", "format": 1, "config",
 "state"}``, same ``config`` and ``state``) is still read."""

@@ -18,7 +18,8 @@ The state is the JSON envelope of :mod:`abkit._state`; two routers of one rollou
 
 With ``store=`` (a :class:`abkit.adapters.stores.Store`: ``SQLiteStore`` for the workers of one
 host, ``RedisStore`` across hosts) the error-rate and mean checks' statistics live in the store
-as count, sum and sum of squares per arm and metric, added atomically by every worker (``record``
+as count, sum and sum of squares per arm and metric (and the count of outcomes, group
+``"\x00records"``), added atomically by every worker (``record``
 then takes an ``idempotency_key``), and the rollout's state (step, phase, looks, events) is a
 versioned value in the store: ``evaluate`` judges the data, moves a copy of the rollout and
 writes it only if no other worker moved it meanwhile (compare-and-set; else it reads the new
@@ -56,7 +57,7 @@ import numpy as np
 
 from abkit._state import dump_state, envelope_from_document, parse_json, read_state_file, write_state_file
 from abkit._validation import check_int, check_real, check_rng, check_string
-from abkit.adapters._base import Route
+from abkit.adapters._base import RECORDS_GROUP, Route
 from abkit.adapters.stores import Store
 from abkit.assignment import Split, gb_hash
 from abkit.errors import StateError
@@ -216,7 +217,8 @@ class CanaryRouter:
             moments = {f"{name}:{suffix}": term for name, x in values.items()
                        if self._kinds[name] in MOMENT_KINDS
                        for suffix, term in (("n", 1.0), ("sum", x), ("sumsq", x * x))}
-            if not self.store.add(self.experiment, {arm: moments}, idempotency_key=idempotency_key):
+            deltas = {arm: moments, RECORDS_GROUP: {"n": 1.0}}  # the count: every worker's records
+            if not self.store.add(self.experiment, deltas, idempotency_key=idempotency_key):
                 return False
         with self._lock:
             for name, number in values.items():

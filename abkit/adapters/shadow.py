@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from abkit._validation import check_id, check_nonnegative, check_real
-from abkit.adapters._base import Route, _check_names, _JsonStateRouter
+from abkit.adapters._base import RECORDS_GROUP, Route, _check_names, _JsonStateRouter
 from abkit.adapters.stores import Store
 from abkit.errors import StateError
 from abkit.shadow.log import ShadowLog
@@ -172,7 +172,8 @@ class ShadowRouter(_JsonStateRouter):
                              "in memory.")
         if self.store is not None:
             self._check_finite_squares(rows)
-            if not self.store.add(self.experiment, _moments(rows), idempotency_key=idempotency_key):
+            deltas = {**_moments(rows), RECORDS_GROUP: {"n": 1.0}}  # the count: every worker's records
+            if not self.store.add(self.experiment, deltas, idempotency_key=idempotency_key):
                 return False
         with self._lock:
             for row in rows:

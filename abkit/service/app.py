@@ -79,6 +79,7 @@ from starlette.routing import Route
 
 from abkit._state import parse_json
 from abkit.adapters import BanditRouter, CanaryRouter, FixedSplitRouter, ShadowRouter
+from abkit.adapters._base import RECORDS_GROUP
 from abkit.adapters.logs import SegmentLog
 from abkit.adapters.redis_log import RedisStreamLog
 from abkit.adapters.stores import MemoryStore, RedisStore, Store, open_store_as
@@ -149,8 +150,8 @@ class _Metrics:
             for endpoint, count in sorted(errors.items()):
                 lines.append(f'abkit_errors_total{{endpoint="{endpoint}"}} {count}')
             lines += [
-                "# HELP abkit_records_total Outcomes counted (repeated idempotency keys excluded); "
-                "for a split, by every worker on the store, else by this process.",
+                "# HELP abkit_records_total Outcomes counted (repeated idempotency keys excluded) by "
+                "every worker on the store (a bandit: every worker's rewards synced to it, and this one's).",
                 "# TYPE abkit_records_total counter",
             ]
             for experiment, count in sorted({**self.records, **(shared or {})}.items()):
@@ -543,12 +544,25 @@ class _Service:
         return PlainTextResponse(self.metrics.text(shared), media_type="text/plain; version=0.0.4")
 
     def _stored_records(self) -> dict[str, int]:
-        """Records counted by every worker (and host) for the splits: from the shared store."""
-        return {
-            name: round(sum(fields.get("n", 0.0) for fields in self.store.totals(name).values()))
-            for name, experiment in self.experiments.items()
-            if experiment.kind == "split"
-        }
+        """Records counted by every worker (and host) on the store, per experiment.
+
+        A split's groups (variants, and units outside it) count every record; canaries and
+        shadows count theirs in the group ``RECORDS_GROUP``; a bandit's worker first exchanges
+        its rewards with the store (as for its summary): everyone's synced rewards and its own.
+        """
+        counts: dict[str, int] = {}
+        for name, experiment in self.experiments.items():
+            router = experiment.router
+            if isinstance(router, BanditRouter):
+                router.sync()
+                counts[name] = int(router.policy.n_updates)
+                continue
+            totals = self.store.totals(name)
+            if isinstance(router, FixedSplitRouter):
+                counts[name] = round(sum(fields.get("n", 0.0) for fields in totals.values()))
+            else:
+                counts[name] = round(totals.get(RECORDS_GROUP, {}).get("n", 0.0))
+        return counts
 
 
 def _endpoint(service: _Service, handler: Any, label: str) -> Any:

@@ -152,5 +152,18 @@ def test_two_instances_see_each_others_counts_of_every_type(two: tuple[Any, Any]
     assert isinstance(ramp, CanaryRouter)
     arms = [ramp.route(f"u{i}").variant for i in range(n)]  # a hash of the unit: known in advance
     assert summaries["ramp"][0]["counts"] == {arm: {"e": arms.count(arm)} for arm in ("baseline", "canary")}
-    for client in (a, b):  # /metrics reads the split's records from the store: both instances', once
-        assert f'abkit_records_total{{experiment="checkout"}} {n}' in client.get("/metrics").text
+    # a keyed record sent to both instances counts once, whichever type
+    for client in (a, b):
+        assert client.post("/v1/experiments/scorer/record", json={
+            "request_id": "s-extra", "outcome": {"predictions": {"v2": 0.5}}, "idempotency_key": "s-k"}).status_code == 204
+        assert client.post("/v1/experiments/ramp/record", json={
+            "unit_id": "u-extra", "outcome": {"e": 0}, "idempotency_key": "r-k"}).status_code == 204
+        assert client.post("/v1/experiments/checkout/record", json={
+            "unit_id": "u-extra", "outcome": 1, "idempotency_key": "c-k"}).status_code == 204
+    # /metrics reads every type's records from the store: both instances', each once (a bandit's
+    # instance first pushes its own rewards; b pushed its rewards above, a pushes its own now)
+    expected_records = {"checkout": n + 1, "scorer": n + 1, "ramp": n + 1, "ranker": n}
+    for client in (a, b):
+        text = client.get("/metrics").text
+        for name, count in expected_records.items():
+            assert f'abkit_records_total{{experiment="{name}"}} {count}\n' in text, (name, text)
