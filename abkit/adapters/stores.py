@@ -321,6 +321,9 @@ class SQLiteStore(Store):
         Seconds a writer waits for another process's transaction before failing.
 
     Each thread of each process opens its own connection (a forked worker opens new ones).
+    Adds that threads of one process make while a transaction is under way wait and then go in
+    one transaction together (group commit): each keeps its own idempotency check, answer and
+    failure, and returns once that transaction has committed.
 
     Examples
     --------
