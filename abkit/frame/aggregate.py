@@ -37,6 +37,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import narwhals as nw
+import numpy as np
 import pandas as pd
 
 from abkit.frame import pandas_groups, quantile_bands
@@ -435,7 +436,10 @@ def _pandas_rows(lazy: Any, keys: list[str], plan: _Plan) -> list[dict[str, Any]
     derived = plan.derived(bands=False)
     if derived:
         table = lazy.with_columns(*derived).to_native()
-    result = pandas_groups.group_aggregates(table, groups, plan.specs(bands=False))
+    # A numpy integer or boolean column (and its float copy) cannot hold a null: no count.
+    complete = {name for c, name in plan.value.items()
+                if isinstance(table[c].dtype, np.dtype) and table[c].dtype.kind in "iub"}
+    result = pandas_groups.group_aggregates(table, groups, plan.specs(bands=False), complete)
     for c, column_bands in plan.bands.items():
         if column_bands:
             values = table[plan.value[c]].to_numpy(dtype=float)

@@ -33,7 +33,7 @@ Examples
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import numpy as np
@@ -63,16 +63,20 @@ def group_codes(table: pd.DataFrame, keys: Sequence[str]) -> Groups | None:
     """
     if not len(table):
         return None
-    codes = np.zeros(len(table), dtype=np.intp)
+    codes = np.zeros(0, dtype=np.intp)
     size = 1
     parts: list[np.ndarray] = []  # for each key, its code in each group
-    uniques = []
+    uniques: list[pd.Index] = []
     for key in keys:
         column_codes, column_uniques = pd.factorize(table[key])
         if column_codes.min() < 0:
             return None  # a null key
-        width = max(len(column_uniques), 1)
-        codes = codes * width + column_codes
+        width = len(column_uniques)
+        if uniques:
+            codes *= width
+            codes += column_codes
+        else:
+            codes = column_codes.astype(np.intp, copy=False)
         parts = [np.repeat(part, width) for part in parts] + [np.tile(np.arange(width), size)]
         size *= width
         uniques.append(column_uniques)
@@ -86,10 +90,12 @@ def group_codes(table: pd.DataFrame, keys: Sequence[str]) -> Groups | None:
 
 
 def group_aggregates(table: pd.DataFrame, groups: Groups,
-                     specs: Sequence[tuple[str, str | None, str]]) -> pd.DataFrame:
+                     specs: Sequence[tuple[str, str | None, str]],
+                     complete: Collection[str] = ()) -> pd.DataFrame:
     """Aggregates of ``table``'s columns by group: one row per group number, one column per
     ``(operation, column, name)`` of ``specs`` (operations: ``"len"``, ``"count"``, ``"sum"``,
-    ``"mean"``, ``"var"``, the sample variance; ``"len"`` takes no column)."""
+    ``"mean"``, ``"var"``, the sample variance; ``"len"`` takes no column). The count of a
+    column of ``complete`` (known to hold no nulls) is the group's size, without a pass."""
     size = len(groups.keys)
     # observed=False: pandas takes a categorical's codes as the group numbers, no hashing.
     grouper = pd.Categorical.from_codes(groups.codes, categories=pd.RangeIndex(size))
@@ -98,9 +104,10 @@ def group_aggregates(table: pd.DataFrame, groups: Groups,
     grouped = table.groupby(grouper, observed=False, sort=True)  # type: ignore[call-overload]
     numbers = pd.RangeIndex(size)
     out: dict[str, Any] = {}
+    sizes = np.bincount(groups.codes, minlength=size)
     for operation, column, name in specs:
-        if operation == "len":
-            out[name] = np.bincount(groups.codes, minlength=size)
+        if operation == "len" or (operation == "count" and column in complete):
+            out[name] = sizes
         else:
             result = getattr(grouped[column], OPERATIONS[operation])()
             out[name] = result.reindex(numbers).to_numpy()

@@ -74,13 +74,17 @@ def test_same_analysis_as_polars(table: pd.DataFrame) -> None:
                                    [row.effect, row.pvalue, row.ci.low, row.ci.high], rtol=1e-12)
 
 
-@pytest.mark.parametrize("change", ["nan revenue", "inf sessions", "proportion 2", "few rows"])
+@pytest.mark.parametrize("change", ["nan revenue", "na Int64 clicks", "inf sessions", "proportion 2",
+                                    "few rows"])
 def test_same_errors_as_the_generic_query(table: pd.DataFrame, change: str,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     bad = table.copy()
     rows = bad.index[(bad["country"] == "DE").to_numpy() & (bad["variant"] == "b").to_numpy()][:2]
     if change == "nan revenue":
         bad.loc[rows, "revenue"] = math.nan
+    elif change == "na Int64 clicks":  # a nullable integer column: its nulls are counted
+        bad["clicks"] = bad["clicks"].astype("Int64")
+        bad.loc[rows, "clicks"] = pd.NA
     elif change == "inf sessions":
         bad["sessions"] = bad["sessions"].astype(float)
         bad.loc[rows, "sessions"] = math.inf
