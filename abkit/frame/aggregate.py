@@ -4,9 +4,10 @@
 engine, and turns the per-group aggregates into :mod:`abkit.stats` values; only those small
 aggregates reach Python (a pandas table is grouped in pandas itself on integer group codes,
 :mod:`abkit.frame.pandas_groups`: the same aggregates, bit for bit, without pandas' costly
-grouping on several key columns). With segments (``by`` columns) the query groups by the variant and the
-segment columns, and each variant's overall statistics are the exact merge (Chan's parallel
-formulas) of its segments', so the overall and every segment come from the same one query.
+grouping on several key columns). With segments (``by`` columns) the query groups by the
+variant and the segment columns, and each variant's overall statistics are the exact merge
+(Chan's parallel formulas) of its segments', so the overall and every segment come from the
+same one query.
 Quantile metrics add a sample of rows before the query (which places bands of values around
 each group's quantile, :mod:`abkit.frame.quantile_bands`; the query counts each group's values
 below and above them) and one read of the bands' rows after it for the order statistics they
