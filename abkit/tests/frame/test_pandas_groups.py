@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from abkit import Experiment, Mean, Proportion, Quantile, RatioOfMeans
-from abkit.frame import aggregate, pandas_groups
+from abkit.frame import aggregate, pandas_groups, quantile_bands
 
 METRICS = {
     "conversion": Proportion("converted"),
@@ -148,3 +148,15 @@ def test_band_counts_count_below_and_above_each_band() -> None:
         for g in range(5):
             mine = values[codes == g]
             assert (below[g], above[g]) == (np.sum(mine < low), np.sum(mine > high))
+
+
+def test_bands_are_sorted_and_disjoint() -> None:
+    """band_counts relies on it: low <= high < next low, whatever the groups and quantiles."""
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        groups = {(v, s): np.sort(np.round(rng.lognormal(rng.normal(), 1.0, rng.integers(1000, 5000)), 1))
+                  for v in "ab" for s in range(rng.integers(1, 6))}
+        found = quantile_bands.bands(groups, list(rng.uniform(0.05, 0.95, 3)), scale=50.0)
+        assert 1 <= len(found) <= quantile_bands.MAX_BANDS
+        for (low, high), (next_low, _) in zip(found, [*found[1:], (math.inf, math.inf)], strict=True):
+            assert low <= high < next_low
