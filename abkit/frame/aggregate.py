@@ -2,9 +2,12 @@
 
 :func:`summarize` runs **one** group-by query per table, through narwhals, inside the table's own
 engine, and turns the per-group aggregates into :mod:`abkit.stats` values; only those small
-aggregates reach Python. With segments (``by`` columns) the query groups by the variant and the
-segment columns, and each variant's overall statistics are the exact merge (Chan's parallel
-formulas) of its segments', so the overall and every segment come from the same one query.
+aggregates reach Python (a pandas table is grouped in pandas itself on integer group codes,
+:mod:`abkit.frame.pandas_groups`: the same aggregates, bit for bit, without pandas' costly
+grouping on several key columns). With segments (``by`` columns) the query groups by the
+variant and the segment columns, and each variant's overall statistics are the exact merge
+(Chan's parallel formulas) of its segments', so the overall and every segment come from the
+same one query.
 Quantile metrics add a sample of rows before the query (which places bands of values around
 each group's quantile, :mod:`abkit.frame.quantile_bands`; the query counts each group's values
 below and above them) and one read of the bands' rows after it for the order statistics they
@@ -35,8 +38,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import narwhals as nw
+import numpy as np
+import pandas as pd
 
-from abkit.frame import quantile_bands
+from abkit.frame import pandas_groups, quantile_bands
 from abkit.frame._engine import alias as _alias
 from abkit.frame._engine import open_table, python_value, sorted_keys
 from abkit.frame.capping import apply_caps
@@ -86,8 +91,10 @@ class _Plan:
         """The query's name for aggregate ``kind`` of ``column`` (by position: any name is safe)."""
         return _alias(kind, list(self.value).index(column))
 
-    def derived(self) -> list[nw.Expr]:
-        """Columns computed before grouping: float casts, pair sums and 0/1 violations."""
+    def derived(self, bands: bool = True) -> list[nw.Expr]:
+        """Columns computed before grouping: float casts, pair sums and 0/1 violations (and the
+        0/1 columns whose sums count the values below and above each band, unless ``bands`` is
+        false: the pandas path counts those itself)."""
         exprs = [self.float(c).alias(name) for c, name in self.value.items() if name != c]
         exprs += [(self.float(x) + self.float(y)).alias(_alias("s", j))
                   for j, (x, y) in enumerate(self.pairs)]
@@ -95,8 +102,8 @@ class _Plan:
                   for c in self.proportion]
         exprs += [(~self.float(c).is_finite()).cast(nw.Float64).alias(self.alias("nf", c))
                   for c in self.unchecked()]
-        for c, bands in self.bands.items():  # values below and above each band
-            for j, (low, high) in enumerate(bands):
+        for c, column_bands in (self.bands.items() if bands else ()):  # values below/above bands
+            for j, (low, high) in enumerate(column_bands):
                 # 0/1 as floats: their sums are exact below 2**53 and cheaper than integer sums
                 # in pandas (and no dearer in DuckDB, which sums BIGINT into HUGEINT).
                 exprs += [(self.float(c) < low).cast(nw.Float64).alias(self.alias(f"lt{j}_", c)),
@@ -113,24 +120,37 @@ class _Plan:
         expr = nw.col(column)
         return expr if self.value[column] == column else expr.cast(nw.Float64)
 
-    def aggregates(self) -> list[nw.Expr]:
-        """Per-group aggregates; every one is elementary, so every engine runs them natively."""
-        exprs = [nw.len().alias(_alias("n", 0))]
+    def specs(self, bands: bool = True) -> list[tuple[str, str | None, str]]:
+        """Per-group aggregates as ``(operation, column, name)``: ``"len"`` (no column),
+        ``"count"``, ``"sum"``, ``"mean"`` or ``"var"`` (ddof 1); every one is elementary, so
+        every engine runs them natively. ``bands=False`` leaves out the band counts."""
+        specs: list[tuple[str, str | None, str]] = [("len", None, _alias("n", 0))]
         for c, name in self.value.items():
-            exprs.append(nw.col(name).count().alias(self.alias("count", c)))
+            specs.append(("count", name, self.alias("count", c)))
         for c in self.proportion:
-            exprs += [nw.col(self.value[c]).sum().alias(self.alias("sum", c)),
-                      nw.col(self.alias("b", c)).sum().alias(self.alias("bad", c))]
+            specs += [("sum", self.value[c], self.alias("sum", c)),
+                      ("sum", self.alias("b", c), self.alias("bad", c))]
         for c in self.moment:
-            exprs += [nw.col(self.value[c]).mean().alias(self.alias("mean", c)),
-                      nw.col(self.value[c]).var(ddof=1).alias(self.alias("var", c))]
-        exprs += [nw.col(_alias("s", j)).var(ddof=1).alias(_alias("svar", j))
-                  for j in range(len(self.pairs))]
-        exprs += [nw.col(self.alias("nf", c)).sum().alias(self.alias("nonfinite", c))
-                  for c in self.unchecked()]
-        for c in self.quantile:
-            exprs += [nw.col(self.alias(f"{side}{j}_", c)).sum().alias(self.alias(f"n{side}{j}_", c))
-                      for j in range(len(self.bands.get(c, ()))) for side in ("lt", "gt")]
+            specs += [("mean", self.value[c], self.alias("mean", c)),
+                      ("var", self.value[c], self.alias("var", c))]
+        specs += [("var", _alias("s", j), _alias("svar", j)) for j in range(len(self.pairs))]
+        specs += [("sum", self.alias("nf", c), self.alias("nonfinite", c)) for c in self.unchecked()]
+        if bands:
+            for c in self.quantile:
+                specs += [("sum", self.alias(f"{side}{j}_", c), self.alias(f"n{side}{j}_", c))
+                          for j in range(len(self.bands.get(c, ()))) for side in ("lt", "gt")]
+        return specs
+
+    def aggregates(self) -> list[nw.Expr]:
+        """:meth:`specs` as narwhals expressions."""
+        exprs = []
+        for operation, column, name in self.specs():
+            if column is None:  # "len"
+                exprs.append(nw.len().alias(name))
+            elif operation == "var":
+                exprs.append(nw.col(column).var(ddof=1).alias(name))
+            else:
+                exprs.append(getattr(nw.col(column), operation)().alias(name))
         return exprs
 
 
@@ -358,12 +378,14 @@ def _summarize(table: Any, variant: str, metrics: Any, by: tuple[str, ...] = ())
             plan.bands[column] = quantile_bands.bands(
                 sampled, [m.q for m in metrics.values() if isinstance(m, Quantile) and m.column == column],
                 scale)
-    derived = plan.derived()
-    rows = ((lazy.with_columns(*derived) if derived else lazy)
-            .group_by(variant, *by)
-            .agg(*plan.aggregates())
-            .collect()
-            .rows(named=True))
+    rows = _pandas_rows(lazy, [variant, *by], plan) if lazy.implementation.is_pandas() else None
+    if rows is None:
+        derived = plan.derived()
+        rows = ((lazy.with_columns(*derived) if derived else lazy)
+                .group_by(variant, *by)
+                .agg(*plan.aggregates())
+                .collect()
+                .rows(named=True))
     if not rows:
         raise ValueError("`table` must have rows; got an empty table.")
     groups: dict[tuple[Any, ...], dict[Any, _Group]] = {}
@@ -402,6 +424,33 @@ def _summarize(table: Any, variant: str, metrics: Any, by: tuple[str, ...] = ())
                             if sizes[segment].get(key, 0) >= 2} for segment in segments} if by else {}
     _quantile_stats(lazy, variant, by, plan, metrics, overall, by_segment, groups)
     return Summary(overall, by_segment, sizes, thresholds)
+
+
+def _pandas_rows(lazy: Any, keys: list[str], plan: _Plan) -> list[dict[str, Any]] | None:
+    """The main query's rows for a pandas table, from :mod:`abkit.frame.pandas_groups` (the same
+    aggregates, bit for bit, as pandas' group-by on ``keys``); ``None`` (run the generic query)
+    when a key holds a null or the table is empty."""
+    table = lazy.to_native()
+    groups = pandas_groups.group_codes(table, keys)
+    if groups is None:
+        return None
+    derived = plan.derived(bands=False)
+    if derived:
+        table = lazy.with_columns(*derived).to_native()
+    # A numpy integer or boolean column (and its float copy) cannot hold a null: no count.
+    complete = {name for c, name in plan.value.items()
+                if isinstance(table[c].dtype, np.dtype) and table[c].dtype.kind in "iub"}
+    result = pandas_groups.group_aggregates(table, groups, plan.specs(bands=False), complete)
+    for c, column_bands in plan.bands.items():
+        if column_bands:
+            values = table[plan.value[c]].to_numpy(dtype=float)
+            for j, (below, above) in enumerate(pandas_groups.band_counts(values, groups, column_bands)):
+                result[plan.alias(f"nlt{j}_", c)] = below
+                result[plan.alias(f"ngt{j}_", c)] = above
+    result = pd.concat([groups.keys, result], axis=1)
+    result = result[result[_alias("n", 0)] > 0]  # key combinations that occur
+    rows: list[dict[str, Any]] = nw.from_native(result, eager_only=True).rows(named=True)
+    return rows
 
 
 def _quantile_stats(lazy: Any, variant: str, by: tuple[str, ...], plan: _Plan,

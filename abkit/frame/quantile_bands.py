@@ -99,7 +99,9 @@ def _band(values: np.ndarray, q: float, scale: float) -> tuple[float, float] | N
 def bands(groups: Mapping[tuple[Any, ...], np.ndarray], probabilities: Sequence[float],
           scale: float) -> list[tuple[float, float]]:
     """Merged bands for every sampled group (``(variant, *segment)`` groups, and with segments
-    each variant over all of them too; sorted values) and every probability."""
+    each variant over all of them too; sorted values) and every probability: sorted and
+    disjoint (``low <= high < next low``), as :func:`abkit.frame.pandas_groups.band_counts`
+    needs them."""
     sets = list(groups.values())
     if any(len(group) > 1 for group in groups):
         for variant in dict.fromkeys(group[0] for group in groups):
