@@ -56,30 +56,33 @@ def one_process(policy: str, pulls: int, seed: int) -> float:
 
 
 def _worker(path: str, experiment: str, policy: str, pulls: int, seed: int, worker: int,
-            sync_interval: float, sync_updates: int | None, barrier: Any, results: Any) -> None:
+            sync: dict[str, Any], barrier: Any, results: Any) -> None:
     store = SQLiteStore(path)
     router = BanditRouter(experiment, POLICIES[policy](np.random.default_rng([seed, worker, 1])), store=store,
-                          rng=np.random.default_rng([seed, worker, 2]),
-                          sync_interval=sync_interval, sync_updates=sync_updates)
+                          rng=np.random.default_rng([seed, worker, 2]), **sync)
     rng = np.random.default_rng([seed, worker, 3])
     barrier.wait(60)  # every worker starts together, from an empty store
     started = time.perf_counter()
     regret = _pull(router, pulls, rng, f"w{worker}-")
     seconds = time.perf_counter() - started
+    exchanges = router._pushes  # pushes of new rewards (one per exchange that had some)
     router.sync()
-    results.put((worker, regret, seconds))
+    results.put((worker, regret, seconds, exchanges))
     store.close()
 
 
 def shared(policy: str, pulls: int, seed: int, folder: str | Path, *, processes: int = 4,
-           sync_interval: float = 0.1, sync_updates: int | None = None) -> tuple[float, float]:
+           sync_interval: float = 0.1, sync_updates: int | None = None,
+           sync_fraction: float | None = 0.02) -> tuple[float, float, float]:
     """Pseudo-regret of ``pulls`` pulls split evenly over ``processes`` forked processes sharing one
-    SQLite store, and the pulls per process per second they achieved."""
+    SQLite store, the pulls per process per second they achieved and their mean number of
+    exchanges (the router's ``sync_*`` options as given)."""
     path = str(Path(folder) / f"regret-{policy}-{seed}.db")
     barrier, results = FORK.Barrier(processes), FORK.Queue()
     share = pulls // processes
-    workers = [FORK.Process(target=_worker, args=(path, f"regret-{seed}", policy, share, seed, w,
-                                                  sync_interval, sync_updates, barrier, results))
+    sync = {"sync_interval": sync_interval, "sync_updates": sync_updates, "sync_fraction": sync_fraction}
+    workers = [FORK.Process(target=_worker, args=(path, f"regret-{seed}", policy, share, seed, w, sync,
+                                                  barrier, results))
                for w in range(processes)]
     for w in workers:
         w.start()
@@ -88,4 +91,5 @@ def shared(policy: str, pulls: int, seed: int, folder: str | Path, *, processes:
         w.join(60)
         if w.exitcode != 0:
             raise RuntimeError(f"a regret worker exited with {w.exitcode}")
-    return sum(r for _, r, _ in out), share / float(np.mean([s for _, _, s in out]))
+    return (sum(r for _, r, _, _ in out), share / float(np.mean([s for _, _, s, _ in out])),
+            float(np.mean([e for *_, e in out])))
