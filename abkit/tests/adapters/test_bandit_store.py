@@ -338,3 +338,115 @@ def test_sqlite_paths_are_shared_files(tmp_path: Path):
     assert second.totals("s")["\x00policy"]["n_updates"] == 5.0
     first.close()
     second.close()
+
+
+# --- the exchange schedule: sync_fraction --------------------------------------------------------
+
+
+def _expected_pushes(n_rewards: int, held: int, quarter: bool) -> list[int]:
+    # An independent statement of the schedule with integers: the k-th exchange comes after
+    # max(1, ceil(n / 4)) local rewards, n the rewards held after the previous exchange.
+    pushed, since, out = held, 0, []
+    for _ in range(n_rewards):
+        since += 1
+        if quarter and since >= max(1, -(-pushed // 4)):
+            pushed, since = pushed + since, 0
+        out.append(pushed)
+    return out
+
+
+def test_sync_fraction_exchanges_after_every_reward_at_first_then_after_a_share_of_the_data():
+    store = MemoryStore()
+    router = BanditRouter("f", ThompsonBernoulli(3), store=store, rng=0, sync_interval=3600, sync_fraction=0.25)
+    rng = np.random.default_rng(1)
+    in_store = []
+    for i in range(200):
+        route = router.route(f"u{i}")
+        router.record(route.unit_id, float(rng.random() < MEANS[route.variant_index]))
+        in_store.append(round(store.totals("f")["\x00policy"]["n_updates"]))
+    assert in_store == _expected_pushes(200, 0, quarter=True)
+    assert sorted(set(in_store))[:10] == [1, 2, 3, 4, 5, 7, 9, 12, 15, 19]  # then every quarter of the data
+    # without it only time (and sync_updates) trigger an exchange: nothing before the hour
+    lazy = BanditRouter("g", ThompsonBernoulli(3), store=store, rng=0, sync_interval=3600)
+    _serve(lazy, 50, 0, "g")
+    assert store.totals("g") == {}
+
+
+def test_sync_fraction_counts_every_process_s_rewards_in_the_data():
+    # the other routers' rewards, taken at an exchange, raise the threshold too (n is the total)
+    store = MemoryStore()
+    other = BanditRouter("h", ThompsonBernoulli(3), store=store, rng=1, sync_interval=3600)
+    _serve(other, 100, 1, "o")
+    other.sync()
+    router = BanditRouter("h", ThompsonBernoulli(3), store=store, rng=0, sync_interval=3600, sync_fraction=0.25)
+    assert router.policy.n_updates == 100  # started from the store's totals
+    in_store = []
+    for i in range(60):
+        route = router.route(f"u{i}")
+        router.record(route.unit_id, 1.0)
+        in_store.append(round(store.totals("h")["\x00policy"]["n_updates"]))
+    assert in_store == _expected_pushes(60, 100, quarter=True)
+    assert in_store[:25] == [100] * 24 + [125]  # the first push after 25 = ceil(100 / 4) rewards
+
+
+@pytest.mark.parametrize(("value", "error"), [(-0.1, ValueError), (float("nan"), ValueError),
+                                              (float("inf"), ValueError), ("0.1", TypeError)])
+def test_sync_fraction_is_checked(value, error):
+    with pytest.raises(error, match="`sync_fraction`"):
+        BanditRouter("x", ThompsonBernoulli(2), store=MemoryStore(), sync_fraction=value)
+
+
+# --- a router built before os.fork (pre-forking servers) ------------------------------------------
+
+
+def _forked_child(router: BanditRouter, worker: int, results: Any) -> None:
+    arms = []
+    rng = np.random.default_rng(5)  # the same rewards in every child: only the router's draws differ
+    for i in range(60):
+        route = router.route(f"c{worker}-{i}")
+        arms.append(route.variant_index)
+        router.record(route.unit_id, float(rng.random() < MEANS[route.variant_index]))
+    logged = len(router.decision_log()["rewards"])
+    if router.store is not None:
+        router.sync()
+        router.store.close()
+    results.put((worker, arms, logged))
+
+
+def _fork_children(router: BanditRouter, n: int) -> list[Any]:
+    results = FORK.Queue()
+    children = [FORK.Process(target=_forked_child, args=(router, w, results)) for w in range(n)]
+    for child in children:
+        child.start()
+    out = sorted(results.get(timeout=60) for _ in children)
+    for child in children:
+        child.join(30)
+        assert child.exitcode == 0
+    return out
+
+
+def test_routers_forked_from_one_parent_push_under_their_own_names_and_draw_their_own_streams(redis_url):
+    # Before the fix every child named its pushes as the parent did: the store took the second
+    # child's first push for a retry of the first child's and dropped it (100 of 200 rewards
+    # counted), and every child routed exactly alike.
+    store = RedisStore(redis_url, prefix=f"fork{os.getpid()}-{time.monotonic_ns()}")
+    router = BanditRouter("forked", ThompsonBernoulli(3), store=store, rng=7, sync_interval=3600)
+    _serve(router, 10, 0, "parent")  # recorded, not pushed: stays the parent's to push
+    out = _fork_children(router, 3)
+    assert all(logged == 60 for *_, logged in out)  # each child's log holds its own rewards only
+    assert len({tuple(arms) for _, arms, _ in out}) == 3  # three streams, not one copied three times
+    assert store.totals("forked")["\x00policy"]["n_updates"] == 180.0  # every child's, none of the parent's
+    router.sync()
+    totals = store.totals("forked")
+    assert totals["\x00policy"]["n_updates"] == 190.0 == sum(totals[f"arm{a}"]["n"] for a in range(3))
+    assert router.policy.n_updates == 190 and len(router.decision_log()["rewards"]) == 10
+    store.close()
+
+
+def test_a_forked_router_without_a_store_draws_its_own_stream_and_the_parent_keeps_its_own():
+    router = BanditRouter("alone", EpsilonGreedy(3, epsilon=0.9), rng=7)
+    twin = BanditRouter("alone", EpsilonGreedy(3, epsilon=0.9), rng=7)  # never forked
+    out = _fork_children(router, 3)
+    assert len({tuple(arms) for _, arms, _ in out}) == 3
+    mine = [router.route(f"p{i}").variant_index for i in range(60)]
+    assert mine == [twin.route(f"p{i}").variant_index for i in range(60)]  # the parent's draws are unchanged
