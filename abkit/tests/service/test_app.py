@@ -237,3 +237,16 @@ def test_the_log_can_be_a_redis_stream(tmp_path: Path, redis_url: str) -> None:
     log = load_decision_log(tmp_path / "log", "ranker", variants=["a", "b", "c"])  # records joined to routes
     assert len(log["actions"]) == 40 and set(log["rewards"]) == {0.0, 1.0}
     stream.close()
+
+
+def test_a_bandit_takes_its_exchange_options_from_the_config() -> None:
+    from abkit.adapters import MemoryStore
+    from abkit.service.config import build_experiments
+
+    config = {"experiments": [{"name": "b", "type": "bandit", "arms": ["x", "y"],
+                               "router": {"sync_interval": 0.5, "sync_fraction": 0.02}}]}
+    router = build_experiments(config, MemoryStore())["b"].router
+    assert (router.sync_interval, router.sync_fraction) == (0.5, 0.02)
+    config["experiments"][0]["router"] = {"sync_fraction": -0.5}
+    with pytest.raises(ValueError, match="sync_fraction"):
+        build_experiments(config, MemoryStore())
