@@ -110,7 +110,7 @@ _PENDING_COLUMNS = ("unit_id", "variant_index", "propensity", "routed_at")
 _SPEC_KEYS = ("policy", "n_arms", "options", "prior")
 _CONTEXTUAL: dict[str, type[ContextualPolicy]] = {"LinUCB": LinUCB, "LinTS": LinTS, "LogisticTS": LogisticTS}
 Policy = BasePolicy | ContextualPolicy
-_FORKED: weakref.WeakSet[BanditRouter] = weakref.WeakSet()  # every live router, split at os.fork
+_LIVE_ROUTERS: weakref.WeakSet[BanditRouter] = weakref.WeakSet()  # each is split at os.fork
 
 
 def _policy_spec(policy: Policy) -> dict[str, Any]:
@@ -247,8 +247,8 @@ class BanditRouter(_JsonStateRouter):
     the child draws from its own random stream (not a copy of the parent's, which would make
     every worker route alike), names its pushes afresh (a copy of the parent's name would make
     the store take the child's pushes for retries of the parent's and drop them) and starts from
-    the store's totals (the rewards the parent recorded but had not pushed stay the parent's to
-    push). ``pending`` and ``expired`` count only this router's own map (0 with a
+    the store's totals as of the last exchange (the rewards the parent recorded but had not pushed
+    stay the parent's to push). ``pending`` and ``expired`` count only this router's own map (0 with a
     store), and the decision log holds the rewards recorded by this router. A router with a
     store cannot ``load_json`` or ``merge`` (the store is the shared state).
 
@@ -337,7 +337,7 @@ class BanditRouter(_JsonStateRouter):
             self._pushed: Policy = _policy_from_json(shared.to_json())
             self._sync_after = self._next_sync_after()
             self._last_sync = time.monotonic()
-        _FORKED.add(self)
+        _LIVE_ROUTERS.add(self)
 
     def _use(self, policy: Policy) -> None:
         # The policy to serve from; its state now is the base that merges subtract once.
@@ -814,7 +814,7 @@ class BanditRouter(_JsonStateRouter):
 
 
 def _split_routers_after_fork() -> None:
-    for router in list(_FORKED):
+    for router in list(_LIVE_ROUTERS):
         router._split_after_fork()
 
 
